@@ -1,0 +1,426 @@
+//! The platform registry (`data/platforms.toml`): which platform, owner and category a host belongs to.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::ops::Range;
+use std::path::Path;
+
+use serde::Deserialize;
+use toml::Spanned;
+
+use crate::RegistryError;
+use crate::hash::FastBuild;
+
+/// The compiled-in registry shipped with Kaifang.
+const BUILTIN: &str = include_str!("../../../data/platforms.toml");
+
+/// A platform: a service with its own domains, run by an owner (company).
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Platform {
+    /// Stable id used in policies, e.g. `taobao`.
+    pub id: String,
+    /// Display name, e.g. `Taobao`.
+    pub name: String,
+    /// Owner id, e.g. `alibaba`.
+    pub owner: String,
+    /// Category, e.g. `commerce`, `video`, `social`.
+    pub category: String,
+    /// Its domains (lower-case ASCII); subdomains belong to the platform too.
+    pub domains: Vec<String>,
+}
+
+/// A company that owns platforms.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Owner {
+    /// Stable id used in policies, e.g. `alibaba`.
+    pub id: String,
+    /// Display name, e.g. `Alibaba Group`.
+    pub name: String,
+}
+
+/// The answer of [`Registry::classify`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Classification<'a> {
+    /// The platform, or the `unknown` platform (id, owner and category `unknown`).
+    pub platform: &'a Platform,
+    /// The owner's display name (`Unknown` for the unknown platform).
+    pub owner_name: &'a str,
+    /// The registry domain that matched (the longest suffix of the host), if any.
+    pub matched_domain: Option<&'a str>,
+}
+
+/// Platforms by domain. Classification is one hash lookup per label of the host.
+#[derive(Debug, Clone)]
+pub struct Registry {
+    platforms: Vec<Platform>,
+    owners: HashMap<String, Owner>,
+    by_domain: HashMap<String, usize, FastBuild>,
+    unknown: Platform,
+    unknown_owner: Owner,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawFile {
+    #[serde(default)]
+    owners: BTreeMap<String, RawOwner>,
+    #[serde(default)]
+    platforms: Vec<RawPlatform>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawOwner {
+    name: Spanned<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawPlatform {
+    id: Spanned<String>,
+    name: Spanned<String>,
+    owner: Spanned<String>,
+    category: Spanned<String>,
+    domains: Spanned<Vec<Spanned<String>>>,
+}
+
+const UNKNOWN: &str = "unknown";
+
+fn line_of(text: &str, span: Range<usize>) -> usize {
+    let end = span.start.min(text.len());
+    text.as_bytes()[..end]
+        .iter()
+        .filter(|&&b| b == b'\n')
+        .count()
+        + 1
+}
+
+fn is_ident(s: &str) -> bool {
+    !s.is_empty()
+        && s.bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-')
+}
+
+/// Lower-case ASCII (punycode) form of a registry or host name, or `None` if it is not a domain.
+pub(crate) fn ascii_domain(raw: &str) -> Option<String> {
+    let raw = raw.trim().trim_end_matches('.');
+    if raw.is_empty()
+        || raw.contains(|c: char| c.is_whitespace() || matches!(c, '/' | ':' | '@' | '?' | '#'))
+    {
+        return None;
+    }
+    let ascii = idna::domain_to_ascii(raw).ok()?;
+    (!ascii.is_empty() && ascii.split('.').all(|l| !l.is_empty())).then_some(ascii)
+}
+
+impl Registry {
+    /// A registry with no platforms: everything classifies as `unknown`.
+    pub fn empty() -> Registry {
+        Registry {
+            platforms: Vec::new(),
+            owners: HashMap::new(),
+            by_domain: HashMap::default(),
+            unknown: Platform {
+                id: UNKNOWN.to_owned(),
+                name: "Unknown".to_owned(),
+                owner: UNKNOWN.to_owned(),
+                category: UNKNOWN.to_owned(),
+                domains: Vec::new(),
+            },
+            unknown_owner: Owner {
+                id: UNKNOWN.to_owned(),
+                name: "Unknown".to_owned(),
+            },
+        }
+    }
+
+    /// The registry shipped in `data/platforms.toml`, compiled in.
+    pub fn builtin() -> Result<Registry, RegistryError> {
+        Registry::from_toml_str(BUILTIN)
+    }
+
+    /// Read a registry file; errors name the file or the line and field.
+    pub fn from_path(path: impl AsRef<Path>) -> Result<Registry, RegistryError> {
+        let path = path.as_ref();
+        let text = std::fs::read_to_string(path).map_err(|source| RegistryError::Io {
+            path: path.to_owned(),
+            source,
+        })?;
+        Registry::from_toml_str(&text)
+    }
+
+    /// Parse a registry in the `platforms.toml` format (see docs/links.md). Owners used by the file's
+    /// platforms must be declared in its `[owners]` table.
+    pub fn from_toml_str(text: &str) -> Result<Registry, RegistryError> {
+        let raw: RawFile = toml::from_str(text).map_err(|e| {
+            let message = e.message().to_owned();
+            let field = message.split('`').nth(1).map(str::to_owned);
+            RegistryError::Syntax {
+                line: e.span().map_or(0, |s| line_of(text, s)),
+                field,
+                message,
+            }
+        })?;
+        let invalid =
+            |span: Range<usize>, field: &str, message: String| RegistryError::InvalidValue {
+                line: line_of(text, span),
+                field: field.to_owned(),
+                message,
+            };
+        let mut reg = Registry::empty();
+        for (id, owner) in raw.owners {
+            if !is_ident(&id) || id == UNKNOWN {
+                return Err(invalid(
+                    owner.name.span(),
+                    "owners",
+                    format!("bad owner id `{id}` (use a-z, 0-9, _ and -)"),
+                ));
+            }
+            if owner.name.get_ref().trim().is_empty() {
+                return Err(invalid(
+                    owner.name.span(),
+                    "name",
+                    "owner name is empty".to_owned(),
+                ));
+            }
+            reg.owners.insert(
+                id.clone(),
+                Owner {
+                    id,
+                    name: owner.name.into_inner(),
+                },
+            );
+        }
+        let mut ids = HashSet::new();
+        for p in raw.platforms {
+            for (field, value) in [("id", &p.id), ("category", &p.category)] {
+                if !is_ident(value.get_ref()) || value.get_ref() == UNKNOWN {
+                    let msg = format!(
+                        "`{}` is not an identifier (use a-z, 0-9, _ and -; not `unknown`)",
+                        value.get_ref()
+                    );
+                    return Err(invalid(value.span(), field, msg));
+                }
+            }
+            if p.name.get_ref().trim().is_empty() {
+                return Err(invalid(
+                    p.name.span(),
+                    "name",
+                    "platform name is empty".to_owned(),
+                ));
+            }
+            if !reg.owners.contains_key(p.owner.get_ref()) {
+                return Err(RegistryError::UnknownOwner {
+                    line: line_of(text, p.owner.span()),
+                    owner: p.owner.into_inner(),
+                });
+            }
+            if !ids.insert(p.id.get_ref().clone()) {
+                return Err(RegistryError::Duplicate {
+                    line: line_of(text, p.id.span()),
+                    field: "id".to_owned(),
+                    value: p.id.get_ref().clone(),
+                    other: p.id.get_ref().clone(),
+                });
+            }
+            if p.domains.get_ref().is_empty() {
+                return Err(invalid(
+                    p.domains.span(),
+                    "domains",
+                    "a platform needs at least one domain".to_owned(),
+                ));
+            }
+            let index = reg.platforms.len();
+            let mut domains = Vec::new();
+            for d in p.domains.into_inner() {
+                let Some(ascii) = ascii_domain(d.get_ref()) else {
+                    return Err(invalid(
+                        d.span(),
+                        "domains",
+                        format!("`{}` is not a domain name", d.get_ref()),
+                    ));
+                };
+                if let Some(&other) = reg.by_domain.get(&ascii) {
+                    let other = reg
+                        .platforms
+                        .get(other)
+                        .map_or_else(|| p.id.get_ref().clone(), |o| o.id.clone());
+                    return Err(RegistryError::Duplicate {
+                        line: line_of(text, d.span()),
+                        field: "domains".to_owned(),
+                        value: ascii,
+                        other,
+                    });
+                }
+                reg.by_domain.insert(ascii.clone(), index);
+                domains.push(ascii);
+            }
+            reg.platforms.push(Platform {
+                id: p.id.into_inner(),
+                name: p.name.into_inner(),
+                owner: p.owner.into_inner(),
+                category: p.category.into_inner(),
+                domains,
+            });
+        }
+        Ok(reg)
+    }
+
+    /// Add an operator's registry on top of this one: its owners and platforms replace ones with the
+    /// same id, and its domains move to its platforms.
+    pub fn merge(&mut self, other: Registry) {
+        self.owners.extend(other.owners);
+        for p in other.platforms {
+            let index = match self.platforms.iter().position(|q| q.id == p.id) {
+                Some(i) => {
+                    for d in &self.platforms[i].domains {
+                        self.by_domain.remove(d);
+                    }
+                    i
+                }
+                None => self.platforms.len(),
+            };
+            for d in &p.domains {
+                if let Some(old) = self.by_domain.insert(d.clone(), index)
+                    && old != index
+                {
+                    self.platforms[old].domains.retain(|x| x != d);
+                }
+            }
+            if index == self.platforms.len() {
+                self.platforms.push(p);
+            } else {
+                self.platforms[index] = p;
+            }
+        }
+    }
+
+    /// The platform of `host` (ASCII or Unicode, any case, trailing dot allowed): the registry domain
+    /// that is the longest suffix of the host on a label boundary wins; otherwise `unknown`.
+    pub fn classify(&self, host: &str) -> Classification<'_> {
+        let owned;
+        let mut host = host.trim_end_matches('.');
+        if !host.is_ascii() || host.bytes().any(|b| b.is_ascii_uppercase()) {
+            owned = ascii_domain(host).unwrap_or_default();
+            host = &owned;
+        }
+        let mut suffix = host;
+        loop {
+            if let Some((key, &i)) = self.by_domain.get_key_value(suffix)
+                && let Some(platform) = self.platforms.get(i)
+            {
+                let owner_name = self
+                    .owners
+                    .get(&platform.owner)
+                    .map_or(platform.owner.as_str(), |o| o.name.as_str());
+                return Classification {
+                    platform,
+                    owner_name,
+                    matched_domain: Some(key.as_str()),
+                };
+            }
+            match suffix.find('.') {
+                Some(dot) => suffix = &suffix[dot + 1..],
+                None => break,
+            }
+        }
+        Classification {
+            platform: &self.unknown,
+            owner_name: &self.unknown_owner.name,
+            matched_domain: None,
+        }
+    }
+
+    /// All platforms, in file order.
+    pub fn platforms(&self) -> &[Platform] {
+        &self.platforms
+    }
+
+    /// An owner by id.
+    pub fn owner(&self, id: &str) -> Option<&Owner> {
+        self.owners.get(id)
+    }
+
+    /// A platform by id.
+    pub fn platform(&self, id: &str) -> Option<&Platform> {
+        self.platforms.iter().find(|p| p.id == id)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn builtin_registry_classifies_by_longest_suffix() {
+        let r = Registry::builtin().unwrap();
+        let c = r.classify("item.taobao.com");
+        assert_eq!(
+            (c.platform.id.as_str(), c.platform.owner.as_str()),
+            ("taobao", "alibaba")
+        );
+        assert_eq!(c.owner_name, "Alibaba Group");
+        assert_eq!(r.classify("m.tb.cn").platform.id, "taobao");
+        assert_eq!(r.classify("WWW.YouTube.com.").platform.id, "youtube");
+        assert_eq!(r.classify("b23.tv").platform.id, "bilibili");
+        assert_eq!(r.classify("pay.weixin.qq.com").platform.id, "wechat-pay");
+        assert_eq!(r.classify("weixin.qq.com").platform.id, "wechat");
+        assert_eq!(r.classify("qq.com").platform.id, "qq");
+        let u = r.classify("example.org");
+        assert_eq!(
+            (
+                u.platform.id.as_str(),
+                u.platform.owner.as_str(),
+                u.platform.category.as_str()
+            ),
+            ("unknown", "unknown", "unknown")
+        );
+        assert_eq!(r.classify("nottaobao.com").platform.id, "unknown");
+    }
+
+    #[test]
+    fn errors_name_line_and_field() {
+        let missing = "[owners.a]\nname = \"A\"\n\n[[platforms]]\nid = \"x\"\nname = \"X\"\ncategory = \"video\"\ndomains = [\"x.com\"]\n";
+        let e = Registry::from_toml_str(missing).unwrap_err();
+        assert!(
+            matches!(&e, RegistryError::Syntax { field: Some(f), line: 4, .. } if f == "owner"),
+            "{e}"
+        );
+        let bad_owner = "[[platforms]]\nid = \"x\"\nname = \"X\"\nowner = \"nobody\"\ncategory = \"video\"\ndomains = [\"x.com\"]\n";
+        let e = Registry::from_toml_str(bad_owner).unwrap_err();
+        assert!(
+            matches!(&e, RegistryError::UnknownOwner { line: 4, .. }),
+            "{e}"
+        );
+        let bad_domain = "[owners.a]\nname = \"A\"\n[[platforms]]\nid = \"x\"\nname = \"X\"\nowner = \"a\"\ncategory = \"video\"\ndomains = [\"x.com\",\n \"bad domain\"]\n";
+        let e = Registry::from_toml_str(bad_domain).unwrap_err();
+        assert!(
+            matches!(&e, RegistryError::InvalidValue { line: 9, field, .. } if field == "domains"),
+            "{e}"
+        );
+        assert!(e.to_string().starts_with("line 9: field `domains`"));
+        let dup = "[owners.a]\nname = \"A\"\n[[platforms]]\nid = \"x\"\nname = \"X\"\nowner = \"a\"\ncategory = \"video\"\ndomains = [\"x.com\"]\n[[platforms]]\nid = \"y\"\nname = \"Y\"\nowner = \"a\"\ncategory = \"video\"\ndomains = [\"X.com\"]\n";
+        let e = Registry::from_toml_str(dup).unwrap_err();
+        assert!(
+            matches!(&e, RegistryError::Duplicate { line: 14, other, .. } if other == "x"),
+            "{e}"
+        );
+        let syntax = "[owners.a]\nname = \"A\n";
+        assert!(matches!(
+            Registry::from_toml_str(syntax),
+            Err(RegistryError::Syntax { line: 2, .. })
+        ));
+    }
+
+    #[test]
+    fn merge_overrides_and_adds() {
+        let mut r = Registry::builtin().unwrap();
+        let ours = "[owners.acme]\nname = \"Acme\"\n[[platforms]]\nid = \"acme-chat\"\nname = \"Acme Chat\"\nowner = \"acme\"\ncategory = \"messaging\"\ndomains = [\"acme.example\", \"go.taobao.com\"]\n";
+        r.merge(Registry::from_toml_str(ours).unwrap());
+        assert_eq!(r.classify("www.acme.example").platform.owner, "acme");
+        assert_eq!(r.classify("go.taobao.com").platform.id, "acme-chat");
+        assert_eq!(r.classify("item.taobao.com").platform.id, "taobao");
+    }
+}
