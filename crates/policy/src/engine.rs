@@ -1,0 +1,345 @@
+//! The whole link pipeline for one message: extract → normalise → classify →
+//! threat lists → decide.
+//!
+//! Cached decisions are keyed by the facts (platform, owner, lists, …), never
+//! by URL or host, so a new registry or new threat lists need no cache flush:
+//! build a new [`LinkEngine`] around the same `Arc<PolicyEngine>`. A new policy
+//! is a new `PolicyEngine`, and its cache starts empty.
+
+use std::collections::HashMap;
+use std::sync::{Arc, PoisonError, RwLock};
+
+use kaifang_links::{
+    Blocklists, ExtractConfig, FoundUrl, NormaliseConfig, NormalisedUrl, Registry, extract_with,
+    normalise,
+};
+use serde::{Deserialize, Serialize};
+
+use crate::decision::PolicyEngine;
+use crate::fairness::ContestedCategories;
+use crate::model::{Context, Decision, LinkFacts, Treatment, UNKNOWN};
+
+/// Policy id reported for links past [`LinkEngineSettings::max_decided_links`].
+pub const LINK_CAP_ID: &str = "kaifang:link-cap";
+
+/// Policy id reported for text that looked like a link but does not parse as
+/// an http(s) URL; it stays plain text.
+pub const MALFORMED_ID: &str = "kaifang:malformed";
+
+/// Settings of a [`LinkEngine`].
+#[derive(Debug, Clone)]
+pub struct LinkEngineSettings {
+    /// Extraction limits; `max_urls` bounds the links reported per message
+    /// (later URLs are left as plain text and not reported). Default: 1,000
+    /// URLs, 4,096 units per URL.
+    pub extract: ExtractConfig,
+    /// Normalisation settings (tracking parameters, Public Suffix List).
+    pub normalise: NormaliseConfig,
+    /// Links fully decided per message, in order. Later links are reported
+    /// inert ([`LINK_CAP_ID`]) without being normalised — unless their host is
+    /// on a threat list, in which case they are decided too, so a blocked link
+    /// cannot hide behind the cap. Default 50.
+    pub max_decided_links: usize,
+    /// Hosts whose platform and threat-list names are remembered, so a
+    /// repeated host skips the registry and the lists. Bounded: when full, the
+    /// cache is emptied (a flood of distinct hosts costs misses, never
+    /// memory). 0 turns it off. Default 4,096.
+    pub host_cache_capacity: usize,
+}
+
+impl Default for LinkEngineSettings {
+    fn default() -> Self {
+        Self {
+            extract: ExtractConfig::with_max_urls(1_000),
+            normalise: NormaliseConfig::default(),
+            max_decided_links: 50,
+            host_cache_capacity: 4_096,
+        }
+    }
+}
+
+/// One link of a message and what happens to it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LinkDecision {
+    /// The URL as written.
+    pub url: String,
+    /// Canonical key (no tracking parameters); `None` when not normalised
+    /// (malformed, or past the cap).
+    pub canonical: Option<String>,
+    /// Start, in Unicode code points.
+    pub start: usize,
+    /// End (exclusive), in Unicode code points.
+    pub end: usize,
+    /// Start, in UTF-16 code units.
+    pub start_utf16: usize,
+    /// End (exclusive), in UTF-16 code units.
+    pub end_utf16: usize,
+    /// Platform id, or `unknown`.
+    pub platform: String,
+    /// Platform owner, or `unknown`.
+    pub owner: String,
+    /// Platform category, or `unknown`.
+    pub category: String,
+    /// Registrable domain (or the host, for IP literals); empty when undecided.
+    pub domain: String,
+    /// The host to show people: punycode for look-alike hosts.
+    pub display_host: String,
+    /// Threat lists the host is on.
+    pub lists: Vec<String>,
+    /// Warnings for the client: `bidi` (direction controls near the link),
+    /// `homograph` (a mixed-script host, shown in punycode).
+    pub flags: Vec<String>,
+    /// How the link is delivered.
+    pub treatment: Treatment,
+    /// Whether a preview may be fetched and shown.
+    pub preview: bool,
+    /// Policies that decided the treatment.
+    pub policies: Arc<[String]>,
+}
+
+/// Decides every link in a message. Immutable and `Send + Sync`.
+#[derive(Debug)]
+pub struct LinkEngine {
+    policy: Arc<PolicyEngine>,
+    registry: Arc<Registry>,
+    blocklists: Arc<Blocklists>,
+    contested: ContestedCategories,
+    hosts: HostCache,
+    settings: LinkEngineSettings,
+}
+
+/// What a host alone decides: its platform and the threat lists it is on.
+#[derive(Debug)]
+struct HostFacts {
+    platform: String,
+    owner: String,
+    category: String,
+    lists: Vec<String>,
+    category_contested: bool,
+}
+
+/// Per-host [`HostFacts`], bounded. Lives and dies with its [`LinkEngine`],
+/// whose registry and lists never change, so it never needs flushing.
+#[derive(Debug)]
+struct HostCache {
+    capacity: usize,
+    map: RwLock<HashMap<Box<str>, Arc<HostFacts>>>,
+}
+
+impl HostCache {
+    fn new(capacity: usize) -> Self {
+        Self {
+            capacity,
+            map: RwLock::new(HashMap::new()),
+        }
+    }
+
+    fn get_or_insert(&self, host: &str, make: impl FnOnce() -> HostFacts) -> Arc<HostFacts> {
+        if self.capacity == 0 {
+            return Arc::new(make());
+        }
+        if let Some(hit) = self
+            .map
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(host)
+        {
+            return Arc::clone(hit);
+        }
+        let facts = Arc::new(make());
+        let mut map = self.map.write().unwrap_or_else(PoisonError::into_inner);
+        if map.len() >= self.capacity {
+            map.clear();
+        }
+        map.insert(host.into(), Arc::clone(&facts));
+        facts
+    }
+}
+
+impl LinkEngine {
+    /// Combine a policy engine, a platform registry and threat lists.
+    pub fn new(
+        policy: Arc<PolicyEngine>,
+        registry: Arc<Registry>,
+        blocklists: Arc<Blocklists>,
+        settings: LinkEngineSettings,
+    ) -> Self {
+        let contested = ContestedCategories::new(
+            registry
+                .platforms()
+                .iter()
+                .map(|p| (p.owner.as_str(), p.category.as_str())),
+            policy.operator(),
+        );
+        Self {
+            policy,
+            registry,
+            blocklists,
+            contested,
+            hosts: HostCache::new(settings.host_cache_capacity),
+            settings,
+        }
+    }
+
+    /// Every link in `text`, in order, with its decision in context `ctx`.
+    pub fn evaluate(&self, text: &str, ctx: &Context) -> Vec<LinkDecision> {
+        let found = extract_with(text, &self.settings.extract);
+        let mut out = Vec::with_capacity(found.len());
+        for (i, f) in found.iter().enumerate() {
+            let listed =
+                i >= self.settings.max_decided_links && self.blocklists.mask_for(f.host) != 0;
+            if i < self.settings.max_decided_links || listed {
+                out.push(self.decide_one(f, ctx));
+            } else {
+                out.push(undecided(f, LINK_CAP_ID));
+            }
+        }
+        out
+    }
+
+    /// The policy engine in use.
+    pub fn policy(&self) -> &Arc<PolicyEngine> {
+        &self.policy
+    }
+
+    /// The registry in use.
+    pub fn registry(&self) -> &Arc<Registry> {
+        &self.registry
+    }
+
+    fn decide_one(&self, found: &FoundUrl<'_>, ctx: &Context) -> LinkDecision {
+        let Ok(mut url) = normalise(found.url, &self.settings.normalise) else {
+            return undecided(found, MALFORMED_ID);
+        };
+        let facts = self.facts(found, &mut url);
+        let Decision {
+            treatment,
+            preview,
+            policies,
+        } = self.policy.decide(ctx, &facts);
+        let mut flags = Vec::new();
+        if facts.bidi {
+            flags.push("bidi".to_owned());
+        }
+        if facts.mixed_script {
+            flags.push("homograph".to_owned());
+        }
+        LinkDecision {
+            url: found.url.to_owned(),
+            canonical: Some(url.canonical),
+            start: found.start,
+            end: found.end,
+            start_utf16: found.start_utf16,
+            end_utf16: found.end_utf16,
+            platform: facts.platform,
+            owner: facts.owner,
+            category: facts.category,
+            domain: facts.domain,
+            display_host: url.display_host,
+            lists: facts.lists,
+            flags,
+            treatment,
+            preview,
+            policies,
+        }
+    }
+
+    /// Facts of one link; takes the registrable domain out of `url`.
+    fn facts(&self, found: &FoundUrl<'_>, url: &mut NormalisedUrl) -> LinkFacts {
+        let host = self
+            .hosts
+            .get_or_insert(&url.host, || self.host_facts(&url.host));
+        LinkFacts {
+            platform: host.platform.clone(),
+            owner: host.owner.clone(),
+            category: host.category.clone(),
+            domain: url
+                .registrable_domain
+                .take()
+                .unwrap_or_else(|| url.host.clone()),
+            lists: host.lists.clone(),
+            bidi: found.bidi_nearby || url.flags.bidi_controls,
+            mixed_script: url.flags.homograph,
+            category_contested: host.category_contested,
+        }
+    }
+
+    fn host_facts(&self, host: &str) -> HostFacts {
+        let platform = self.registry.classify(host).platform;
+        let mask = self.blocklists.mask_for(host);
+        let lists = if mask == 0 {
+            Vec::new()
+        } else {
+            let names = self.blocklists.names();
+            (0..names.len().min(32))
+                .filter(|i| mask & (1u32 << i) != 0)
+                .filter_map(|i| names.get(i).cloned())
+                .collect()
+        };
+        HostFacts {
+            platform: platform.id.clone(),
+            owner: platform.owner.clone(),
+            category: platform.category.clone(),
+            lists,
+            category_contested: self.contested.contains(&platform.category),
+        }
+    }
+}
+
+/// A link reported as plain text without a policy decision.
+fn undecided(found: &FoundUrl<'_>, reason: &str) -> LinkDecision {
+    LinkDecision {
+        url: found.url.to_owned(),
+        canonical: None,
+        start: found.start,
+        end: found.end,
+        start_utf16: found.start_utf16,
+        end_utf16: found.end_utf16,
+        platform: UNKNOWN.to_owned(),
+        owner: UNKNOWN.to_owned(),
+        category: UNKNOWN.to_owned(),
+        domain: String::new(),
+        display_host: found.host.to_owned(),
+        lists: Vec::new(),
+        flags: if found.bidi_nearby {
+            vec!["bidi".to_owned()]
+        } else {
+            Vec::new()
+        },
+        treatment: Treatment::Inert,
+        preview: false,
+        policies: Arc::from(vec![reason.to_owned()]),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn facts(platform: &str) -> HostFacts {
+        HostFacts {
+            platform: platform.to_owned(),
+            owner: UNKNOWN.to_owned(),
+            category: UNKNOWN.to_owned(),
+            lists: Vec::new(),
+            category_contested: false,
+        }
+    }
+
+    #[test]
+    fn host_cache_is_bounded_and_remembers() {
+        let cache = HostCache::new(4);
+        for i in 0..10 {
+            let host = format!("h{i}.example");
+            assert_eq!(cache.get_or_insert(&host, || facts(&host)).platform, host);
+            let len = cache.map.read().unwrap().len();
+            assert!((1..=4).contains(&len), "{len}");
+        }
+        // A hit does not call `make`.
+        let hit = cache.get_or_insert("h9.example", || facts("other"));
+        assert_eq!(hit.platform, "h9.example");
+        let off = HostCache::new(0);
+        assert_eq!(off.get_or_insert("a.com", || facts("x")).platform, "x");
+        assert!(off.map.read().unwrap().is_empty());
+    }
+}

@@ -1,0 +1,373 @@
+//! The non-discrimination check (issue 5): does the policy treat a rival's
+//! platform worse than one of the operator's own platforms of the same
+//! category, in the same context?
+
+use std::collections::{BTreeSet, HashSet};
+
+use serde::{Deserialize, Serialize};
+
+use crate::decision::PolicyEngine;
+use crate::model::{Context, ConversationKind, LinkFacts, Role, Treatment, UNKNOWN};
+
+/// One registry platform, as the check needs it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PlatformFacts {
+    /// Platform id (`"taobao"`).
+    pub id: String,
+    /// Display name (`"Taobao"`).
+    pub name: String,
+    /// Owner (`"alibaba"`).
+    pub owner: String,
+    /// Category (`"commerce"`).
+    pub category: String,
+    /// A registrable domain of the platform (`"taobao.com"`).
+    pub domain: String,
+}
+
+impl PlatformFacts {
+    /// Every platform of a registry, each with its first domain.
+    pub fn from_registry(registry: &kaifang_links::Registry) -> Vec<PlatformFacts> {
+        registry
+            .platforms()
+            .iter()
+            .map(|p| PlatformFacts {
+                id: p.id.clone(),
+                name: p.name.clone(),
+                owner: p.owner.clone(),
+                category: p.category.clone(),
+                domain: p.domains.first().cloned().unwrap_or_default(),
+            })
+            .collect()
+    }
+}
+
+/// Categories in which the operator owns a registered platform and at least
+/// one other owner does too — where self-preferencing is possible. Feeds
+/// [`LinkFacts::category_contested`]; build it from the same registry the
+/// links are classified with.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ContestedCategories {
+    categories: HashSet<String>,
+}
+
+impl ContestedCategories {
+    /// From `(owner, category)` pairs of every registered platform.
+    pub fn new<'a>(
+        platforms: impl IntoIterator<Item = (&'a str, &'a str)>,
+        operator_owner: &str,
+    ) -> Self {
+        let mut house = HashSet::new();
+        let mut rival = HashSet::new();
+        for (owner, category) in platforms {
+            if category == UNKNOWN || owner == UNKNOWN {
+                continue;
+            }
+            if owner == operator_owner {
+                house.insert(category.to_owned());
+            } else {
+                rival.insert(category.to_owned());
+            }
+        }
+        Self {
+            categories: house.intersection(&rival).cloned().collect(),
+        }
+    }
+
+    /// Is `category` contested?
+    pub fn contains(&self, category: &str) -> bool {
+        self.categories.contains(category)
+    }
+}
+
+/// Which contexts the check evaluates.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FairnessSettings {
+    /// Member counts tried for group conversations. Default 3, 50 and 500.
+    pub group_sizes: Vec<u32>,
+}
+
+impl Default for FairnessSettings {
+    fn default() -> Self {
+        Self {
+            group_sizes: vec![3, 50, 500],
+        }
+    }
+}
+
+/// One column of the matrix.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CaseContext {
+    /// Direct or group.
+    pub kind: ConversationKind,
+    /// Members, the sender included (2 for direct conversations).
+    pub member_count: u32,
+    /// The sender's role.
+    pub role: Role,
+}
+
+impl CaseContext {
+    /// A short label, e.g. `group/50/member`.
+    pub fn label(&self) -> String {
+        format!(
+            "{}/{}/{}",
+            self.kind.as_str(),
+            self.member_count,
+            self.role.as_str()
+        )
+    }
+
+    fn to_context(self) -> Context {
+        Context {
+            conversation_kind: self.kind,
+            member_count: self.member_count,
+            sender_role: self.role,
+        }
+    }
+}
+
+/// One cell of the matrix.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Cell {
+    /// Treatment of the platform's links in that context.
+    pub treatment: Treatment,
+    /// Whether previews are shown.
+    pub preview: bool,
+}
+
+/// One row of the matrix: a platform in every context.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MatrixRow {
+    /// Platform id.
+    pub platform: String,
+    /// Display name.
+    pub name: String,
+    /// Owner.
+    pub owner: String,
+    /// Category.
+    pub category: String,
+    /// Owned by the operator.
+    pub house: bool,
+    /// One cell per [`FairnessReport::contexts`] entry, same order.
+    pub cells: Vec<Cell>,
+}
+
+/// A rival's platform treated worse than the operator's own in one context.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Offence {
+    /// The rival's platform id.
+    pub rival: String,
+    /// Its owner.
+    pub rival_owner: String,
+    /// The operator's platform id it is compared with.
+    pub house: String,
+    /// The shared category.
+    pub category: String,
+    /// Where.
+    pub context: CaseContext,
+    /// The rival's treatment.
+    pub rival_treatment: Treatment,
+    /// The house platform's treatment.
+    pub house_treatment: Treatment,
+    /// The rival's preview.
+    pub rival_preview: bool,
+    /// The house platform's preview.
+    pub house_preview: bool,
+    /// Policies that decided the rival's worse outcome (its treatment, or its
+    /// preview when only the preview differs). Empty when nothing permitted it.
+    pub policies: Vec<String>,
+    /// Policies that decided the house platform's better outcome.
+    pub house_policies: Vec<String>,
+}
+
+/// The result of [`check_non_discrimination`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FairnessReport {
+    /// The operator's owner id the check was made for.
+    pub operator: String,
+    /// True when there are no offences.
+    pub passed: bool,
+    /// Matrix columns.
+    pub contexts: Vec<CaseContext>,
+    /// Matrix rows, in the order the platforms were given.
+    pub rows: Vec<MatrixRow>,
+    /// Every offence, by context, then rival, then house platform.
+    pub offences: Vec<Offence>,
+    /// Union of the offences' `policies` (or `house_policies` when a rival's
+    /// outcome came from no policy at all), sorted.
+    pub offending_policies: Vec<String>,
+}
+
+/// Check with default settings.
+pub fn check_non_discrimination(
+    engine: &PolicyEngine,
+    platforms: &[PlatformFacts],
+    operator_owner: &str,
+) -> FairnessReport {
+    check_non_discrimination_with(
+        engine,
+        platforms,
+        operator_owner,
+        &FairnessSettings::default(),
+    )
+}
+
+/// Evaluate every platform × context (direct, and groups of each configured
+/// size, × every sender role) and report each case where a platform whose
+/// owner is not `operator_owner` gets a worse treatment — or no preview where
+/// the house platform has one — than a platform of `operator_owner` in the
+/// same category. Pure: the engine's cache is neither read nor filled.
+pub fn check_non_discrimination_with(
+    engine: &PolicyEngine,
+    platforms: &[PlatformFacts],
+    operator_owner: &str,
+    settings: &FairnessSettings,
+) -> FairnessReport {
+    let contested = ContestedCategories::new(
+        platforms
+            .iter()
+            .map(|p| (p.owner.as_str(), p.category.as_str())),
+        operator_owner,
+    );
+    let contexts = contexts(settings);
+    // Per platform, per context: the outcome with its deciding policies.
+    let outcomes: Vec<Vec<Outcome>> = platforms
+        .iter()
+        .map(|p| {
+            let facts = LinkFacts {
+                platform: p.id.clone(),
+                owner: p.owner.clone(),
+                category: p.category.clone(),
+                domain: p.domain.clone(),
+                category_contested: contested.contains(&p.category),
+                ..LinkFacts::default()
+            };
+            contexts
+                .iter()
+                .map(|c| {
+                    let d = engine.decide_uncached(&c.to_context(), &facts);
+                    Outcome {
+                        cell: Cell {
+                            treatment: d.decision.treatment,
+                            preview: d.decision.preview,
+                        },
+                        policies: d.decision.policies.to_vec(),
+                        preview_policies: d.preview_policies,
+                    }
+                })
+                .collect()
+        })
+        .collect();
+
+    let mut offences = Vec::new();
+    for (ci, context) in contexts.iter().enumerate() {
+        for (ri, rival) in platforms.iter().enumerate() {
+            if rival.owner == operator_owner {
+                continue;
+            }
+            for (hi, house) in platforms.iter().enumerate() {
+                if house.owner != operator_owner || house.category != rival.category {
+                    continue;
+                }
+                let (Some(r), Some(h)) = (
+                    outcomes.get(ri).and_then(|o| o.get(ci)),
+                    outcomes.get(hi).and_then(|o| o.get(ci)),
+                ) else {
+                    continue;
+                };
+                if let Some(offence) = compare(rival, house, *context, r, h) {
+                    offences.push(offence);
+                }
+            }
+        }
+    }
+
+    let offending: BTreeSet<String> = offences
+        .iter()
+        .flat_map(|o| {
+            let ids = if o.policies.is_empty() {
+                &o.house_policies
+            } else {
+                &o.policies
+            };
+            ids.iter().cloned()
+        })
+        .collect();
+    let rows = platforms
+        .iter()
+        .zip(&outcomes)
+        .map(|(p, row)| MatrixRow {
+            platform: p.id.clone(),
+            name: p.name.clone(),
+            owner: p.owner.clone(),
+            category: p.category.clone(),
+            house: p.owner == operator_owner,
+            cells: row.iter().map(|o| o.cell).collect(),
+        })
+        .collect();
+    FairnessReport {
+        operator: operator_owner.to_owned(),
+        passed: offences.is_empty(),
+        contexts,
+        rows,
+        offences,
+        offending_policies: offending.into_iter().collect(),
+    }
+}
+
+struct Outcome {
+    cell: Cell,
+    policies: Vec<String>,
+    preview_policies: Vec<String>,
+}
+
+fn contexts(settings: &FairnessSettings) -> Vec<CaseContext> {
+    let mut kinds = vec![(ConversationKind::Direct, 2)];
+    kinds.extend(
+        settings
+            .group_sizes
+            .iter()
+            .map(|&n| (ConversationKind::Group, n)),
+    );
+    kinds
+        .into_iter()
+        .flat_map(|(kind, member_count)| {
+            [Role::Owner, Role::Admin, Role::Member].map(|role| CaseContext {
+                kind,
+                member_count,
+                role,
+            })
+        })
+        .collect()
+}
+
+fn compare(
+    rival: &PlatformFacts,
+    house: &PlatformFacts,
+    context: CaseContext,
+    r: &Outcome,
+    h: &Outcome,
+) -> Option<Offence> {
+    let worse_treatment = r.cell.treatment < h.cell.treatment;
+    let worse_preview = !r.cell.preview && h.cell.preview;
+    if !worse_treatment && !worse_preview {
+        return None;
+    }
+    let (policies, house_policies) = if worse_treatment {
+        (&r.policies, &h.policies)
+    } else {
+        (&r.preview_policies, &h.preview_policies)
+    };
+    Some(Offence {
+        rival: rival.id.clone(),
+        rival_owner: rival.owner.clone(),
+        house: house.id.clone(),
+        category: rival.category.clone(),
+        context,
+        rival_treatment: r.cell.treatment,
+        house_treatment: h.cell.treatment,
+        rival_preview: r.cell.preview,
+        house_preview: h.cell.preview,
+        policies: policies.clone(),
+        house_policies: house_policies.clone(),
+    })
+}

@@ -1,0 +1,64 @@
+//! Link decisions from Cedar policies.
+//!
+//! An operator writes its link rules as Cedar policies over a fixed schema
+//! ([`SCHEMA`]): the sender (`Kaifang::User`, attribute `role`), the link
+//! (`Kaifang::Link`: `platform`, `owner`, `category`, `domain`, `lists`,
+//! `bidi`, `mixed_script`, `operator_owned`, `category_contested`) and the
+//! request context (`context.conversation.kind`, `.member_count`,
+//! `context.operator`). Four actions decide a link's [`Treatment`]:
+//! `deliver` denied → blocked, `linkify` denied → inert, `open_directly`
+//! denied → warn, otherwise live; `preview` is decided on its own but only
+//! live and warn links get one.
+//!
+//! [`PolicyEngine`] parses and strictly validates a policy set (refusing it
+//! with Cedar's full diagnostics), then decides links through a bounded,
+//! thread-safe cache keyed by exactly the attributes the policies read.
+//! [`check_non_discrimination`] evaluates a policy over a platform registry and
+//! reports every case where a rival's platform is treated worse than the
+//! operator's own in the same category.
+//!
+//! ```
+//! use kaifang_policy::{Context, ConversationKind, LinkFacts, PolicyEngine, Role, Treatment, DEFAULT_POLICY};
+//!
+//! let engine = PolicyEngine::new(DEFAULT_POLICY, "tencent")?;
+//! let taobao = LinkFacts {
+//!     platform: "taobao".into(),
+//!     owner: "alibaba".into(),
+//!     category: "commerce".into(),
+//!     domain: "taobao.com".into(),
+//!     ..LinkFacts::default()
+//! };
+//! let group = Context {
+//!     conversation_kind: ConversationKind::Group,
+//!     member_count: 12,
+//!     sender_role: Role::Member,
+//! };
+//! let decision = engine.decide(&group, &taobao);
+//! assert_eq!(decision.treatment, Treatment::Inert);
+//! assert_eq!(&decision.policies[..], ["groups-rival-platforms-inert"]);
+//! # Ok::<(), kaifang_policy::PolicyError>(())
+//! ```
+#![deny(missing_docs)]
+
+mod cache;
+mod decision;
+mod diagnostics;
+mod engine;
+mod error;
+mod fairness;
+mod limits;
+mod model;
+mod reads;
+
+pub use decision::{BIDI_FLOOR_ID, EVALUATION_ERROR_ID, EngineSettings, PolicyEngine, SCHEMA};
+pub use engine::{LINK_CAP_ID, LinkDecision, LinkEngine, LinkEngineSettings, MALFORMED_ID};
+pub use error::PolicyError;
+pub use fairness::{
+    CaseContext, Cell, ContestedCategories, FairnessReport, FairnessSettings, MatrixRow, Offence,
+    PlatformFacts, check_non_discrimination, check_non_discrimination_with,
+};
+pub use model::{Context, ConversationKind, Decision, LinkFacts, Role, Treatment, UNKNOWN};
+
+/// The default policy (`policies/default.cedar`): WeChat, September 2021,
+/// made neutral between the operator's platforms and its rivals'.
+pub const DEFAULT_POLICY: &str = include_str!("../../../policies/default.cedar");

@@ -1,0 +1,150 @@
+//! The facts a decision is made from, and the decision itself.
+
+use std::fmt;
+use std::sync::Arc;
+
+use serde::{Deserialize, Serialize};
+
+/// What the link engine knows about one link, in the words the policy uses.
+///
+/// Owner, platform and category are `"unknown"` for links the registry does
+/// not know (the [`Default`] value).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct LinkFacts {
+    /// Platform id from the registry (`"taobao"`), or `"unknown"`.
+    pub platform: String,
+    /// Owner of the platform (`"alibaba"`), or `"unknown"`.
+    pub owner: String,
+    /// Platform category (`"commerce"`), or `"unknown"`.
+    pub category: String,
+    /// Registrable domain of the host (`"taobao.com"`).
+    pub domain: String,
+    /// Names of the threat lists the domain is on.
+    pub lists: Vec<String>,
+    /// The URL contains bidi control characters; such a link is never more
+    /// than [`Treatment::Inert`], whatever the policy says.
+    pub bidi: bool,
+    /// The host mixes scripts (possible homograph).
+    pub mixed_script: bool,
+    /// The operator owns a registered platform in this category and so does at
+    /// least one other owner. See [`ContestedCategories`](crate::ContestedCategories).
+    pub category_contested: bool,
+}
+
+impl Default for LinkFacts {
+    fn default() -> Self {
+        Self {
+            platform: UNKNOWN.to_owned(),
+            owner: UNKNOWN.to_owned(),
+            category: UNKNOWN.to_owned(),
+            domain: String::new(),
+            lists: Vec::new(),
+            bidi: false,
+            mixed_script: false,
+            category_contested: false,
+        }
+    }
+}
+
+/// The registry's word for "no platform matched".
+pub const UNKNOWN: &str = "unknown";
+
+/// Kind of conversation a message is sent to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ConversationKind {
+    /// One-to-one conversation.
+    Direct,
+    /// Group conversation.
+    Group,
+}
+
+impl ConversationKind {
+    /// The name policies compare against: `"direct"` or `"group"`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Direct => "direct",
+            Self::Group => "group",
+        }
+    }
+}
+
+/// The sender's role in the conversation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    /// Created the conversation.
+    Owner,
+    /// Administers the conversation.
+    Admin,
+    /// Any other member.
+    Member,
+}
+
+impl Role {
+    /// The name policies compare against: `"owner"`, `"admin"` or `"member"`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Owner => "owner",
+            Self::Admin => "admin",
+            Self::Member => "member",
+        }
+    }
+}
+
+/// Where a link is sent and by whom.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct Context {
+    /// Direct or group conversation.
+    pub conversation_kind: ConversationKind,
+    /// Members of the conversation, the sender included.
+    pub member_count: u32,
+    /// The sender's role in the conversation.
+    pub sender_role: Role,
+}
+
+/// How a link is delivered, worst first: the order is the one the
+/// non-discrimination check compares with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Treatment {
+    /// `deliver` denied: the message is refused.
+    Blocked,
+    /// `linkify` denied: delivered as plain text, no link, no preview.
+    Inert,
+    /// `open_directly` denied: a link that opens through an interstitial page.
+    Warn,
+    /// Everything permitted.
+    Live,
+}
+
+impl Treatment {
+    /// Lowercase name, as serialised.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Blocked => "blocked",
+            Self::Inert => "inert",
+            Self::Warn => "warn",
+            Self::Live => "live",
+        }
+    }
+}
+
+impl fmt::Display for Treatment {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The outcome for one link. Cheap to clone (the policy ids are shared), so a
+/// cache hit costs no allocation.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Decision {
+    /// How the link is delivered.
+    pub treatment: Treatment,
+    /// Whether a preview may be shown; only ever true for live and warn links.
+    pub preview: bool,
+    /// Ids of the policies that decided the treatment (the `@id` annotation
+    /// when present, else Cedar's own id), sorted.
+    pub policies: Arc<[String]>,
+}

@@ -1,0 +1,198 @@
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+//! The whole pipeline on message text, with the builtin registry.
+
+use std::sync::Arc;
+
+use kaifang_links::{Blocklists, Registry};
+use kaifang_policy::{
+    Context, ConversationKind, DEFAULT_POLICY, LINK_CAP_ID, LinkEngine, LinkEngineSettings,
+    MALFORMED_ID, PlatformFacts, PolicyEngine, Role, Treatment, check_non_discrimination,
+};
+
+fn ctx(kind: ConversationKind) -> Context {
+    Context {
+        conversation_kind: kind,
+        member_count: if kind == ConversationKind::Direct {
+            2
+        } else {
+            30
+        },
+        sender_role: Role::Member,
+    }
+}
+
+fn engine_with(settings: LinkEngineSettings) -> LinkEngine {
+    let mut lists = Blocklists::new();
+    lists.add_list("phishing", "evil-site.com\n").unwrap();
+    LinkEngine::new(
+        Arc::new(PolicyEngine::new(DEFAULT_POLICY, "tencent").unwrap()),
+        Arc::new(Registry::builtin().unwrap()),
+        Arc::new(lists),
+        settings,
+    )
+}
+
+fn engine() -> LinkEngine {
+    engine_with(LinkEngineSettings::default())
+}
+
+const TAOBAO: &str = "快来看 https://item.taobao.com/item.htm?id=678&spm=a21 超便宜";
+
+#[test]
+fn taobao_live_in_direct_inert_in_group() {
+    let e = engine();
+    let d = e.evaluate(TAOBAO, &ctx(ConversationKind::Direct));
+    assert_eq!(d.len(), 1);
+    let l = &d[0];
+    assert_eq!(l.url, "https://item.taobao.com/item.htm?id=678&spm=a21");
+    assert_eq!(
+        l.canonical.as_deref(),
+        Some("https://item.taobao.com/item.htm?id=678")
+    );
+    assert_eq!(
+        (l.platform.as_str(), l.owner.as_str(), l.category.as_str()),
+        ("taobao", "alibaba", "commerce")
+    );
+    assert_eq!((l.treatment, l.preview), (Treatment::Live, true));
+
+    let g = e.evaluate(TAOBAO, &ctx(ConversationKind::Group));
+    assert_eq!((g[0].treatment, g[0].preview), (Treatment::Inert, false));
+    assert_eq!(&g[0].policies[..], ["groups-rival-platforms-inert"]);
+}
+
+#[test]
+fn spans_and_json_shape() {
+    let e = engine();
+    let d = e.evaluate("😀 jd.com/1.html", &ctx(ConversationKind::Direct));
+    let json = serde_json::to_value(&d[0]).unwrap();
+    assert_eq!(
+        json,
+        serde_json::json!({
+            "url": "jd.com/1.html", "canonical": "https://jd.com/1.html",
+            "start": 2, "end": 15, "start_utf16": 3, "end_utf16": 16,
+            "platform": "jd", "owner": "jd", "category": "commerce",
+            "domain": "jd.com", "display_host": "jd.com", "lists": [], "flags": [],
+            "treatment": "live", "preview": true, "policies": ["links-live"]
+        })
+    );
+}
+
+#[test]
+fn blocklisted_domains_are_blocked_with_the_policy_id() {
+    let e = engine();
+    for kind in [ConversationKind::Direct, ConversationKind::Group] {
+        let d = e.evaluate("see https://login.evil-site.com/x now", &ctx(kind));
+        assert_eq!(d[0].treatment, Treatment::Blocked);
+        assert_eq!(&d[0].policies[..], ["threat-listed-blocked"]);
+    }
+}
+
+#[test]
+fn the_operators_own_platforms_get_the_rivals_group_treatment() {
+    // Tencent competes in every category it has a platform in, so WeChat is inert in groups too.
+    let e = engine();
+    let g = e.evaluate(
+        "https://mp.weixin.qq.com/s/abc",
+        &ctx(ConversationKind::Group),
+    );
+    assert_eq!(g[0].platform, "wechat");
+    assert_eq!(g[0].treatment, Treatment::Inert);
+    assert_eq!(&g[0].policies[..], ["groups-contested-house-inert"]);
+    let d = e.evaluate(
+        "https://mp.weixin.qq.com/s/abc",
+        &ctx(ConversationKind::Direct),
+    );
+    assert_eq!(d[0].treatment, Treatment::Live);
+    // Unregistered sites are not platforms: live in groups.
+    let u = e.evaluate(
+        "https://my-little-blog.example.org/post",
+        &ctx(ConversationKind::Group),
+    );
+    assert_eq!(
+        (u[0].platform.as_str(), u[0].treatment),
+        ("unknown", Treatment::Live)
+    );
+}
+
+#[test]
+fn bidi_controls_make_a_link_inert() {
+    let e = engine();
+    let d = e.evaluate(
+        "https://example.com/\u{202E}gpj.exe",
+        &ctx(ConversationKind::Direct),
+    );
+    assert_eq!(d.len(), 1);
+    assert_eq!(d[0].treatment, Treatment::Inert);
+    assert!(!d[0].preview);
+}
+
+#[test]
+fn links_past_the_cap_are_inert_unless_threat_listed() {
+    let e = engine_with(LinkEngineSettings {
+        max_decided_links: 3,
+        ..LinkEngineSettings::default()
+    });
+    let mut text: String = (0..10)
+        .map(|i| format!("https://a{i}.example.com/ "))
+        .collect();
+    text.push_str("https://evil-site.com/");
+    let d = e.evaluate(&text, &ctx(ConversationKind::Direct));
+    assert_eq!(d.len(), 11);
+    assert!(d[..3].iter().all(|l| l.treatment == Treatment::Live));
+    assert!(
+        d[3..10]
+            .iter()
+            .all(|l| l.treatment == Treatment::Inert && l.policies[..] == [LINK_CAP_ID])
+    );
+    assert!(d[3..10].iter().all(|l| l.canonical.is_none()));
+    assert_eq!(d[10].treatment, Treatment::Blocked);
+}
+
+#[test]
+fn ten_thousand_urls_stay_bounded() {
+    let e = engine();
+    let text: String = (0..10_000).map(|i| format!("x{i}.com ")).collect();
+    let started = std::time::Instant::now();
+    let d = e.evaluate(&text, &ctx(ConversationKind::Group));
+    assert_eq!(d.len(), 1_000, "extraction cap");
+    assert_eq!(
+        d.iter().filter(|l| l.policies[..] == [LINK_CAP_ID]).count(),
+        950
+    );
+    assert!(started.elapsed() < std::time::Duration::from_secs(5));
+}
+
+#[test]
+fn malformed_links_are_plain_text() {
+    let e = engine();
+    let d = e.evaluate(
+        "http://exa mple.com http://[::zz]/ https://1.2.3.4.5/",
+        &ctx(ConversationKind::Direct),
+    );
+    for l in &d {
+        if l.canonical.is_none() {
+            assert_eq!(
+                (l.treatment, &l.policies[..]),
+                (Treatment::Inert, &[MALFORMED_ID.to_owned()][..])
+            );
+        }
+    }
+    assert!(e.evaluate("", &ctx(ConversationKind::Direct)).is_empty());
+    assert!(
+        e.evaluate(&".:/".repeat(5_000), &ctx(ConversationKind::Direct))
+            .len()
+            <= 1_000
+    );
+}
+
+#[test]
+fn the_default_policy_passes_over_the_builtin_registry() {
+    let registry = Registry::builtin().unwrap();
+    let platforms = PlatformFacts::from_registry(&registry);
+    for operator in ["tencent", "alibaba", "bytedance", "google"] {
+        let engine = PolicyEngine::new(DEFAULT_POLICY, operator).unwrap();
+        let report = check_non_discrimination(&engine, &platforms, operator);
+        assert!(report.passed, "{operator}: {:?}", report.offences.first());
+        assert_eq!(report.rows.len(), platforms.len());
+    }
+}

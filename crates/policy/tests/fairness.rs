@@ -1,0 +1,208 @@
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+//! The non-discrimination check: the default passes, self-preferencing is caught.
+
+use kaifang_policy::{
+    ContestedCategories, ConversationKind, DEFAULT_POLICY, FairnessSettings, PlatformFacts,
+    PolicyEngine, Treatment, check_non_discrimination, check_non_discrimination_with,
+};
+
+fn p(id: &str, owner: &str, category: &str, domain: &str) -> PlatformFacts {
+    PlatformFacts {
+        id: id.into(),
+        name: id.to_uppercase(),
+        owner: owner.into(),
+        category: category.into(),
+        domain: domain.into(),
+    }
+}
+
+/// A slice of the registry, operator tencent: it competes in video, payments,
+/// messaging and (through a shop) commerce; not in search or social.
+fn registry() -> Vec<PlatformFacts> {
+    vec![
+        p("wechat", "tencent", "messaging", "weixin.qq.com"),
+        p("whatsapp", "meta", "messaging", "whatsapp.com"),
+        p("tencent-video", "tencent", "video", "v.qq.com"),
+        p("bilibili", "bilibili", "video", "bilibili.com"),
+        p("douyin", "bytedance", "video", "douyin.com"),
+        p("youku", "alibaba", "video", "youku.com"),
+        p("wechat-pay", "tencent", "payments", "pay.weixin.qq.com"),
+        p("alipay", "ant", "payments", "alipay.com"),
+        p("wechat-shop", "tencent", "commerce", "shop.weixin.qq.com"),
+        p("taobao", "alibaba", "commerce", "taobao.com"),
+        p("jd", "jd", "commerce", "jd.com"),
+        p("baidu", "baidu", "search", "baidu.com"),
+        p("weibo", "sina", "social", "weibo.com"),
+    ]
+}
+
+const BASE: &str = r#"
+    @id("deliver-all") permit (principal, action == Kaifang::Action::"deliver", resource);
+    @id("links-live") permit (principal, action in [Kaifang::Action::"linkify", Kaifang::Action::"open_directly"], resource);
+    @id("previews") permit (principal, action == Kaifang::Action::"preview", resource);
+"#;
+
+#[test]
+fn the_default_policy_passes() {
+    let engine = PolicyEngine::new(DEFAULT_POLICY, "tencent").unwrap();
+    let report = check_non_discrimination(&engine, &registry(), "tencent");
+    assert!(report.passed, "{:#?}", report.offences);
+    assert!(report.offences.is_empty() && report.offending_policies.is_empty());
+
+    // The matrix: a row per platform, a cell per context (direct + 3 group sizes) × 3 roles.
+    assert_eq!(report.rows.len(), registry().len());
+    assert_eq!(report.contexts.len(), 12);
+    let row = |id: &str| report.rows.iter().find(|r| r.platform == id).unwrap();
+    let group_col = report
+        .contexts
+        .iter()
+        .position(|c| c.kind == ConversationKind::Group)
+        .unwrap();
+    // Rivals are inert in groups (2021), and so is the house where it competes…
+    assert_eq!(row("taobao").cells[group_col].treatment, Treatment::Inert);
+    assert_eq!(
+        row("tencent-video").cells[group_col].treatment,
+        Treatment::Inert
+    );
+    assert_eq!(
+        row("wechat-shop").cells[group_col].treatment,
+        Treatment::Inert
+    );
+    // …and everything is live in direct chats.
+    assert!(
+        report
+            .rows
+            .iter()
+            .all(|r| r.cells[0].treatment == Treatment::Live && r.cells[0].preview)
+    );
+    assert!(row("tencent-video").house && !row("taobao").house);
+}
+
+#[test]
+fn the_house_stays_live_in_groups_where_no_rival_competes() {
+    let mut platforms = registry();
+    platforms.retain(|p| p.id != "whatsapp");
+    let engine = PolicyEngine::new(DEFAULT_POLICY, "tencent").unwrap();
+    let report = check_non_discrimination(&engine, &platforms, "tencent");
+    assert!(report.passed);
+    let wechat = report.rows.iter().find(|r| r.platform == "wechat").unwrap();
+    assert!(wechat.cells.iter().all(|c| c.treatment == Treatment::Live));
+}
+
+#[test]
+fn a_planted_rule_keeping_rival_commerce_inert_in_groups_is_caught() {
+    let planted = format!(
+        r#"{BASE}
+        @id("planted-rival-commerce-inert")
+        forbid (principal, action == Kaifang::Action::"linkify", resource)
+        when {{ context.conversation.kind == "group" && resource.category == "commerce" && !resource.operator_owned }};"#
+    );
+    let engine = PolicyEngine::new(&planted, "tencent").unwrap();
+    let report = check_non_discrimination(&engine, &registry(), "tencent");
+    assert!(!report.passed);
+    assert_eq!(report.offending_policies, ["planted-rival-commerce-inert"]);
+    // Taobao and JD against WeChat Shop, in 3 group sizes × 3 roles.
+    assert_eq!(report.offences.len(), 2 * 9);
+    for o in &report.offences {
+        assert!(o.rival == "taobao" || o.rival == "jd", "{o:?}");
+        assert_eq!(o.house, "wechat-shop");
+        assert_eq!(o.category, "commerce");
+        assert_eq!(o.context.kind, ConversationKind::Group);
+        assert_eq!(
+            (o.rival_treatment, o.house_treatment),
+            (Treatment::Inert, Treatment::Live)
+        );
+        assert_eq!(o.policies, ["planted-rival-commerce-inert"]);
+        assert_eq!(o.house_policies, ["links-live"]);
+    }
+    let json = serde_json::to_value(&report).unwrap();
+    assert_eq!(json["offences"][0]["rival_treatment"], "inert");
+    assert_eq!(json["offences"][0]["context"]["kind"], "group");
+}
+
+#[test]
+fn the_literal_2021_rule_is_self_preferencing_in_every_contested_category() {
+    let literal = format!(
+        r#"{BASE}
+        @id("groups-rivals-inert")
+        forbid (principal, action == Kaifang::Action::"linkify", resource)
+        when {{ context.conversation.kind == "group" && !resource.operator_owned }};"#
+    );
+    let engine = PolicyEngine::new(&literal, "tencent").unwrap();
+    let report = check_non_discrimination(&engine, &registry(), "tencent");
+    let mut categories: Vec<&str> = report
+        .offences
+        .iter()
+        .map(|o| o.category.as_str())
+        .collect();
+    categories.sort_unstable();
+    categories.dedup();
+    assert_eq!(categories, ["commerce", "messaging", "payments", "video"]);
+    assert_eq!(report.offending_policies, ["groups-rivals-inert"]);
+}
+
+#[test]
+fn preview_denied_to_rivals_only_is_caught() {
+    let text = format!(
+        r#"{BASE}
+        @id("no-rival-previews")
+        forbid (principal, action == Kaifang::Action::"preview", resource)
+        when {{ !resource.operator_owned }};"#
+    );
+    let engine = PolicyEngine::new(&text, "tencent").unwrap();
+    let report = check_non_discrimination(&engine, &registry(), "tencent");
+    assert!(!report.passed);
+    let o = &report.offences[0];
+    assert_eq!(
+        (o.rival_treatment, o.house_treatment),
+        (Treatment::Live, Treatment::Live)
+    );
+    assert!(!o.rival_preview && o.house_preview);
+    assert_eq!(o.policies, ["no-rival-previews"]);
+    assert_eq!(report.offending_policies, ["no-rival-previews"]);
+}
+
+#[test]
+fn a_permit_only_for_the_house_is_named_through_the_house_policies() {
+    let text = r#"
+        @id("deliver-all") permit (principal, action == Kaifang::Action::"deliver", resource);
+        @id("house-links") permit (principal, action, resource) when { resource.operator_owned };
+    "#;
+    let engine = PolicyEngine::new(text, "tencent").unwrap();
+    let report = check_non_discrimination(&engine, &registry(), "tencent");
+    let o = &report.offences[0];
+    assert_eq!(o.rival_treatment, Treatment::Inert);
+    assert!(o.policies.is_empty(), "nothing permitted the rival: {o:?}");
+    assert_eq!(o.house_policies, ["house-links"]);
+    assert_eq!(report.offending_policies, ["house-links"]);
+}
+
+#[test]
+fn settings_choose_the_group_sizes() {
+    let engine = PolicyEngine::new(DEFAULT_POLICY, "tencent").unwrap();
+    let settings = FairnessSettings {
+        group_sizes: vec![],
+    };
+    let report = check_non_discrimination_with(&engine, &registry(), "tencent", &settings);
+    assert_eq!(report.contexts.len(), 3);
+    assert!(
+        report
+            .contexts
+            .iter()
+            .all(|c| c.kind == ConversationKind::Direct)
+    );
+    assert_eq!(report.contexts[0].label(), "direct/2/owner");
+}
+
+#[test]
+fn contested_categories_need_the_house_and_a_rival() {
+    let reg = registry();
+    let c = ContestedCategories::new(
+        reg.iter().map(|p| (p.owner.as_str(), p.category.as_str())),
+        "tencent",
+    );
+    for cat in ["video", "payments", "messaging", "commerce"] {
+        assert!(c.contains(cat), "{cat}");
+    }
+    assert!(!c.contains("search") && !c.contains("social") && !c.contains("unknown"));
+}
