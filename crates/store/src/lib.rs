@@ -1,0 +1,38 @@
+//! Kaifang's storage layer.
+//!
+//! The server talks to storage only through the [`Store`] trait, so a second
+//! backend (PostgreSQL) plugs in without touching the API handlers. The
+//! embedded backend, [`SqliteStore`], keeps every write on one thread that
+//! groups concurrent writes into one transaction: a send is acknowledged only
+//! after its transaction committed, so it survives a crash of the process.
+//!
+//! Committed events leave the store, in commit order, through the
+//! [`EventSink`] given when the store is opened; the server's fan-out reads
+//! them from there.
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), kaifang_store::Error> {
+//! use kaifang_store::{SqliteConfig, SqliteStore, Store};
+//! let (sink, _events) = tokio::sync::mpsc::unbounded_channel();
+//! let store = SqliteStore::open(SqliteConfig::new("kaifang-data/kaifang.db"), sink)?;
+//! let user = store.create_user("alice", "Alice", "$argon2id$…", false).await?;
+//! # Ok(()) }
+//! ```
+#![deny(missing_docs)]
+
+mod error;
+mod governance;
+mod membership;
+mod model;
+mod sqlite;
+mod store;
+
+pub use error::Error;
+pub use governance::{Activation, AuditEntry, Governance, PolicyVersion, ShareCount};
+pub use membership::{MemberChange, check_member_change};
+pub use model::{
+    CachedPreview, Conversation, ConversationKind, ConversationSummary, Event, EventBody, EventId,
+    LinkShare, Member, MemberEvent, Message, NewMessage, Role, Timestamp, User, UserAuth, UserId,
+};
+pub use sqlite::{SqliteConfig, SqliteStore};
+pub use store::{EventSink, Store};

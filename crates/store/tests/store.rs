@@ -1,0 +1,379 @@
+//! The storage contract, run against the embedded SQLite backend (the
+//! PostgreSQL backend will run the same functions).
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use kaifang_store::{
+    ConversationKind, Error, EventBody, MemberChange, NewMessage, Role, SqliteConfig, SqliteStore,
+    Store,
+};
+use tokio::sync::mpsc;
+
+struct Fixture {
+    store: SqliteStore,
+    events: mpsc::UnboundedReceiver<Vec<kaifang_store::Event>>,
+    _dir: tempfile::TempDir,
+}
+
+fn open() -> Fixture {
+    let dir = tempfile::tempdir().unwrap();
+    let (sink, events) = mpsc::unbounded_channel();
+    let store =
+        SqliteStore::open(SqliteConfig::new(dir.path().join("db/kaifang.db")), sink).unwrap();
+    Fixture {
+        store,
+        events,
+        _dir: dir,
+    }
+}
+
+fn msg(conversation_id: i64, sender_id: i64, body: &str, txn: Option<&str>) -> NewMessage {
+    NewMessage {
+        conversation_id,
+        sender_id,
+        body: body.into(),
+        client_txn_id: txn.map(Into::into),
+        links: "[]".into(),
+        shares: Vec::new(),
+    }
+}
+
+#[tokio::test]
+async fn handles_are_unique() {
+    let f = open();
+    f.store
+        .create_user("alice", "Alice", "h", true)
+        .await
+        .unwrap();
+    let again = f.store.create_user("alice", "Other", "h", false).await;
+    assert!(matches!(again, Err(Error::HandleTaken)));
+    assert_eq!(f.store.user_count().await.unwrap(), 1);
+    let auth = f.store.user_auth("alice").await.unwrap().unwrap();
+    assert_eq!(auth.password_hash, "h");
+    assert!(auth.user.is_admin);
+}
+
+#[tokio::test]
+async fn sessions_can_be_revoked() {
+    let f = open();
+    let u = f
+        .store
+        .create_user("alice", "Alice", "h", false)
+        .await
+        .unwrap();
+    let token = [7u8; 32];
+    f.store.create_session(u.id, token).await.unwrap();
+    assert_eq!(f.store.session_user(token).await.unwrap(), Some(u.id));
+    f.store.revoke_session(token).await.unwrap();
+    assert_eq!(f.store.session_user(token).await.unwrap(), None);
+    assert_eq!(f.store.session_user([8u8; 32]).await.unwrap(), None);
+}
+
+#[tokio::test]
+async fn a_pair_has_one_direct_conversation() {
+    let f = open();
+    let a = f.store.create_user("alice", "A", "h", false).await.unwrap();
+    let b = f.store.create_user("bob", "B", "h", false).await.unwrap();
+    let (c1, created) = f.store.open_direct(a.id, b.id).await.unwrap();
+    assert!(created);
+    assert_eq!(c1.kind, ConversationKind::Direct);
+    assert_eq!(c1.members.len(), 2);
+    let (c2, created) = f.store.open_direct(b.id, a.id).await.unwrap();
+    assert!(!created);
+    assert_eq!(c1.id, c2.id);
+    assert!(f.store.open_direct(a.id, a.id).await.is_err());
+}
+
+#[tokio::test]
+async fn sequence_numbers_have_no_gaps_and_txn_ids_deduplicate() {
+    let f = open();
+    let a = f.store.create_user("alice", "A", "h", false).await.unwrap();
+    let b = f.store.create_user("bob", "B", "h", false).await.unwrap();
+    let (c, _) = f.store.open_direct(a.id, b.id).await.unwrap();
+    // Concurrent sends share transactions; seq must still be 1..=n.
+    let mut tasks = Vec::new();
+    let store = std::sync::Arc::new(f.store);
+    for i in 0..50 {
+        let store = store.clone();
+        let sender = if i % 2 == 0 { a.id } else { b.id };
+        tasks.push(tokio::spawn(async move {
+            store
+                .append_message(msg(c.id, sender, &format!("m{i}"), None))
+                .await
+                .unwrap()
+        }));
+    }
+    for t in tasks {
+        assert!(t.await.unwrap().1);
+    }
+    let all = store.messages(c.id, None, 100).await.unwrap();
+    let seqs: Vec<i64> = all.iter().map(|m| m.seq).collect();
+    assert_eq!(seqs, (1..=50).collect::<Vec<_>>());
+
+    let (first, created) = store
+        .append_message(msg(c.id, a.id, "hi", Some("t1")))
+        .await
+        .unwrap();
+    assert!(created);
+    let (again, created) = store
+        .append_message(msg(c.id, a.id, "hi (retry)", Some("t1")))
+        .await
+        .unwrap();
+    assert!(!created);
+    assert_eq!(first, again);
+    // The same txn id from another sender is another message.
+    let (other, created) = store
+        .append_message(msg(c.id, b.id, "yo", Some("t1")))
+        .await
+        .unwrap();
+    assert!(created);
+    assert_ne!(other.id, first.id);
+
+    let page = store.messages(c.id, Some(51), 10).await.unwrap();
+    assert_eq!(page.first().unwrap().seq, 41);
+    assert_eq!(page.last().unwrap().seq, 50);
+}
+
+#[tokio::test]
+async fn non_members_cannot_send() {
+    let f = open();
+    let a = f.store.create_user("alice", "A", "h", false).await.unwrap();
+    let b = f.store.create_user("bob", "B", "h", false).await.unwrap();
+    let e = f.store.create_user("eve", "E", "h", false).await.unwrap();
+    let (c, _) = f.store.open_direct(a.id, b.id).await.unwrap();
+    let r = f
+        .store
+        .append_message(msg(c.id, e.id, "let me in", None))
+        .await;
+    assert!(matches!(r, Err(Error::NotFound(_))));
+    let r = f
+        .store
+        .append_message(msg(9999, a.id, "nowhere", None))
+        .await;
+    assert!(matches!(r, Err(Error::NotFound(_))));
+}
+
+#[tokio::test]
+async fn group_membership_and_events_follow_the_rules() {
+    let mut f = open();
+    let o = f.store.create_user("owner", "O", "h", false).await.unwrap();
+    let m = f
+        .store
+        .create_user("member", "M", "h", false)
+        .await
+        .unwrap();
+    let n = f
+        .store
+        .create_user("newbie", "N", "h", false)
+        .await
+        .unwrap();
+    let g = f
+        .store
+        .create_group(o.id, "Shoppers", &[m.id])
+        .await
+        .unwrap();
+    assert_eq!(g.members.len(), 2);
+    assert_eq!(g.members[0].role, Role::Owner);
+
+    // A plain member cannot add; the owner can.
+    let r = f
+        .store
+        .change_members(g.id, m.id, MemberChange::Add(n.id))
+        .await;
+    assert!(matches!(r, Err(Error::Forbidden(_))));
+    f.store
+        .change_members(g.id, o.id, MemberChange::Add(n.id))
+        .await
+        .unwrap();
+    let (before, _) = f
+        .store
+        .append_message(msg(g.id, o.id, "welcome", None))
+        .await
+        .unwrap();
+
+    // The newbie leaves; what it sees afterwards stops at its departure.
+    let left = f
+        .store
+        .change_members(g.id, n.id, MemberChange::Leave)
+        .await
+        .unwrap();
+    f.store
+        .append_message(msg(g.id, o.id, "after", None))
+        .await
+        .unwrap();
+    let r = f
+        .store
+        .append_message(msg(g.id, n.id, "still here?", None))
+        .await;
+    assert!(matches!(r, Err(Error::NotFound(_))));
+
+    let seen = f.store.events_for(n.id, 0, 100).await.unwrap();
+    let ids: Vec<i64> = seen.iter().map(|e| e.id).collect();
+    assert_eq!(*ids.last().unwrap(), left.id);
+    assert!(
+        seen.iter()
+            .any(|e| matches!(&e.body, EventBody::Message(x) if x.id == before.id))
+    );
+    assert!(
+        !seen
+            .iter()
+            .any(|e| matches!(&e.body, EventBody::Message(x) if x.body == "after"))
+    );
+    // The member sees everything since the group began.
+    let all = f.store.events_for(m.id, 0, 100).await.unwrap();
+    assert!(
+        all.iter()
+            .any(|e| matches!(&e.body, EventBody::Message(x) if x.body == "after"))
+    );
+
+    // Ownership: the owner hands over, then leaving as a plain admin is fine.
+    f.store
+        .change_members(g.id, o.id, MemberChange::TransferOwnership(m.id))
+        .await
+        .unwrap();
+    let g2 = f.store.conversation(g.id).await.unwrap().unwrap();
+    let role = |h: &str| g2.members.iter().find(|x| x.handle == h).map(|x| x.role);
+    assert_eq!(role("member"), Some(Role::Owner));
+    assert_eq!(role("owner"), Some(Role::Admin));
+
+    // The sink saw every committed event in id order.
+    let mut sunk = Vec::new();
+    while let Ok(batch) = f.events.try_recv() {
+        sunk.extend(batch.into_iter().map(|e| e.id));
+    }
+    let mut sorted = sunk.clone();
+    sorted.sort();
+    assert_eq!(sunk, sorted);
+    assert_eq!(*sunk.last().unwrap(), f.store.head().await.unwrap());
+}
+
+#[tokio::test]
+async fn an_owner_who_leaves_hands_the_group_on() {
+    let f = open();
+    let o = f.store.create_user("owner", "O", "h", false).await.unwrap();
+    let m = f
+        .store
+        .create_user("member", "M", "h", false)
+        .await
+        .unwrap();
+    let g = f.store.create_group(o.id, "G", &[m.id]).await.unwrap();
+    f.store
+        .change_members(g.id, o.id, MemberChange::Leave)
+        .await
+        .unwrap();
+    let g = f.store.conversation(g.id).await.unwrap().unwrap();
+    assert_eq!(g.members.len(), 1);
+    assert_eq!(g.members[0].role, Role::Owner);
+}
+
+#[tokio::test]
+async fn data_survives_reopening() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("kaifang.db");
+    let conv;
+    {
+        let (sink, _rx) = mpsc::unbounded_channel();
+        let store = SqliteStore::open(SqliteConfig::new(&path), sink).unwrap();
+        let a = store.create_user("alice", "A", "h", false).await.unwrap();
+        let b = store.create_user("bob", "B", "h", false).await.unwrap();
+        conv = store.open_direct(a.id, b.id).await.unwrap().0.id;
+        store
+            .append_message(msg(conv, a.id, "kept", None))
+            .await
+            .unwrap();
+    }
+    let (sink, _rx) = mpsc::unbounded_channel();
+    let store = SqliteStore::open(SqliteConfig::new(&path), sink).unwrap();
+    let all = store.messages(conv, None, 10).await.unwrap();
+    assert_eq!(all.len(), 1);
+    assert_eq!(all[0].body, "kept");
+}
+
+#[tokio::test]
+async fn previews_attach_to_messages_and_are_logged() {
+    let f = open();
+    let a = f.store.create_user("alice", "A", "h", false).await.unwrap();
+    let b = f.store.create_user("bob", "B", "h", false).await.unwrap();
+    let (c, _) = f.store.open_direct(a.id, b.id).await.unwrap();
+    let (m, _) = f
+        .store
+        .append_message(msg(c.id, a.id, "see https://x.test/", None))
+        .await
+        .unwrap();
+    let ev = f
+        .store
+        .attach_preview(m.id, "https://x.test/", r#"{"title":"X"}"#)
+        .await
+        .unwrap();
+    let stored = f
+        .store
+        .messages(c.id, None, 1)
+        .await
+        .unwrap()
+        .pop()
+        .unwrap();
+    assert_eq!(
+        stored.previews.as_deref(),
+        Some(r#"{"https://x.test/":{"title":"X"}}"#)
+    );
+    let seen = f.store.events_for(b.id, ev.id - 1, 10).await.unwrap();
+    assert!(matches!(&seen[0].body, EventBody::Preview { url, .. } if url == "https://x.test/"));
+}
+
+#[tokio::test]
+async fn the_preview_cache_is_bounded_and_remembers_failures() {
+    use kaifang_store::CachedPreview;
+    let f = open();
+    let entry = |expires_at: i64, data: Option<&str>| CachedPreview {
+        fetched_at: 1,
+        expires_at,
+        data: data.map(Into::into),
+    };
+    f.store
+        .cache_preview("https://a.test/", entry(30, Some("{}")), 2)
+        .await
+        .unwrap();
+    f.store
+        .cache_preview("https://b.test/", entry(10, None), 2)
+        .await
+        .unwrap();
+    assert_eq!(
+        f.store
+            .cached_preview("https://b.test/")
+            .await
+            .unwrap()
+            .unwrap()
+            .data,
+        None
+    );
+    // A third entry evicts the one expiring soonest.
+    f.store
+        .cache_preview("https://c.test/", entry(20, Some("{}")), 2)
+        .await
+        .unwrap();
+    assert!(
+        f.store
+            .cached_preview("https://b.test/")
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert!(
+        f.store
+            .cached_preview("https://a.test/")
+            .await
+            .unwrap()
+            .is_some()
+    );
+    // Replacing keeps one row per URL.
+    f.store
+        .cache_preview("https://a.test/", entry(40, Some("{\"t\":1}")), 2)
+        .await
+        .unwrap();
+    let a = f
+        .store
+        .cached_preview("https://a.test/")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!((a.expires_at, a.data.as_deref()), (40, Some("{\"t\":1}")));
+}
