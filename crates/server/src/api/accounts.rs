@@ -1,0 +1,135 @@
+//! `POST /api/v1/accounts`, `POST /api/v1/sessions`, `DELETE /api/v1/sessions/current`, `GET /api/v1/me`.
+use std::sync::Arc;
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::IntoResponse;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use super::extract::{ClientAddr, Json};
+use crate::AppState;
+use crate::error::ApiResult;
+use crate::service::accounts::{Accounts, Caller};
+
+/// Sign-up request.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SignUp {
+    /// 3–32 characters among `a-z`, `0-9`, `_`.
+    pub handle: String,
+    /// At least 8 characters.
+    pub password: String,
+    /// Any Unicode, length-capped; defaults to the handle.
+    pub display_name: Option<String>,
+}
+
+/// A new account.
+#[derive(Serialize, ToSchema)]
+pub struct SignedUp {
+    /// The account's id.
+    pub user_id: i64,
+    /// Its handle.
+    pub handle: String,
+}
+
+/// Sign-in request.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SignIn {
+    /// Handle.
+    pub handle: String,
+    /// Password.
+    pub password: String,
+}
+
+/// A new session.
+#[derive(Serialize, ToSchema)]
+pub struct Session {
+    /// Bearer token: send as `Authorization: Bearer <token>`.
+    pub token: String,
+    /// The signed-in account.
+    pub user_id: i64,
+}
+
+/// The caller's account.
+#[derive(Serialize, ToSchema)]
+pub struct Me {
+    /// Id.
+    pub user_id: i64,
+    /// Handle.
+    pub handle: String,
+    /// Display name.
+    pub display_name: String,
+    /// Operator administrator.
+    pub is_admin: bool,
+}
+
+/// Creates an account.
+#[utoipa::path(post, path = "/api/v1/accounts", tag = "accounts", request_body = SignUp,
+    responses((status = 201, body = SignedUp), (status = 400, description = "invalid handle, password or name"),
+              (status = 409, description = "handle taken"), (status = 429, description = "too many sign-ups")))]
+pub async fn sign_up(
+    State(state): State<AppState>,
+    ClientAddr(from): ClientAddr,
+    Json(req): Json<SignUp>,
+) -> ApiResult<impl IntoResponse> {
+    let max_name = state.settings.limits.max_display_name_chars;
+    let user = state
+        .accounts
+        .sign_up(
+            &req.handle,
+            &req.password,
+            req.display_name.as_deref(),
+            max_name,
+            from,
+        )
+        .await?;
+    Ok((
+        StatusCode::CREATED,
+        axum::Json(SignedUp {
+            user_id: user.id,
+            handle: user.handle,
+        }),
+    ))
+}
+
+/// Signs in and returns a bearer token.
+#[utoipa::path(post, path = "/api/v1/sessions", tag = "accounts", request_body = SignIn,
+    responses((status = 201, body = Session), (status = 401, description = "wrong handle or password"),
+              (status = 429, description = "too many failed sign-ins")))]
+pub async fn sign_in(
+    State(accounts): State<Arc<Accounts>>,
+    ClientAddr(from): ClientAddr,
+    Json(req): Json<SignIn>,
+) -> ApiResult<impl IntoResponse> {
+    let (token, user_id) = accounts.sign_in(&req.handle, &req.password, from).await?;
+    Ok((StatusCode::CREATED, axum::Json(Session { token, user_id })))
+}
+
+/// Revokes the token used for this request.
+#[utoipa::path(delete, path = "/api/v1/sessions/current", tag = "accounts",
+    responses((status = 204), (status = 401)), security(("bearer" = [])))]
+pub async fn sign_out(
+    State(accounts): State<Arc<Accounts>>,
+    caller: Caller,
+) -> ApiResult<StatusCode> {
+    accounts.sign_out(&caller).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// The caller's account.
+#[utoipa::path(get, path = "/api/v1/me", tag = "accounts",
+    responses((status = 200, body = Me), (status = 401)), security(("bearer" = [])))]
+pub async fn me(
+    State(accounts): State<Arc<Accounts>>,
+    caller: Caller,
+) -> ApiResult<axum::Json<Me>> {
+    let user = accounts.me(&caller).await?;
+    Ok(axum::Json(Me {
+        user_id: user.id,
+        handle: user.handle,
+        display_name: user.display_name,
+        is_admin: user.is_admin,
+    }))
+}

@@ -1,0 +1,70 @@
+//! Refusing oversized request bodies so that the client actually reads the
+//! refusal.
+//!
+//! If the server answers 413 and closes while part of the body is still
+//! unread, the kernel resets the connection and the client may lose the
+//! answer along with it (it then sees "connection closed before message
+//! completed" instead of a 413). So a body that declares an oversized
+//! length is read and thrown away, up to `limits.max_drain_bytes` and for a
+//! bounded time, before the problem+json answer goes out. Bodies without a
+//! declared length are still capped by `DefaultBodyLimit`.
+use std::time::Duration;
+
+use axum::body::Body;
+use axum::extract::{Request, State};
+use axum::http::{HeaderValue, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use futures_util::StreamExt;
+
+use crate::error::ApiError;
+
+/// How long draining an oversized body may take before we give up on it.
+const DRAIN_TIME: Duration = Duration::from_secs(2);
+
+/// The two caps the middleware needs, copied out of the settings.
+#[derive(Clone, Copy)]
+pub(crate) struct BodyCaps {
+    pub max_body: usize,
+    pub max_drain: usize,
+}
+
+pub(crate) async fn refuse_oversized(
+    State(caps): State<BodyCaps>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let declared = request
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    let Some(len) = declared else {
+        return next.run(request).await;
+    };
+    if len <= caps.max_body as u64 {
+        return next.run(request).await;
+    }
+    if len <= caps.max_drain as u64 {
+        let body = request.into_body();
+        let _ = tokio::time::timeout(DRAIN_TIME, drain(body)).await;
+    }
+    let mut response = ApiError::too_large(format!(
+        "the request body is {len} bytes; the largest accepted is {}",
+        caps.max_body
+    ))
+    .into_response();
+    response
+        .headers_mut()
+        .insert(header::CONNECTION, HeaderValue::from_static("close"));
+    response
+}
+
+async fn drain(body: Body) {
+    let mut chunks = body.into_data_stream();
+    while let Some(chunk) = chunks.next().await {
+        if chunk.is_err() {
+            return;
+        }
+    }
+}

@@ -1,0 +1,123 @@
+//! The HTTP API: routes, one file per resource, and the OpenAPI document
+//! generated from the handlers' annotations.
+pub mod accounts;
+pub mod admin;
+mod body;
+pub mod conversations;
+pub mod events;
+pub mod extract;
+pub mod links;
+pub mod messages;
+pub mod previews;
+pub mod stream;
+pub mod system;
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::routing::{delete, get, post};
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::{Modify, OpenApi};
+
+use crate::AppState;
+use crate::error::ApiError;
+
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "Kaifang API", description = "Open messaging with link rules you can read."),
+    paths(
+        accounts::sign_up, accounts::sign_in, accounts::sign_out, accounts::me,
+        conversations::create, conversations::list, conversations::get,
+        conversations::add_member, conversations::remove_member, conversations::change_role,
+        messages::send, messages::history,
+        events::poll, stream::stream,
+        links::evaluate, links::go, previews::preview, previews::image,
+        admin::propose, admin::history, admin::version, admin::diff, admin::activate, admin::rollback,
+        admin::cancel, admin::report, admin::public_report, admin::fairness, admin::fairness_of,
+        admin::replay, admin::audit,
+        system::healthz, system::metrics, system::openapi,
+    ),
+    modifiers(&BearerAuth),
+)]
+pub(crate) struct ApiDoc;
+
+struct BearerAuth;
+
+impl Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
+        );
+    }
+}
+
+/// Every route of the API.
+pub fn routes(state: AppState) -> Router {
+    let max_body = state.settings.limits.max_body_bytes;
+    let caps = body::BodyCaps {
+        max_body,
+        max_drain: state.settings.limits.max_drain_bytes,
+    };
+    let metrics = state.metrics.clone();
+    let api = Router::new()
+        .route("/accounts", post(accounts::sign_up))
+        .route("/sessions", post(accounts::sign_in))
+        .route("/sessions/current", delete(accounts::sign_out))
+        .route("/me", get(accounts::me))
+        .route(
+            "/conversations",
+            post(conversations::create).get(conversations::list),
+        )
+        .route("/conversations/{id}", get(conversations::get))
+        .route(
+            "/conversations/{id}/members",
+            post(conversations::add_member),
+        )
+        .route(
+            "/conversations/{id}/members/{handle}",
+            delete(conversations::remove_member).patch(conversations::change_role),
+        )
+        .route(
+            "/conversations/{id}/messages",
+            post(messages::send).get(messages::history),
+        )
+        .route("/links/evaluate", post(links::evaluate))
+        .route("/previews", get(previews::preview))
+        .route("/previews/image", get(previews::image))
+        .route("/events", get(events::poll))
+        .route("/stream", get(stream::stream))
+        .route("/admin/policies", post(admin::propose).get(admin::history))
+        .route("/admin/policies/diff", get(admin::diff))
+        .route("/admin/policies/rollback", post(admin::rollback))
+        .route("/admin/policies/{id}", get(admin::version))
+        .route("/admin/policies/{id}/activate", post(admin::activate))
+        .route("/admin/activations/{id}", delete(admin::cancel))
+        .route("/admin/reports/links", get(admin::report))
+        .route(
+            "/admin/fairness",
+            get(admin::fairness).post(admin::fairness_of),
+        )
+        .route("/admin/replay", post(admin::replay))
+        .route("/admin/audit", get(admin::audit))
+        .route("/public/reports/links", get(admin::public_report))
+        .route("/openapi.json", get(system::openapi))
+        .fallback(|| async { ApiError::not_found("endpoint") });
+    Router::new()
+        .nest("/api/v1", api)
+        .route("/", get(crate::web::index))
+        .route("/app/{*path}", get(crate::web::asset))
+        .route("/go", get(links::go))
+        .route("/healthz", get(system::healthz))
+        .route("/metrics", get(system::metrics))
+        .layer(DefaultBodyLimit::max(max_body))
+        .layer(axum::middleware::from_fn_with_state(
+            caps,
+            body::refuse_oversized,
+        ))
+        .layer(axum::middleware::from_fn_with_state(
+            metrics,
+            crate::metrics::track,
+        ))
+        .with_state(state)
+}

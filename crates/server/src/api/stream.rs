@@ -1,0 +1,114 @@
+//! `GET /api/v1/stream`: the event stream over WebSocket, one JSON event per
+//! text frame, after catching up from the client's cursor.
+use std::time::Duration;
+
+use axum::extract::State;
+use axum::extract::ws::{
+    Message, Utf8Bytes, WebSocket, WebSocketUpgrade, rejection::WebSocketUpgradeRejection,
+};
+use axum::http::HeaderMap;
+use axum::response::Response;
+use futures_util::{SinkExt, StreamExt};
+use kaifang_store::{EventId, UserId};
+use serde::Deserialize;
+use utoipa::IntoParams;
+
+use super::extract::Query;
+use crate::AppState;
+use crate::error::{ApiError, ApiResult};
+use crate::wire::cursor;
+
+/// Stream parameters.
+#[derive(Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct StreamQuery {
+    /// The last cursor received; omitted: start from now.
+    pub since: Option<String>,
+    /// The token, for browsers that cannot set headers on a WebSocket.
+    pub access_token: Option<String>,
+}
+
+/// Upgrades to a WebSocket carrying `{"cursor","type":"message"|"member"|"preview",…}`
+/// frames; a client too far behind gets `{"type":"resync","cursor"}` and is closed.
+#[utoipa::path(get, path = "/api/v1/stream", tag = "events", params(StreamQuery),
+    responses((status = 101, description = "WebSocket"), (status = 400), (status = 401)), security(("bearer" = [])))]
+pub async fn stream(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Query(q): Query<StreamQuery>,
+    upgrade: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
+) -> ApiResult<Response> {
+    let token = headers
+        .get(axum::http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .or(q.access_token.as_deref())
+        .ok_or_else(|| {
+            ApiError::unauthorized("send Authorization: Bearer <token> or ?access_token=")
+        })?;
+    let caller = state.accounts.authenticate(token).await?;
+    let after = state.events.start(q.since.as_deref()).await?;
+    let upgrade =
+        upgrade.map_err(|e| ApiError::bad_request(format!("not a WebSocket request: {e}")))?;
+    let s = &state.settings.stream;
+    Ok(upgrade
+        .read_buffer_size(s.read_buffer_bytes)
+        .write_buffer_size(s.write_buffer_bytes)
+        .max_message_size(s.max_frame_bytes)
+        .on_upgrade(move |socket| connection(socket, state, caller.user_id, after)))
+}
+
+async fn connection(socket: WebSocket, state: AppState, user: UserId, mut last: EventId) {
+    let (mut tx, mut rx) = socket.split();
+    // Subscribe before catching up: whatever commits meanwhile is queued,
+    // and the id check below drops what the catch-up already sent.
+    let mut subscription = state.events.subscribe(user);
+    let page = state.settings.stream.catch_up_page;
+    loop {
+        let Ok(frames) = state.events.catch_up(user, last, page).await else {
+            return;
+        };
+        let n = frames.len();
+        for frame in frames {
+            if tx.send(Message::Text(frame.json)).await.is_err() {
+                return;
+            }
+            last = frame.id;
+        }
+        if n < page as usize {
+            break;
+        }
+    }
+    let mut ping = tokio::time::interval(Duration::from_secs(
+        state.settings.stream.ping_seconds.max(1),
+    ));
+    ping.tick().await;
+    loop {
+        tokio::select! {
+            frame = subscription.rx.recv() => match frame {
+                Some(frame) if frame.id > last => {
+                    last = frame.id;
+                    if tx.send(Message::Text(frame.json)).await.is_err() {
+                        return;
+                    }
+                }
+                Some(_) => {}
+                None => {
+                    let notice = format!("{{\"type\":\"resync\",\"cursor\":\"{}\"}}", cursor::encode(last));
+                    let _ = tx.send(Message::Text(Utf8Bytes::from(notice))).await;
+                    let _ = tx.close().await;
+                    return;
+                }
+            },
+            incoming = rx.next() => match incoming {
+                Some(Ok(Message::Close(_))) | Some(Err(_)) | None => return,
+                Some(Ok(_)) => {}
+            },
+            _ = ping.tick() => {
+                if tx.send(Message::Ping(Default::default())).await.is_err() {
+                    return;
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,30 @@
+//! `GET /healthz`, `GET /metrics`, `GET /api/v1/openapi.json`.
+use std::sync::Arc;
+
+use axum::extract::State;
+use axum::http::header;
+use axum::response::IntoResponse;
+use utoipa::OpenApi;
+
+use crate::metrics::Metrics;
+
+/// Liveness: answers `ok` while the server runs.
+#[utoipa::path(get, path = "/healthz", tag = "system", responses((status = 200, description = "ok")))]
+pub async fn healthz() -> &'static str {
+    "ok"
+}
+
+/// Prometheus metrics: requests, latencies, connected clients, messages sent.
+#[utoipa::path(get, path = "/metrics", tag = "system", responses((status = 200, description = "Prometheus text format")))]
+pub async fn metrics(State(metrics): State<Arc<Metrics>>) -> impl IntoResponse {
+    (
+        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+        metrics.render(),
+    )
+}
+
+/// This document.
+#[utoipa::path(get, path = "/api/v1/openapi.json", tag = "system", responses((status = 200, description = "OpenAPI 3.1")))]
+pub async fn openapi() -> impl IntoResponse {
+    axum::Json(super::ApiDoc::openapi())
+}

@@ -1,0 +1,374 @@
+//! Settings: defaults here, overridden by `kaifang.toml`, overridden by
+//! `KAIFANG_*` environment variables (`KAIFANG_LISTEN`,
+//! `KAIFANG_LIMITS__MAX_MESSAGE_BYTES`: a double underscore enters a section).
+//! Every limit the server enforces is one of these fields.
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use figment::Figment;
+use figment::providers::{Env, Format, Serialized, Toml};
+use serde::{Deserialize, Serialize};
+
+/// `KAIFANG_*` variables that belong to the CLI client, not the server.
+const CLIENT_VARIABLES: &[&str] = &["url", "token", "config", "log", "password"];
+
+/// All of the server's settings. See the README's settings table.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Settings {
+    /// Address to listen on (default `127.0.0.1:8080`).
+    pub listen: SocketAddr,
+    /// Folder for the database and other state (default `kaifang-data`),
+    /// created on first run.
+    pub data_dir: PathBuf,
+    /// Accounts and sign-in.
+    pub auth: AuthSettings,
+    /// Sizes, counts and rates.
+    pub limits: Limits,
+    /// Real-time delivery.
+    pub stream: StreamSettings,
+    /// The embedded database.
+    pub storage: StorageSettings,
+    /// Link previews.
+    pub preview: PreviewSettings,
+    /// The link engine: registry, threat lists, policy.
+    pub links: LinkSettings,
+    /// Policy versions, reports, retention.
+    pub governance: GovernanceSettings,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            data_dir: PathBuf::from("kaifang-data"),
+            auth: AuthSettings::default(),
+            limits: Limits::default(),
+            stream: StreamSettings::default(),
+            storage: StorageSettings::default(),
+            preview: PreviewSettings::default(),
+            links: LinkSettings::default(),
+            governance: GovernanceSettings::default(),
+        }
+    }
+}
+
+/// Accounts, passwords and sessions.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AuthSettings {
+    /// Handles that are operator administrators (besides the first account
+    /// ever created, which always is).
+    pub admins: Vec<String>,
+    /// argon2id memory cost in KiB (default 19,456: OWASP's recommendation).
+    pub argon2_memory_kib: u32,
+    /// argon2id iterations (default 2).
+    pub argon2_iterations: u32,
+    /// How long a verified token is trusted without asking the database, in
+    /// seconds (default 60). Revocation on this node takes effect at once.
+    pub token_cache_seconds: u64,
+    /// Most verified tokens cached (default 100,000); past it the cache is
+    /// emptied and refills from the database.
+    pub token_cache_entries: usize,
+    /// Failed sign-ins allowed per handle per window (default 10).
+    pub login_failures_per_handle: u32,
+    /// Failed sign-ins allowed per client address per window (default 50).
+    pub login_failures_per_address: u32,
+    /// The failed sign-in window, in seconds (default 300).
+    pub login_window_seconds: u64,
+    /// Accounts one client address may create per hour (default 100).
+    pub signups_per_address_per_hour: u32,
+    /// Shortest password accepted, in characters (default 8).
+    pub min_password_chars: usize,
+}
+
+impl Default for AuthSettings {
+    fn default() -> Self {
+        Self {
+            admins: Vec::new(),
+            argon2_memory_kib: 19_456,
+            argon2_iterations: 2,
+            token_cache_seconds: 60,
+            token_cache_entries: 100_000,
+            login_failures_per_handle: 10,
+            login_failures_per_address: 50,
+            login_window_seconds: 300,
+            signups_per_address_per_hour: 100,
+            min_password_chars: 8,
+        }
+    }
+}
+
+/// Sizes, counts and rates.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Limits {
+    /// Largest request body, in bytes (default 65,536).
+    pub max_body_bytes: usize,
+    /// An oversized body that declares its length is read and discarded up
+    /// to this many bytes before the 413, so the client sees the answer
+    /// rather than a reset connection (default 1,048,576).
+    pub max_drain_bytes: usize,
+    /// Largest message text, in bytes of UTF-8 (default 16,384).
+    pub max_message_bytes: usize,
+    /// Longest display name, in characters (default 64).
+    pub max_display_name_chars: usize,
+    /// Longest group title, in characters (default 128).
+    pub max_title_chars: usize,
+    /// Longest `client_txn_id`, in bytes (default 128).
+    pub max_txn_id_bytes: usize,
+    /// Most members a group may have (default 10,000).
+    pub max_group_members: usize,
+    /// Most messages one history page returns (default 200).
+    pub max_history_page: u32,
+    /// Most events one long-poll answer returns (default 500).
+    pub max_events_page: u32,
+    /// Longest long-poll wait, in milliseconds (default 30,000).
+    pub max_poll_ms: u64,
+    /// Messages one user may send per second, sustained (default 2,000).
+    pub messages_per_second: u32,
+    /// Messages one user may send in a burst (default 4,000).
+    pub messages_burst: u32,
+    /// Authenticated requests of any kind one user may make per second
+    /// (default 5,000).
+    pub requests_per_second: u32,
+    /// Authenticated requests one user may make in a burst (default 10,000).
+    pub requests_burst: u32,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            max_body_bytes: 64 * 1024,
+            max_drain_bytes: 1024 * 1024,
+            max_message_bytes: 16 * 1024,
+            max_display_name_chars: 64,
+            max_title_chars: 128,
+            max_txn_id_bytes: 128,
+            max_group_members: 10_000,
+            max_history_page: 200,
+            max_events_page: 500,
+            max_poll_ms: 30_000,
+            messages_per_second: 2_000,
+            messages_burst: 4_000,
+            requests_per_second: 5_000,
+            requests_burst: 10_000,
+        }
+    }
+}
+
+/// Real-time delivery over WebSocket and long polling.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct StreamSettings {
+    /// Events queued for one connection before it is told to resync from
+    /// its cursor and closed (default 1,024).
+    pub queue_capacity: usize,
+    /// Seconds between pings on an idle WebSocket (default 30).
+    pub ping_seconds: u64,
+    /// WebSocket read buffer, bytes (default 4,096): small, so that idle
+    /// connections stay cheap.
+    pub read_buffer_bytes: usize,
+    /// WebSocket write buffer, bytes (default 4,096).
+    pub write_buffer_bytes: usize,
+    /// Largest frame a client may send, bytes (default 65,536).
+    pub max_frame_bytes: usize,
+    /// Events read from the database per catch-up page (default 500).
+    pub catch_up_page: u32,
+}
+
+impl Default for StreamSettings {
+    fn default() -> Self {
+        Self {
+            queue_capacity: 1_024,
+            ping_seconds: 30,
+            read_buffer_bytes: 4_096,
+            write_buffer_bytes: 4_096,
+            max_frame_bytes: 64 * 1024,
+            catch_up_page: 500,
+        }
+    }
+}
+
+/// The embedded SQLite database.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct StorageSettings {
+    /// Database file; relative paths are inside `data_dir` (default `kaifang.db`).
+    pub sqlite_path: PathBuf,
+    /// fsync at every commit, surviving power loss, not only crashes (default false).
+    pub sync_full: bool,
+    /// Most writes grouped into one transaction (default 512).
+    pub max_batch: usize,
+    /// Read connections kept open (default 4).
+    pub readers: usize,
+}
+
+impl Default for StorageSettings {
+    fn default() -> Self {
+        Self {
+            sqlite_path: PathBuf::from("kaifang.db"),
+            sync_full: false,
+            max_batch: 512,
+            readers: 4,
+        }
+    }
+}
+
+/// Governance: scheduled policies, reports, the link-share log.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct GovernanceSettings {
+    /// How often the server checks the database for a policy activation
+    /// made on another node, ms (default 1,000). A scheduled activation
+    /// made on this node takes effect at its instant regardless.
+    pub poll_ms: u64,
+    /// Longest report range, days (default 366).
+    pub max_report_days: i64,
+    /// Link-share log retention, days (default 365).
+    pub share_retention_days: i64,
+    /// Serve the aggregated report publicly at
+    /// `/api/v1/public/reports/links` (default false).
+    pub public_report: bool,
+    /// Logged links read per page while replaying (default 10,000).
+    pub replay_page: u32,
+}
+
+impl Default for GovernanceSettings {
+    fn default() -> Self {
+        Self {
+            poll_ms: 1_000,
+            max_report_days: 366,
+            share_retention_days: 365,
+            public_report: false,
+            replay_page: 10_000,
+        }
+    }
+}
+
+/// The link engine.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LinkSettings {
+    /// The operator's own owner id as the registry names owners (default
+    /// `kaifang`, which owns no registered platform). Policies see it as
+    /// `context.operator`; the fairness check compares against it.
+    pub operator_owner: String,
+    /// Cedar policy file in force at start-up (default: the built-in
+    /// `policies/default.cedar`).
+    pub policy: Option<PathBuf>,
+    /// Extra registry files merged over the built-in `data/platforms.toml`
+    /// (default none).
+    pub registries: Vec<PathBuf>,
+    /// Threat lists, `name = "path"` (default none): one domain a line, or
+    /// hosts-file lines.
+    pub blocklists: std::collections::BTreeMap<String, PathBuf>,
+    /// Links decided per message (default 50); further links are inert,
+    /// decided by `kaifang:link-cap`, unless threat-listed.
+    pub max_links_per_message: usize,
+    /// Cached policy decisions (default 65,536); a new policy starts empty.
+    pub decision_cache_entries: usize,
+    /// Cached host classifications (platform, owner, threat lists)
+    /// (default 4,096).
+    pub host_cache_entries: usize,
+    /// Largest policy text accepted, bytes (default 262,144).
+    pub max_policy_bytes: usize,
+}
+
+impl Default for LinkSettings {
+    fn default() -> Self {
+        Self {
+            operator_owner: "kaifang".into(),
+            policy: None,
+            registries: Vec::new(),
+            blocklists: Default::default(),
+            max_links_per_message: 50,
+            decision_cache_entries: 65_536,
+            host_cache_entries: 4_096,
+            max_policy_bytes: 256 * 1024,
+        }
+    }
+}
+
+/// Link previews: fetched in the background, cached in the database.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct PreviewSettings {
+    /// Fetch previews at all (default true).
+    pub enabled: bool,
+    /// How long a preview is reused, seconds (default 86,400).
+    pub ttl_seconds: u64,
+    /// How long a failed fetch is remembered, seconds (default 600).
+    pub negative_ttl_seconds: u64,
+    /// Most previews kept in the database (default 100,000).
+    pub cache_max_entries: usize,
+    /// Most previews also kept in memory for fast hits (default 10,000).
+    pub memory_entries: usize,
+    /// Fetches running at once (default 8).
+    pub concurrency: usize,
+    /// Bytes of a page read (default 2 MiB); decompressed size capped the same.
+    pub max_body_bytes: usize,
+    /// Largest image proxied, bytes (default 5 MiB).
+    pub max_image_bytes: usize,
+    /// Total time for one fetch including redirects, ms (default 5,000).
+    pub timeout_ms: u64,
+    /// Redirects followed (default 5).
+    pub max_redirects: usize,
+    /// The only non-public addresses the fetcher may reach, as exact
+    /// `ip:port` (default none). For tests and for operators' own intranet
+    /// services; never needed for the public web.
+    pub allow_addresses: Vec<SocketAddr>,
+    /// Host names answered without DNS, `name = "ip"` (default none): lets
+    /// a test point a real platform's name at a local server.
+    pub resolve: std::collections::BTreeMap<String, std::net::IpAddr>,
+    /// Ask the system's resolver for names not in `resolve` (default true).
+    /// Tests and benchmarks set false so that nothing leaves the machine,
+    /// not even a DNS query.
+    pub system_dns: bool,
+}
+
+impl Default for PreviewSettings {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            ttl_seconds: 86_400,
+            negative_ttl_seconds: 600,
+            cache_max_entries: 100_000,
+            memory_entries: 10_000,
+            concurrency: 8,
+            max_body_bytes: 2 * 1024 * 1024,
+            max_image_bytes: 5 * 1024 * 1024,
+            timeout_ms: 5_000,
+            max_redirects: 5,
+            allow_addresses: Vec::new(),
+            resolve: Default::default(),
+            system_dns: true,
+        }
+    }
+}
+
+impl Settings {
+    /// Defaults, then `file` if given (or `kaifang.toml` if it exists), then
+    /// `KAIFANG_*` variables.
+    pub fn load(file: Option<&Path>) -> Result<Self, Box<figment::Error>> {
+        let mut fig = Figment::from(Serialized::defaults(Settings::default()));
+        match file {
+            Some(path) => fig = fig.merge(Toml::file_exact(path)),
+            None => fig = fig.merge(Toml::file("kaifang.toml")),
+        }
+        // Variables the CLI client reads are not server settings.
+        let env = Env::prefixed("KAIFANG_")
+            .filter(|key| {
+                !CLIENT_VARIABLES
+                    .iter()
+                    .any(|v| key.as_str().eq_ignore_ascii_case(v))
+            })
+            .split("__");
+        fig.merge(env).extract().map_err(Box::new)
+    }
+
+    /// The database file's full path.
+    pub fn sqlite_path(&self) -> PathBuf {
+        self.data_dir.join(&self.storage.sqlite_path)
+    }
+}

@@ -1,0 +1,172 @@
+//! One error type for the whole API: every failure becomes an
+//! `application/problem+json` answer (RFC 9457). Internal details are logged,
+//! never sent to the client.
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+
+/// An API failure, ready to become a problem+json response. Boxed so that
+/// `Result<T, ApiError>` stays small on the happy path.
+#[derive(Debug)]
+pub struct ApiError(Box<Failure>);
+
+#[derive(Debug)]
+struct Failure {
+    status: StatusCode,
+    kind: &'static str,
+    title: &'static str,
+    detail: String,
+    retry_after: Option<u64>,
+    extra: Option<serde_json::Value>,
+}
+
+#[derive(Serialize)]
+struct Problem<'a> {
+    #[serde(rename = "type")]
+    kind: String,
+    title: &'a str,
+    status: u16,
+    detail: &'a str,
+    #[serde(flatten, skip_serializing_if = "Option::is_none")]
+    extra: Option<&'a serde_json::Value>,
+}
+
+impl ApiError {
+    fn new(
+        status: StatusCode,
+        kind: &'static str,
+        title: &'static str,
+        detail: impl Into<String>,
+    ) -> Self {
+        Self(Box::new(Failure {
+            status,
+            kind,
+            title,
+            detail: detail.into(),
+            retry_after: None,
+            extra: None,
+        }))
+    }
+    /// 400: the request is malformed or a value is out of range.
+    pub fn bad_request(detail: impl Into<String>) -> Self {
+        Self::new(
+            StatusCode::BAD_REQUEST,
+            "bad-request",
+            "Bad request",
+            detail,
+        )
+    }
+    /// 401: no valid token.
+    pub fn unauthorized(detail: impl Into<String>) -> Self {
+        Self::new(
+            StatusCode::UNAUTHORIZED,
+            "unauthorized",
+            "Authentication required",
+            detail,
+        )
+    }
+    /// 403: a member whose role does not allow the change.
+    pub fn forbidden(detail: impl Into<String>) -> Self {
+        Self::new(StatusCode::FORBIDDEN, "forbidden", "Not allowed", detail)
+    }
+    /// 404: missing, or not visible to the caller.
+    pub fn not_found(what: &str) -> Self {
+        Self::new(
+            StatusCode::NOT_FOUND,
+            "not-found",
+            "Not found",
+            format!("no such {what}"),
+        )
+    }
+    /// 409: contradicts the current state.
+    pub fn conflict(detail: impl Into<String>) -> Self {
+        Self::new(StatusCode::CONFLICT, "conflict", "Conflict", detail)
+    }
+    /// 413: the body is over the size cap.
+    pub fn too_large(detail: impl Into<String>) -> Self {
+        Self::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "too-large",
+            "Request too large",
+            detail,
+        )
+    }
+    /// 422: understood, but refused by a rule (e.g. a blocked link).
+    pub fn unprocessable(
+        kind: &'static str,
+        title: &'static str,
+        detail: impl Into<String>,
+    ) -> Self {
+        Self::new(StatusCode::UNPROCESSABLE_ENTITY, kind, title, detail)
+    }
+    /// 429 with `Retry-After`.
+    pub fn too_many(detail: impl Into<String>, retry_after_secs: u64) -> Self {
+        let mut e = Self::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "rate-limited",
+            "Too many requests",
+            detail,
+        );
+        e.0.retry_after = Some(retry_after_secs.max(1));
+        e
+    }
+    /// 500; the cause is logged, the client sees a generic message.
+    pub fn internal(cause: impl std::fmt::Display) -> Self {
+        tracing::error!(%cause, "internal error");
+        Self::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal",
+            "Internal error",
+            "the server could not complete the request; it has been logged",
+        )
+    }
+    /// Adds members to the problem object (e.g. the links that were refused).
+    pub fn with_extra(mut self, extra: serde_json::Value) -> Self {
+        self.0.extra = Some(extra);
+        self
+    }
+    /// The HTTP status.
+    pub fn status(&self) -> StatusCode {
+        self.0.status
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let this = *self.0;
+        let problem = Problem {
+            kind: format!("/problems/{}", this.kind),
+            title: this.title,
+            status: this.status.as_u16(),
+            detail: &this.detail,
+            extra: this.extra.as_ref(),
+        };
+        let body = serde_json::to_vec(&problem).unwrap_or_default();
+        let mut response = (this.status, body).into_response();
+        let headers = response.headers_mut();
+        headers.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/problem+json"),
+        );
+        if let Some(secs) = this.retry_after {
+            headers.insert(header::RETRY_AFTER, HeaderValue::from(secs));
+        }
+        response
+    }
+}
+
+impl From<kaifang_store::Error> for ApiError {
+    fn from(e: kaifang_store::Error) -> Self {
+        use kaifang_store::Error as E;
+        match e {
+            E::HandleTaken => Self::conflict("that handle is taken"),
+            E::NotFound(what) => Self::not_found(what),
+            E::Forbidden(why) => Self::forbidden(why),
+            E::Conflict(why) => Self::conflict(why),
+            other => Self::internal(other),
+        }
+    }
+}
+
+/// Shorthand for handler results.
+pub type ApiResult<T> = Result<T, ApiError>;

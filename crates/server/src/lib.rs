@@ -1,0 +1,153 @@
+//! Kaifang's server: HTTP and WebSocket API, accounts, conversations,
+//! messages and real-time fan-out, over any [`kaifang_store::Store`].
+//!
+//! Layers: `api` (thin handlers, one file per resource) → `service` (the
+//! logic) → the store trait. The [`hub`] fans committed events out.
+#![deny(missing_docs)]
+
+pub mod api;
+pub mod config;
+pub mod error;
+pub mod hub;
+pub mod metrics;
+mod ratelimit;
+pub mod service;
+mod web;
+pub mod wire;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use axum::extract::FromRef;
+use kaifang_store::{SqliteConfig, SqliteStore, Store};
+use tokio::net::TcpListener;
+
+pub use config::Settings;
+use hub::Hub;
+use metrics::Metrics;
+use service::accounts::Accounts;
+use service::conversations::Conversations;
+use service::events::Events;
+use service::governance::GovernanceService;
+use service::links::Links;
+use service::messaging::Messaging;
+use service::previews::Previews;
+
+/// Milliseconds since the Unix epoch, now: the server's one clock.
+pub fn now_ms() -> i64 {
+    (time::OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000) as i64
+}
+
+/// Shared state; handlers take only the parts they need (via [`FromRef`]).
+#[derive(Clone, FromRef)]
+pub struct AppState {
+    /// All settings, read-only.
+    pub settings: Arc<Settings>,
+    /// Accounts and sessions.
+    pub accounts: Arc<Accounts>,
+    /// Conversations and members.
+    pub conversations: Arc<Conversations>,
+    /// Sending messages.
+    pub messaging: Arc<Messaging>,
+    /// Reading events.
+    pub events: Arc<Events>,
+    /// The link engine.
+    pub links: Arc<Links>,
+    /// Link previews.
+    pub previews: Arc<Previews>,
+    /// Policy versions, reports, fairness, replay.
+    pub governance: Arc<GovernanceService>,
+    /// Counters.
+    pub metrics: Arc<Metrics>,
+}
+
+/// A server ready to accept connections.
+pub struct Server {
+    listener: TcpListener,
+    router: axum::Router,
+}
+
+impl Server {
+    /// Opens the database, starts the fan-out and binds the listener.
+    pub async fn build(settings: Settings) -> anyhow::Result<Self> {
+        let (sink, events) = tokio::sync::mpsc::unbounded_channel();
+        let mut sqlite = SqliteConfig::new(settings.sqlite_path());
+        sqlite.sync_full = settings.storage.sync_full;
+        sqlite.max_batch = settings.storage.max_batch;
+        sqlite.readers = settings.storage.readers;
+        let sqlite = Arc::new(SqliteStore::open(sqlite, sink)?);
+        let store: Arc<dyn Store> = sqlite.clone();
+        let metrics = Arc::new(Metrics::default());
+        let hub = Hub::new(
+            store.all_memberships().await?,
+            settings.stream.queue_capacity,
+            metrics.clone(),
+        );
+        tokio::spawn(hub.clone().run(events));
+        let links = Arc::new(Links::load(settings.links.clone())?);
+        let previews = Arc::new(Previews::new(store.clone(), settings.preview.clone())?);
+        let governance = Arc::new(GovernanceService::new(
+            sqlite,
+            store.clone(),
+            links.clone(),
+            settings.governance.clone(),
+        ));
+        // Put in force whatever the database says, before serving anyone.
+        governance.sync().await;
+        tokio::spawn(governance.clone().run());
+        let state = AppState {
+            accounts: Arc::new(Accounts::new(
+                store.clone(),
+                settings.auth.clone(),
+                (
+                    settings.limits.requests_per_second,
+                    settings.limits.requests_burst,
+                ),
+            )?),
+            conversations: Arc::new(Conversations::new(store.clone(), settings.limits.clone())),
+            messaging: Arc::new(Messaging::new(
+                store.clone(),
+                hub.clone(),
+                links.clone(),
+                previews.clone(),
+                metrics.clone(),
+                settings.limits.clone(),
+            )),
+            links,
+            previews,
+            governance,
+            events: Arc::new(Events::new(store.clone(), hub)),
+            metrics,
+            settings: Arc::new(settings),
+        };
+        let listener = TcpListener::bind(state.settings.listen).await?;
+        Ok(Self {
+            listener,
+            router: api::routes(state),
+        })
+    }
+
+    /// The routes, for driving the API in-process (benchmarks).
+    pub fn router(&self) -> axum::Router {
+        self.router.clone()
+    }
+
+    /// The bound address (useful with port 0).
+    pub fn local_addr(&self) -> std::io::Result<SocketAddr> {
+        self.listener.local_addr()
+    }
+
+    /// Serves until `shutdown` completes.
+    pub async fn run(
+        self,
+        shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+    ) -> anyhow::Result<()> {
+        let app = self
+            .router
+            .into_make_service_with_connect_info::<SocketAddr>();
+        axum::serve(self.listener, app)
+            .with_graceful_shutdown(shutdown)
+            .await?;
+        Ok(())
+    }
+}

@@ -1,0 +1,140 @@
+//! Prometheus metrics, kept with atomics and small maps, rendered as text at
+//! `GET /metrics`.
+use std::collections::BTreeMap;
+use std::fmt::Write;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use axum::extract::{MatchedPath, Request, State};
+use axum::middleware::Next;
+use axum::response::Response;
+use std::sync::Arc;
+
+const BUCKETS: [f64; 12] = [
+    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 5.0,
+];
+
+#[derive(Default)]
+struct Histogram {
+    counts: [u64; BUCKETS.len()],
+    count: u64,
+    sum: f64,
+}
+
+/// The server's counters.
+#[derive(Default)]
+pub struct Metrics {
+    requests: Mutex<BTreeMap<(String, String, u16), u64>>,
+    latency: Mutex<BTreeMap<String, Histogram>>,
+    connected: AtomicI64,
+    messages: AtomicU64,
+}
+
+impl Metrics {
+    /// Counts one answered request.
+    pub fn request(&self, method: &str, route: &str, status: u16, took: Duration) {
+        if let Ok(mut map) = self.requests.lock() {
+            *map.entry((method.to_owned(), route.to_owned(), status))
+                .or_default() += 1;
+        }
+        if let Ok(mut map) = self.latency.lock() {
+            let h = map.entry(route.to_owned()).or_default();
+            let secs = took.as_secs_f64();
+            for (i, bound) in BUCKETS.iter().enumerate() {
+                if secs <= *bound {
+                    h.counts[i] += 1;
+                }
+            }
+            h.count += 1;
+            h.sum += secs;
+        }
+    }
+
+    /// Adjusts the connected real-time clients gauge.
+    pub fn clients_connected(&self, delta: i64) {
+        self.connected.fetch_add(delta, Ordering::Relaxed);
+    }
+
+    /// Counts one stored message.
+    pub fn message_sent(&self) {
+        self.messages.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// The Prometheus text exposition.
+    pub fn render(&self) -> String {
+        let mut out = String::new();
+        out.push_str("# HELP kaifang_http_requests_total HTTP requests answered.\n");
+        out.push_str("# TYPE kaifang_http_requests_total counter\n");
+        if let Ok(map) = self.requests.lock() {
+            for ((method, route, status), n) in map.iter() {
+                let _ = writeln!(
+                    out,
+                    "kaifang_http_requests_total{{method=\"{method}\",route=\"{route}\",status=\"{status}\"}} {n}"
+                );
+            }
+        }
+        out.push_str("# HELP kaifang_http_request_duration_seconds Time to answer.\n");
+        out.push_str("# TYPE kaifang_http_request_duration_seconds histogram\n");
+        if let Ok(map) = self.latency.lock() {
+            for (route, h) in map.iter() {
+                for (bound, n) in BUCKETS.iter().zip(h.counts.iter()) {
+                    let _ = writeln!(
+                        out,
+                        "kaifang_http_request_duration_seconds_bucket{{route=\"{route}\",le=\"{bound}\"}} {n}"
+                    );
+                }
+                let _ = writeln!(
+                    out,
+                    "kaifang_http_request_duration_seconds_bucket{{route=\"{route}\",le=\"+Inf\"}} {}\n\
+                     kaifang_http_request_duration_seconds_sum{{route=\"{route}\"}} {}\n\
+                     kaifang_http_request_duration_seconds_count{{route=\"{route}\"}} {}",
+                    h.count, h.sum, h.count
+                );
+            }
+        }
+        let _ = writeln!(
+            out,
+            "# HELP kaifang_connected_clients Real-time clients connected now.\n\
+             # TYPE kaifang_connected_clients gauge\n\
+             kaifang_connected_clients {}\n\
+             # HELP kaifang_messages_sent_total Messages stored.\n\
+             # TYPE kaifang_messages_sent_total counter\n\
+             kaifang_messages_sent_total {}",
+            self.connected.load(Ordering::Relaxed),
+            self.messages.load(Ordering::Relaxed)
+        );
+        if let Some(rss) = resident_bytes() {
+            let _ = writeln!(
+                out,
+                "# HELP process_resident_memory_bytes Resident memory of the server process.\n\
+                 # TYPE process_resident_memory_bytes gauge\n\
+                 process_resident_memory_bytes {rss}"
+            );
+        }
+        out
+    }
+}
+
+/// Middleware counting every request by its route template (never the raw
+/// path, so ids do not explode the label set).
+pub async fn track(State(metrics): State<Arc<Metrics>>, request: Request, next: Next) -> Response {
+    let start = Instant::now();
+    let method = request.method().as_str().to_owned();
+    let route = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or("unmatched", |p| p.as_str())
+        .to_owned();
+    let response = next.run(request).await;
+    metrics.request(&method, &route, response.status().as_u16(), start.elapsed());
+    response
+}
+
+/// Resident memory from `/proc/self/status` (Linux); `None` elsewhere.
+fn resident_bytes() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
+    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib * 1024)
+}

@@ -1,0 +1,133 @@
+//! In-memory rate limits: token buckets for request rates and fixed windows
+//! for failure counts. Keys are short strings such as `login-handle:alice`.
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+/// Most keys tracked before stale ones are swept, so a flood of distinct keys
+/// cannot grow memory without bound.
+const SWEEP_AT: usize = 100_000;
+
+/// A set of token buckets: `rate` tokens per second, at most `burst` saved.
+pub struct Buckets {
+    rate: f64,
+    burst: f64,
+    state: Mutex<HashMap<String, (f64, Instant)>>,
+}
+
+impl Buckets {
+    /// Buckets refilling at `rate` per second up to `burst`.
+    pub fn new(rate: u32, burst: u32) -> Self {
+        Self {
+            rate: f64::from(rate.max(1)),
+            burst: f64::from(burst.max(1)),
+            state: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// Takes one token for `key`; on refusal, the seconds until one is back.
+    pub fn take(&self, key: &str) -> Result<(), u64> {
+        let now = Instant::now();
+        let Ok(mut state) = self.state.lock() else {
+            return Ok(());
+        };
+        if state.len() > SWEEP_AT {
+            let full = Duration::from_secs_f64(self.burst / self.rate);
+            state.retain(|_, (_, at)| now.duration_since(*at) < full);
+        }
+        let (tokens, at) = state.entry(key.to_owned()).or_insert((self.burst, now));
+        *tokens = (*tokens + now.duration_since(*at).as_secs_f64() * self.rate).min(self.burst);
+        *at = now;
+        if *tokens >= 1.0 {
+            *tokens -= 1.0;
+            Ok(())
+        } else {
+            Err(((1.0 - *tokens) / self.rate).ceil() as u64)
+        }
+    }
+}
+
+/// Counts events per key in fixed windows (e.g. failed sign-ins).
+pub struct Window {
+    limit: u32,
+    length: Duration,
+    state: Mutex<HashMap<String, (u32, Instant)>>,
+}
+
+impl Window {
+    /// At most `limit` events per `length`.
+    pub fn new(limit: u32, length: Duration) -> Self {
+        Self {
+            limit,
+            length,
+            state: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// Refuses (with seconds to wait) when `key` has used up its window.
+    pub fn check(&self, key: &str) -> Result<(), u64> {
+        let now = Instant::now();
+        let Ok(state) = self.state.lock() else {
+            return Ok(());
+        };
+        match state.get(key) {
+            Some((count, start))
+                if *count >= self.limit && now.duration_since(*start) < self.length =>
+            {
+                Err((self.length - now.duration_since(*start)).as_secs().max(1))
+            }
+            _ => Ok(()),
+        }
+    }
+
+    /// Counts one event for `key`.
+    pub fn record(&self, key: &str) {
+        let now = Instant::now();
+        let Ok(mut state) = self.state.lock() else {
+            return;
+        };
+        if state.len() > SWEEP_AT {
+            let length = self.length;
+            state.retain(|_, (_, start)| now.duration_since(*start) < length);
+        }
+        let entry = state.entry(key.to_owned()).or_insert((0, now));
+        if now.duration_since(entry.1) >= self.length {
+            *entry = (0, now);
+        }
+        entry.0 = entry.0.saturating_add(1);
+    }
+
+    /// Forgets `key` (e.g. after a successful sign-in).
+    pub fn clear(&self, key: &str) {
+        if let Ok(mut state) = self.state.lock() {
+            state.remove(key);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn buckets_allow_a_burst_then_refuse() {
+        let b = Buckets::new(1, 3);
+        assert!(b.take("k").is_ok());
+        assert!(b.take("k").is_ok());
+        assert!(b.take("k").is_ok());
+        assert_eq!(b.take("k"), Err(1));
+        assert!(b.take("other").is_ok());
+    }
+
+    #[test]
+    fn windows_count_failures_per_key() {
+        let w = Window::new(2, Duration::from_secs(60));
+        w.record("a");
+        assert!(w.check("a").is_ok());
+        w.record("a");
+        assert!(w.check("a").is_err());
+        assert!(w.check("b").is_ok());
+        w.clear("a");
+        assert!(w.check("a").is_ok());
+    }
+}

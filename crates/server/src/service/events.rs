@@ -1,0 +1,92 @@
+//! Reading the event stream: catch-up from the database, then live frames
+//! from the hub, with no gap and no duplicate in between.
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::ws::Utf8Bytes;
+use kaifang_store::{EventId, Store, UserId};
+
+use crate::error::{ApiError, ApiResult};
+use crate::hub::{Frame, Hub, Subscription};
+use crate::wire::{cursor, render_event};
+
+/// The events service.
+pub struct Events {
+    store: Arc<dyn Store>,
+    hub: Arc<Hub>,
+}
+
+impl Events {
+    /// Builds the service.
+    pub fn new(store: Arc<dyn Store>, hub: Arc<Hub>) -> Self {
+        Self { store, hub }
+    }
+
+    /// Decodes a client's cursor; `None` means "from now on". A cursor past
+    /// the newest event is refused: it cannot have come from this server.
+    pub async fn start(&self, since: Option<&str>) -> ApiResult<EventId> {
+        let head = self.store.head().await?;
+        match since {
+            None => Ok(head),
+            Some(text) => {
+                let id = cursor::decode(text).map_err(ApiError::bad_request)?;
+                if id > head {
+                    return Err(ApiError::bad_request(
+                        "cursor is from the future: it was not issued by this server",
+                    ));
+                }
+                Ok(id)
+            }
+        }
+    }
+
+    /// Subscribes to live frames (subscribe first, then catch up, so that
+    /// nothing committed in between is missed).
+    pub fn subscribe(&self, user: UserId) -> Subscription {
+        self.hub.subscribe(user)
+    }
+
+    /// Events after `after` from the database, rendered.
+    pub async fn catch_up(
+        &self,
+        user: UserId,
+        after: EventId,
+        limit: u32,
+    ) -> ApiResult<Vec<Frame>> {
+        let events = self.store.events_for(user, after, limit).await?;
+        Ok(events
+            .iter()
+            .map(|e| Frame {
+                id: e.id,
+                json: Utf8Bytes::from(render_event(e)),
+            })
+            .collect())
+    }
+
+    /// Long poll: events after `after`, waiting up to `wait` for the first.
+    pub async fn poll(
+        &self,
+        user: UserId,
+        after: EventId,
+        wait: Duration,
+        limit: u32,
+    ) -> ApiResult<Vec<Frame>> {
+        let mut subscription = self.subscribe(user);
+        let backlog = self.catch_up(user, after, limit).await?;
+        if !backlog.is_empty() || wait.is_zero() {
+            return Ok(backlog);
+        }
+        let mut out = Vec::new();
+        if let Ok(Some(frame)) = tokio::time::timeout(wait, subscription.rx.recv()).await {
+            out.push(frame);
+            while out.len() < limit as usize {
+                match subscription.rx.try_recv() {
+                    Ok(frame) => out.push(frame),
+                    Err(_) => break,
+                }
+            }
+        }
+        out.retain(|f| f.id > after);
+        Ok(out)
+    }
+}

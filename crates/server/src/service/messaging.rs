@@ -1,0 +1,183 @@
+//! Sending messages: validation, rate, membership, link decisions, storage,
+//! then previews in the background.
+use std::sync::Arc;
+
+use kaifang_policy::Treatment;
+use kaifang_store::{LinkShare, Message, NewMessage, Store};
+
+use crate::config::Limits;
+use crate::error::{ApiError, ApiResult};
+use crate::hub::{Hub, Membership};
+use crate::metrics::Metrics;
+use crate::ratelimit::Buckets;
+use crate::service::accounts::Caller;
+use crate::service::links::{self, LinkDecision, Links};
+use crate::service::previews::Previews;
+
+/// The messaging service.
+pub struct Messaging {
+    store: Arc<dyn Store>,
+    hub: Arc<Hub>,
+    links: Arc<Links>,
+    previews: Arc<Previews>,
+    metrics: Arc<Metrics>,
+    limits: Limits,
+    rate: Buckets,
+}
+
+fn shares(links: &[LinkDecision], m: &Membership, version: i64) -> Vec<LinkShare> {
+    let at = crate::now_ms();
+    links
+        .iter()
+        .map(|l| &l.decision)
+        .map(|l| LinkShare {
+            at,
+            message_id: None,
+            conversation_kind: m.kind,
+            member_count: m.member_count as i64,
+            sender_role: m.role,
+            platform: l.platform.clone(),
+            owner: l.owner.clone(),
+            category: l.category.clone(),
+            domain: l.domain.clone(),
+            lists: l.lists.clone(),
+            treatment: format!("{:?}", l.treatment).to_lowercase(),
+            preview: l.preview,
+            policy_version: version,
+            policies: l.policies.to_vec(),
+        })
+        .collect()
+}
+
+impl Messaging {
+    /// Builds the service.
+    pub fn new(
+        store: Arc<dyn Store>,
+        hub: Arc<Hub>,
+        links: Arc<Links>,
+        previews: Arc<Previews>,
+        metrics: Arc<Metrics>,
+        limits: Limits,
+    ) -> Self {
+        let rate = Buckets::new(limits.messages_per_second, limits.messages_burst);
+        Self {
+            store,
+            hub,
+            links,
+            previews,
+            metrics,
+            limits,
+            rate,
+        }
+    }
+
+    /// The caller's membership, from the hub or (just after a change the
+    /// hub has not seen yet) from the store; 404 for non-members.
+    pub async fn membership(&self, caller: &Caller, conversation_id: i64) -> ApiResult<Membership> {
+        if let Some(m) = self.hub.membership(conversation_id, caller.user_id) {
+            return Ok(m);
+        }
+        let c = self
+            .store
+            .conversation(conversation_id)
+            .await?
+            .ok_or_else(|| ApiError::not_found("conversation"))?;
+        let me = c
+            .members
+            .iter()
+            .find(|m| m.user_id == caller.user_id)
+            .ok_or_else(|| ApiError::not_found("conversation"))?;
+        Ok(Membership {
+            kind: c.kind,
+            member_count: c.members.len(),
+            role: me.role,
+        })
+    }
+
+    /// Stores and delivers a message; `false` when `client_txn_id` repeated
+    /// an earlier send (the original comes back).
+    pub async fn send(
+        &self,
+        caller: &Caller,
+        conversation_id: i64,
+        body: String,
+        client_txn_id: Option<String>,
+    ) -> ApiResult<(Message, bool)> {
+        if body.trim().is_empty() {
+            return Err(ApiError::bad_request("a message needs some text"));
+        }
+        if body.len() > self.limits.max_message_bytes {
+            return Err(ApiError::too_large(format!(
+                "a message has at most {} bytes of UTF-8",
+                self.limits.max_message_bytes
+            )));
+        }
+        if let Some(txn) = &client_txn_id
+            && (txn.is_empty() || txn.len() > self.limits.max_txn_id_bytes)
+        {
+            return Err(ApiError::bad_request(format!(
+                "client_txn_id has 1 to {} bytes",
+                self.limits.max_txn_id_bytes
+            )));
+        }
+        self.rate
+            .take(&caller.user_id.to_string())
+            .map_err(|wait| ApiError::too_many("sending too fast", wait))?;
+        // The hub's view is a fast path; the store checks membership again
+        // inside the write transaction, which is what counts.
+        let membership = self.membership(caller, conversation_id).await?;
+        let (links, version) = self.links.evaluate(
+            &body,
+            &links::context(
+                membership.kind,
+                membership.member_count as i64,
+                membership.role,
+            ),
+        );
+        let log = shares(&links, &membership, version);
+        let blocked: Vec<&LinkDecision> = links
+            .iter()
+            .filter(|l| l.decision.treatment == Treatment::Blocked)
+            .collect();
+        if !blocked.is_empty() {
+            let detail = blocked
+                .iter()
+                .map(|l| &l.decision)
+                .map(|l| format!("{} (policy {})", l.url, l.policies.join(", ")))
+                .collect::<Vec<_>>()
+                .join("; ");
+            let extra = serde_json::json!({ "links": blocked });
+            if let Err(e) = self.store.log_refused_shares(log).await {
+                tracing::warn!(error = %e, "could not log refused link shares");
+            }
+            return Err(ApiError::unprocessable(
+                "link-blocked",
+                "Link blocked",
+                format!("blocked: {detail}"),
+            )
+            .with_extra(extra));
+        }
+        let wanted: Vec<(String, String)> = links
+            .iter()
+            .map(|l| &l.decision)
+            .filter(|l| l.preview && matches!(l.treatment, Treatment::Live | Treatment::Warn))
+            .filter_map(|l| Some((l.url.clone(), l.canonical.clone()?)))
+            .collect();
+        let new = NewMessage {
+            conversation_id,
+            sender_id: caller.user_id,
+            body,
+            client_txn_id,
+            links: serde_json::to_string(&links).map_err(ApiError::internal)?,
+            shares: log,
+        };
+        let (message, created) = self.store.append_message(new).await?;
+        if created {
+            self.metrics.message_sent();
+            if !wanted.is_empty() {
+                self.previews.attach_in_background(message.id, wanted);
+            }
+        }
+        Ok((message, created))
+    }
+}

@@ -1,0 +1,9 @@
+//! The services: the logic behind the API, one per domain. Handlers parse
+//! and answer; services decide.
+pub mod accounts;
+pub mod conversations;
+pub mod events;
+pub mod governance;
+pub mod links;
+pub mod messaging;
+pub mod previews;
