@@ -1,0 +1,291 @@
+//! The command line.
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+/// Kaifang: an open messaging server with link rules you can read.
+#[derive(Parser)]
+#[command(name = "kaifang", version, about)]
+pub struct Cli {
+    /// The server the client commands talk to.
+    #[arg(
+        long,
+        global = true,
+        env = "KAIFANG_URL",
+        default_value = "http://127.0.0.1:8080"
+    )]
+    pub server: String,
+    /// Where the client keeps its session (default: the user's config folder).
+    #[arg(long, global = true, env = "KAIFANG_CONFIG")]
+    pub client_config: Option<PathBuf>,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// What to do.
+#[derive(Subcommand)]
+pub enum Command {
+    /// Runs the server.
+    Serve {
+        /// Settings file (default: ./kaifang.toml if present).
+        #[arg(long)]
+        config: Option<PathBuf>,
+    },
+    /// Accounts.
+    #[command(subcommand)]
+    Account(AccountCommand),
+    /// Signs in and keeps the token for the other commands.
+    Login(Credentials),
+    /// Signs out (revokes the kept token).
+    Logout,
+    /// Shows the signed-in account.
+    Whoami,
+    /// Conversations.
+    #[command(subcommand)]
+    Conversation(ConversationCommand),
+    /// Sends a message.
+    Send {
+        /// Conversation id.
+        conversation: i64,
+        /// The text.
+        text: String,
+        /// Idempotency key: sending again with it returns the original.
+        #[arg(long)]
+        txn: Option<String>,
+    },
+    /// Prints a page of history, oldest first.
+    History {
+        /// Conversation id.
+        conversation: i64,
+        /// Only messages before this sequence number.
+        #[arg(long)]
+        before_seq: Option<i64>,
+        /// How many.
+        #[arg(long, default_value_t = 50)]
+        limit: u32,
+    },
+    /// The link engine, offline: what would happen to the links of a text.
+    #[command(subcommand)]
+    Links(LinksCommand),
+    /// Link previews: fetch one, or extract from a saved page.
+    #[command(subcommand)]
+    Preview(PreviewCommand),
+    /// Link policies: lint offline; propose, schedule, replay on a server.
+    #[command(subcommand)]
+    Policy(PolicyCommand),
+    /// Reports from a server.
+    #[command(subcommand)]
+    Report(ReportCommand),
+    /// Load generator: drives a running server (loopback) through the public
+    /// API and prints one JSON line of figures.
+    Bench(BenchArgs),
+    /// Prints the live event stream, one JSON event per line.
+    Tail {
+        /// Resume after this cursor.
+        #[arg(long)]
+        since: Option<String>,
+        /// Stop after this many events (default: run until interrupted).
+        #[arg(long)]
+        count: Option<u64>,
+    },
+}
+
+/// A handle and its password.
+#[derive(Args)]
+pub struct Credentials {
+    /// The handle.
+    pub handle: String,
+    /// The password (default: $KAIFANG_PASSWORD, else one line read from stdin).
+    #[arg(long, env = "KAIFANG_PASSWORD", hide_env_values = true)]
+    pub password: Option<String>,
+}
+
+/// Account commands.
+#[derive(Subcommand)]
+pub enum AccountCommand {
+    /// Creates an account.
+    Create {
+        #[command(flatten)]
+        credentials: Credentials,
+        /// Display name (default: the handle).
+        #[arg(long)]
+        display_name: Option<String>,
+    },
+}
+
+/// Conversation commands.
+#[derive(Subcommand)]
+pub enum ConversationCommand {
+    /// Starts a direct conversation (`--with`) or a group (`--title`).
+    Create {
+        /// The other person, for a direct conversation.
+        #[arg(long, conflicts_with = "title", required_unless_present = "title")]
+        with: Option<String>,
+        /// The group's title.
+        #[arg(long)]
+        title: Option<String>,
+        /// The group's other members.
+        #[arg(long, value_delimiter = ',')]
+        members: Vec<String>,
+    },
+    /// Lists your conversations.
+    List,
+    /// Adds a member to a group.
+    Add {
+        /// Conversation id.
+        conversation: i64,
+        /// Handle.
+        handle: String,
+    },
+    /// Removes a member from a group (your own handle: leave).
+    Remove {
+        /// Conversation id.
+        conversation: i64,
+        /// Handle.
+        handle: String,
+    },
+}
+
+/// Load generator settings (see docs/benchmarks.md).
+#[derive(Args)]
+pub struct BenchArgs {
+    /// Scenarios to run, any of `abcde`.
+    #[arg(long, default_value = "abcde")]
+    pub scenarios: String,
+    /// A: sequential messages.
+    #[arg(long, default_value_t = 1_000)]
+    pub a_messages: usize,
+    /// B: concurrent senders.
+    #[arg(long, default_value_t = 8)]
+    pub b_senders: usize,
+    /// B: messages per sender.
+    #[arg(long, default_value_t = 500)]
+    pub b_messages: usize,
+    /// C: messages per second.
+    #[arg(long, default_value_t = 50)]
+    pub c_rate: u32,
+    /// C: messages.
+    #[arg(long, default_value_t = 500)]
+    pub c_messages: usize,
+    /// D: group members, each on a WebSocket.
+    #[arg(long, default_value_t = 1_000)]
+    pub d_members: usize,
+    /// D: messages.
+    #[arg(long, default_value_t = 20)]
+    pub d_messages: usize,
+    /// E: idle WebSocket connections to open.
+    #[arg(long, default_value_t = 15_000)]
+    pub e_connections: usize,
+    /// Time bound of each scenario, seconds.
+    #[arg(long, default_value_t = 300)]
+    pub time_limit: u64,
+}
+
+/// Link engine commands (no server needed; settings from `--config` or
+/// `./kaifang.toml`: registry, threat lists, policy, operator).
+#[derive(Subcommand)]
+pub enum LinksCommand {
+    /// Decides the links of a text, printing JSON.
+    Check {
+        /// `direct` or `group`.
+        #[arg(long, default_value = "direct")]
+        kind: String,
+        /// Members of the conversation.
+        #[arg(long)]
+        members: Option<u32>,
+        /// Settings file.
+        #[arg(long)]
+        config: Option<PathBuf>,
+        /// The message text.
+        text: String,
+    },
+    /// Batch extraction for corpora: reads JSON lines `{"id","text"}` on
+    /// stdin, prints `{"id","urls":[…]}` per line, in order.
+    Extract,
+}
+
+/// Preview commands.
+#[derive(Subcommand)]
+pub enum PreviewCommand {
+    /// Fetches a URL (public addresses only) and prints its preview as JSON.
+    Fetch {
+        /// The page.
+        url: String,
+    },
+    /// Extracts the preview of a page read from stdin.
+    Extract {
+        /// The URL the page came from (for relative links).
+        #[arg(long)]
+        page_url: String,
+        /// The Content-Type header it came with, if known.
+        #[arg(long)]
+        content_type: Option<String>,
+    },
+}
+
+/// Policy commands.
+#[derive(Subcommand)]
+pub enum PolicyCommand {
+    /// Checks a policy file for self-preferencing (no server needed): exits
+    /// non-zero when a rival's platform is treated worse than the
+    /// operator's own in the same category and context, or when the file
+    /// does not compile.
+    Lint {
+        /// The Cedar file.
+        file: PathBuf,
+        /// The operator's owner id (default: `links.operator_owner` from the settings).
+        #[arg(long)]
+        operator: Option<String>,
+        /// Settings file (registry, operator).
+        #[arg(long)]
+        config: Option<PathBuf>,
+        /// Print the whole matrix as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Proposes a policy file as a new version (admins).
+    Propose {
+        /// The Cedar file.
+        file: PathBuf,
+        /// Why.
+        #[arg(long, default_value = "")]
+        comment: String,
+    },
+    /// Schedules a version: now, or `--at` an RFC 3339 instant.
+    Activate {
+        /// Version id.
+        version: i64,
+        /// E.g. 2026-12-01T00:00:00+08:00.
+        #[arg(long)]
+        at: Option<String>,
+    },
+    /// Puts an earlier version back in force now.
+    Rollback {
+        /// Version id.
+        version: i64,
+    },
+    /// Versions and activations.
+    History,
+    /// What a candidate policy would change over the logged links.
+    Replay {
+        /// The Cedar file.
+        file: PathBuf,
+        /// How far back, e.g. `30d`, `12h`.
+        #[arg(long, default_value = "30d")]
+        since: String,
+    },
+}
+
+/// Report commands.
+#[derive(Subcommand)]
+pub enum ReportCommand {
+    /// The transparency report (admins).
+    Links {
+        /// How far back, e.g. `30d`, `12h`.
+        #[arg(long, default_value = "30d")]
+        since: String,
+        /// `table`, `csv` or `json`.
+        #[arg(long, default_value = "table")]
+        format: String,
+    },
+}

@@ -1,0 +1,230 @@
+//! Each subcommand: a few lines that call a library.
+use std::io::BufRead;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Context;
+use kaifang_client::Client;
+use serde_json::Value;
+
+use crate::cli::{AccountCommand, Cli, Command, ConversationCommand, Credentials};
+use crate::client_config;
+
+/// Runs the parsed command line.
+pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
+    runtime.block_on(dispatch(cli))
+}
+
+fn print(v: &Value) -> anyhow::Result<()> {
+    println!("{}", serde_json::to_string_pretty(v)?);
+    Ok(())
+}
+
+fn password(c: &Credentials) -> anyhow::Result<String> {
+    if let Some(p) = &c.password {
+        return Ok(p.clone());
+    }
+    let mut line = String::new();
+    std::io::stdin()
+        .lock()
+        .read_line(&mut line)
+        .context("cannot read the password from stdin")?;
+    let p = line.trim_end_matches(['\r', '\n']).to_owned();
+    anyhow::ensure!(
+        !p.is_empty(),
+        "no password: pass --password, set KAIFANG_PASSWORD, or write it on stdin"
+    );
+    Ok(p)
+}
+
+struct Session {
+    client: Client,
+    config: PathBuf,
+    server: String,
+}
+
+impl Session {
+    fn new(cli: &Cli) -> anyhow::Result<Self> {
+        let config = match &cli.client_config {
+            Some(p) => p.clone(),
+            None => client_config::default_path()?,
+        };
+        let mut client = Client::new(&cli.server)?;
+        if let Some(token) = std::env::var("KAIFANG_TOKEN")
+            .ok()
+            .or(client_config::token(&config, &cli.server)?)
+        {
+            client = client.with_token(token);
+        }
+        Ok(Self {
+            client,
+            config,
+            server: cli.server.clone(),
+        })
+    }
+
+    fn signed_in(&self) -> anyhow::Result<&Client> {
+        anyhow::ensure!(
+            self.client.token().is_some(),
+            "not signed in: run `kaifang login <handle>` first"
+        );
+        Ok(&self.client)
+    }
+}
+
+async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
+    if let Command::Serve { config } = &cli.command {
+        return serve(config.clone()).await;
+    }
+    match &cli.command {
+        Command::Policy(crate::cli::PolicyCommand::Lint {
+            file,
+            operator,
+            config,
+            json,
+        }) => {
+            return crate::governance::lint(file, operator.as_deref(), config.as_deref(), *json);
+        }
+        Command::Links(cmd) => return crate::offline::links(cmd),
+        Command::Preview(cmd) => return crate::offline::preview(cmd).await,
+        _ => {}
+    }
+    if let Command::Bench(args) = &cli.command {
+        let opts = kaifang_bench::Options {
+            server: cli.server.clone(),
+            scenarios: args.scenarios.clone(),
+            a_messages: args.a_messages,
+            b_senders: args.b_senders,
+            b_messages: args.b_messages,
+            c_rate: args.c_rate,
+            c_messages: args.c_messages,
+            d_members: args.d_members,
+            d_messages: args.d_messages,
+            e_connections: args.e_connections,
+            time_limit: std::time::Duration::from_secs(args.time_limit),
+            ..Default::default()
+        };
+        let report = kaifang_bench::run(opts).await?;
+        println!("{}", serde_json::to_string(&report)?);
+        return Ok(ExitCode::SUCCESS);
+    }
+    let mut s = Session::new(&cli)?;
+    match cli.command {
+        Command::Serve { .. } | Command::Bench(_) | Command::Links(_) | Command::Preview(_) => {}
+        Command::Account(AccountCommand::Create {
+            credentials,
+            display_name,
+        }) => {
+            let pw = password(&credentials)?;
+            print(
+                &s.client
+                    .sign_up(&credentials.handle, &pw, display_name.as_deref())
+                    .await?,
+            )?;
+        }
+        Command::Login(credentials) => {
+            let pw = password(&credentials)?;
+            let token = s.client.sign_in(&credentials.handle, &pw).await?;
+            client_config::store_token(&s.config, &s.server, &credentials.handle, Some(&token))?;
+            println!(
+                "signed in as {} (token kept in {})",
+                credentials.handle,
+                s.config.display()
+            );
+        }
+        Command::Logout => {
+            s.signed_in()?;
+            s.client.sign_out().await?;
+            client_config::store_token(&s.config, &s.server, "", None)?;
+            println!("signed out");
+        }
+        Command::Whoami => print(&s.signed_in()?.me().await?)?,
+        Command::Conversation(ConversationCommand::Create {
+            with,
+            title,
+            members,
+        }) => {
+            let c = s.signed_in()?;
+            let created = match (with, title) {
+                (Some(with), _) => c.open_direct(&with).await?,
+                (None, Some(title)) => c.create_group(&title, &members).await?,
+                (None, None) => anyhow::bail!("give --with <handle> or --title <title>"),
+            };
+            print(&created)?;
+        }
+        Command::Conversation(ConversationCommand::List) => {
+            print(&s.signed_in()?.conversations().await?)?
+        }
+        Command::Conversation(ConversationCommand::Add {
+            conversation,
+            handle,
+        }) => {
+            print(&s.signed_in()?.add_member(conversation, &handle).await?)?;
+        }
+        Command::Conversation(ConversationCommand::Remove {
+            conversation,
+            handle,
+        }) => {
+            s.signed_in()?.remove_member(conversation, &handle).await?;
+            println!("removed {handle}");
+        }
+        Command::Send {
+            conversation,
+            text,
+            txn,
+        } => {
+            print(
+                &s.signed_in()?
+                    .send(conversation, &text, txn.as_deref())
+                    .await?,
+            )?;
+        }
+        Command::History {
+            conversation,
+            before_seq,
+            limit,
+        } => {
+            print(
+                &s.signed_in()?
+                    .history(conversation, before_seq, limit)
+                    .await?,
+            )?;
+        }
+        Command::Policy(cmd) => crate::governance::policy(s.signed_in()?, &cmd).await?,
+        Command::Report(cmd) => crate::governance::report(s.signed_in()?, &cmd).await?,
+        Command::Tail { since, count } => {
+            let mut stream = s.signed_in()?.stream(since.as_deref()).await?;
+            let mut seen = 0u64;
+            while count.is_none_or(|n| seen < n) {
+                match stream.next_text().await {
+                    Some(event) => println!("{}", event?),
+                    None => anyhow::bail!("the server closed the stream"),
+                }
+                seen += 1;
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn serve(config: Option<PathBuf>) -> anyhow::Result<ExitCode> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("KAIFANG_LOG")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .init();
+    let settings = kaifang_server::Settings::load(config.as_deref()).context("invalid settings")?;
+    let server = kaifang_server::Server::build(settings).await?;
+    let addr = server.local_addr()?;
+    tracing::info!(%addr, "kaifang is listening");
+    // Printed plainly so scripts and tests can find the port when it is 0.
+    println!("listening on http://{addr}");
+    server
+        .run(async {
+            let _ = tokio::signal::ctrl_c().await;
+        })
+        .await?;
+    Ok(ExitCode::SUCCESS)
+}

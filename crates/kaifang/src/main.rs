@@ -1,0 +1,37 @@
+//! `kaifang`: parses the command line and hands over to the libraries.
+mod cli;
+mod client_config;
+mod commands;
+mod governance;
+mod offline;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+fn main() -> ExitCode {
+    let cli = cli::Cli::parse();
+    match commands::run(cli) {
+        Ok(code) => code,
+        // A reader that went away (`kaifang … | head`) is not an error.
+        Err(error)
+            if error
+                .downcast_ref::<std::io::Error>()
+                .is_some_and(|e| e.kind() == std::io::ErrorKind::BrokenPipe) =>
+        {
+            ExitCode::SUCCESS
+        }
+        Err(error) => {
+            // One line: the error and its causes (multi-line messages, such
+            // as Cedar's, are folded).
+            let text = format!("{error:#}");
+            let line: Vec<&str> = text
+                .lines()
+                .map(str::trim)
+                .filter(|l| !l.is_empty())
+                .collect();
+            eprintln!("kaifang: {}", line.join(" · "));
+            ExitCode::FAILURE
+        }
+    }
+}

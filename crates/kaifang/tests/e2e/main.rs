@@ -1,0 +1,52 @@
+//! End-to-end tests: the real `kaifang` binary, driven over HTTP and
+//! WebSocket on loopback. One binary, a module per topic.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod accounts;
+mod cli;
+mod conversations;
+mod durability;
+mod events;
+mod governance;
+mod links;
+mod messages;
+mod previews;
+mod server;
+mod system;
+
+use kaifang_client::Client;
+pub use server::TestServer;
+
+pub const PASSWORD: &str = "correct horse battery";
+
+/// Signs up and signs in `handle`.
+pub async fn user(server: &TestServer, handle: &str) -> Client {
+    let mut c = Client::new(&server.url).unwrap();
+    c.sign_up(handle, PASSWORD, None).await.unwrap();
+    c.sign_in(handle, PASSWORD).await.unwrap();
+    c
+}
+
+/// The HTTP status of a failed call.
+pub fn status<T: std::fmt::Debug>(r: Result<T, kaifang_client::Error>) -> u16 {
+    match r {
+        Err(kaifang_client::Error::Api { status, .. }) => status,
+        other => panic!("expected an API error, got {other:?}"),
+    }
+}
+
+pub fn id(v: &serde_json::Value) -> i64 {
+    v["id"].as_i64().expect("id")
+}
+
+/// Percent-encodes a query value (RFC 3986 unreserved characters kept).
+pub fn urlencode(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}

@@ -1,0 +1,120 @@
+//! A real `kaifang serve` process on a free loopback port with its own
+//! temporary data folder.
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+pub struct TestServer {
+    child: Option<Child>,
+    pub url: String,
+    pub data: PathBuf,
+    _dir: Option<tempfile::TempDir>,
+    env: Vec<(String, String)>,
+    config: Option<PathBuf>,
+}
+
+/// Settings every test server gets: cheap password hashing (tests check the
+/// flow, not the hash's cost), an ephemeral port, and no system DNS.
+const BASE_ENV: &[(&str, &str)] = &[
+    ("KAIFANG_LISTEN", "127.0.0.1:0"),
+    ("KAIFANG_AUTH__ARGON2_MEMORY_KIB", "1024"),
+    ("KAIFANG_AUTH__ARGON2_ITERATIONS", "1"),
+    ("KAIFANG_LOG", "warn"),
+    // Previews may only reach names a test maps in `preview.resolve`: no
+    // DNS query, let alone a connection, ever leaves the machine.
+    ("KAIFANG_PREVIEW__SYSTEM_DNS", "false"),
+];
+
+// The child is waited for by `TestServer::kill_hard`; a panic here fails
+// the test anyway.
+#[allow(clippy::zombie_processes)]
+fn spawn(data: &Path, env: &[(String, String)], config: Option<&Path>) -> (Child, String) {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_kaifang"));
+    cmd.arg("serve");
+    if let Some(config) = config {
+        cmd.arg("--config").arg(config);
+    }
+    cmd.env("KAIFANG_DATA_DIR", data)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit());
+    for (k, v) in BASE_ENV {
+        cmd.env(k, v);
+    }
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let mut child = cmd.spawn().expect("start kaifang serve");
+    let stdout = child.stdout.take().expect("stdout");
+    let mut lines = BufReader::new(stdout).lines();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        assert!(Instant::now() < deadline, "server did not start in time");
+        let line = lines
+            .next()
+            .expect("server exited before listening")
+            .expect("read stdout");
+        if let Some(url) = line.strip_prefix("listening on ") {
+            // Keep draining stdout so the server never blocks on it.
+            std::thread::spawn(move || for _ in lines {});
+            return (child, url.trim().to_owned());
+        }
+    }
+}
+
+impl TestServer {
+    pub fn start() -> Self {
+        Self::start_with(&[])
+    }
+
+    pub fn start_with(env: &[(&str, &str)]) -> Self {
+        Self::start_full(env, None)
+    }
+
+    /// With a settings file (TOML) as well as variables.
+    pub fn start_full(env: &[(&str, &str)], toml: Option<&str>) -> Self {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let data = dir.path().join("data");
+        let config = toml.map(|text| {
+            let path = dir.path().join("kaifang.toml");
+            std::fs::write(&path, text).expect("write settings");
+            path
+        });
+        let env: Vec<(String, String)> = env
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        let (child, url) = spawn(&data, &env, config.as_deref());
+        Self {
+            child: Some(child),
+            url,
+            data,
+            _dir: Some(dir),
+            env,
+            config,
+        }
+    }
+
+    /// SIGKILL: no chance to flush anything.
+    pub fn kill_hard(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    /// Starts again on the same data folder (a new port).
+    pub fn restart(&mut self) {
+        self.kill_hard();
+        let (child, url) = spawn(&self.data, &self.env, self.config.as_deref());
+        self.child = Some(child);
+        self.url = url;
+    }
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        self.kill_hard();
+    }
+}
