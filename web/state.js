@@ -1,0 +1,108 @@
+// The client's in-memory state, shared by the view modules. Messages are
+// keyed by seq per conversation, so a message seen twice (history, the
+// send's answer, the stream's catch-up) is stored once.
+
+export const state = {
+  me: null, // {handle, display_name, is_admin}
+  store: null, // userStore(handle)
+  convs: new Map(), // id -> {id, kind, title, members, last_seq, last_message, activity}
+  msgs: new Map(), // id -> {bySeq: Map<seq, message>, loaded, loading}
+  pending: new Map(), // id -> [{txn, body, status: 'sending'|'failed', error}]
+  current: null, // open conversation id
+  evaluate: 'unknown', // is POST /links/evaluate there: 'unknown' | 'yes' | 'no'
+};
+
+export function resetState() {
+  state.me = null;
+  state.store = null;
+  state.convs.clear();
+  state.msgs.clear();
+  state.pending.clear();
+  state.current = null;
+}
+
+export function msgState(id) {
+  let m = state.msgs.get(id);
+  if (!m) {
+    m = { bySeq: new Map(), loaded: false, loading: false };
+    state.msgs.set(id, m);
+  }
+  return m;
+}
+
+export function oldestSeq(id) {
+  let min = Infinity;
+  for (const seq of msgState(id).bySeq.keys()) if (seq < min) min = seq;
+  return min;
+}
+
+export function pendingOf(id) {
+  let list = state.pending.get(id);
+  if (!list) {
+    list = [];
+    state.pending.set(id, list);
+  }
+  return list;
+}
+
+/** The conversation's display name: the group title, or the other person. */
+export function convTitle(conv) {
+  if (!conv) return '';
+  if (conv.kind === 'group') return conv.title || '';
+  const other = (conv.members || []).find((m) => m.handle !== state.me?.handle);
+  return other ? other.handle : conv.title || state.me?.handle || '';
+}
+
+export function myRole(conv) {
+  return (conv?.members || []).find((m) => m.handle === state.me?.handle)?.role || null;
+}
+
+export function unread(conv) {
+  if (!state.store) return 0;
+  return Math.max(0, (conv.last_seq || 0) - state.store.lastRead(conv.id));
+}
+
+export function markRead(id) {
+  const conv = state.convs.get(id);
+  if (!conv || !state.store) return;
+  if (state.store.lastRead(id) < conv.last_seq) state.store.setLastRead(id, conv.last_seq);
+}
+
+/** Adds or refreshes a conversation from the API's shape. */
+export function upsertConv(c) {
+  const old = state.convs.get(c.id);
+  const conv = {
+    ...(old || {}),
+    ...c,
+    last_message: c.last_message !== undefined ? c.last_message : old?.last_message || null,
+  };
+  conv.last_seq = Math.max(old?.last_seq || 0, c.last_seq || 0);
+  conv.activity = conv.last_message?.created_at || old?.activity || new Date().toISOString();
+  state.convs.set(c.id, conv);
+  return conv;
+}
+
+/** Records a message; returns true if it was new. */
+export function recordMessage(m) {
+  const ms = msgState(m.conversation_id);
+  const isNew = !ms.bySeq.has(m.seq);
+  ms.bySeq.set(m.seq, m);
+  const conv = state.convs.get(m.conversation_id);
+  if (conv && m.seq >= (conv.last_seq || 0)) {
+    conv.last_seq = m.seq;
+    conv.last_message = m;
+    conv.activity = m.created_at;
+  }
+  // My own message (sent here or elsewhere) means I have read up to it.
+  if (conv && m.sender === state.me?.handle && state.store) {
+    state.store.setLastRead(conv.id, Math.max(state.store.lastRead(conv.id), m.seq));
+  }
+  if (m.client_txn_id) {
+    const list = state.pending.get(m.conversation_id);
+    if (list) {
+      const i = list.findIndex((p) => p.txn === m.client_txn_id);
+      if (i >= 0 && m.sender === state.me?.handle) list.splice(i, 1);
+    }
+  }
+  return isNew;
+}
