@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# Browser tests: the web client in Debian's Chromium, driven headless by
+# playwright-core (no browser download), against the real `kaifang serve`.
+#
+#   scripts/browser-tests.sh            # all tests in tests/browser
+#   scripts/browser-tests.sh chat       # only tests/browser/chat.test.mjs
+#
+# Installs Chromium with apt if it is missing, runs `npm ci`, builds the
+# binary (honouring CARGO_TARGET_DIR), then runs `node --test`. Each test
+# file starts its own server on a free loopback port with a temporary data
+# folder (so that the reconnect test can stop it and start it again on the
+# same port and data) and stops it at the end. Exits non-zero on failure.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+repo=$(pwd)
+
+chromium=${CHROMIUM:-/usr/bin/chromium}
+if [ ! -x "$chromium" ]; then
+  echo "== installing Chromium (apt)"
+  sudo_cmd=""
+  if [ "$(id -u)" -ne 0 ]; then sudo_cmd="sudo"; fi
+  timeout 900 $sudo_cmd apt-get update -q
+  DEBIAN_FRONTEND=noninteractive timeout 900 $sudo_cmd apt-get install -y -q chromium
+fi
+"$chromium" --version
+
+echo "== npm ci (tests/browser)"
+(cd tests/browser && timeout 600 npm ci --no-audit --no-fund --loglevel=error)
+
+echo "== cargo build -p kaifang"
+cargo build -p kaifang
+target=${CARGO_TARGET_DIR:-$repo/target}
+case "$target" in /*) ;; *) target="$repo/$target" ;; esac
+export KAIFANG_BIN="$target/debug/kaifang"
+export CHROMIUM="$chromium"
+
+echo "== node --test (tests/browser)"
+cd tests/browser
+files=()
+for name in "$@"; do files+=("${name%.test.mjs}.test.mjs"); done
+if [ ${#files[@]} -eq 0 ]; then files=(*.test.mjs); fi
+# One file at a time: the machine is small and each file runs a server and a browser.
+timeout 1200 node --test --test-concurrency=1 --test-timeout=180000 "${files[@]}"
