@@ -5,7 +5,7 @@
 use std::collections::HashMap;
 
 use crate::html::{self, Flow, Tag};
-use crate::{jsonld, text};
+use crate::{date, jsonld, text};
 
 /// Texts of body elements that the rules look for, in order of trust
 /// within each field (as metascraper's selectors, without a DOM).
@@ -31,9 +31,14 @@ pub enum Rule {
     H1,
     /// The first `<p>` long enough to be a summary.
     Paragraph,
+    /// A date written in the body: `[itemprop=datePublished]`,
+    /// `[class*=date]`, `.time`, `[class*=timestamp]`, `.published`,
+    /// `.post-meta`, `<time>` without `datetime`. Kept only when its text
+    /// holds a date ([`date::from_text`]), already normalised.
+    DateText,
 }
 
-const RULES: usize = 10;
+const RULES: usize = 11;
 /// Shortest paragraph taken as a description, characters.
 const MIN_PARAGRAPH_CHARS: usize = 50;
 
@@ -88,6 +93,10 @@ pub struct Raw<'a> {
     pub videos: Vec<(&'a str, Option<&'a str>)>,
     /// `<time datetime>` / `[itemprop*=date] content`.
     pub time: Option<&'a str>,
+    /// A valid date in an attribute of a body element marked
+    /// `itemprop=datePublished|dateCreated` (`content`, `datetime`, `title`:
+    /// Blogger's `<abbr title>`).
+    pub date_attr: Option<&'a str>,
     /// `[class*=logo] img[alt]`
     pub logo_alt: Option<&'a str>,
     /// Cleaned text found by each [`Rule`].
@@ -167,18 +176,28 @@ fn classify(name: &str) -> Name {
     }
 }
 
-/// Whether attribute text may name an author, byline, title or logo (most
-/// tags say none). SIMD substring search; word starts may be capitalised
-/// ("Author", "Byline"), all-capital class names are missed.
+/// Whether attribute text may name an author, byline, title, logo or date
+/// (most tags say none). SIMD substring search; word starts may be
+/// capitalised ("Author", "Byline", "datePublished"), all-capital class
+/// names are missed.
 struct Hints {
-    finders: [memchr::memmem::Finder<'static>; 4],
+    finders: [memchr::memmem::Finder<'static>; 8],
 }
 
 impl Hints {
     fn new() -> Self {
         Self {
-            finders: [b"uthor".as_slice(), b"yline", b"itle", b"ogo"]
-                .map(memchr::memmem::Finder::new),
+            finders: [
+                b"uthor".as_slice(),
+                b"yline",
+                b"itle",
+                b"ogo",
+                b"ate",
+                b"ime",
+                b"ublish",
+                b"ost-meta",
+            ]
+            .map(memchr::memmem::Finder::new),
         }
     }
 
@@ -302,6 +321,11 @@ impl<'a> Scanner<'a> {
                     let text = inner_text(inner, max).filter(|t| {
                         rule != Rule::Paragraph || t.chars().count() >= MIN_PARAGRAPH_CHARS
                     });
+                    let text = if rule == Rule::DateText {
+                        text.and_then(|t| date::from_text(&t))
+                    } else {
+                        text
+                    };
                     // A miss leaves the rule open for the next element.
                     self.raw.texts[rule.index()] = text;
                 }
@@ -364,6 +388,30 @@ impl<'a> Scanner<'a> {
         }
         if contains_ci(class, "logo") {
             self.open(tag, None, Region::Logo, start);
+        }
+        self.date_rules(tag, class, start);
+    }
+
+    /// Dates written in the body, for pages with none in their metadata.
+    fn date_rules(&mut self, tag: &Tag<'a>, class: &str, start: usize) {
+        let attrs = tag.attrs;
+        let date_prop = html::attr(attrs, "itemprop")
+            .is_some_and(|p| contains_ci(p, "datepublished") || contains_ci(p, "datecreated"));
+        if date_prop && self.raw.date_attr.is_none() {
+            self.raw.date_attr = ["content", "datetime", "title"]
+                .into_iter()
+                .filter_map(|k| html::attr(attrs, k))
+                .find(|v| date::normalise(&text::decode_entities(v)).is_some());
+        }
+        let date_class = class.split_ascii_whitespace().any(|c| {
+            contains_ci(c, "date")
+                || contains_ci(c, "timestamp")
+                || ["time", "published", "pubdate", "post-meta", "posted-on"]
+                    .iter()
+                    .any(|k| c.eq_ignore_ascii_case(k))
+        });
+        if date_prop || date_class {
+            self.open(tag, Some(Rule::DateText), Region::None, start);
         }
     }
 
@@ -460,6 +508,9 @@ impl<'a> Scanner<'a> {
             }
             Name::Time if self.raw.time.is_none() => {
                 self.raw.time = html::attr(attrs, "datetime");
+                if self.raw.time.is_none() && !tag.closing && !tag.self_closing() {
+                    self.open(&tag, Some(Rule::DateText), Region::None, tag.content_start);
+                }
             }
             _ => {}
         }

@@ -113,9 +113,131 @@ pub fn normalise(s: &str) -> Option<String> {
     ))
 }
 
+const MONTHS: [&str; 12] = [
+    "january",
+    "february",
+    "march",
+    "april",
+    "may",
+    "june",
+    "july",
+    "august",
+    "september",
+    "october",
+    "november",
+    "december",
+];
+
+/// An English month name or its abbreviation ("Sep", "Sept", "Sept."), 1–12.
+fn month(word: &str) -> Option<u32> {
+    if word.len() < 3 || !word.is_ascii() {
+        return None;
+    }
+    let w = word.to_ascii_lowercase();
+    let n = MONTHS.iter().position(|m| {
+        *m == w || (w.len() == 3 && m.starts_with(&w)) || (w == "sept" && *m == "september")
+    })?;
+    u32::try_from(n + 1).ok()
+}
+
+/// A day of the month as written: `5`, `05`, `11th`, `1st`.
+fn day(word: &str) -> Option<u32> {
+    let digits_end = word
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(word.len());
+    let (n, suffix) = word.split_at(digits_end);
+    let ok_suffix = matches!(
+        suffix.to_ascii_lowercase().as_str(),
+        "" | "st" | "nd" | "rd" | "th"
+    );
+    let short = (1..=2).contains(&n.len());
+    let n: u32 = n.parse().ok()?;
+    (ok_suffix && short && (1..=31).contains(&n)).then_some(n)
+}
+
+fn year(word: &str) -> Option<u32> {
+    (word.len() == 4)
+        .then(|| word.parse().ok())
+        .flatten()
+        .filter(|y| (1900..=2100).contains(y))
+}
+
+fn days_in_month(y: u32, m: u32) -> u32 {
+    match m {
+        2 if (y.is_multiple_of(4) && !y.is_multiple_of(100)) || y.is_multiple_of(400) => 29,
+        2 => 28,
+        4 | 6 | 9 | 11 => 30,
+        _ => 31,
+    }
+}
+
+/// A calendar day without a time: noon UTC, so that it is the same day
+/// from UTC−11 to UTC+11 (metascraper does the same).
+fn noon(y: u32, m: u32, d: u32) -> Option<String> {
+    (d <= days_in_month(y, m)).then(|| format!("{y:04}-{m:02}-{d:02}T12:00:00.000Z"))
+}
+
+/// The first date in text written for people — "Thursday, May 26, 2016",
+/// "26 May 2016", "Aug 14, 2020", "October 11th 2017" — or an ISO 8601 date
+/// inside text ("by Ann | 2016-04-08T20:30:39+00:00"). English month
+/// names only; a day without a time becomes noon UTC. `None` when there is
+/// no such date: a number alone is never taken for one.
+pub fn from_text(s: &str) -> Option<String> {
+    // ISO first: it carries a time when there is one.
+    let b = s.as_bytes();
+    for start in 0..b.len().saturating_sub(9) {
+        let at_word_start = start == 0 || !b[start - 1].is_ascii_alphanumeric();
+        if !at_word_start || !b[start].is_ascii_digit() {
+            continue;
+        }
+        let end = b[start..]
+            .iter()
+            .position(|c| !(c.is_ascii_digit() || b"-:.+TZtz".contains(c)))
+            .map_or(b.len(), |n| start + n);
+        let candidate = s.get(start..end)?.trim_end_matches(['.', ':', '-', '+']);
+        if candidate.len() == 10 {
+            if let (Some(y), Some(m), Some(d)) = (
+                digits(b, start, 4),
+                digits(b, start + 5, 2),
+                digits(b, start + 8, 2),
+            ) && b[start + 4] == b'-'
+                && b[start + 7] == b'-'
+                && (1..=12).contains(&m)
+                && (1..=31).contains(&d)
+                && (1900..=2100).contains(&y)
+            {
+                return noon(y, m, d);
+            }
+        } else if let Some(iso) = normalise(candidate) {
+            return Some(iso);
+        }
+    }
+    let words: Vec<&str> = s
+        .split(|c: char| !c.is_ascii_alphanumeric())
+        .filter(|w| !w.is_empty())
+        .take(MAX_DATE_WORDS)
+        .collect();
+    for (i, w) in words.iter().enumerate() {
+        let Some(m) = month(w) else { continue };
+        let next = |k: usize| words.get(i + k).copied().unwrap_or("");
+        // "May 26, 2016", "Oct 11th 2017"
+        if let (Some(d), Some(y)) = (day(next(1)), year(next(2))) {
+            return noon(y, m, d);
+        }
+        // "26 May 2016"
+        if let (Some(d), Some(y)) = (i.checked_sub(1).and_then(|p| day(words[p])), year(next(1))) {
+            return noon(y, m, d);
+        }
+    }
+    None
+}
+
+/// Words of a text looked at for a date: a date line is short.
+const MAX_DATE_WORDS: usize = 64;
+
 #[cfg(test)]
 mod tests {
-    use super::normalise;
+    use super::{from_text, normalise};
 
     #[test]
     fn iso_dates_become_utc() {
@@ -146,6 +268,47 @@ mod tests {
             "2016",
         ] {
             assert_eq!(n(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn dates_written_for_people_become_noon_utc() {
+        let t = |s| from_text(s);
+        let cases = [
+            ("Thursday, May 26, 2016 ", "2016-05-26T12:00:00.000Z"),
+            ("July 05, 2017", "2017-07-05T12:00:00.000Z"),
+            ("Aug 14, 2020", "2020-08-14T12:00:00.000Z"),
+            ("Sept. 3, 2019", "2019-09-03T12:00:00.000Z"),
+            ("October 11th 2017", "2017-10-11T12:00:00.000Z"),
+            ("26 May 2016", "2016-05-26T12:00:00.000Z"),
+            (
+                "by Kyt Dotson | May 16, 2016 | 3 comments",
+                "2016-05-16T12:00:00.000Z",
+            ),
+            (
+                "posted 2016-04-08T20:30:39+00:00",
+                "2016-04-08T20:30:39.000Z",
+            ),
+            ("2016-04-08", "2016-04-08T12:00:00.000Z"),
+            ("Feb 29, 2024", "2024-02-29T12:00:00.000Z"),
+        ];
+        for (text, want) in cases {
+            assert_eq!(t(text).as_deref(), Some(want), "{text}");
+        }
+        for none in [
+            "",
+            "8:38 pm",
+            "May",
+            "May 2016",
+            "Feb 30, 2023",
+            "Mayday 5, 2016",
+            "12 34 5678",
+            "version 1.2.3",
+            "room 2016-99-99",
+            "今天",
+            "May 5, 20160",
+        ] {
+            assert_eq!(t(none), None, "{none}");
         }
     }
 }

@@ -203,6 +203,7 @@ pub fn date(c: &Ctx) -> Option<String> {
             "datepublished",
         ]),
         c.raw.time,
+        c.raw.date_attr,
     ];
     let modified = [
         c.m(&["article:modified_time", "og:updated_time"]),
@@ -214,6 +215,8 @@ pub fn date(c: &Ctx) -> Option<String> {
         .chain(modified)
         .flatten()
         .find_map(|s| date::normalise(&text::decode_entities(s)))
+        // Machine-readable dates first; then one written in the body.
+        .or_else(|| c.raw.text(Rule::DateText).map(str::to_owned))
 }
 
 fn lang_code(s: &str) -> Option<String> {

@@ -328,6 +328,56 @@ fn dates_are_utc_and_unparseable_dates_are_dropped() {
 }
 
 #[test]
+fn a_page_without_date_metadata_gets_the_date_written_in_its_body() {
+    let date = |body: &str| {
+        let page = format!("<html><head><title>t</title></head><body>{body}</body></html>");
+        run(page.as_bytes(), "https://x.test/", None).date
+    };
+    // A dated post, as blogs write it: noon UTC for a day without a time.
+    assert_eq!(
+        date(r#"<div class="post"><div class="date">Thursday, May 26, 2016 </div><h2>Bars</h2></div>"#)
+            .as_deref(),
+        Some("2016-05-26T12:00:00.000Z")
+    );
+    // Blogger: the exact instant sits in the title of an itemprop element.
+    assert_eq!(
+        date(r#"<abbr class="published" itemprop="datePublished" title="2024-02-03T20:38:00Z">8:38 pm</abbr>"#)
+            .as_deref(),
+        Some("2024-02-03T20:38:00.000Z")
+    );
+    // A byline with the date among other words.
+    assert_eq!(
+        date(r#"<p class="post-meta"> by <a rel="author" href="/a/kyt">Kyt Dotson</a> | May 16, 2016 | 3 comments</p>"#)
+            .as_deref(),
+        Some("2016-05-16T12:00:00.000Z")
+    );
+    // A `<time>` without `datetime`.
+    assert_eq!(
+        date("<time>26 May 2016</time>").as_deref(),
+        Some("2016-05-26T12:00:00.000Z")
+    );
+    // A date-ish class without a date is skipped for the next one.
+    assert_eq!(
+        date(r#"<span class="update-label">soon</span><span class="timestamp">2016-04-08T20:30:39+00:00</span>"#)
+            .as_deref(),
+        Some("2016-04-08T20:30:39.000Z")
+    );
+    // Dates in running text, outside date elements, are not taken.
+    assert_eq!(
+        date("<p>The prize was announced on October 13, 2016.</p>"),
+        None
+    );
+    // Metadata wins over the body.
+    let page = r#"<meta property="article:published_time" content="2016-05-03T14:58:00Z"><body><div class="date">May 26, 2016</div>"#;
+    assert_eq!(
+        run(page.as_bytes(), "https://x.test/", None)
+            .date
+            .as_deref(),
+        Some("2016-05-03T14:58:00.000Z")
+    );
+}
+
+#[test]
 fn the_body_scan_is_bounded() {
     let mut cfg = ExtractConfig::default();
     cfg.max_body_scan_bytes = 1024;
