@@ -2,9 +2,6 @@
 //! together are committed in one transaction (each inside its own savepoint,
 //! so one failing write does not undo the others). A caller hears back only
 //! after the commit, and committed events reach the sink in id order.
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, PoisonError};
-
 use rusqlite::{Connection, OptionalExtension, params};
 use tokio::sync::{mpsc, oneshot};
 
@@ -69,18 +66,6 @@ fn savepoint<T>(
 
 pub(super) struct Writer {
     jobs: mpsc::UnboundedSender<Box<dyn Job>>,
-    shared: Arc<Shared>,
-}
-
-/// What the writer thread and the callers share.
-struct Shared {
-    /// The one write connection. The writer thread holds it while it
-    /// commits a batch; a caller that finds it free and nothing queued
-    /// commits its own write on the spot (below).
-    conn: Mutex<Connection>,
-    /// Jobs sent to the writer thread and not yet taken by it.
-    queued: AtomicUsize,
-    sink: EventSink,
 }
 
 impl Writer {
@@ -90,16 +75,10 @@ impl Writer {
         sink: EventSink,
     ) -> Result<Self, Error> {
         let (jobs, rx) = mpsc::unbounded_channel();
-        let shared = Arc::new(Shared {
-            conn: Mutex::new(conn),
-            queued: AtomicUsize::new(0),
-            sink,
-        });
-        let thread_shared = Arc::clone(&shared);
         std::thread::Builder::new()
             .name("kaifang-writer".into())
-            .spawn(move || writer_loop(&thread_shared, rx, max_batch.max(1)))?;
-        Ok(Self { jobs, shared })
+            .spawn(move || writer_loop(conn, rx, max_batch.max(1), sink))?;
+        Ok(Self { jobs })
     }
 
     pub(super) async fn run<T, F>(&self, work: F) -> Result<T, Error>
@@ -108,38 +87,22 @@ impl Writer {
         F: FnOnce(&Connection, &mut Events) -> Result<T, Error> + Send + 'static,
     {
         let (reply, answer) = oneshot::channel();
-        let job: Box<dyn Job> = Box::new(Call {
+        let job = Box::new(Call {
             work: Some(work),
             result: None,
             reply,
         });
-        // A write that arrives alone (nothing queued, the connection free)
-        // is committed here, on the caller's thread: handing it to the
-        // writer thread and back costs two thread wake-ups, which is most
-        // of a lone send's time. Writes that arrive together still go to
-        // the writer thread and share one transaction.
-        let job = match self.shared.queued.load(Ordering::Acquire) {
-            0 => match self.shared.conn.try_lock() {
-                Ok(conn) => {
-                    commit(&conn, &mut vec![job], &self.shared.sink);
-                    None
-                }
-                Err(_) => Some(job),
-            },
-            _ => Some(job),
-        };
-        if let Some(job) = job {
-            self.shared.queued.fetch_add(1, Ordering::AcqRel);
-            if self.jobs.send(job).is_err() {
-                self.shared.queued.fetch_sub(1, Ordering::AcqRel);
-                return Err(Error::WriterGone);
-            }
-        }
+        self.jobs.send(job).map_err(|_| Error::WriterGone)?;
         answer.await.map_err(|_| Error::WriterGone)?
     }
 }
 
-fn writer_loop(shared: &Shared, mut rx: mpsc::UnboundedReceiver<Box<dyn Job>>, max_batch: usize) {
+fn writer_loop(
+    conn: Connection,
+    mut rx: mpsc::UnboundedReceiver<Box<dyn Job>>,
+    max_batch: usize,
+    sink: EventSink,
+) {
     let mut batch: Vec<Box<dyn Job>> = Vec::with_capacity(max_batch);
     while let Some(first) = rx.blocking_recv() {
         batch.push(first);
@@ -149,44 +112,33 @@ fn writer_loop(shared: &Shared, mut rx: mpsc::UnboundedReceiver<Box<dyn Job>>, m
                 Err(_) => break,
             }
         }
-        shared.queued.fetch_sub(batch.len(), Ordering::AcqRel);
-        // A job never panics while holding the connection (no unwrap on
-        // data), but if one did, the connection itself is still sound.
-        let conn = shared.conn.lock().unwrap_or_else(PoisonError::into_inner);
-        commit(&conn, &mut batch, &shared.sink);
-    }
-}
-
-/// Runs a batch of jobs in one transaction, hands the committed events to
-/// the sink (in id order: the caller holds the connection), and answers
-/// every job.
-fn commit(conn: &Connection, batch: &mut Vec<Box<dyn Job>>, sink: &EventSink) {
-    let mut events = Vec::new();
-    let committed = match conn.execute_batch("BEGIN IMMEDIATE") {
-        Ok(()) => {
-            for job in batch.iter_mut() {
-                job.run(conn, &mut events);
-            }
-            match conn.execute_batch("COMMIT") {
-                Ok(()) => true,
-                Err(e) => {
-                    tracing::error!(error = %e, "commit failed; the batch is rolled back");
-                    let _ = conn.execute_batch("ROLLBACK");
-                    false
+        let mut events = Vec::new();
+        let committed = match conn.execute_batch("BEGIN IMMEDIATE") {
+            Ok(()) => {
+                for job in batch.iter_mut() {
+                    job.run(&conn, &mut events);
+                }
+                match conn.execute_batch("COMMIT") {
+                    Ok(()) => true,
+                    Err(e) => {
+                        tracing::error!(error = %e, "commit failed; the batch is rolled back");
+                        let _ = conn.execute_batch("ROLLBACK");
+                        false
+                    }
                 }
             }
+            Err(e) => {
+                tracing::error!(error = %e, "could not begin a write transaction");
+                false
+            }
+        };
+        if committed && !events.is_empty() {
+            // The fan-out may be gone during shutdown; the data is safe anyway.
+            let _ = sink.send(events);
         }
-        Err(e) => {
-            tracing::error!(error = %e, "could not begin a write transaction");
-            false
+        for job in batch.drain(..) {
+            job.finish(committed);
         }
-    };
-    if committed && !events.is_empty() {
-        // The fan-out may be gone during shutdown; the data is safe anyway.
-        let _ = sink.send(events);
-    }
-    for job in batch.drain(..) {
-        job.finish(committed);
     }
 }
 
