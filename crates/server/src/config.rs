@@ -134,6 +134,12 @@ pub struct Limits {
     pub requests_per_second: u32,
     /// Authenticated requests one user may make in a burst (default 10,000).
     pub requests_burst: u32,
+    /// Keys (users, handles, addresses) each rate limiter tracks before it
+    /// forgets those whose limit has reset (default 100,000).
+    pub rate_limit_keys: usize,
+    /// How long an oversized body that declares its length may take to be
+    /// read and discarded before the 413, in milliseconds (default 2,000).
+    pub drain_timeout_ms: u64,
 }
 
 impl Default for Limits {
@@ -153,6 +159,8 @@ impl Default for Limits {
             messages_burst: 4_000,
             requests_per_second: 5_000,
             requests_burst: 10_000,
+            rate_limit_keys: 100_000,
+            drain_timeout_ms: 2_000,
         }
     }
 }
@@ -370,5 +378,46 @@ impl Settings {
     /// The database file's full path.
     pub fn sqlite_path(&self) -> PathBuf {
         self.data_dir.join(&self.storage.sqlite_path)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Settings;
+
+    /// Every setting's dotted name, from the defaults themselves.
+    fn names(value: &serde_json::Value, prefix: &str, out: &mut Vec<String>) {
+        match value {
+            serde_json::Value::Object(fields) => {
+                for (key, inner) in fields {
+                    let name = if prefix.is_empty() {
+                        key.clone()
+                    } else {
+                        format!("{prefix}.{key}")
+                    };
+                    names(inner, &name, out);
+                }
+            }
+            _ => out.push(prefix.to_owned()),
+        }
+    }
+
+    /// A setting that the README's table does not name is a limit nobody
+    /// can find: adding one without documenting it fails here.
+    #[test]
+    fn every_setting_is_in_the_readme_table() {
+        let readme = include_str!("../../../README.md");
+        let defaults = serde_json::to_value(Settings::default()).expect("settings serialise");
+        let mut all = Vec::new();
+        names(&defaults, "", &mut all);
+        assert!(all.len() > 40, "only {} settings found", all.len());
+        let missing: Vec<_> = all
+            .iter()
+            .filter(|name| !readme.contains(&format!("| `{name}` |")))
+            .collect();
+        assert!(
+            missing.is_empty(),
+            "settings missing from the README: {missing:?}"
+        );
     }
 }

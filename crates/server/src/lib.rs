@@ -103,6 +103,7 @@ impl Server {
                     settings.limits.requests_per_second,
                     settings.limits.requests_burst,
                 ),
+                settings.limits.rate_limit_keys,
             )?),
             conversations: Arc::new(Conversations::new(store.clone(), settings.limits.clone())),
             messaging: Arc::new(Messaging::new(

@@ -4,23 +4,24 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-/// Most keys tracked before stale ones are swept, so a flood of distinct keys
-/// cannot grow memory without bound.
-const SWEEP_AT: usize = 100_000;
-
 /// A set of token buckets: `rate` tokens per second, at most `burst` saved.
 pub struct Buckets {
     rate: f64,
     burst: f64,
+    /// Keys tracked before the stale ones are swept (`limits.rate_limit_keys`).
+    sweep_at: usize,
     state: Mutex<HashMap<String, (f64, Instant)>>,
 }
 
 impl Buckets {
-    /// Buckets refilling at `rate` per second up to `burst`.
-    pub fn new(rate: u32, burst: u32) -> Self {
+    /// Buckets refilling at `rate` per second up to `burst`; once more than
+    /// `sweep_at` keys are tracked, keys whose bucket is full again are
+    /// forgotten, so that a flood of distinct keys does not pile up.
+    pub fn new(rate: u32, burst: u32, sweep_at: usize) -> Self {
         Self {
             rate: f64::from(rate.max(1)),
             burst: f64::from(burst.max(1)),
+            sweep_at,
             state: Mutex::new(HashMap::new()),
         }
     }
@@ -31,7 +32,7 @@ impl Buckets {
         let Ok(mut state) = self.state.lock() else {
             return Ok(());
         };
-        if state.len() > SWEEP_AT {
+        if state.len() > self.sweep_at {
             let full = Duration::from_secs_f64(self.burst / self.rate);
             state.retain(|_, (_, at)| now.duration_since(*at) < full);
         }
@@ -51,15 +52,18 @@ impl Buckets {
 pub struct Window {
     limit: u32,
     length: Duration,
+    sweep_at: usize,
     state: Mutex<HashMap<String, (u32, Instant)>>,
 }
 
 impl Window {
-    /// At most `limit` events per `length`.
-    pub fn new(limit: u32, length: Duration) -> Self {
+    /// At most `limit` events per `length`; past `sweep_at` keys, those
+    /// whose window has ended are forgotten.
+    pub fn new(limit: u32, length: Duration, sweep_at: usize) -> Self {
         Self {
             limit,
             length,
+            sweep_at,
             state: Mutex::new(HashMap::new()),
         }
     }
@@ -86,7 +90,7 @@ impl Window {
         let Ok(mut state) = self.state.lock() else {
             return;
         };
-        if state.len() > SWEEP_AT {
+        if state.len() > self.sweep_at {
             let length = self.length;
             state.retain(|_, (_, start)| now.duration_since(*start) < length);
         }
@@ -111,7 +115,7 @@ mod tests {
 
     #[test]
     fn buckets_allow_a_burst_then_refuse() {
-        let b = Buckets::new(1, 3);
+        let b = Buckets::new(1, 3, 100);
         assert!(b.take("k").is_ok());
         assert!(b.take("k").is_ok());
         assert!(b.take("k").is_ok());
@@ -121,7 +125,7 @@ mod tests {
 
     #[test]
     fn windows_count_failures_per_key() {
-        let w = Window::new(2, Duration::from_secs(60));
+        let w = Window::new(2, Duration::from_secs(60), 100);
         w.record("a");
         assert!(w.check("a").is_ok());
         w.record("a");

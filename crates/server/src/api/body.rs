@@ -6,7 +6,8 @@
 //! answer along with it (it then sees "connection closed before message
 //! completed" instead of a 413). So a body that declares an oversized
 //! length is read and thrown away, up to `limits.max_drain_bytes` and for a
-//! bounded time, before the problem+json answer goes out. Bodies without a
+//! bounded time (`limits.drain_timeout_ms`), before the problem+json answer
+//! goes out. Bodies without a
 //! declared length are still capped by `DefaultBodyLimit`.
 use std::time::Duration;
 
@@ -19,14 +20,12 @@ use futures_util::StreamExt;
 
 use crate::error::ApiError;
 
-/// How long draining an oversized body may take before we give up on it.
-const DRAIN_TIME: Duration = Duration::from_secs(2);
-
-/// The two caps the middleware needs, copied out of the settings.
+/// The caps the middleware needs, copied out of the settings.
 #[derive(Clone, Copy)]
 pub(crate) struct BodyCaps {
     pub max_body: usize,
     pub max_drain: usize,
+    pub drain_time: Duration,
 }
 
 pub(crate) async fn refuse_oversized(
@@ -47,7 +46,7 @@ pub(crate) async fn refuse_oversized(
     }
     if len <= caps.max_drain as u64 {
         let body = request.into_body();
-        let _ = tokio::time::timeout(DRAIN_TIME, drain(body)).await;
+        let _ = tokio::time::timeout(caps.drain_time, drain(body)).await;
     }
     let mut response = ApiError::too_large(format!(
         "the request body is {len} bytes; the largest accepted is {}",

@@ -58,6 +58,7 @@ pub fn routes(state: AppState) -> Router {
     let caps = body::BodyCaps {
         max_body,
         max_drain: state.settings.limits.max_drain_bytes,
+        drain_time: std::time::Duration::from_millis(state.settings.limits.drain_timeout_ms),
     };
     let metrics = state.metrics.clone();
     let api = Router::new()

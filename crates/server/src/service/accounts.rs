@@ -60,11 +60,13 @@ pub fn token_digest(token: &str) -> [u8; 32] {
 
 impl Accounts {
     /// Builds the service; fails only on impossible argon2 parameters.
-    /// `requests` is the per-user request rate: (per second, burst).
+    /// `requests` is the per-user request rate: (per second, burst);
+    /// `rate_limit_keys` bounds each limiter's memory (see [`Buckets::new`]).
     pub fn new(
         store: Arc<dyn Store>,
         settings: AuthSettings,
         requests: (u32, u32),
+        rate_limit_keys: usize,
     ) -> anyhow::Result<Self> {
         let params = Params::new(
             settings.argon2_memory_kib,
@@ -82,13 +84,22 @@ impl Accounts {
         let window = Duration::from_secs(settings.login_window_seconds);
         Ok(Self {
             store,
-            failures_by_handle: Window::new(settings.login_failures_per_handle, window),
-            failures_by_address: Window::new(settings.login_failures_per_address, window),
+            failures_by_handle: Window::new(
+                settings.login_failures_per_handle,
+                window,
+                rate_limit_keys,
+            ),
+            failures_by_address: Window::new(
+                settings.login_failures_per_address,
+                window,
+                rate_limit_keys,
+            ),
             signups: Window::new(
                 settings.signups_per_address_per_hour,
                 Duration::from_secs(3600),
+                rate_limit_keys,
             ),
-            requests: Buckets::new(requests.0, requests.1),
+            requests: Buckets::new(requests.0, requests.1, rate_limit_keys),
             settings,
             argon2,
             tokens: Mutex::new(HashMap::new()),

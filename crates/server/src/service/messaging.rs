@@ -59,7 +59,11 @@ impl Messaging {
         metrics: Arc<Metrics>,
         limits: Limits,
     ) -> Self {
-        let rate = Buckets::new(limits.messages_per_second, limits.messages_burst);
+        let rate = Buckets::new(
+            limits.messages_per_second,
+            limits.messages_burst,
+            limits.rate_limit_keys,
+        );
         Self {
             store,
             hub,
