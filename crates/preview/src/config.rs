@@ -15,7 +15,8 @@ pub struct ExtractConfig {
     /// Bytes of the page read at most (4 MiB); the fetcher caps bodies lower.
     pub max_scan_bytes: usize,
     /// Once the head is complete (`</head>` or `<body>`), bytes of the body
-    /// still scanned for JSON-LD, bylines and a fallback picture (512 KiB).
+    /// still scanned for JSON-LD, bylines, dates and a fallback picture
+    /// (1 MiB: a few news pages keep their byline 700 KB into the body).
     pub max_body_scan_bytes: usize,
     /// Longest element whose text may become an author or a title (a
     /// byline, an `h1`), bytes of HTML (4 KiB).
@@ -30,7 +31,7 @@ impl Default for ExtractConfig {
             max_short_chars: 200,
             max_url_bytes: 2_048,
             max_scan_bytes: 4 * 1024 * 1024,
-            max_body_scan_bytes: 512 * 1024,
+            max_body_scan_bytes: 1024 * 1024,
             max_capture_bytes: 4 * 1024,
         }
     }

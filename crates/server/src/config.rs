@@ -322,6 +322,31 @@ pub struct PreviewSettings {
     pub timeout_ms: u64,
     /// Redirects followed (default 5).
     pub max_redirects: usize,
+    /// Time for one TCP connection attempt, ms (default 2,000).
+    pub connect_timeout_ms: u64,
+    /// Bytes of a response's status line and headers (default 32 KiB; at
+    /// least 8 KiB).
+    pub max_header_bytes: usize,
+    /// Headers in a response (default 64).
+    pub max_headers: usize,
+    /// Bytes of a page the extractor reads at most (default 4 MiB; the
+    /// fetch cap above is lower).
+    pub max_scan_bytes: usize,
+    /// Bytes of the body still scanned once the head is complete, for
+    /// JSON-LD, bylines, dates and a fallback picture (default 1 MiB).
+    pub max_body_scan_bytes: usize,
+    /// Bytes of HTML of an element whose text may become an author, a title
+    /// or a date (default 4 KiB).
+    pub max_capture_bytes: usize,
+    /// Longest title, characters (default 300).
+    pub max_title_chars: usize,
+    /// Longest description, characters (default 1,000).
+    pub max_description_chars: usize,
+    /// Longest author, publisher and other short texts, characters
+    /// (default 200).
+    pub max_short_chars: usize,
+    /// Longest URL kept in a preview, bytes (default 2,048).
+    pub max_url_bytes: usize,
     /// The only non-public addresses the fetcher may reach, as exact
     /// `ip:port` (default none). For tests and for operators' own intranet
     /// services; never needed for the public web.
@@ -348,6 +373,16 @@ impl Default for PreviewSettings {
             max_image_bytes: 5 * 1024 * 1024,
             timeout_ms: 5_000,
             max_redirects: 5,
+            connect_timeout_ms: 2_000,
+            max_header_bytes: 32 * 1024,
+            max_headers: 64,
+            max_scan_bytes: 4 * 1024 * 1024,
+            max_body_scan_bytes: 1024 * 1024,
+            max_capture_bytes: 4 * 1024,
+            max_title_chars: 300,
+            max_description_chars: 1_000,
+            max_short_chars: 200,
+            max_url_bytes: 2_048,
             allow_addresses: Vec::new(),
             resolve: Default::default(),
             system_dns: true,

@@ -226,3 +226,28 @@ async fn no_preview_is_fetched_for_inert_links() {
     tokio::time::sleep(Duration::from_millis(500)).await;
     assert_eq!(hits.load(Ordering::SeqCst), 0);
 }
+
+/// The extractor's limits are server settings: a shorter title cap cuts
+/// the card's title.
+#[tokio::test]
+async fn extraction_limits_come_from_the_settings() {
+    let (port, _) = shop().await;
+    let settings =
+        shop_settings(port).replacen("[preview]\n", "[preview]\nmax_title_chars = 5\n", 1);
+    let server = TestServer::start_full(&[], Some(&settings));
+    let alice = user(&server, "alice").await;
+    let link = format!("http://item.taobao.com:{port}/item.htm?id=5");
+    let r = reqwest::Client::new()
+        .get(format!("{}/api/v1/previews", server.url))
+        .query(&[("url", link.as_str())])
+        .bearer_auth(alice.token().unwrap())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let preview: serde_json::Value = r.json().await.unwrap();
+    let title = preview["title"].as_str().unwrap();
+    assert!(title.ends_with('…'), "{title}");
+    assert!(title.chars().count() <= 6, "{title}");
+    assert_eq!(preview["price"], "199.00");
+}

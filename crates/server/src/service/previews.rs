@@ -62,6 +62,9 @@ impl Previews {
         config.max_image_bytes = settings.max_image_bytes;
         config.total_timeout = Duration::from_millis(settings.timeout_ms);
         config.max_redirects = settings.max_redirects;
+        config.connect_timeout = Duration::from_millis(settings.connect_timeout_ms);
+        config.max_header_bytes = settings.max_header_bytes;
+        config.max_headers = settings.max_headers;
         config.allow_addresses = settings.allow_addresses.clone();
         let resolver = Arc::new(Overrides {
             names: settings.resolve.clone(),
@@ -146,6 +149,19 @@ impl Previews {
         value
     }
 
+    fn extract_config(&self) -> kaifang_preview::ExtractConfig {
+        let s = &self.settings;
+        let mut cfg = kaifang_preview::ExtractConfig::default();
+        cfg.max_scan_bytes = s.max_scan_bytes;
+        cfg.max_body_scan_bytes = s.max_body_scan_bytes;
+        cfg.max_capture_bytes = s.max_capture_bytes;
+        cfg.max_title_chars = s.max_title_chars;
+        cfg.max_description_chars = s.max_description_chars;
+        cfg.max_short_chars = s.max_short_chars;
+        cfg.max_url_bytes = s.max_url_bytes;
+        cfg
+    }
+
     async fn fetch(&self, url: &str) -> Result<String, String> {
         let _permit = self.permits.acquire().await.map_err(|e| e.to_string())?;
         let parsed = url::Url::parse(url).map_err(|e| e.to_string())?;
@@ -154,7 +170,7 @@ impl Previews {
             .fetch_page(&parsed)
             .await
             .map_err(|e| e.to_string())?;
-        let cfg = kaifang_preview::ExtractConfig::default();
+        let cfg = self.extract_config();
         let mut preview = kaifang_preview::extract(
             &page.body,
             &page.final_url,
