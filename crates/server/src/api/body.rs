@@ -7,8 +7,10 @@
 //! completed" instead of a 413). So a body that declares an oversized
 //! length is read and thrown away, up to `limits.max_drain_bytes` and for a
 //! bounded time (`limits.drain_timeout_ms`), before the problem+json answer
-//! goes out. Bodies without a
-//! declared length are still capped by `DefaultBodyLimit`.
+//! goes out. Bodies without a declared length are still capped by
+//! `DefaultBodyLimit`. The drain comes before authentication, so anyone may
+//! make the server read that much once per request: it is bounded by both
+//! settings, as any upload is.
 use std::time::Duration;
 
 use axum::body::Body;
