@@ -195,21 +195,19 @@ pub fn from_text(s: &str) -> Option<String> {
             .position(|c| !(c.is_ascii_digit() || b"-:.+TZtz".contains(c)))
             .map_or(b.len(), |n| start + n);
         let candidate = s.get(start..end)?.trim_end_matches(['.', ':', '-', '+']);
-        if candidate.len() == 10 {
-            if let (Some(y), Some(m), Some(d)) = (
-                digits(b, start, 4),
-                digits(b, start + 5, 2),
-                digits(b, start + 8, 2),
-            ) && b[start + 4] == b'-'
-                && b[start + 7] == b'-'
-                && (1..=12).contains(&m)
-                && (1..=31).contains(&d)
-                && (1900..=2100).contains(&y)
-            {
-                return noon(y, m, d);
-            }
-        } else if let Some(iso) = normalise(candidate) {
+        let Some(iso) = normalise(candidate) else {
+            continue;
+        };
+        if candidate.len() > 10 {
             return Some(iso);
+        }
+        // A day alone: noon, as for a day written in words.
+        if let (Some(y), Some(m), Some(d)) = (
+            year(&candidate[..4]),
+            digits(b, start + 5, 2),
+            digits(b, start + 8, 2),
+        ) {
+            return noon(y, m, d);
         }
     }
     let words: Vec<&str> = s

@@ -362,6 +362,11 @@ pub struct PreviewSettings {
 
 impl Default for PreviewSettings {
     fn default() -> Self {
+        // The fetcher's and the extractor's own defaults, written once in
+        // their crates.
+        let fetch = kaifang_fetch::FetchConfig::default();
+        let extract = kaifang_preview::ExtractConfig::default();
+        let millis = |d: std::time::Duration| u64::try_from(d.as_millis()).unwrap_or(u64::MAX);
         Self {
             enabled: true,
             ttl_seconds: 86_400,
@@ -369,20 +374,20 @@ impl Default for PreviewSettings {
             cache_max_entries: 100_000,
             memory_entries: 10_000,
             concurrency: 8,
-            max_body_bytes: 2 * 1024 * 1024,
-            max_image_bytes: 5 * 1024 * 1024,
-            timeout_ms: 5_000,
-            max_redirects: 5,
-            connect_timeout_ms: 2_000,
-            max_header_bytes: 32 * 1024,
-            max_headers: 64,
-            max_scan_bytes: 4 * 1024 * 1024,
-            max_body_scan_bytes: 1024 * 1024,
-            max_capture_bytes: 4 * 1024,
-            max_title_chars: 300,
-            max_description_chars: 1_000,
-            max_short_chars: 200,
-            max_url_bytes: 2_048,
+            max_body_bytes: fetch.max_body_bytes,
+            max_image_bytes: fetch.max_image_bytes,
+            timeout_ms: millis(fetch.total_timeout),
+            max_redirects: fetch.max_redirects,
+            connect_timeout_ms: millis(fetch.connect_timeout),
+            max_header_bytes: fetch.max_header_bytes,
+            max_headers: fetch.max_headers,
+            max_scan_bytes: extract.max_scan_bytes,
+            max_body_scan_bytes: extract.max_body_scan_bytes,
+            max_capture_bytes: extract.max_capture_bytes,
+            max_title_chars: extract.max_title_chars,
+            max_description_chars: extract.max_description_chars,
+            max_short_chars: extract.max_short_chars,
+            max_url_bytes: extract.max_url_bytes,
             allow_addresses: Vec::new(),
             resolve: Default::default(),
             system_dns: true,

@@ -45,6 +45,8 @@ impl Resolve for Overrides {
 pub struct Previews {
     store: Arc<dyn Store>,
     fetcher: Fetcher,
+    /// The extractor's limits, from the settings once.
+    extract: kaifang_preview::ExtractConfig,
     settings: PreviewSettings,
     memory: Mutex<HashMap<String, (Instant, PreviewJson)>>,
     inflight: Mutex<HashMap<String, Arc<OnceCell<PreviewJson>>>>,
@@ -74,6 +76,7 @@ impl Previews {
         Ok(Self {
             store,
             fetcher,
+            extract: Self::extract_config(&settings),
             permits: Semaphore::new(settings.concurrency.max(1)),
             settings,
             memory: Mutex::new(HashMap::new()),
@@ -149,8 +152,8 @@ impl Previews {
         value
     }
 
-    fn extract_config(&self) -> kaifang_preview::ExtractConfig {
-        let s = &self.settings;
+    /// The extractor's limits as the settings give them.
+    fn extract_config(s: &PreviewSettings) -> kaifang_preview::ExtractConfig {
         let mut cfg = kaifang_preview::ExtractConfig::default();
         cfg.max_scan_bytes = s.max_scan_bytes;
         cfg.max_body_scan_bytes = s.max_body_scan_bytes;
@@ -170,12 +173,11 @@ impl Previews {
             .fetch_page(&parsed)
             .await
             .map_err(|e| e.to_string())?;
-        let cfg = self.extract_config();
         let mut preview = kaifang_preview::extract(
             &page.body,
             &page.final_url,
             page.content_type.as_deref(),
-            &cfg,
+            &self.extract,
         );
         if let Some(oembed) = preview.oembed_url.clone()
             && let Ok(oembed) = url::Url::parse(&oembed)
