@@ -1,5 +1,10 @@
 use thiserror::Error;
 
+/// The error a storage backend reports, boxed so that this type names no
+/// backend's library: each backend converts its own errors (SQLite's in
+/// `sqlite/error.rs`) and another backend plugs in the same way.
+pub type BackendError = Box<dyn std::error::Error + Send + Sync + 'static>;
+
 /// Everything a storage operation can fail with.
 #[derive(Debug, Error)]
 #[non_exhaustive]
@@ -17,9 +22,10 @@ pub enum Error {
     /// The request contradicts the data (e.g. adding a member already there).
     #[error("conflict: {0}")]
     Conflict(&'static str),
-    /// The database file could not be opened, read or written.
+    /// The database could not be opened, read or written (the backend's own
+    /// error is kept as the source).
     #[error("database error: {0}")]
-    Database(#[from] rusqlite::Error),
+    Backend(#[source] BackendError),
     /// Creating the data folder or another file operation failed.
     #[error("I/O error: {0}")]
     Io(#[from] std::io::Error),
@@ -34,7 +40,36 @@ pub enum Error {
     Migration {
         /// The migration that failed.
         version: u32,
-        /// Why it failed.
-        source: rusqlite::Error,
+        /// Why it failed, as the backend reported it.
+        source: BackendError,
     },
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+    use super::*;
+    use std::error::Error as _;
+
+    /// A backend other than SQLite (PostgreSQL next) reports its own error
+    /// type through the same variants, and the cause stays readable.
+    #[test]
+    fn any_backend_error_fits_and_keeps_its_cause() {
+        #[derive(Debug, Error)]
+        #[error("connection reset by the database server")]
+        struct OtherBackend;
+
+        let e = Error::Backend(Box::new(OtherBackend));
+        assert_eq!(
+            e.to_string(),
+            "database error: connection reset by the database server"
+        );
+        assert!(e.source().is_some_and(|s| s.is::<OtherBackend>()));
+
+        let m = Error::Migration {
+            version: 7,
+            source: Box::new(OtherBackend),
+        };
+        assert!(m.to_string().starts_with("migration 7 failed"));
+    }
 }

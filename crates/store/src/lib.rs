@@ -27,7 +27,7 @@ mod model;
 mod sqlite;
 mod store;
 
-pub use error::Error;
+pub use error::{BackendError, Error};
 pub use governance::{Activation, AuditEntry, Governance, PolicyVersion, ShareCount};
 pub use membership::{MemberChange, check_member_change};
 pub use model::{

@@ -23,7 +23,7 @@ pub(super) fn apply(conn: &mut Connection) -> Result<(), Error> {
         let tx = conn.transaction()?;
         tx.execute_batch(sql)
             .and_then(|_| tx.pragma_update(None, "user_version", version))
-            .map_err(|source| Error::Migration { version, source })?;
+            .map_err(|source| super::error::migration(version, source))?;
         tx.commit()?;
         tracing::info!(version, "applied database migration");
     }
