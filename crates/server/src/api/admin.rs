@@ -2,17 +2,20 @@
 //! replay, audit. Everyone but operator administrators gets 404.
 use std::sync::Arc;
 
+use axum::Json as JsonBody;
 use axum::extract::State;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use kaifang_policy::FairnessReport;
 use serde::Deserialize;
-use serde_json::json;
 use utoipa::{IntoParams, ToSchema};
 
 use super::extract::{Json, Path, Query};
 use crate::error::{ApiError, ApiResult};
 use crate::service::accounts::Caller;
-use crate::service::governance::{GovernanceService, Report, now_ms};
+use crate::service::governance::{
+    ActivationView, AuditLog, Diff, GovernanceService, History, Replay, Report, VersionView, now_ms,
+};
 
 /// A policy to propose.
 #[derive(Deserialize, ToSchema)]
@@ -89,94 +92,84 @@ fn range(from: Option<&str>, to: Option<&str>) -> ApiResult<(i64, i64)> {
     Ok((from, to))
 }
 
-fn json_ok<T: serde::Serialize>(v: &T) -> Response {
-    axum::Json(v).into_response()
-}
-
 /// Proposes a version (validated; not yet in force).
 #[utoipa::path(post, path = "/api/v1/admin/policies", tag = "admin", request_body = Propose,
-    responses((status = 201), (status = 404, description = "not an admin"), (status = 422, description = "invalid policy, with Cedar's message")), security(("bearer" = [])))]
+    responses((status = 201, body = VersionView), (status = 404, description = "not an admin"), (status = 422, description = "invalid policy, with Cedar's message")), security(("bearer" = [])))]
 pub async fn propose(
     State(g): State<Arc<GovernanceService>>,
     caller: Caller,
     Json(req): Json<Propose>,
-) -> ApiResult<Response> {
+) -> ApiResult<(StatusCode, JsonBody<VersionView>)> {
     let v = g.propose(&caller, &req.text, &req.comment).await?;
-    Ok((StatusCode::CREATED, axum::Json(v)).into_response())
+    Ok((StatusCode::CREATED, JsonBody(v)))
 }
 
 /// Versions, activations and the version in force.
-#[utoipa::path(get, path = "/api/v1/admin/policies", tag = "admin", responses((status = 200), (status = 404)), security(("bearer" = [])))]
+#[utoipa::path(get, path = "/api/v1/admin/policies", tag = "admin", responses((status = 200, body = History), (status = 404)), security(("bearer" = [])))]
 pub async fn history(
     State(g): State<Arc<GovernanceService>>,
     caller: Caller,
-) -> ApiResult<Response> {
-    let (versions, activations, active) = g.history(&caller).await?;
-    Ok(json_ok(
-        &json!({ "versions": versions, "activations": activations, "active_version": active }),
-    ))
+) -> ApiResult<JsonBody<History>> {
+    Ok(JsonBody(g.history(&caller).await?))
 }
 
 /// One version (0: the start-up policy).
-#[utoipa::path(get, path = "/api/v1/admin/policies/{id}", tag = "admin", params(("id" = i64, Path)), responses((status = 200), (status = 404)), security(("bearer" = [])))]
+#[utoipa::path(get, path = "/api/v1/admin/policies/{id}", tag = "admin", params(("id" = i64, Path)), responses((status = 200, body = VersionView), (status = 404)), security(("bearer" = [])))]
 pub async fn version(
     State(g): State<Arc<GovernanceService>>,
     caller: Caller,
     Path(id): Path<i64>,
-) -> ApiResult<Response> {
-    Ok(json_ok(&g.version(&caller, id).await?))
+) -> ApiResult<JsonBody<VersionView>> {
+    Ok(JsonBody(g.version(&caller, id).await?))
 }
 
 /// A line diff between two versions.
-#[utoipa::path(get, path = "/api/v1/admin/policies/diff", tag = "admin", params(DiffQuery), responses((status = 200), (status = 404)), security(("bearer" = [])))]
+#[utoipa::path(get, path = "/api/v1/admin/policies/diff", tag = "admin", params(DiffQuery), responses((status = 200, body = Diff), (status = 404)), security(("bearer" = [])))]
 pub async fn diff(
     State(g): State<Arc<GovernanceService>>,
     caller: Caller,
     Query(q): Query<DiffQuery>,
-) -> ApiResult<Response> {
-    Ok(json_ok(
-        &json!({ "lines": g.diff(&caller, q.from, q.to).await? }),
-    ))
+) -> ApiResult<JsonBody<Diff>> {
+    Ok(JsonBody(g.diff(&caller, q.from, q.to).await?))
 }
 
 /// Schedules a version (now, or at a future instant).
 #[utoipa::path(post, path = "/api/v1/admin/policies/{id}/activate", tag = "admin", params(("id" = i64, Path)), request_body = Activate,
-    responses((status = 201), (status = 400, description = "malformed or past instant"), (status = 404)), security(("bearer" = [])))]
+    responses((status = 201, body = ActivationView), (status = 400, description = "malformed or past instant"), (status = 404)), security(("bearer" = [])))]
 pub async fn activate(
     State(g): State<Arc<GovernanceService>>,
     caller: Caller,
     Path(id): Path<i64>,
     Json(req): Json<Activate>,
-) -> ApiResult<Response> {
+) -> ApiResult<(StatusCode, JsonBody<ActivationView>)> {
     let a = g.activate(&caller, id, req.at.as_deref()).await?;
-    Ok((StatusCode::CREATED, axum::Json(a)).into_response())
+    Ok((StatusCode::CREATED, JsonBody(a)))
 }
 
 /// Puts an earlier version back in force now.
-#[utoipa::path(post, path = "/api/v1/admin/policies/rollback", tag = "admin", request_body = Rollback, responses((status = 201), (status = 404)), security(("bearer" = [])))]
+#[utoipa::path(post, path = "/api/v1/admin/policies/rollback", tag = "admin", request_body = Rollback, responses((status = 201, body = ActivationView), (status = 404)), security(("bearer" = [])))]
 pub async fn rollback(
     State(g): State<Arc<GovernanceService>>,
     caller: Caller,
     Json(req): Json<Rollback>,
-) -> ApiResult<Response> {
+) -> ApiResult<(StatusCode, JsonBody<ActivationView>)> {
     let a = g.rollback(&caller, req.to).await?;
-    Ok((StatusCode::CREATED, axum::Json(a)).into_response())
+    Ok((StatusCode::CREATED, JsonBody(a)))
 }
 
 /// Cancels a pending activation.
-#[utoipa::path(delete, path = "/api/v1/admin/activations/{id}", tag = "admin", params(("id" = i64, Path)), responses((status = 200), (status = 404), (status = 409)), security(("bearer" = [])))]
+#[utoipa::path(delete, path = "/api/v1/admin/activations/{id}", tag = "admin", params(("id" = i64, Path)), responses((status = 200, body = ActivationView), (status = 404), (status = 409)), security(("bearer" = [])))]
 pub async fn cancel(
     State(g): State<Arc<GovernanceService>>,
     caller: Caller,
     Path(id): Path<i64>,
-) -> ApiResult<Response> {
-    Ok(json_ok(&g.cancel(&caller, id).await?))
+) -> ApiResult<JsonBody<ActivationView>> {
+    Ok(JsonBody(g.cancel(&caller, id).await?))
 }
 
 fn csv(report: &Report) -> String {
     let mut out = String::from("owner,platform,conversation_kind,treatment,count,share\n");
     for r in &report.rows {
-        let c = &r.count;
         let field = |s: &str| {
             if s.contains([',', '"', '\n']) {
                 format!("\"{}\"", s.replace('"', "\"\""))
@@ -186,11 +179,11 @@ fn csv(report: &Report) -> String {
         };
         out.push_str(&format!(
             "{},{},{},{},{},{:.4}\n",
-            field(&c.owner),
-            field(&c.platform),
-            c.conversation_kind,
-            c.treatment,
-            c.count,
+            field(&r.owner),
+            field(&r.platform),
+            r.conversation_kind,
+            r.treatment,
+            r.count,
             r.share
         ));
     }
@@ -199,7 +192,7 @@ fn csv(report: &Report) -> String {
 
 fn report_response(report: Report, format: Option<&str>) -> ApiResult<Response> {
     match format.unwrap_or("json") {
-        "json" => Ok(json_ok(&report)),
+        "json" => Ok(JsonBody(report).into_response()),
         "csv" => Ok((
             [(header::CONTENT_TYPE, "text/csv; charset=utf-8")],
             csv(&report),
@@ -214,7 +207,7 @@ fn report_response(report: Report, format: Option<&str>) -> ApiResult<Response> 
 /// The transparency report: counts and shares per owner, platform,
 /// conversation kind and treatment, and the versions in force.
 #[utoipa::path(get, path = "/api/v1/admin/reports/links", tag = "admin", params(RangeQuery),
-    responses((status = 200), (status = 400, description = "inverted or too long range"), (status = 404)), security(("bearer" = [])))]
+    responses((status = 200, body = Report), (status = 400, description = "inverted or too long range"), (status = 404)), security(("bearer" = [])))]
 pub async fn report(
     State(g): State<Arc<GovernanceService>>,
     caller: Caller,
@@ -228,7 +221,7 @@ pub async fn report(
 }
 
 /// The same report, public and aggregated, when `governance.public_report` is on.
-#[utoipa::path(get, path = "/api/v1/public/reports/links", tag = "admin", params(RangeQuery), responses((status = 200), (status = 404, description = "not published")))]
+#[utoipa::path(get, path = "/api/v1/public/reports/links", tag = "admin", params(RangeQuery), responses((status = 200, body = Report), (status = 404, description = "not published")))]
 pub async fn public_report(
     State(g): State<Arc<GovernanceService>>,
     Query(q): Query<RangeQuery>,
@@ -242,8 +235,8 @@ pub async fn public_report(
 pub async fn fairness(
     State(g): State<Arc<GovernanceService>>,
     caller: Caller,
-) -> ApiResult<Response> {
-    Ok(json_ok(&g.fairness(&caller, None).await?))
+) -> ApiResult<JsonBody<FairnessReport>> {
+    Ok(JsonBody(g.fairness(&caller, None).await?))
 }
 
 /// The non-discrimination matrix of a candidate policy.
@@ -252,25 +245,26 @@ pub async fn fairness_of(
     State(g): State<Arc<GovernanceService>>,
     caller: Caller,
     Json(req): Json<Candidate>,
-) -> ApiResult<Response> {
-    Ok(json_ok(&g.fairness(&caller, Some(&req.text)).await?))
+) -> ApiResult<JsonBody<FairnessReport>> {
+    Ok(JsonBody(g.fairness(&caller, Some(&req.text)).await?))
 }
 
 /// What a candidate policy would change over the logged links.
-#[utoipa::path(post, path = "/api/v1/admin/replay", tag = "admin", request_body = Candidate, responses((status = 200), (status = 400), (status = 404), (status = 422)), security(("bearer" = [])))]
+#[utoipa::path(post, path = "/api/v1/admin/replay", tag = "admin", request_body = Candidate, responses((status = 200, body = Replay), (status = 400), (status = 404), (status = 422)), security(("bearer" = [])))]
 pub async fn replay(
     State(g): State<Arc<GovernanceService>>,
     caller: Caller,
     Json(req): Json<Candidate>,
-) -> ApiResult<Response> {
+) -> ApiResult<JsonBody<Replay>> {
     let (from, to) = range(req.from.as_deref(), req.to.as_deref())?;
-    Ok(json_ok(&g.replay(&caller, &req.text, from, to).await?))
+    Ok(JsonBody(g.replay(&caller, &req.text, from, to).await?))
 }
 
 /// The audit log, newest first.
-#[utoipa::path(get, path = "/api/v1/admin/audit", tag = "admin", responses((status = 200), (status = 404)), security(("bearer" = [])))]
-pub async fn audit(State(g): State<Arc<GovernanceService>>, caller: Caller) -> ApiResult<Response> {
-    Ok(json_ok(
-        &json!({ "entries": g.audit_log(&caller, 200).await? }),
-    ))
+#[utoipa::path(get, path = "/api/v1/admin/audit", tag = "admin", responses((status = 200, body = AuditLog), (status = 404)), security(("bearer" = [])))]
+pub async fn audit(
+    State(g): State<Arc<GovernanceService>>,
+    caller: Caller,
+) -> ApiResult<JsonBody<AuditLog>> {
+    Ok(JsonBody(g.audit_log(&caller, 200).await?))
 }

@@ -1,0 +1,66 @@
+//! The audit log: every admin action, recorded as it happens.
+use kaifang_store::{AuditEntry, Timestamp, UserId};
+use serde::Serialize;
+use utoipa::ToSchema;
+
+use super::GovernanceService;
+use crate::error::ApiResult;
+use crate::service::accounts::Caller;
+
+/// Most entries one read returns.
+const MAX_ENTRIES: u32 = 1_000;
+
+/// One admin action.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AuditRow {
+    /// Entry id.
+    pub id: i64,
+    /// When, Unix ms.
+    pub at: Timestamp,
+    /// Who (handle).
+    pub actor: String,
+    /// What, e.g. `policy.propose`.
+    pub action: String,
+    /// Details: a JSON object, as text.
+    pub detail: String,
+}
+
+impl From<AuditEntry> for AuditRow {
+    fn from(e: AuditEntry) -> Self {
+        Self {
+            id: e.id,
+            at: e.at,
+            actor: e.actor,
+            action: e.action,
+            detail: e.detail,
+        }
+    }
+}
+
+/// The newest audit entries, newest first.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AuditLog {
+    /// The entries.
+    pub entries: Vec<AuditRow>,
+}
+
+impl GovernanceService {
+    /// Records one admin action.
+    pub(super) async fn record(
+        &self,
+        actor: UserId,
+        action: &str,
+        detail: serde_json::Value,
+    ) -> ApiResult<()> {
+        Ok(self.store.audit(actor, action, &detail.to_string()).await?)
+    }
+
+    /// The newest audit entries.
+    pub async fn audit_log(&self, caller: &Caller, limit: u32) -> ApiResult<AuditLog> {
+        self.admin(caller).await?;
+        let entries = self.store.audit_log(limit.clamp(1, MAX_ENTRIES)).await?;
+        Ok(AuditLog {
+            entries: super::into_views(entries),
+        })
+    }
+}

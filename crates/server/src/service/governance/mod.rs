@@ -1,0 +1,217 @@
+//! Governance: policy versions proposed, validated and scheduled by admins.
+//! This file holds the service, its admin check and the versions; the
+//! other jobs each have a module: [`diff`] between versions, the
+//! [`scheduler`] that switches at the scheduled instant (this process polls
+//! the database, so a version scheduled through another process sharing the
+//! file is picked up too), the transparency [`report`], [`replay`] of a
+//! candidate policy over the link-share log, and the [`audit`] log.
+mod audit;
+mod diff;
+mod replay;
+mod report;
+mod scheduler;
+
+use std::sync::Arc;
+
+use kaifang_policy::{FairnessReport, PlatformFacts, PolicyEngine, check_non_discrimination};
+use kaifang_store::{Activation, Governance, PolicyVersion, Store, Timestamp, UserId};
+use serde::Serialize;
+use serde_json::json;
+use utoipa::ToSchema;
+
+use crate::config::GovernanceSettings;
+use crate::error::{ApiError, ApiResult};
+use crate::service::accounts::Caller;
+use crate::service::links::Links;
+
+pub use crate::now_ms;
+pub use audit::{AuditLog, AuditRow};
+pub use diff::{Diff, DiffLine, diff};
+pub use replay::{Replay, ReplayChange};
+pub use report::{Report, ReportRow, SeriesPoint, VersionInForce};
+pub use scheduler::in_force;
+
+/// A policy version as the API shows it.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct VersionView {
+    /// Version id (from 1; 0 is the start-up policy from the settings).
+    pub id: i64,
+    /// Cedar text.
+    pub text: String,
+    /// Who proposed it (handle; `settings` for version 0).
+    pub author: String,
+    /// When, Unix ms.
+    pub created_at: Timestamp,
+    /// Why.
+    pub comment: String,
+}
+
+impl From<PolicyVersion> for VersionView {
+    fn from(v: PolicyVersion) -> Self {
+        Self {
+            id: v.id,
+            text: v.text,
+            author: v.author,
+            created_at: v.created_at,
+            comment: v.comment,
+        }
+    }
+}
+
+/// A scheduled (or past) activation as the API shows it.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ActivationView {
+    /// Activation id.
+    pub id: i64,
+    /// The version it puts in force.
+    pub version_id: i64,
+    /// From when, Unix ms.
+    pub effective_from: Timestamp,
+    /// Who scheduled it (handle).
+    pub created_by: String,
+    /// When it was scheduled, Unix ms.
+    pub created_at: Timestamp,
+    /// When it was cancelled, if it was (Unix ms, else null).
+    pub cancelled_at: Option<Timestamp>,
+}
+
+impl From<Activation> for ActivationView {
+    fn from(a: Activation) -> Self {
+        Self {
+            id: a.id,
+            version_id: a.version_id,
+            effective_from: a.effective_from,
+            created_by: a.created_by,
+            created_at: a.created_at,
+            cancelled_at: a.cancelled_at,
+        }
+    }
+}
+
+/// Every version and activation, and the version in force.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct History {
+    /// Stored versions, oldest first.
+    pub versions: Vec<VersionView>,
+    /// Activations, scheduled, past and cancelled.
+    pub activations: Vec<ActivationView>,
+    /// The version in force now (0: the start-up policy).
+    pub active_version: i64,
+}
+
+/// The governance service.
+pub struct GovernanceService {
+    store: Arc<dyn Governance>,
+    users: Arc<dyn Store>,
+    links: Arc<Links>,
+    settings: GovernanceSettings,
+    startup: (String, Arc<PolicyEngine>),
+    wake: tokio::sync::Notify,
+}
+
+impl GovernanceService {
+    /// Builds the service; the policy in force now is the start-up policy (version 0).
+    pub fn new(
+        store: Arc<dyn Governance>,
+        users: Arc<dyn Store>,
+        links: Arc<Links>,
+        settings: GovernanceSettings,
+    ) -> Self {
+        let active = links.active();
+        Self {
+            store,
+            users,
+            startup: (active.text.clone(), active.engine.clone()),
+            links,
+            settings,
+            wake: tokio::sync::Notify::new(),
+        }
+    }
+
+    async fn admin(&self, caller: &Caller) -> ApiResult<UserId> {
+        match self.users.user_by_id(caller.user_id).await? {
+            Some(u) if u.is_admin => Ok(u.id),
+            // Non-admins learn nothing, not even that the endpoint exists.
+            _ => Err(ApiError::not_found("resource")),
+        }
+    }
+
+    fn compile(&self, text: &str) -> ApiResult<PolicyEngine> {
+        self.links
+            .compile(text)
+            .map_err(|e| ApiError::unprocessable("invalid-policy", "Invalid policy", e.to_string()))
+    }
+
+    /// Validates and stores a new version (not yet in force).
+    pub async fn propose(
+        &self,
+        caller: &Caller,
+        text: &str,
+        comment: &str,
+    ) -> ApiResult<VersionView> {
+        let actor = self.admin(caller).await?;
+        self.compile(text)?;
+        let v = self.store.create_version(actor, text, comment).await?;
+        self.record(
+            actor,
+            "policy.propose",
+            json!({ "version": v.id, "comment": comment }),
+        )
+        .await?;
+        Ok(v.into())
+    }
+
+    /// Every version and activation.
+    pub async fn history(&self, caller: &Caller) -> ApiResult<History> {
+        self.admin(caller).await?;
+        Ok(History {
+            versions: into_views(self.store.versions().await?),
+            activations: into_views(self.store.activations().await?),
+            active_version: self.links.active().version,
+        })
+    }
+
+    /// One version (0: the start-up policy).
+    pub async fn version(&self, caller: &Caller, id: i64) -> ApiResult<VersionView> {
+        self.admin(caller).await?;
+        Ok(self.version_text(id).await?.into())
+    }
+
+    async fn version_text(&self, id: i64) -> ApiResult<PolicyVersion> {
+        if id == 0 {
+            return Ok(PolicyVersion {
+                id: 0,
+                text: self.startup.0.clone(),
+                author: "settings".into(),
+                created_at: 0,
+                comment: "the start-up policy from the settings".into(),
+            });
+        }
+        self.store
+            .version(id)
+            .await?
+            .ok_or_else(|| ApiError::not_found("policy version"))
+    }
+
+    /// The non-discrimination check of the policy in force, or of a candidate.
+    pub async fn fairness(
+        &self,
+        caller: &Caller,
+        candidate: Option<&str>,
+    ) -> ApiResult<FairnessReport> {
+        self.admin(caller).await?;
+        let engine = match candidate {
+            Some(text) => Arc::new(self.compile(text)?),
+            None => self.links.active().engine.clone(),
+        };
+        Ok(check_non_discrimination(
+            &engine,
+            &PlatformFacts::from_registry(self.links.registry()),
+            self.links.operator(),
+        ))
+    }
+}
+
+fn into_views<T, V: From<T>>(rows: Vec<T>) -> Vec<V> {
+    rows.into_iter().map(V::from).collect()
+}
