@@ -97,6 +97,23 @@ pub struct LinkDecision {
     pub policies: Arc<[String]>,
 }
 
+/// The [`LinkDecision::flags`] entry for bidi controls near the link.
+pub const FLAG_BIDI: &str = "bidi";
+/// The [`LinkDecision::flags`] entry for a mixed-script host.
+pub const FLAG_HOMOGRAPH: &str = "homograph";
+
+impl LinkDecision {
+    /// The [`LinkFacts::bidi`] fact the decision was made with.
+    pub fn bidi(&self) -> bool {
+        self.flags.iter().any(|f| f == FLAG_BIDI)
+    }
+
+    /// The [`LinkFacts::mixed_script`] fact the decision was made with.
+    pub fn mixed_script(&self) -> bool {
+        self.flags.iter().any(|f| f == FLAG_HOMOGRAPH)
+    }
+}
+
 /// Decides every link in a message. Immutable and `Send + Sync`.
 #[derive(Debug)]
 pub struct LinkEngine {
@@ -219,10 +236,10 @@ impl LinkEngine {
         } = self.policy.decide(ctx, &facts);
         let mut flags = Vec::new();
         if facts.bidi {
-            flags.push("bidi".to_owned());
+            flags.push(FLAG_BIDI.to_owned());
         }
         if facts.mixed_script {
-            flags.push("homograph".to_owned());
+            flags.push(FLAG_HOMOGRAPH.to_owned());
         }
         LinkDecision {
             url: found.url.to_owned(),
@@ -302,7 +319,7 @@ fn undecided(found: &FoundUrl<'_>, reason: &str) -> LinkDecision {
         display_host: found.host.to_owned(),
         lists: Vec::new(),
         flags: if found.bidi_nearby {
-            vec!["bidi".to_owned()]
+            vec![FLAG_BIDI.to_owned()]
         } else {
             Vec::new()
         },

@@ -33,6 +33,8 @@ fn share(i: usize, now: i64) -> LinkShare {
         category: category.into(),
         domain: format!("{platform}.com"),
         lists: vec![],
+        bidi: false,
+        mixed_script: false,
         treatment: if i.is_multiple_of(3) {
             "live".into()
         } else {

@@ -193,6 +193,10 @@ pub struct LinkShare {
     pub domain: String,
     /// Threat lists the domain is on.
     pub lists: Vec<String>,
+    /// Bidi control characters were in or near the link.
+    pub bidi: bool,
+    /// The host mixes scripts (possible homograph).
+    pub mixed_script: bool,
     /// `live`, `warn`, `inert` or `blocked`.
     pub treatment: String,
     /// Whether a preview was permitted.

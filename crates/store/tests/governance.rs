@@ -18,6 +18,8 @@ fn share(at: i64, kind: ConversationKind, platform: &str, treatment: &str) -> Li
         category: "commerce".into(),
         domain: "taobao.com".into(),
         lists: vec![],
+        bidi: false,
+        mixed_script: false,
         treatment: treatment.into(),
         preview: false,
         policy_version: 0,
@@ -109,6 +111,7 @@ async fn versions_activations_shares_and_audit() {
     let (c, _) = store.open_direct(admin.id, b.id).await.unwrap();
     let mut s = share(300, ConversationKind::Direct, "jd", "live");
     s.owner = "jd".into();
+    s.bidi = true;
     store
         .append_message(NewMessage {
             conversation_id: c.id,
@@ -124,4 +127,6 @@ async fn versions_activations_shares_and_audit() {
     assert_eq!(counts[0].platform, "jd");
     let logged = store.shares(250, 350, 0, 10).await.unwrap();
     assert!(logged[0].1.message_id.is_some());
+    // Replay needs the flags back as they were logged.
+    assert!(logged[0].1.bidi && !logged[0].1.mixed_script);
 }

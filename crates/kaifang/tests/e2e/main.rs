@@ -11,6 +11,7 @@ mod governance;
 mod links;
 mod messages;
 mod previews;
+mod replay;
 mod server;
 mod system;
 

@@ -41,6 +41,8 @@ fn shares(links: &[LinkDecision], m: &Membership, version: i64) -> Vec<LinkShare
             category: l.category.clone(),
             domain: l.domain.clone(),
             lists: l.lists.clone(),
+            bidi: l.bidi(),
+            mixed_script: l.mixed_script(),
             treatment: format!("{:?}", l.treatment).to_lowercase(),
             preview: l.preview,
             policy_version: version,

@@ -65,6 +65,8 @@ fn share_from(r: &Row<'_>) -> Result<(i64, LinkShare), Error> {
             category: r.get(8)?,
             domain: r.get(9)?,
             lists: serde_json::from_str(&lists).map_err(|e| Error::Corrupt(e.to_string()))?,
+            bidi: r.get(15)?,
+            mixed_script: r.get(16)?,
             treatment: r.get(11)?,
             preview: r.get(12)?,
             policy_version: r.get(13)?,
@@ -220,7 +222,8 @@ impl Governance for SqliteStore {
         self.read(move |c| {
             let mut stmt = c.prepare_cached(
                 "SELECT id, at, message_id, conversation_kind, member_count, sender_role, platform, owner, \
-                 category, domain, lists, treatment, preview, policy_version, policies FROM link_shares \
+                 category, domain, lists, treatment, preview, policy_version, policies, bidi, \
+                 mixed_script FROM link_shares \
                  WHERE id > ?3 AND +at >= ?1 AND +at < ?2 ORDER BY id LIMIT ?4",
             )?;
             let mut rows = stmt.query(params![from, to, after, limit])?;

@@ -15,6 +15,10 @@ const MIGRATIONS: &[(u32, &str)] = &[
         4,
         include_str!("../../migrations/sqlite/0004_governance.sql"),
     ),
+    (
+        5,
+        include_str!("../../migrations/sqlite/0005_link_share_flags.sql"),
+    ),
 ];
 
 pub(super) fn apply(conn: &mut Connection) -> Result<(), Error> {

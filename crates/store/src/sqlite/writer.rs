@@ -583,8 +583,9 @@ pub(super) fn log_share(
         |v: &Vec<String>| serde_json::to_string(v).map_err(|e| Error::Corrupt(e.to_string()));
     conn.prepare_cached(
         "INSERT INTO link_shares (at, message_id, conversation_kind, member_count, sender_role, \
-         platform, owner, category, domain, lists, treatment, preview, policy_version, policies) \
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
+         platform, owner, category, domain, lists, treatment, preview, policy_version, policies, \
+         bidi, mixed_script) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)",
     )?
     .execute(params![
         s.at,
@@ -600,7 +601,9 @@ pub(super) fn log_share(
         s.treatment,
         s.preview,
         s.policy_version,
-        json(&s.policies)?
+        json(&s.policies)?,
+        s.bidi,
+        s.mixed_script
     ])?;
     Ok(())
 }

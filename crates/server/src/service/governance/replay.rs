@@ -50,8 +50,9 @@ fn facts(s: &LinkShare, contested: &ContestedCategories) -> LinkFacts {
         category: s.category.clone(),
         domain: s.domain.clone(),
         lists: s.lists.clone(),
+        bidi: s.bidi,
+        mixed_script: s.mixed_script,
         category_contested: contested.contains(&s.category),
-        ..LinkFacts::default()
     }
 }
 
