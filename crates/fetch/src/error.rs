@@ -4,7 +4,7 @@ use std::io;
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use crate::policy::AddrClass;
+use crate::addresses::AddrClass;
 
 /// Why a fetch failed. Every failure is closed: nothing is returned that did
 /// not pass every check.

@@ -5,8 +5,8 @@ use std::net::{IpAddr, SocketAddr};
 
 use url::{Host, Url};
 
+use crate::addresses::{AddrClass, classify};
 use crate::error::FetchError;
-use crate::policy::{AddrClass, classify};
 use crate::resolve::Resolve;
 
 /// Whether a hop speaks TLS.

@@ -4,7 +4,7 @@
 //! fetch — the first request and each redirect, followed by hand — checks the
 //! scheme (`http`/`https`), refuses credentials in the URL, resolves the host
 //! once through a [`Resolve`]r, checks **every** answer against the
-//! [address policy](classify), and connects to one of those checked addresses
+//! [address rules](classify), and connects to one of those checked addresses
 //! (so DNS rebinding cannot swap the address between check and use). Bodies
 //! are read through caps, decompressed under a cap, and the whole fetch runs
 //! under one deadline.
@@ -26,6 +26,7 @@
 //! ```
 #![deny(missing_docs)]
 
+mod addresses;
 mod body;
 mod config;
 mod connect;
@@ -33,15 +34,14 @@ mod error;
 mod fetcher;
 mod guard;
 mod media;
-mod policy;
 mod resolve;
 
 #[cfg(test)]
 mod tests;
 
+pub use addresses::{AddrClass, classify, embedded_v4, is_public};
 pub use config::{DEFAULT_USER_AGENT, FetchConfig, MIN_HEADER_BYTES};
 pub use error::FetchError;
 pub use fetcher::Fetcher;
 pub use media::{Image, ImageHead, Page};
-pub use policy::{AddrClass, classify, embedded_v4, is_public};
 pub use resolve::{Resolve, ResolveFuture, SystemResolver};

@@ -6,8 +6,8 @@ use std::collections::{BTreeSet, HashSet};
 
 use serde::{Deserialize, Serialize};
 
-use crate::decision::PolicyEngine;
 use crate::model::{Context, ConversationKind, LinkFacts, Role, Treatment, UNKNOWN};
+use crate::policy_engine::PolicyEngine;
 
 /// One registry platform, as the check needs it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -41,23 +41,23 @@
 #![deny(missing_docs)]
 
 mod cache;
-mod decision;
 mod diagnostics;
-mod engine;
 mod error;
 mod fairness;
 mod limits;
+mod link_engine;
 mod model;
+mod policy_engine;
 mod reads;
 
-pub use decision::{BIDI_FLOOR_ID, EVALUATION_ERROR_ID, EngineSettings, PolicyEngine, SCHEMA};
-pub use engine::{LINK_CAP_ID, LinkDecision, LinkEngine, LinkEngineSettings, MALFORMED_ID};
 pub use error::PolicyError;
 pub use fairness::{
     CaseContext, Cell, ContestedCategories, FairnessReport, FairnessSettings, MatrixRow, Offence,
     PlatformFacts, check_non_discrimination, check_non_discrimination_with,
 };
+pub use link_engine::{LINK_CAP_ID, LinkDecision, LinkEngine, LinkEngineSettings, MALFORMED_ID};
 pub use model::{Context, ConversationKind, Decision, LinkFacts, Role, Treatment, UNKNOWN};
+pub use policy_engine::{BIDI_FLOOR_ID, EVALUATION_ERROR_ID, EngineSettings, PolicyEngine, SCHEMA};
 
 /// The default policy (`policies/default.cedar`): WeChat, September 2021,
 /// made neutral between the operator's platforms and its rivals'.

@@ -1,6 +1,6 @@
-//! Address policy: which IP addresses the fetcher may connect to.
+//! Address rules: which IP addresses the fetcher may connect to.
 //!
-//! The policy is an allow-list in spirit: an IPv6 address is public only inside
+//! The rules are an allow-list in spirit: an IPv6 address is public only inside
 //! global unicast `2000::/3` and outside the special-purpose blocks carved from
 //! it; an IPv4 address is public unless it falls in one of the special-purpose
 //! ranges of the IANA registry. Addresses that carry an IPv4 address inside an

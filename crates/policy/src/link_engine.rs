@@ -15,9 +15,9 @@ use kaifang_links::{
 };
 use serde::{Deserialize, Serialize};
 
-use crate::decision::PolicyEngine;
 use crate::fairness::ContestedCategories;
 use crate::model::{Context, Decision, LinkFacts, Treatment, UNKNOWN};
+use crate::policy_engine::PolicyEngine;
 
 /// Policy id reported for links past [`LinkEngineSettings::max_decided_links`].
 pub const LINK_CAP_ID: &str = "kaifang:link-cap";
