@@ -104,9 +104,9 @@ pub struct Context {
 }
 
 /// How a link is delivered, worst first: the order is the one the
-/// non-discrimination check compares with.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
+/// non-discrimination check compares with. [`Treatment::as_str`] is the one
+/// spelling: `Display`, serde and the link-share log all use it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Treatment {
     /// `deliver` denied: the message is refused.
     Blocked,
@@ -119,7 +119,10 @@ pub enum Treatment {
 }
 
 impl Treatment {
-    /// Lowercase name, as serialised.
+    /// Every treatment, worst first.
+    pub const ALL: [Self; 4] = [Self::Blocked, Self::Inert, Self::Warn, Self::Live];
+
+    /// Lowercase name: how the API, the CLI and the link-share log spell it.
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Blocked => "blocked",
@@ -127,6 +130,25 @@ impl Treatment {
             Self::Warn => "warn",
             Self::Live => "live",
         }
+    }
+
+    /// The treatment [`Treatment::as_str`] spells `name`.
+    pub fn parse(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|t| t.as_str() == name)
+    }
+}
+
+impl Serialize for Treatment {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
+    }
+}
+
+impl<'de> Deserialize<'de> for Treatment {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let name = String::deserialize(d)?;
+        Self::parse(&name)
+            .ok_or_else(|| serde::de::Error::custom(format!("unknown treatment {name:?}")))
     }
 }
 
@@ -147,4 +169,28 @@ pub struct Decision {
     /// Ids of the policies that decided the treatment (the `@id` annotation
     /// when present, else Cedar's own id), sorted.
     pub policies: Arc<[String]>,
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+    use super::*;
+
+    /// The API, the CLI and the link-share log must spell a treatment alike:
+    /// serde and `Display` go through `as_str`, and `parse` undoes it.
+    #[test]
+    fn a_treatment_has_one_spelling() {
+        let names: Vec<&str> = Treatment::ALL.iter().map(|t| t.as_str()).collect();
+        assert_eq!(names, ["blocked", "inert", "warn", "live"]);
+        for t in Treatment::ALL {
+            assert_eq!(serde_json::to_value(t).unwrap(), t.as_str());
+            assert_eq!(t.to_string(), t.as_str());
+            assert_eq!(Treatment::parse(t.as_str()), Some(t));
+            let back: Treatment = serde_json::from_str(&format!("\"{t}\"")).unwrap();
+            assert_eq!(back, t);
+        }
+        assert!(serde_json::from_str::<Treatment>("\"Live\"").is_err());
+        // Worst first, as the fairness check compares.
+        assert!(Treatment::ALL.windows(2).all(|w| w[0] < w[1]));
+    }
 }

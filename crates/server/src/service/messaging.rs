@@ -43,7 +43,7 @@ fn shares(links: &[LinkDecision], m: &Membership, version: i64) -> Vec<LinkShare
             lists: l.lists.clone(),
             bidi: l.bidi(),
             mixed_script: l.mixed_script(),
-            treatment: format!("{:?}", l.treatment).to_lowercase(),
+            treatment: l.treatment.as_str().to_owned(),
             preview: l.preview,
             policy_version: version,
             policies: l.policies.to_vec(),

@@ -87,20 +87,16 @@ impl GovernanceService {
             after = *last;
             for (_, s) in &page {
                 let ctx = links::context(s.conversation_kind, s.member_count, s.sender_role);
-                let new =
-                    serde_json::to_value(engine.decide(&ctx, &facts(s, &contested)).treatment)
-                        .ok()
-                        .and_then(|v| v.as_str().map(str::to_owned))
-                        .unwrap_or_default();
+                let new = engine.decide(&ctx, &facts(s, &contested)).treatment;
                 replayed += 1;
-                if new != s.treatment {
+                if new.as_str() != s.treatment {
                     changed += 1;
                     let key = (
                         s.owner.clone(),
                         s.platform.clone(),
                         s.conversation_kind.as_str().to_owned(),
                         s.treatment.clone(),
-                        new,
+                        new.as_str().to_owned(),
                     );
                     *changes.entry(key).or_default() += 1;
                 }
