@@ -65,7 +65,8 @@ pub struct AuthSettings {
     /// argon2id iterations (default 2).
     pub argon2_iterations: u32,
     /// How long a verified token is trusted without asking the database, in
-    /// seconds (default 60). Revocation on this node takes effect at once.
+    /// seconds (default 60). A sign-out through this server takes effect at
+    /// once.
     pub token_cache_seconds: u64,
     /// Most verified tokens cached (default 100,000); past it the cache is
     /// emptied and refills from the database.
@@ -227,9 +228,10 @@ impl Default for StorageSettings {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct GovernanceSettings {
-    /// How often the server checks the database for a policy activation
-    /// made on another node, ms (default 1,000). A scheduled activation
-    /// made on this node takes effect at its instant regardless.
+    /// How often the server re-reads the policy activations from the
+    /// database, ms (default 1,000), so that one written by another process
+    /// using the same database file is noticed. An activation made through
+    /// this server takes effect at its instant regardless.
     pub poll_ms: u64,
     /// Longest report range, days (default 366).
     pub max_report_days: i64,

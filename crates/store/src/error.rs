@@ -51,7 +51,7 @@ mod tests {
     use super::*;
     use std::error::Error as _;
 
-    /// A backend other than SQLite (PostgreSQL next) reports its own error
+    /// A backend other than SQLite reports its own error
     /// type through the same variants, and the cause stays readable.
     #[test]
     fn any_backend_error_fits_and_keeps_its_cause() {

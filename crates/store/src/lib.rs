@@ -1,10 +1,11 @@
 //! Kaifang's storage layer.
 //!
-//! The server talks to storage only through the [`Store`] trait, so a second
-//! backend (PostgreSQL) plugs in without touching the API handlers. The
-//! embedded backend, [`SqliteStore`], keeps every write on one thread that
-//! groups concurrent writes into one transaction: a send is acknowledged only
-//! after its transaction committed, so it survives a crash of the process.
+//! The server talks to storage only through the [`Store`] and [`Governance`]
+//! traits, and storage errors name no database library, so the API handlers
+//! do not depend on the backend. The one backend today, [`SqliteStore`],
+//! keeps every write on one thread that groups concurrent writes into one
+//! transaction: a send is acknowledged only after its transaction committed,
+//! so it survives a crash of the process.
 //!
 //! Committed events leave the store, in commit order, through the
 //! [`EventSink`] given when the store is opened; the server's fan-out reads

@@ -1,5 +1,5 @@
-//! The storage contract, run against the embedded SQLite backend (the
-//! PostgreSQL backend will run the same functions).
+//! The storage contract, run against the embedded SQLite backend (the only
+//! backend today).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use kaifang_store::{

@@ -1,5 +1,4 @@
 -- Accounts, sessions, conversations, memberships, messages and the event log.
--- Portable SQL on purpose: the PostgreSQL backend mirrors this schema.
 CREATE TABLE users (
     id            INTEGER PRIMARY KEY,
     handle        TEXT NOT NULL UNIQUE,
