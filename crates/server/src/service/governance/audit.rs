@@ -1,5 +1,5 @@
 //! The audit log: every admin action, recorded as it happens.
-use kaifang_store::{AuditEntry, Timestamp, UserId};
+use kaifang_store::{AuditEntry, UserId};
 use serde::Serialize;
 use utoipa::ToSchema;
 
@@ -16,7 +16,7 @@ pub struct AuditRow {
     /// Entry id.
     pub id: i64,
     /// When, Unix ms.
-    pub at: Timestamp,
+    pub at: i64,
     /// Who (handle).
     pub actor: String,
     /// What, e.g. `policy.propose`.

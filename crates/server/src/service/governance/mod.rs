@@ -14,7 +14,7 @@ mod scheduler;
 use std::sync::Arc;
 
 use kaifang_policy::{FairnessReport, PlatformFacts, PolicyEngine, check_non_discrimination};
-use kaifang_store::{Activation, Governance, PolicyVersion, Store, Timestamp, UserId};
+use kaifang_store::{Activation, Governance, PolicyVersion, Store, UserId};
 use serde::Serialize;
 use serde_json::json;
 use utoipa::ToSchema;
@@ -41,7 +41,7 @@ pub struct VersionView {
     /// Who proposed it (handle; `settings` for version 0).
     pub author: String,
     /// When, Unix ms.
-    pub created_at: Timestamp,
+    pub created_at: i64,
     /// Why.
     pub comment: String,
 }
@@ -66,13 +66,13 @@ pub struct ActivationView {
     /// The version it puts in force.
     pub version_id: i64,
     /// From when, Unix ms.
-    pub effective_from: Timestamp,
+    pub effective_from: i64,
     /// Who scheduled it (handle).
     pub created_by: String,
     /// When it was scheduled, Unix ms.
-    pub created_at: Timestamp,
+    pub created_at: i64,
     /// When it was cancelled, if it was (Unix ms, else null).
-    pub cancelled_at: Option<Timestamp>,
+    pub cancelled_at: Option<i64>,
 }
 
 impl From<Activation> for ActivationView {

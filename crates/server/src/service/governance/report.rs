@@ -34,14 +34,14 @@ pub struct VersionInForce {
     /// The version (0: the start-up policy from the settings).
     pub version: i64,
     /// In force from (Unix ms; the range start for the first).
-    pub from: Timestamp,
+    pub from: i64,
 }
 
 /// One bucket of the time series.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct SeriesPoint {
     /// Bucket start, Unix ms.
-    pub at: Timestamp,
+    pub at: i64,
     /// Owner id.
     pub owner: String,
     /// `direct` or `group`.
@@ -56,9 +56,9 @@ pub struct SeriesPoint {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct Report {
     /// Range start (ms).
-    pub from: Timestamp,
+    pub from: i64,
     /// Range end (ms, exclusive).
-    pub to: Timestamp,
+    pub to: i64,
     /// Links decided in the range.
     pub total: i64,
     /// Per owner × platform × conversation kind × treatment.
