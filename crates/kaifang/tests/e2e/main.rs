@@ -11,7 +11,9 @@ mod governance;
 mod links;
 mod messages;
 mod previews;
+mod privileges;
 mod server;
+mod signin;
 mod system;
 
 use kaifang_client::Client;

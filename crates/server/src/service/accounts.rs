@@ -1,21 +1,18 @@
 //! Accounts and sessions: sign-up, sign-in, token checks, sign-out.
 use std::collections::HashMap;
 use std::net::IpAddr;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
-use argon2::{Algorithm, Argon2, Params, Version};
 use base64::Engine;
 use kaifang_store::{AdminGrant, Store, User, UserId};
 use rand::RngCore;
 use sha2::{Digest, Sha256};
-use tokio::sync::Semaphore;
 
 use crate::config::AuthSettings;
 use crate::error::{ApiError, ApiResult};
 use crate::ratelimit::{Backoff, Buckets, Window};
+use crate::service::passwords::Passwords;
 
 /// A verified caller.
 #[derive(Debug, Clone, Copy)]
@@ -30,18 +27,14 @@ pub struct Caller {
 pub struct Accounts {
     store: Arc<dyn Store>,
     settings: AuthSettings,
-    argon2: Argon2<'static>,
     tokens: Mutex<HashMap<[u8; 32], (UserId, Instant)>>,
-    hashing: Hashing,
+    passwords: Passwords,
     /// Failed sign-ins per (handle, address): the owner elsewhere is free.
     by_handle: Backoff,
     /// Failed sign-ins per address, any handle (password spraying).
     by_address: Backoff,
     signups: Window,
     requests: Buckets,
-    /// A valid hash to verify against when the handle does not exist, so
-    /// that timing does not reveal which handles are taken.
-    decoy_hash: String,
 }
 
 fn validate_handle(handle: &str) -> ApiResult<()> {
@@ -55,24 +48,6 @@ fn validate_handle(handle: &str) -> ApiResult<()> {
         Err(ApiError::bad_request(
             "a handle has 3 to 32 characters among a-z, 0-9 and _",
         ))
-    }
-}
-
-/// Bounds the memory password hashing can take: each argon2 computation
-/// holds `argon2_memory_kib`, so at most `permits` run at once and at most
-/// `queue` requests wait for one; the rest are told to come back.
-struct Hashing {
-    permits: Arc<Semaphore>,
-    waiting: AtomicUsize,
-    queue: usize,
-}
-
-/// One waiter counted in [`Hashing::waiting`] while it exists.
-struct Waiter<'a>(&'a AtomicUsize);
-
-impl Drop for Waiter<'_> {
-    fn drop(&mut self) {
-        self.0.fetch_sub(1, Ordering::AcqRel);
     }
 }
 
@@ -145,31 +120,11 @@ impl Accounts {
         requests: (u32, u32),
         rate_limit_keys: usize,
     ) -> anyhow::Result<Self> {
-        let params = Params::new(
-            settings.argon2_memory_kib,
-            settings.argon2_iterations,
-            1,
-            None,
-        )
-        .map_err(|e| anyhow::anyhow!("argon2 settings: {e}"))?;
-        let argon2 = Argon2::new(Algorithm::Argon2id, Version::V0x13, params);
-        let salt = SaltString::generate(&mut rand::rngs::OsRng);
-        let decoy_hash = argon2
-            .hash_password(b"decoy password", &salt)
-            .map_err(|e| anyhow::anyhow!("argon2: {e}"))?
-            .to_string();
+        let passwords = Passwords::new(&settings).map_err(|e| anyhow::anyhow!(e))?;
         let base = Duration::from_millis(settings.login_backoff_ms.max(1));
-        let permits = match settings.max_concurrent_hashes {
-            0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
-            n => n,
-        };
         Ok(Self {
             store,
-            hashing: Hashing {
-                permits: Arc::new(Semaphore::new(permits)),
-                waiting: AtomicUsize::new(0),
-                queue: settings.hash_queue,
-            },
+            passwords,
             by_handle: Backoff::new(
                 settings.login_free_failures_per_handle,
                 base,
@@ -189,65 +144,8 @@ impl Accounts {
             ),
             requests: Buckets::new(requests.0, requests.1, rate_limit_keys),
             settings,
-            argon2,
             tokens: Mutex::new(HashMap::new()),
-            decoy_hash,
         })
-    }
-
-    /// Runs `work` on the blocking pool once a hashing slot is free; 503
-    /// when too many already wait. The slot moves into the blocking task,
-    /// so a client that hangs up cannot free it while the hash still runs.
-    async fn hashing<T: Send + 'static>(
-        &self,
-        work: impl FnOnce(&Argon2<'static>) -> T + Send + 'static,
-    ) -> ApiResult<T> {
-        let busy = || ApiError::unavailable("the server is busy checking passwords; retry", 1);
-        let permit = match self.hashing.permits.clone().try_acquire_owned() {
-            Ok(permit) => permit,
-            Err(_) => {
-                let ahead = self.hashing.waiting.fetch_add(1, Ordering::AcqRel);
-                let _waiter = Waiter(&self.hashing.waiting);
-                if ahead >= self.hashing.queue {
-                    return Err(busy());
-                }
-                self.hashing
-                    .permits
-                    .clone()
-                    .acquire_owned()
-                    .await
-                    .map_err(|_| busy())?
-            }
-        };
-        let argon2 = self.argon2.clone();
-        tokio::task::spawn_blocking(move || {
-            let _permit = permit;
-            work(&argon2)
-        })
-        .await
-        .map_err(ApiError::internal)
-    }
-
-    async fn hash_password(&self, password: &str) -> ApiResult<String> {
-        let password = password.to_owned();
-        self.hashing(move |argon2| {
-            let salt = SaltString::generate(&mut rand::rngs::OsRng);
-            argon2
-                .hash_password(password.as_bytes(), &salt)
-                .map(|h| h.to_string())
-        })
-        .await?
-        .map_err(ApiError::internal)
-    }
-
-    async fn verify_password(&self, password: &str, hash: &str) -> ApiResult<bool> {
-        let (password, hash) = (password.to_owned(), hash.to_owned());
-        self.hashing(move |argon2| {
-            PasswordHash::new(&hash)
-                .map(|h| argon2.verify_password(password.as_bytes(), &h).is_ok())
-        })
-        .await?
-        .map_err(ApiError::internal)
     }
 
     /// Creates an account. The first account, and handles named in the
@@ -280,7 +178,7 @@ impl Accounts {
         self.signups.check(&address_key).map_err(|wait| {
             ApiError::too_many("too many accounts created from this address", wait)
         })?;
-        let hash = self.hash_password(password).await?;
+        let hash = self.passwords.hash(password).await?;
         let admin = if self.settings.admins.iter().any(|a| a == handle) {
             AdminGrant::Yes
         } else {
@@ -312,10 +210,8 @@ impl Accounts {
         let by_handle = Reservation::take(&self.by_handle, format!("{handle}@{address}"))?;
         let by_address = Reservation::take(&self.by_address, address)?;
         let account = self.store.user_auth(handle).await?;
-        let hash = account
-            .as_ref()
-            .map_or(self.decoy_hash.as_str(), |a| a.password_hash.as_str());
-        let verified = self.verify_password(password, hash).await?;
+        let hash = account.as_ref().map(|a| a.password_hash.as_str());
+        let verified = self.passwords.verify(password, hash).await?;
         let Some(account) = account.filter(|_| verified) else {
             by_handle.fail();
             by_address.fail();

@@ -7,4 +7,5 @@ pub mod events;
 pub mod governance;
 pub mod links;
 pub mod messaging;
+mod passwords;
 pub mod previews;
