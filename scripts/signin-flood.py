@@ -3,6 +3,10 @@
 and prints the answers by status and the server's peak memory (VmHWM).
 
     python3 scripts/signin-flood.py target/release/kaifang 1000 [KEY=VALUE ...]
+    FLOOD_HANDLE=alice python3 scripts/signin-flood.py ... 60   # one account
+
+With FLOOD_HANDLE, that account is created first and every attempt guesses
+its password: the answers show how many guesses were checked (401).
 
 Each attempt uses its own unknown handle (the decoy hash is checked), so the
 per-handle limit does not hide the hashing; raise the per-address limit with
@@ -16,8 +20,20 @@ def hwm_kib(pid, field="VmHWM"):
     with open(f"/proc/{pid}/status") as f:
         return int(re.search(rf"{field}:\s+(\d+)", f.read()).group(1))
 
+async def post(port, path, payload):
+    body = json.dumps(payload).encode()
+    r, w = await asyncio.open_connection("127.0.0.1", port)
+    w.write(f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n".encode()
+            + b"Content-Type: application/json\r\nConnection: close\r\n"
+            + f"Content-Length: {len(body)}\r\n\r\n".encode() + body)
+    await w.drain()
+    line = await asyncio.wait_for(r.readline(), 300)
+    w.close()
+    return line.split()[1].decode() if line else "closed"
+
 async def sign_in(port, i, statuses):
-    body = json.dumps({"handle": f"nobody{i}", "password": "wrong password"}).encode()
+    handle = os.environ.get("FLOOD_HANDLE") or f"nobody{i}"
+    body = json.dumps({"handle": handle, "password": "wrong password"}).encode()
     try:
         r, w = await asyncio.open_connection("127.0.0.1", port)
         w.write(b"POST /api/v1/sessions HTTP/1.1\r\nHost: 127.0.0.1\r\n"
@@ -44,6 +60,9 @@ async def main():
             line = server.stdout.readline()
             threading.Thread(target=lambda: server.stdout.read(), daemon=True).start()
             port = int(line.rsplit(":", 1)[1])
+            if os.environ.get("FLOOD_HANDLE"):
+                await post(port, "/api/v1/accounts",
+                           {"handle": os.environ["FLOOD_HANDLE"], "password": "correct horse battery"})
             before = hwm_kib(server.pid, "VmRSS")
             statuses = collections.Counter()
             t = time.monotonic()

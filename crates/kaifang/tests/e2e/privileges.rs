@@ -125,3 +125,46 @@ async fn administrators_are_granted_and_revoked_at_once() {
         "{log}"
     );
 }
+
+#[test]
+fn administrators_can_be_managed_from_the_cli() {
+    let server = TestServer::start();
+    let dir = tempfile::tempdir().unwrap();
+    let session = dir.path().join("root.json");
+    let kaifang = |args: &[&str]| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_kaifang"))
+            .args(["--server", &server.url, "--client-config"])
+            .arg(&session)
+            .args(args)
+            .env_remove("KAIFANG_TOKEN")
+            .output()
+            .unwrap()
+    };
+    for args in [
+        &["account", "create", "root", "--password", PASSWORD][..],
+        &["account", "create", "bob", "--password", PASSWORD],
+        &["login", "root", "--password", PASSWORD],
+        &["admin", "grant", "bob"],
+    ] {
+        let out = kaifang(args);
+        assert!(
+            out.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let is_admin = |handle: &str| {
+        runtime.block_on(async {
+            let mut c = Client::new(&server.url).unwrap();
+            c.sign_in(handle, PASSWORD).await.unwrap();
+            c.me().await.unwrap()["is_admin"] == true
+        })
+    };
+    assert!(is_admin("bob"));
+    assert!(kaifang(&["admin", "revoke", "bob"]).status.success());
+    assert!(!is_admin("bob"));
+    let last = kaifang(&["admin", "revoke", "root"]);
+    assert!(!last.status.success(), "the last administrator was removed");
+    assert!(is_admin("root"));
+}
