@@ -65,12 +65,25 @@ pub async fn stream(
         .on_upgrade(move |socket| connection(socket, state, caller, after)))
 }
 
+fn signed_out() -> CloseFrame {
+    CloseFrame {
+        code: CLOSE_SIGNED_OUT,
+        reason: Utf8Bytes::from_static("signed out"),
+    }
+}
+
 async fn connection(socket: WebSocket, state: AppState, caller: Caller, mut last: EventId) {
     let (mut tx, mut rx) = socket.split();
     let user = caller.user_id;
     // Subscribe before catching up: whatever commits meanwhile is queued,
     // and the id check below drops what the catch-up already sent.
     let mut subscription = state.events.subscribe(user, caller.token_hash);
+    // A sign-out between the token check and the subscription found no
+    // stream to end: ask again now that this one can be found.
+    if state.accounts.session(caller.token_hash).await.is_err() {
+        let _ = tx.send(Message::Close(Some(signed_out()))).await;
+        return;
+    }
     let page = state.settings.stream.catch_up_page;
     loop {
         let Ok(frames) = state.events.catch_up(user, last, page).await else {
@@ -102,8 +115,7 @@ async fn connection(socket: WebSocket, state: AppState, caller: Caller, mut last
                 }
                 Some(_) => {}
                 None if subscription.signed_out() => {
-                    let close = CloseFrame { code: CLOSE_SIGNED_OUT, reason: Utf8Bytes::from_static("signed out") };
-                    let _ = tx.send(Message::Close(Some(close))).await;
+                    let _ = tx.send(Message::Close(Some(signed_out()))).await;
                     return;
                 }
                 None => {

@@ -244,7 +244,11 @@ impl Accounts {
     }
 
     async fn verify(&self, token: &str) -> ApiResult<Caller> {
-        let token_hash = token_digest(token);
+        self.session(token_digest(token)).await
+    }
+
+    /// The caller behind a session token's hash, or 401 once signed out.
+    pub async fn session(&self, token_hash: [u8; 32]) -> ApiResult<Caller> {
         let ttl = Duration::from_secs(self.settings.token_cache_seconds);
         if let Ok(cache) = self.tokens.lock()
             && let Some((user_id, at)) = cache.get(&token_hash)
