@@ -64,6 +64,7 @@ pub struct EventStream {
     socket: tokio_tungstenite::WebSocketStream<
         tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>,
     >,
+    closed: Option<(u16, String)>,
 }
 
 impl EventStream {
@@ -72,11 +73,22 @@ impl EventStream {
         loop {
             match self.socket.next().await? {
                 Ok(tungstenite::Message::Text(t)) => return Some(Ok(t.to_string())),
-                Ok(tungstenite::Message::Close(_)) => return None,
+                Ok(tungstenite::Message::Close(frame)) => {
+                    self.closed = frame.map(|f| (u16::from(f.code), f.reason.to_string()));
+                    return None;
+                }
                 Ok(_) => continue,
                 Err(e) => return Some(Err(Error::WebSocket(Box::new(e)))),
             }
         }
+    }
+
+    /// The close code and reason the server gave, once it closed the
+    /// stream (4001: the session signed out).
+    pub fn close_frame(&self) -> Option<(u16, &str)> {
+        self.closed
+            .as_ref()
+            .map(|(code, reason)| (*code, reason.as_str()))
     }
 
     /// The next event, parsed.
@@ -304,6 +316,9 @@ impl Client {
         let (socket, _) = tokio_tungstenite::connect_async(url.as_str())
             .await
             .map_err(|e| Error::WebSocket(Box::new(e)))?;
-        Ok(EventStream { socket })
+        Ok(EventStream {
+            socket,
+            closed: None,
+        })
     }
 }

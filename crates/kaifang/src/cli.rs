@@ -76,6 +76,9 @@ pub enum Command {
     /// Reports from a server.
     #[command(subcommand)]
     Report(ReportCommand),
+    /// Operator administrators (admins only).
+    #[command(subcommand)]
+    Admin(AdminCommand),
     /// Load generator: drives a running server (loopback) through the public
     /// API and prints one JSON line of figures.
     Bench(BenchArgs),
@@ -287,5 +290,20 @@ pub enum ReportCommand {
         /// `table`, `csv` or `json`.
         #[arg(long, default_value = "table")]
         format: String,
+    },
+}
+
+/// Operator administrator commands.
+#[derive(Subcommand)]
+pub enum AdminCommand {
+    /// Makes an account an operator administrator.
+    Grant {
+        /// The account's handle.
+        handle: String,
+    },
+    /// Takes the role from an account (refused for the last administrator).
+    Revoke {
+        /// The account's handle.
+        handle: String,
     },
 }

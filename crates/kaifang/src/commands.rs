@@ -193,6 +193,15 @@ async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Command::Policy(cmd) => crate::governance::policy(s.signed_in()?, &cmd).await?,
         Command::Report(cmd) => crate::governance::report(s.signed_in()?, &cmd).await?,
+        Command::Admin(cmd) => {
+            let (method, handle) = match &cmd {
+                crate::cli::AdminCommand::Grant { handle } => (reqwest::Method::PUT, handle),
+                crate::cli::AdminCommand::Revoke { handle } => (reqwest::Method::DELETE, handle),
+            };
+            let path = format!("/api/v1/admin/administrators/{handle}");
+            s.signed_in()?.raw(method, &path, None).await?;
+            println!("done");
+        }
         Command::Tail { since, count } => {
             let mut stream = s.signed_in()?.stream(since.as_deref()).await?;
             let mut seen = 0u64;

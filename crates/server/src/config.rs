@@ -71,12 +71,30 @@ pub struct AuthSettings {
     /// Most verified tokens cached (default 100,000); past it the cache is
     /// emptied and refills from the database.
     pub token_cache_entries: usize,
-    /// Failed sign-ins allowed per handle per window (default 10).
-    pub login_failures_per_handle: u32,
-    /// Failed sign-ins allowed per client address per window (default 50).
-    pub login_failures_per_address: u32,
-    /// The failed sign-in window, in seconds (default 300).
-    pub login_window_seconds: u64,
+    /// Password hashes (sign-in and sign-up) computed at once; each holds
+    /// `argon2_memory_kib` of memory while it runs. 0 means one per CPU core
+    /// (default 0).
+    pub max_concurrent_hashes: usize,
+    /// Sign-ins and sign-ups that may wait for a hashing slot; past this
+    /// they are answered 503 with `Retry-After` (default 64).
+    pub hash_queue: usize,
+    /// Failed sign-ins on one handle from one client address before each
+    /// further attempt must wait (default 5). Other addresses are not
+    /// affected, so guesses never lock the owner out.
+    pub login_free_failures_per_handle: u32,
+    /// Failed sign-ins from one client address (any handle) before each
+    /// further attempt from it must wait (default 100). IPv6 addresses
+    /// count by /64.
+    pub login_free_failures_per_address: u32,
+    /// The first wait after the free failures, in milliseconds; each
+    /// further failure doubles it (default 1,000).
+    pub login_backoff_ms: u64,
+    /// Longest wait for one handle from one address, in seconds; a key
+    /// quiet this long is forgotten (default 900).
+    pub login_backoff_max_seconds_per_handle: u64,
+    /// Longest wait for one address, in seconds; kept short because an
+    /// address may be a whole office behind one NAT (default 60).
+    pub login_backoff_max_seconds_per_address: u64,
     /// Accounts one client address may create per hour (default 100).
     pub signups_per_address_per_hour: u32,
     /// Shortest password accepted, in characters (default 8).
@@ -91,9 +109,13 @@ impl Default for AuthSettings {
             argon2_iterations: 2,
             token_cache_seconds: 60,
             token_cache_entries: 100_000,
-            login_failures_per_handle: 10,
-            login_failures_per_address: 50,
-            login_window_seconds: 300,
+            max_concurrent_hashes: 0,
+            hash_queue: 64,
+            login_free_failures_per_handle: 5,
+            login_free_failures_per_address: 100,
+            login_backoff_ms: 1_000,
+            login_backoff_max_seconds_per_handle: 900,
+            login_backoff_max_seconds_per_address: 60,
             signups_per_address_per_hour: 100,
             min_password_chars: 8,
         }

@@ -110,6 +110,17 @@ impl ApiError {
         e.0.retry_after = Some(retry_after_secs.max(1));
         e
     }
+    /// 503 with `Retry-After`: the server is at a capacity limit.
+    pub fn unavailable(detail: impl Into<String>, retry_after_secs: u64) -> Self {
+        let mut e = Self::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "unavailable",
+            "Busy",
+            detail,
+        );
+        e.0.retry_after = Some(retry_after_secs.max(1));
+        e
+    }
     /// 500; the cause is logged, the client sees a generic message.
     pub fn internal(cause: impl std::fmt::Display) -> Self {
         tracing::error!(%cause, "internal error");

@@ -4,7 +4,7 @@
 //! bounded queue. A queue that is full is closed: that client is told to
 //! resync from its cursor, and nobody else waits for it.
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 
 use axum::extract::ws::Utf8Bytes;
@@ -42,6 +42,10 @@ pub struct Membership {
 struct Subscriber {
     id: u64,
     tx: mpsc::Sender<Frame>,
+    /// The SHA-256 of the token the stream was opened with.
+    session: [u8; 32],
+    /// Set when that session signed out, before the queue is closed.
+    signed_out: Arc<AtomicBool>,
 }
 
 /// The fan-out hub.
@@ -56,11 +60,20 @@ pub struct Hub {
 /// A live subscription; dropping it unsubscribes.
 pub struct Subscription {
     /// Frames for this subscriber, in event order. Closed when the
-    /// subscriber fell too far behind and must resync.
+    /// subscriber fell too far behind and must resync, or when its session
+    /// signed out ([`Subscription::signed_out`] tells which).
     pub rx: mpsc::Receiver<Frame>,
     hub: Arc<Hub>,
     user: UserId,
     id: u64,
+    signed_out: Arc<AtomicBool>,
+}
+
+impl Subscription {
+    /// Whether the queue was closed because its session signed out.
+    pub fn signed_out(&self) -> bool {
+        self.signed_out.load(Ordering::Acquire)
+    }
 }
 
 impl Drop for Subscription {
@@ -117,12 +130,19 @@ impl Hub {
         })
     }
 
-    /// Subscribes `user` to the events of all their conversations.
-    pub fn subscribe(self: &Arc<Self>, user: UserId) -> Subscription {
+    /// Subscribes `user` to the events of all their conversations, for the
+    /// session whose token hashes to `session`.
+    pub fn subscribe(self: &Arc<Self>, user: UserId, session: [u8; 32]) -> Subscription {
         let (tx, rx) = mpsc::channel(self.queue_capacity);
         let id = self.next_subscriber.fetch_add(1, Ordering::Relaxed);
+        let signed_out = Arc::new(AtomicBool::new(false));
         if let Ok(mut subs) = self.subscribers.lock() {
-            subs.entry(user).or_default().push(Subscriber { id, tx });
+            subs.entry(user).or_default().push(Subscriber {
+                id,
+                tx,
+                session,
+                signed_out: signed_out.clone(),
+            });
         }
         self.metrics.clients_connected(1);
         Subscription {
@@ -130,6 +150,24 @@ impl Hub {
             hub: self.clone(),
             user,
             id,
+            signed_out,
+        }
+    }
+
+    /// Ends every stream `user` opened with the session `session`: their
+    /// queues close (after the frames already queued) and say why. Events
+    /// dispatched after this reach none of them.
+    pub fn end_session(&self, user: UserId, session: [u8; 32]) {
+        if let Ok(mut subs) = self.subscribers.lock()
+            && let Some(list) = subs.get_mut(&user)
+        {
+            list.retain(|s| {
+                let keep = s.session != session;
+                if !keep {
+                    s.signed_out.store(true, Ordering::Release);
+                }
+                keep
+            });
         }
     }
 

@@ -26,6 +26,7 @@ pub use config::Settings;
 use hub::Hub;
 use metrics::Metrics;
 use service::accounts::Accounts;
+use service::admins::Admins;
 use service::conversations::Conversations;
 use service::events::Events;
 use service::governance::GovernanceService;
@@ -57,6 +58,8 @@ pub struct AppState {
     pub previews: Arc<Previews>,
     /// Policy versions, reports, fairness, replay.
     pub governance: Arc<GovernanceService>,
+    /// Granting and revoking operator administrators.
+    pub admins: Arc<Admins>,
     /// Counters.
     pub metrics: Arc<Metrics>,
 }
@@ -86,6 +89,7 @@ impl Server {
         tokio::spawn(hub.clone().run(events));
         let links = Arc::new(Links::load(settings.links.clone())?);
         let previews = Arc::new(Previews::new(store.clone(), settings.preview.clone())?);
+        let admins = Arc::new(Admins::new(store.clone(), sqlite.clone()));
         let governance = Arc::new(GovernanceService::new(
             sqlite,
             store.clone(),
@@ -117,6 +121,7 @@ impl Server {
             links,
             previews,
             governance,
+            admins,
             events: Arc::new(Events::new(store.clone(), hub)),
             metrics,
             settings: Arc::new(settings),

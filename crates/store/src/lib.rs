@@ -13,10 +13,10 @@
 //!
 //! ```no_run
 //! # async fn demo() -> Result<(), kaifang_store::Error> {
-//! use kaifang_store::{SqliteConfig, SqliteStore, Store};
+//! use kaifang_store::{AdminGrant, SqliteConfig, SqliteStore, Store};
 //! let (sink, _events) = tokio::sync::mpsc::unbounded_channel();
 //! let store = SqliteStore::open(SqliteConfig::new("kaifang-data/kaifang.db"), sink)?;
-//! let user = store.create_user("alice", "Alice", "$argon2id$…", false).await?;
+//! let user = store.create_user("alice", "Alice", "$argon2id$…", AdminGrant::IfFirst).await?;
 //! # Ok(()) }
 //! ```
 #![deny(missing_docs)]
@@ -32,8 +32,9 @@ pub use error::{BackendError, Error};
 pub use governance::{Activation, AuditEntry, Governance, PolicyVersion, ShareCount};
 pub use membership::{MemberChange, check_member_change};
 pub use model::{
-    CachedPreview, Conversation, ConversationKind, ConversationSummary, Event, EventBody, EventId,
-    LinkShare, Member, MemberEvent, Message, NewMessage, Role, Timestamp, User, UserAuth, UserId,
+    AdminGrant, CachedPreview, Conversation, ConversationKind, ConversationSummary, Event,
+    EventBody, EventId, LinkShare, Member, MemberEvent, Message, NewMessage, Role, Timestamp, User,
+    UserAuth, UserId,
 };
 pub use sqlite::{SqliteConfig, SqliteStore};
 pub use store::{EventSink, Store};

@@ -23,6 +23,19 @@ pub struct User {
     pub created_at: Timestamp,
 }
 
+/// Whether a new account is an operator administrator. `IfFirst` is
+/// decided inside the write that creates the account, so two accounts
+/// created at the same moment on an empty server cannot both be first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AdminGrant {
+    /// An administrator (e.g. named in the settings).
+    Yes,
+    /// An administrator only if no account exists yet.
+    IfFirst,
+    /// Not an administrator.
+    No,
+}
+
 /// An account together with its password hash, for signing in.
 #[derive(Debug, Clone)]
 pub struct UserAuth {

@@ -1,8 +1,8 @@
 use async_trait::async_trait;
 
 use crate::{
-    CachedPreview, Conversation, ConversationKind, ConversationSummary, Error, Event, EventId,
-    LinkShare, MemberChange, Message, NewMessage, Role, User, UserAuth, UserId,
+    AdminGrant, CachedPreview, Conversation, ConversationKind, ConversationSummary, Error, Event,
+    EventId, LinkShare, MemberChange, Message, NewMessage, Role, User, UserAuth, UserId,
 };
 
 /// Where a store delivers committed events, in commit order. The server's
@@ -16,12 +16,14 @@ pub type EventSink = tokio::sync::mpsc::UnboundedSender<Vec<Event>>;
 #[async_trait]
 pub trait Store: Send + Sync + 'static {
     /// Creates an account. [`Error::HandleTaken`] if the handle exists.
+    /// With [`AdminGrant::IfFirst`] the account is an administrator exactly
+    /// when no other account exists, decided inside the same transaction.
     async fn create_user(
         &self,
         handle: &str,
         display_name: &str,
         password_hash: &str,
-        is_admin: bool,
+        admin: AdminGrant,
     ) -> Result<User, Error>;
     /// Looks an account up by handle, with its password hash.
     async fn user_auth(&self, handle: &str) -> Result<Option<UserAuth>, Error>;
@@ -29,8 +31,11 @@ pub trait Store: Send + Sync + 'static {
     async fn user_by_handle(&self, handle: &str) -> Result<Option<User>, Error>;
     /// Looks an account up by id.
     async fn user_by_id(&self, id: UserId) -> Result<Option<User>, Error>;
-    /// Number of accounts (the first one becomes an administrator).
-    async fn user_count(&self) -> Result<i64, Error>;
+    /// Makes `handle` an operator administrator or not, and returns the
+    /// account. [`Error::NotFound`] for an unknown handle;
+    /// [`Error::Conflict`] when it would leave no administrator (checked in
+    /// the same transaction as the change).
+    async fn set_admin(&self, handle: &str, is_admin: bool) -> Result<User, Error>;
 
     /// Records a session token's hash.
     async fn create_session(&self, user_id: UserId, token_hash: [u8; 32]) -> Result<(), Error>;

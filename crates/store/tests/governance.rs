@@ -2,8 +2,8 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use kaifang_store::{
-    ConversationKind, Error, Governance, LinkShare, NewMessage, Role, SqliteConfig, SqliteStore,
-    Store,
+    AdminGrant, ConversationKind, Error, Governance, LinkShare, NewMessage, Role, SqliteConfig,
+    SqliteStore, Store,
 };
 
 fn share(at: i64, kind: ConversationKind, platform: &str, treatment: &str) -> LinkShare {
@@ -32,7 +32,10 @@ async fn versions_activations_shares_and_audit() {
     let dir = tempfile::tempdir().unwrap();
     let (sink, _rx) = tokio::sync::mpsc::unbounded_channel();
     let store = SqliteStore::open(SqliteConfig::new(dir.path().join("k.db")), sink).unwrap();
-    let admin = store.create_user("admin", "A", "h", true).await.unwrap();
+    let admin = store
+        .create_user("admin", "A", "h", AdminGrant::Yes)
+        .await
+        .unwrap();
     let v1 = store
         .create_version(admin.id, "permit(principal, action, resource);", "open all")
         .await
@@ -107,7 +110,10 @@ async fn versions_activations_shares_and_audit() {
     );
 
     // Messages' shares land in the same log.
-    let b = store.create_user("bob", "B", "h", false).await.unwrap();
+    let b = store
+        .create_user("bob", "B", "h", AdminGrant::No)
+        .await
+        .unwrap();
     let (c, _) = store.open_direct(admin.id, b.id).await.unwrap();
     let mut s = share(300, ConversationKind::Direct, "jd", "live");
     s.owner = "jd".into();

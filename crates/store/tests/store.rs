@@ -3,8 +3,8 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use kaifang_store::{
-    ConversationKind, Error, EventBody, MemberChange, NewMessage, Role, SqliteConfig, SqliteStore,
-    Store,
+    AdminGrant, ConversationKind, Error, EventBody, MemberChange, NewMessage, Role, SqliteConfig,
+    SqliteStore, Store,
 };
 use tokio::sync::mpsc;
 
@@ -41,15 +41,82 @@ fn msg(conversation_id: i64, sender_id: i64, body: &str, txn: Option<&str>) -> N
 async fn handles_are_unique() {
     let f = open();
     f.store
-        .create_user("alice", "Alice", "h", true)
+        .create_user("alice", "Alice", "h", AdminGrant::Yes)
         .await
         .unwrap();
-    let again = f.store.create_user("alice", "Other", "h", false).await;
+    let again = f
+        .store
+        .create_user("alice", "Other", "h", AdminGrant::No)
+        .await;
     assert!(matches!(again, Err(Error::HandleTaken)));
-    assert_eq!(f.store.user_count().await.unwrap(), 1);
     let auth = f.store.user_auth("alice").await.unwrap().unwrap();
     assert_eq!(auth.password_hash, "h");
     assert!(auth.user.is_admin);
+}
+
+/// "The first account is an administrator" is decided inside the write:
+/// twenty sign-ups racing on an empty store make exactly one.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_first_accounts_make_exactly_one_admin() {
+    let f = open();
+    let store = std::sync::Arc::new(f.store);
+    let tasks: Vec<_> = (0..20)
+        .map(|i| {
+            let store = store.clone();
+            tokio::spawn(async move {
+                store
+                    .create_user(&format!("user{i}"), "U", "h", AdminGrant::IfFirst)
+                    .await
+                    .unwrap()
+            })
+        })
+        .collect();
+    let mut admins = 0;
+    for task in tasks {
+        admins += usize::from(task.await.unwrap().is_admin);
+    }
+    assert_eq!(admins, 1);
+    // A later `IfFirst` is not first.
+    let late = store
+        .create_user("late", "L", "h", AdminGrant::IfFirst)
+        .await
+        .unwrap();
+    assert!(!late.is_admin);
+}
+
+#[tokio::test]
+async fn the_last_administrator_cannot_be_removed() {
+    let f = open();
+    f.store
+        .create_user("root", "R", "h", AdminGrant::IfFirst)
+        .await
+        .unwrap();
+    f.store
+        .create_user("bob", "B", "h", AdminGrant::No)
+        .await
+        .unwrap();
+    let last = f.store.set_admin("root", false).await;
+    assert!(matches!(last, Err(Error::Conflict(_))), "{last:?}");
+    assert!(
+        f.store
+            .user_by_handle("root")
+            .await
+            .unwrap()
+            .unwrap()
+            .is_admin
+    );
+    assert!(f.store.set_admin("bob", true).await.unwrap().is_admin);
+    assert!(!f.store.set_admin("root", false).await.unwrap().is_admin);
+    assert!(
+        !f.store
+            .user_by_handle("root")
+            .await
+            .unwrap()
+            .unwrap()
+            .is_admin
+    );
+    let unknown = f.store.set_admin("nobody", true).await;
+    assert!(matches!(unknown, Err(Error::NotFound(_))), "{unknown:?}");
 }
 
 #[tokio::test]
@@ -57,7 +124,7 @@ async fn sessions_can_be_revoked() {
     let f = open();
     let u = f
         .store
-        .create_user("alice", "Alice", "h", false)
+        .create_user("alice", "Alice", "h", AdminGrant::No)
         .await
         .unwrap();
     let token = [7u8; 32];
@@ -71,8 +138,16 @@ async fn sessions_can_be_revoked() {
 #[tokio::test]
 async fn a_pair_has_one_direct_conversation() {
     let f = open();
-    let a = f.store.create_user("alice", "A", "h", false).await.unwrap();
-    let b = f.store.create_user("bob", "B", "h", false).await.unwrap();
+    let a = f
+        .store
+        .create_user("alice", "A", "h", AdminGrant::No)
+        .await
+        .unwrap();
+    let b = f
+        .store
+        .create_user("bob", "B", "h", AdminGrant::No)
+        .await
+        .unwrap();
     let (c1, created) = f.store.open_direct(a.id, b.id).await.unwrap();
     assert!(created);
     assert_eq!(c1.kind, ConversationKind::Direct);
@@ -86,8 +161,16 @@ async fn a_pair_has_one_direct_conversation() {
 #[tokio::test]
 async fn sequence_numbers_have_no_gaps_and_txn_ids_deduplicate() {
     let f = open();
-    let a = f.store.create_user("alice", "A", "h", false).await.unwrap();
-    let b = f.store.create_user("bob", "B", "h", false).await.unwrap();
+    let a = f
+        .store
+        .create_user("alice", "A", "h", AdminGrant::No)
+        .await
+        .unwrap();
+    let b = f
+        .store
+        .create_user("bob", "B", "h", AdminGrant::No)
+        .await
+        .unwrap();
     let (c, _) = f.store.open_direct(a.id, b.id).await.unwrap();
     // Concurrent sends share transactions; seq must still be 1..=n.
     let mut tasks = Vec::new();
@@ -139,8 +222,16 @@ async fn sequence_numbers_have_no_gaps_and_txn_ids_deduplicate() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn concurrent_writes_on_both_paths_keep_events_in_order() {
     let mut f = open();
-    let a = f.store.create_user("alice", "A", "h", false).await.unwrap();
-    let b = f.store.create_user("bob", "B", "h", false).await.unwrap();
+    let a = f
+        .store
+        .create_user("alice", "A", "h", AdminGrant::No)
+        .await
+        .unwrap();
+    let b = f
+        .store
+        .create_user("bob", "B", "h", AdminGrant::No)
+        .await
+        .unwrap();
     let (c, _) = f.store.open_direct(a.id, b.id).await.unwrap();
     let store = std::sync::Arc::new(f.store);
     let mut tasks = Vec::new();
@@ -181,9 +272,21 @@ async fn concurrent_writes_on_both_paths_keep_events_in_order() {
 #[tokio::test]
 async fn non_members_cannot_send() {
     let f = open();
-    let a = f.store.create_user("alice", "A", "h", false).await.unwrap();
-    let b = f.store.create_user("bob", "B", "h", false).await.unwrap();
-    let e = f.store.create_user("eve", "E", "h", false).await.unwrap();
+    let a = f
+        .store
+        .create_user("alice", "A", "h", AdminGrant::No)
+        .await
+        .unwrap();
+    let b = f
+        .store
+        .create_user("bob", "B", "h", AdminGrant::No)
+        .await
+        .unwrap();
+    let e = f
+        .store
+        .create_user("eve", "E", "h", AdminGrant::No)
+        .await
+        .unwrap();
     let (c, _) = f.store.open_direct(a.id, b.id).await.unwrap();
     let r = f
         .store
@@ -200,15 +303,19 @@ async fn non_members_cannot_send() {
 #[tokio::test]
 async fn group_membership_and_events_follow_the_rules() {
     let mut f = open();
-    let o = f.store.create_user("owner", "O", "h", false).await.unwrap();
+    let o = f
+        .store
+        .create_user("owner", "O", "h", AdminGrant::No)
+        .await
+        .unwrap();
     let m = f
         .store
-        .create_user("member", "M", "h", false)
+        .create_user("member", "M", "h", AdminGrant::No)
         .await
         .unwrap();
     let n = f
         .store
-        .create_user("newbie", "N", "h", false)
+        .create_user("newbie", "N", "h", AdminGrant::No)
         .await
         .unwrap();
     let g = f
@@ -294,10 +401,14 @@ async fn group_membership_and_events_follow_the_rules() {
 #[tokio::test]
 async fn an_owner_who_leaves_hands_the_group_on() {
     let f = open();
-    let o = f.store.create_user("owner", "O", "h", false).await.unwrap();
+    let o = f
+        .store
+        .create_user("owner", "O", "h", AdminGrant::No)
+        .await
+        .unwrap();
     let m = f
         .store
-        .create_user("member", "M", "h", false)
+        .create_user("member", "M", "h", AdminGrant::No)
         .await
         .unwrap();
     let g = f.store.create_group(o.id, "G", &[m.id]).await.unwrap();
@@ -318,8 +429,14 @@ async fn data_survives_reopening() {
     {
         let (sink, _rx) = mpsc::unbounded_channel();
         let store = SqliteStore::open(SqliteConfig::new(&path), sink).unwrap();
-        let a = store.create_user("alice", "A", "h", false).await.unwrap();
-        let b = store.create_user("bob", "B", "h", false).await.unwrap();
+        let a = store
+            .create_user("alice", "A", "h", AdminGrant::No)
+            .await
+            .unwrap();
+        let b = store
+            .create_user("bob", "B", "h", AdminGrant::No)
+            .await
+            .unwrap();
         conv = store.open_direct(a.id, b.id).await.unwrap().0.id;
         store
             .append_message(msg(conv, a.id, "kept", None))
@@ -336,8 +453,16 @@ async fn data_survives_reopening() {
 #[tokio::test]
 async fn previews_attach_to_messages_and_are_logged() {
     let f = open();
-    let a = f.store.create_user("alice", "A", "h", false).await.unwrap();
-    let b = f.store.create_user("bob", "B", "h", false).await.unwrap();
+    let a = f
+        .store
+        .create_user("alice", "A", "h", AdminGrant::No)
+        .await
+        .unwrap();
+    let b = f
+        .store
+        .create_user("bob", "B", "h", AdminGrant::No)
+        .await
+        .unwrap();
     let (c, _) = f.store.open_direct(a.id, b.id).await.unwrap();
     let (m, _) = f
         .store

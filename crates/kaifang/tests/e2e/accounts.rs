@@ -81,13 +81,14 @@ async fn tokens_are_checked() {
 
 #[tokio::test]
 async fn failed_sign_ins_are_rate_limited() {
-    let server = TestServer::start_with(&[("KAIFANG_AUTH__LOGIN_FAILURES_PER_HANDLE", "3")]);
+    let server = TestServer::start_with(&[("KAIFANG_AUTH__LOGIN_FREE_FAILURES_PER_HANDLE", "3")]);
     let mut c = Client::new(&server.url).unwrap();
     c.sign_up("alice", PASSWORD, None).await.unwrap();
     for _ in 0..3 {
         assert_eq!(status(c.sign_in("alice", "wrong password").await), 401);
     }
-    // Now even the right password waits: the handle is locked for a while.
+    // From this address, even the right password now waits a while (other
+    // addresses do not: see `signin.rs`).
     let http = reqwest::Client::new();
     let r = http
         .post(format!("{}/api/v1/sessions", server.url))

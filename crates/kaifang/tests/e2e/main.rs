@@ -11,8 +11,10 @@ mod governance;
 mod links;
 mod messages;
 mod previews;
+mod privileges;
 mod replay;
 mod server;
+mod signin;
 mod system;
 
 use kaifang_client::Client;

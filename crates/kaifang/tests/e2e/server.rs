@@ -96,6 +96,11 @@ impl TestServer {
         }
     }
 
+    /// The server process's id (to read its memory from `/proc`).
+    pub fn pid(&self) -> u32 {
+        self.child.as_ref().map_or(0, Child::id)
+    }
+
     /// SIGKILL: no chance to flush anything.
     pub fn kill_hard(&mut self) {
         if let Some(mut child) = self.child.take() {

@@ -68,7 +68,11 @@ pub struct Me {
 /// Creates an account.
 #[utoipa::path(post, path = "/api/v1/accounts", tag = "accounts", request_body = SignUp,
     responses((status = 201, body = SignedUp), (status = 400, description = "invalid handle, password or name"),
-              (status = 409, description = "handle taken"), (status = 429, description = "too many sign-ups")))]
+              (status = 409, description = "handle taken"),
+              (status = 429, description = "too many sign-ups from this address",
+               headers(("Retry-After" = u64, description = "seconds to wait"))),
+              (status = 503, description = "too many passwords being checked at once",
+               headers(("Retry-After" = u64, description = "seconds to wait")))))]
 pub async fn sign_up(
     State(state): State<AppState>,
     ClientAddr(from): ClientAddr,
@@ -97,7 +101,10 @@ pub async fn sign_up(
 /// Signs in and returns a bearer token.
 #[utoipa::path(post, path = "/api/v1/sessions", tag = "accounts", request_body = SignIn,
     responses((status = 201, body = Session), (status = 401, description = "wrong handle or password"),
-              (status = 429, description = "too many failed sign-ins")))]
+              (status = 429, description = "back-off after failed sign-ins for this handle or address",
+               headers(("Retry-After" = u64, description = "seconds to wait"))),
+              (status = 503, description = "too many passwords being checked at once",
+               headers(("Retry-After" = u64, description = "seconds to wait")))))]
 pub async fn sign_in(
     State(accounts): State<Arc<Accounts>>,
     ClientAddr(from): ClientAddr,
@@ -107,14 +114,13 @@ pub async fn sign_in(
     Ok((StatusCode::CREATED, axum::Json(Session { token, user_id })))
 }
 
-/// Revokes the token used for this request.
+/// Revokes the token used for this request and closes the streams opened
+/// with it (WebSockets with close code 4001; long polls answer 401).
 #[utoipa::path(delete, path = "/api/v1/sessions/current", tag = "accounts",
     responses((status = 204), (status = 401)), security(("bearer" = [])))]
-pub async fn sign_out(
-    State(accounts): State<Arc<Accounts>>,
-    caller: Caller,
-) -> ApiResult<StatusCode> {
-    accounts.sign_out(&caller).await?;
+pub async fn sign_out(State(state): State<AppState>, caller: Caller) -> ApiResult<StatusCode> {
+    state.accounts.sign_out(&caller).await?;
+    state.events.end_session(caller.user_id, caller.token_hash);
     Ok(StatusCode::NO_CONTENT)
 }
 

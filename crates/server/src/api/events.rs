@@ -43,7 +43,13 @@ pub async fn poll(
     let after = events.start(q.since.as_deref()).await?;
     let limit = state.settings.limits.max_events_page;
     let frames = events
-        .poll(caller.user_id, after, Duration::from_millis(wait), limit)
+        .poll(
+            caller.user_id,
+            caller.token_hash,
+            after,
+            Duration::from_millis(wait),
+            limit,
+        )
         .await?;
     let next = frames.last().map_or(after, |f| f.id);
     // The frames are already JSON: splice them rather than re-serialize.

@@ -2,6 +2,7 @@
 //! generated from the handlers' annotations.
 pub mod accounts;
 pub mod admin;
+pub mod administrators;
 mod body;
 pub mod conversations;
 pub mod events;
@@ -14,7 +15,7 @@ pub mod system;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
-use axum::routing::{delete, get, post};
+use axum::routing::{delete, get, post, put};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
@@ -35,6 +36,7 @@ use crate::error::ApiError;
         admin::cancel, admin::report, admin::public_report, admin::fairness, admin::fairness_of,
         admin::replay, admin::audit,
         system::healthz, system::metrics, system::openapi,
+        administrators::grant, administrators::revoke,
     ),
     modifiers(&BearerAuth),
 )]
@@ -102,6 +104,10 @@ pub fn routes(state: AppState) -> Router {
         .route("/admin/replay", post(admin::replay))
         .route("/admin/audit", get(admin::audit))
         .route("/public/reports/links", get(admin::public_report))
+        .route(
+            "/admin/administrators/{handle}",
+            put(administrators::grant).delete(administrators::revoke),
+        )
         .route("/openapi.json", get(system::openapi))
         .fallback(|| async { ApiError::not_found("endpoint") });
     Router::new()

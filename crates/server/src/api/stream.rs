@@ -4,18 +4,20 @@ use std::time::Duration;
 
 use axum::extract::State;
 use axum::extract::ws::{
-    Message, Utf8Bytes, WebSocket, WebSocketUpgrade, rejection::WebSocketUpgradeRejection,
+    CloseFrame, Message, Utf8Bytes, WebSocket, WebSocketUpgrade,
+    rejection::WebSocketUpgradeRejection,
 };
 use axum::http::HeaderMap;
 use axum::response::Response;
 use futures_util::{SinkExt, StreamExt};
-use kaifang_store::{EventId, UserId};
+use kaifang_store::EventId;
 use serde::Deserialize;
 use utoipa::IntoParams;
 
 use super::extract::Query;
 use crate::AppState;
 use crate::error::{ApiError, ApiResult};
+use crate::service::accounts::Caller;
 use crate::wire::cursor;
 
 /// Stream parameters.
@@ -28,10 +30,15 @@ pub struct StreamQuery {
     pub access_token: Option<String>,
 }
 
+/// The close code a stream ends with when its session signs out.
+pub const CLOSE_SIGNED_OUT: u16 = 4001;
+
 /// Upgrades to a WebSocket carrying `{"cursor","type":"message"|"member"|"preview",…}`
 /// frames; a client too far behind gets `{"type":"resync","cursor"}` and is closed.
+/// When the session that opened the stream signs out, the socket is closed
+/// with code 4001 ("signed out").
 #[utoipa::path(get, path = "/api/v1/stream", tag = "events", params(StreamQuery),
-    responses((status = 101, description = "WebSocket"), (status = 400), (status = 401)), security(("bearer" = [])))]
+    responses((status = 101, description = "WebSocket; closed with code 4001 when its session signs out"), (status = 400), (status = 401)), security(("bearer" = [])))]
 pub async fn stream(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -55,14 +62,28 @@ pub async fn stream(
         .read_buffer_size(s.read_buffer_bytes)
         .write_buffer_size(s.write_buffer_bytes)
         .max_message_size(s.max_frame_bytes)
-        .on_upgrade(move |socket| connection(socket, state, caller.user_id, after)))
+        .on_upgrade(move |socket| connection(socket, state, caller, after)))
 }
 
-async fn connection(socket: WebSocket, state: AppState, user: UserId, mut last: EventId) {
+fn signed_out() -> CloseFrame {
+    CloseFrame {
+        code: CLOSE_SIGNED_OUT,
+        reason: Utf8Bytes::from_static("signed out"),
+    }
+}
+
+async fn connection(socket: WebSocket, state: AppState, caller: Caller, mut last: EventId) {
     let (mut tx, mut rx) = socket.split();
+    let user = caller.user_id;
     // Subscribe before catching up: whatever commits meanwhile is queued,
     // and the id check below drops what the catch-up already sent.
-    let mut subscription = state.events.subscribe(user);
+    let mut subscription = state.events.subscribe(user, caller.token_hash);
+    // A sign-out between the token check and the subscription found no
+    // stream to end: ask again now that this one can be found.
+    if state.accounts.session(caller.token_hash).await.is_err() {
+        let _ = tx.send(Message::Close(Some(signed_out()))).await;
+        return;
+    }
     let page = state.settings.stream.catch_up_page;
     loop {
         let Ok(frames) = state.events.catch_up(user, last, page).await else {
@@ -93,6 +114,10 @@ async fn connection(socket: WebSocket, state: AppState, user: UserId, mut last: 
                     }
                 }
                 Some(_) => {}
+                None if subscription.signed_out() => {
+                    let _ = tx.send(Message::Close(Some(signed_out()))).await;
+                    return;
+                }
                 None => {
                     let notice = format!("{{\"type\":\"resync\",\"cursor\":\"{}\"}}", cursor::encode(last));
                     let _ = tx.send(Message::Text(Utf8Bytes::from(notice))).await;

@@ -4,16 +4,15 @@ use std::net::IpAddr;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
-use argon2::{Algorithm, Argon2, Params, Version};
 use base64::Engine;
-use kaifang_store::{Store, User, UserId};
+use kaifang_store::{AdminGrant, Store, User, UserId};
 use rand::RngCore;
 use sha2::{Digest, Sha256};
 
 use crate::config::AuthSettings;
 use crate::error::{ApiError, ApiResult};
-use crate::ratelimit::{Buckets, Window};
+use crate::ratelimit::{Backoff, Buckets, Window};
+use crate::service::passwords::Passwords;
 
 /// A verified caller.
 #[derive(Debug, Clone, Copy)]
@@ -28,15 +27,14 @@ pub struct Caller {
 pub struct Accounts {
     store: Arc<dyn Store>,
     settings: AuthSettings,
-    argon2: Argon2<'static>,
     tokens: Mutex<HashMap<[u8; 32], (UserId, Instant)>>,
-    failures_by_handle: Window,
-    failures_by_address: Window,
+    passwords: Passwords,
+    /// Failed sign-ins per (handle, address): the owner elsewhere is free.
+    by_handle: Backoff,
+    /// Failed sign-ins per address, any handle (password spraying).
+    by_address: Backoff,
     signups: Window,
     requests: Buckets,
-    /// A valid hash to verify against when the handle does not exist, so
-    /// that timing does not reveal which handles are taken.
-    decoy_hash: String,
 }
 
 fn validate_handle(handle: &str) -> ApiResult<()> {
@@ -50,6 +48,60 @@ fn validate_handle(handle: &str) -> ApiResult<()> {
         Err(ApiError::bad_request(
             "a handle has 3 to 32 characters among a-z, 0-9 and _",
         ))
+    }
+}
+
+/// A reserved sign-in attempt; released without a verdict if dropped
+/// unsettled (an error, or the client went away mid-request).
+struct Reservation<'a> {
+    limiter: &'a Backoff,
+    key: String,
+    settled: bool,
+}
+
+impl<'a> Reservation<'a> {
+    fn take(limiter: &'a Backoff, key: String) -> ApiResult<Self> {
+        limiter.reserve(&key).map_err(|wait| {
+            ApiError::too_many("too many failed sign-ins; wait and try again", wait)
+        })?;
+        Ok(Self {
+            limiter,
+            key,
+            settled: false,
+        })
+    }
+
+    fn fail(mut self) {
+        self.limiter.fail(&self.key);
+        self.settled = true;
+    }
+
+    fn succeed(mut self, forget: bool) {
+        self.limiter.release(&self.key, forget);
+        self.settled = true;
+    }
+}
+
+impl Drop for Reservation<'_> {
+    fn drop(&mut self) {
+        if !self.settled {
+            self.limiter.release(&self.key, false);
+        }
+    }
+}
+
+/// The address a sign-in counts against: IPv6 by /64, since one
+/// subscriber commonly holds a whole /64.
+fn address_key(from: IpAddr) -> String {
+    match from {
+        IpAddr::V4(v4) => v4.to_string(),
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => v4.to_string(),
+            None => {
+                let s = v6.segments();
+                format!("{:x}:{:x}:{:x}:{:x}::/64", s[0], s[1], s[2], s[3])
+            }
+        },
     }
 }
 
@@ -68,30 +120,21 @@ impl Accounts {
         requests: (u32, u32),
         rate_limit_keys: usize,
     ) -> anyhow::Result<Self> {
-        let params = Params::new(
-            settings.argon2_memory_kib,
-            settings.argon2_iterations,
-            1,
-            None,
-        )
-        .map_err(|e| anyhow::anyhow!("argon2 settings: {e}"))?;
-        let argon2 = Argon2::new(Algorithm::Argon2id, Version::V0x13, params);
-        let salt = SaltString::generate(&mut rand::rngs::OsRng);
-        let decoy_hash = argon2
-            .hash_password(b"decoy password", &salt)
-            .map_err(|e| anyhow::anyhow!("argon2: {e}"))?
-            .to_string();
-        let window = Duration::from_secs(settings.login_window_seconds);
+        let passwords = Passwords::new(&settings).map_err(|e| anyhow::anyhow!(e))?;
+        let base = Duration::from_millis(settings.login_backoff_ms.max(1));
         Ok(Self {
             store,
-            failures_by_handle: Window::new(
-                settings.login_failures_per_handle,
-                window,
+            passwords,
+            by_handle: Backoff::new(
+                settings.login_free_failures_per_handle,
+                base,
+                Duration::from_secs(settings.login_backoff_max_seconds_per_handle),
                 rate_limit_keys,
             ),
-            failures_by_address: Window::new(
-                settings.login_failures_per_address,
-                window,
+            by_address: Backoff::new(
+                settings.login_free_failures_per_address,
+                base,
+                Duration::from_secs(settings.login_backoff_max_seconds_per_address),
                 rate_limit_keys,
             ),
             signups: Window::new(
@@ -101,36 +144,8 @@ impl Accounts {
             ),
             requests: Buckets::new(requests.0, requests.1, rate_limit_keys),
             settings,
-            argon2,
             tokens: Mutex::new(HashMap::new()),
-            decoy_hash,
         })
-    }
-
-    async fn hash_password(&self, password: &str) -> ApiResult<String> {
-        let argon2 = self.argon2.clone();
-        let password = password.to_owned();
-        tokio::task::spawn_blocking(move || {
-            let salt = SaltString::generate(&mut rand::rngs::OsRng);
-            argon2
-                .hash_password(password.as_bytes(), &salt)
-                .map(|h| h.to_string())
-        })
-        .await
-        .map_err(ApiError::internal)?
-        .map_err(ApiError::internal)
-    }
-
-    async fn verify_password(&self, password: &str, hash: &str) -> ApiResult<bool> {
-        let argon2 = self.argon2.clone();
-        let (password, hash) = (password.to_owned(), hash.to_owned());
-        tokio::task::spawn_blocking(move || {
-            PasswordHash::new(&hash)
-                .map(|h| argon2.verify_password(password.as_bytes(), &h).is_ok())
-        })
-        .await
-        .map_err(ApiError::internal)?
-        .map_err(ApiError::internal)
     }
 
     /// Creates an account. The first account, and handles named in the
@@ -163,12 +178,15 @@ impl Accounts {
         self.signups.check(&address_key).map_err(|wait| {
             ApiError::too_many("too many accounts created from this address", wait)
         })?;
-        let hash = self.hash_password(password).await?;
-        let is_admin =
-            self.store.user_count().await? == 0 || self.settings.admins.iter().any(|a| a == handle);
+        let hash = self.passwords.hash(password).await?;
+        let admin = if self.settings.admins.iter().any(|a| a == handle) {
+            AdminGrant::Yes
+        } else {
+            AdminGrant::IfFirst
+        };
         let user = self
             .store
-            .create_user(handle, display_name, &hash, is_admin)
+            .create_user(handle, display_name, &hash, admin)
             .await?;
         self.signups.record(&address_key);
         Ok(user)
@@ -181,27 +199,28 @@ impl Accounts {
         password: &str,
         from: IpAddr,
     ) -> ApiResult<(String, UserId)> {
-        let handle_key = format!("login-handle:{handle}");
-        let address_key = format!("login-address:{from}");
-        for (window, key) in [
-            (&self.failures_by_handle, &handle_key),
-            (&self.failures_by_address, &address_key),
-        ] {
-            window.check(key).map_err(|wait| {
-                ApiError::too_many("too many failed sign-ins; wait and try again", wait)
-            })?;
+        // No account has such a handle, and none can: refuse before any
+        // work, so the limiter's keys stay short.
+        if validate_handle(handle).is_err() {
+            return Err(ApiError::unauthorized("wrong handle or password"));
         }
+        let address = address_key(from);
+        // Reserved before the hash is checked, so that simultaneous guesses
+        // cannot run more checks than the failures so far allow.
+        let by_handle = Reservation::take(&self.by_handle, format!("{handle}@{address}"))?;
+        let by_address = Reservation::take(&self.by_address, address)?;
         let account = self.store.user_auth(handle).await?;
-        let hash = account
-            .as_ref()
-            .map_or(self.decoy_hash.as_str(), |a| a.password_hash.as_str());
-        let verified = self.verify_password(password, hash).await?;
+        let hash = account.as_ref().map(|a| a.password_hash.as_str());
+        let verified = self.passwords.verify(password, hash).await?;
         let Some(account) = account.filter(|_| verified) else {
-            self.failures_by_handle.record(&handle_key);
-            self.failures_by_address.record(&address_key);
+            by_handle.fail();
+            by_address.fail();
             return Err(ApiError::unauthorized("wrong handle or password"));
         };
-        self.failures_by_handle.clear(&handle_key);
+        // The right password clears this address's record for the handle;
+        // the address's own count stays (others behind it may be guessing).
+        by_handle.succeed(true);
+        by_address.succeed(false);
         let mut raw = [0u8; 32];
         rand::rngs::OsRng.fill_bytes(&mut raw);
         let token = format!(
@@ -225,7 +244,11 @@ impl Accounts {
     }
 
     async fn verify(&self, token: &str) -> ApiResult<Caller> {
-        let token_hash = token_digest(token);
+        self.session(token_digest(token)).await
+    }
+
+    /// The caller behind a session token's hash, or 401 once signed out.
+    pub async fn session(&self, token_hash: [u8; 32]) -> ApiResult<Caller> {
         let ttl = Duration::from_secs(self.settings.token_cache_seconds);
         if let Ok(cache) = self.tokens.lock()
             && let Some((user_id, at)) = cache.get(&token_hash)
@@ -252,13 +275,20 @@ impl Accounts {
         })
     }
 
-    /// Revokes the caller's token.
+    /// Revokes the caller's token. The cache forgets it before and after
+    /// the revocation: a check that read the database just before the
+    /// revocation committed cannot leave it cached.
     pub async fn sign_out(&self, caller: &Caller) -> ApiResult<()> {
-        if let Ok(mut cache) = self.tokens.lock() {
-            cache.remove(&caller.token_hash);
-        }
+        self.forget_token(&caller.token_hash);
         self.store.revoke_session(caller.token_hash).await?;
+        self.forget_token(&caller.token_hash);
         Ok(())
+    }
+
+    fn forget_token(&self, token_hash: &[u8; 32]) {
+        if let Ok(mut cache) = self.tokens.lock() {
+            cache.remove(token_hash);
+        }
     }
 
     /// The caller's account.
@@ -288,5 +318,18 @@ mod tests {
         for bad in ["al", "Alice", "a-b", "ali ce", "名字名字", &"a".repeat(33)] {
             assert!(validate_handle(bad).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn addresses_count_by_host_or_ipv6_slash_64() {
+        let v4: IpAddr = "192.0.2.7".parse().unwrap();
+        assert_eq!(address_key(v4), "192.0.2.7");
+        let mapped: IpAddr = "::ffff:192.0.2.7".parse().unwrap();
+        assert_eq!(address_key(mapped), "192.0.2.7");
+        let a: IpAddr = "2001:db8:1:2:aaaa::1".parse().unwrap();
+        let b: IpAddr = "2001:db8:1:2:bbbb::9".parse().unwrap();
+        assert_eq!(address_key(a), address_key(b));
+        let c: IpAddr = "2001:db8:1:3::1".parse().unwrap();
+        assert_ne!(address_key(a), address_key(c));
     }
 }

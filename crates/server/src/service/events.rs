@@ -41,9 +41,14 @@ impl Events {
     }
 
     /// Subscribes to live frames (subscribe first, then catch up, so that
-    /// nothing committed in between is missed).
-    pub fn subscribe(&self, user: UserId) -> Subscription {
-        self.hub.subscribe(user)
+    /// nothing committed in between is missed) for the session `session`.
+    pub fn subscribe(&self, user: UserId, session: [u8; 32]) -> Subscription {
+        self.hub.subscribe(user, session)
+    }
+
+    /// Ends the session's open streams and long polls (on sign-out).
+    pub fn end_session(&self, user: UserId, session: [u8; 32]) {
+        self.hub.end_session(user, session);
     }
 
     /// Events after `after` from the database, rendered.
@@ -67,11 +72,12 @@ impl Events {
     pub async fn poll(
         &self,
         user: UserId,
+        session: [u8; 32],
         after: EventId,
         wait: Duration,
         limit: u32,
     ) -> ApiResult<Vec<Frame>> {
-        let mut subscription = self.subscribe(user);
+        let mut subscription = self.subscribe(user, session);
         let backlog = self.catch_up(user, after, limit).await?;
         if !backlog.is_empty() || wait.is_zero() {
             return Ok(backlog);
@@ -85,6 +91,9 @@ impl Events {
                     Err(_) => break,
                 }
             }
+        }
+        if out.is_empty() && subscription.signed_out() {
+            return Err(ApiError::unauthorized("signed out"));
         }
         out.retain(|f| f.id > after);
         Ok(out)

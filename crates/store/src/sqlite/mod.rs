@@ -13,8 +13,9 @@ use async_trait::async_trait;
 use rusqlite::{Connection, OpenFlags, OptionalExtension};
 
 use crate::{
-    CachedPreview, Conversation, ConversationKind, ConversationSummary, Error, Event, EventId,
-    EventSink, LinkShare, MemberChange, Message, NewMessage, Role, Store, User, UserAuth, UserId,
+    AdminGrant, CachedPreview, Conversation, ConversationKind, ConversationSummary, Error, Event,
+    EventId, EventSink, LinkShare, MemberChange, Message, NewMessage, Role, Store, User, UserAuth,
+    UserId,
 };
 use writer::Writer;
 
@@ -131,7 +132,7 @@ impl Store for SqliteStore {
         handle: &str,
         display_name: &str,
         password_hash: &str,
-        is_admin: bool,
+        admin: AdminGrant,
     ) -> Result<User, Error> {
         let (h, d, p) = (
             handle.to_owned(),
@@ -139,7 +140,7 @@ impl Store for SqliteStore {
             password_hash.to_owned(),
         );
         self.writer
-            .run(move |conn, _| writer::create_user(conn, &h, &d, &p, is_admin))
+            .run(move |conn, _| writer::create_user(conn, &h, &d, &p, admin))
             .await
     }
 
@@ -158,8 +159,10 @@ impl Store for SqliteStore {
         self.read(move |c| read::user_by_id(c, id)).await
     }
 
-    async fn user_count(&self) -> Result<i64, Error> {
-        self.read(|c| Ok(c.query_row("SELECT COUNT(*) FROM users", [], |r| r.get(0))?))
+    async fn set_admin(&self, handle: &str, is_admin: bool) -> Result<User, Error> {
+        let handle = handle.to_owned();
+        self.writer
+            .run(move |conn, _| writer::set_admin(conn, &handle, is_admin))
             .await
     }
 

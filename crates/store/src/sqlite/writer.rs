@@ -7,8 +7,8 @@ use tokio::sync::{mpsc, oneshot};
 
 use super::{now_ms, read};
 use crate::{
-    Conversation, ConversationKind, Error, Event, EventBody, EventSink, MemberChange, MemberEvent,
-    Message, NewMessage, Role, User, UserId, check_member_change,
+    AdminGrant, Conversation, ConversationKind, Error, Event, EventBody, EventSink, MemberChange,
+    MemberEvent, Message, NewMessage, Role, User, UserId, check_member_change,
 };
 
 type Events = Vec<Event>;
@@ -179,9 +179,18 @@ pub(super) fn create_user(
     handle: &str,
     display_name: &str,
     password_hash: &str,
-    is_admin: bool,
+    admin: AdminGrant,
 ) -> Result<User, Error> {
     let created_at = now_ms();
+    // Decided here, inside the write transaction: concurrent sign-ups on an
+    // empty server are serialised by the writer, so exactly one is first.
+    let is_admin = match admin {
+        AdminGrant::Yes => true,
+        AdminGrant::No => false,
+        AdminGrant::IfFirst => conn
+            .prepare_cached("SELECT NOT EXISTS (SELECT 1 FROM users)")?
+            .query_row([], |r| r.get(0))?,
+    };
     let inserted = conn
         .prepare_cached(
             "INSERT INTO users (handle, display_name, password_hash, is_admin, created_at) \
@@ -209,6 +218,25 @@ pub(super) fn create_user(
         }
         Err(e) => Err(e.into()),
     }
+}
+
+pub(super) fn set_admin(conn: &Connection, handle: &str, is_admin: bool) -> Result<User, Error> {
+    let changed = conn
+        .prepare_cached("UPDATE users SET is_admin = ?2 WHERE handle = ?1")?
+        .execute(params![handle, is_admin])?;
+    if changed == 0 {
+        return Err(Error::NotFound("user"));
+    }
+    // Checked after the change, in the same savepoint: an error rolls it back.
+    let admins: i64 = conn
+        .prepare_cached("SELECT COUNT(*) FROM users WHERE is_admin")?
+        .query_row([], |r| r.get(0))?;
+    if admins == 0 {
+        return Err(Error::Conflict("the last administrator cannot be removed"));
+    }
+    read::user_auth(conn, handle)?
+        .map(|a| a.user)
+        .ok_or(Error::NotFound("user"))
 }
 
 fn handle_of(conn: &Connection, user: UserId) -> Result<String, Error> {
