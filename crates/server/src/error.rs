@@ -179,5 +179,36 @@ impl From<kaifang_store::Error> for ApiError {
     }
 }
 
+impl From<crate::service::error::Error> for ApiError {
+    fn from(e: crate::service::error::Error) -> Self {
+        use crate::service::error::Error as E;
+        match e {
+            E::Invalid(detail) => Self::bad_request(detail),
+            E::Unauthenticated(why) => Self::unauthorized(why),
+            E::Forbidden(why) => Self::forbidden(why),
+            E::NotFound(what) => Self::not_found(&what),
+            E::Conflict(why) => Self::conflict(why),
+            E::TooLarge(why) => Self::too_large(why),
+            E::Refused {
+                kind,
+                title,
+                detail,
+                extra,
+            } => {
+                let e = Self::unprocessable(kind, title, detail);
+                match extra {
+                    Some(extra) => e.with_extra(extra),
+                    None => e,
+                }
+            }
+            E::RateLimited { why, retry_after } => Self::too_many(why, retry_after),
+            E::Busy { why, retry_after } => Self::unavailable(why, retry_after),
+            E::Store(e) => e.into(),
+            // `Internal` and any variant added later: logged, not shown.
+            other => Self::internal(other),
+        }
+    }
+}
+
 /// Shorthand for handler results.
 pub type ApiResult<T> = Result<T, ApiError>;

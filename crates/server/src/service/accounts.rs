@@ -10,7 +10,7 @@ use rand::RngCore;
 use sha2::{Digest, Sha256};
 
 use crate::config::AuthSettings;
-use crate::error::{ApiError, ApiResult};
+use crate::service::error::{Error, Result};
 use crate::ratelimit::{Backoff, Buckets, Window};
 use crate::service::passwords::Passwords;
 
@@ -37,7 +37,7 @@ pub struct Accounts {
     requests: Buckets,
 }
 
-fn validate_handle(handle: &str) -> ApiResult<()> {
+fn validate_handle(handle: &str) -> Result<()> {
     let ok = (3..=32).contains(&handle.len())
         && handle
             .bytes()
@@ -45,7 +45,7 @@ fn validate_handle(handle: &str) -> ApiResult<()> {
     if ok {
         Ok(())
     } else {
-        Err(ApiError::bad_request(
+        Err(Error::invalid(
             "a handle has 3 to 32 characters among a-z, 0-9 and _",
         ))
     }
@@ -60,9 +60,9 @@ struct Reservation<'a> {
 }
 
 impl<'a> Reservation<'a> {
-    fn take(limiter: &'a Backoff, key: String) -> ApiResult<Self> {
+    fn take(limiter: &'a Backoff, key: String) -> Result<Self> {
         limiter.reserve(&key).map_err(|wait| {
-            ApiError::too_many("too many failed sign-ins; wait and try again", wait)
+            Error::rate_limited("too many failed sign-ins; wait and try again", wait)
         })?;
         Ok(Self {
             limiter,
@@ -157,10 +157,10 @@ impl Accounts {
         display_name: Option<&str>,
         max_display_name_chars: usize,
         from: IpAddr,
-    ) -> ApiResult<User> {
+    ) -> Result<User> {
         validate_handle(handle)?;
         if password.chars().count() < self.settings.min_password_chars || password.len() > 1024 {
-            return Err(ApiError::bad_request(format!(
+            return Err(Error::invalid(format!(
                 "a password has {} to 1024 characters",
                 self.settings.min_password_chars
             )));
@@ -170,13 +170,13 @@ impl Accounts {
             || display_name.chars().count() > max_display_name_chars
             || display_name.chars().any(char::is_control)
         {
-            return Err(ApiError::bad_request(format!(
+            return Err(Error::invalid(format!(
                 "a display name has 1 to {max_display_name_chars} characters and no control characters"
             )));
         }
         let address_key = format!("signup:{from}");
         self.signups.check(&address_key).map_err(|wait| {
-            ApiError::too_many("too many accounts created from this address", wait)
+            Error::rate_limited("too many accounts created from this address", wait)
         })?;
         let hash = self.passwords.hash(password).await?;
         let admin = if self.settings.admins.iter().any(|a| a == handle) {
@@ -198,11 +198,11 @@ impl Accounts {
         handle: &str,
         password: &str,
         from: IpAddr,
-    ) -> ApiResult<(String, UserId)> {
+    ) -> Result<(String, UserId)> {
         // No account has such a handle, and none can: refuse before any
         // work, so the limiter's keys stay short.
         if validate_handle(handle).is_err() {
-            return Err(ApiError::unauthorized("wrong handle or password"));
+            return Err(Error::Unauthenticated("wrong handle or password"));
         }
         let address = address_key(from);
         // Reserved before the hash is checked, so that simultaneous guesses
@@ -215,7 +215,7 @@ impl Accounts {
         let Some(account) = account.filter(|_| verified) else {
             by_handle.fail();
             by_address.fail();
-            return Err(ApiError::unauthorized("wrong handle or password"));
+            return Err(Error::Unauthenticated("wrong handle or password"));
         };
         // The right password clears this address's record for the handle;
         // the address's own count stays (others behind it may be guessing).
@@ -235,20 +235,20 @@ impl Accounts {
 
     /// The caller behind a bearer token, or 401; 429 when that user is
     /// over the request rate.
-    pub async fn authenticate(&self, token: &str) -> ApiResult<Caller> {
+    pub async fn authenticate(&self, token: &str) -> Result<Caller> {
         let caller = self.verify(token).await?;
         self.requests
             .take(&caller.user_id.to_string())
-            .map_err(|wait| ApiError::too_many("too many requests", wait))?;
+            .map_err(|wait| Error::rate_limited("too many requests", wait))?;
         Ok(caller)
     }
 
-    async fn verify(&self, token: &str) -> ApiResult<Caller> {
+    async fn verify(&self, token: &str) -> Result<Caller> {
         self.session(token_digest(token)).await
     }
 
     /// The caller behind a session token's hash, or 401 once signed out.
-    pub async fn session(&self, token_hash: [u8; 32]) -> ApiResult<Caller> {
+    pub async fn session(&self, token_hash: [u8; 32]) -> Result<Caller> {
         let ttl = Duration::from_secs(self.settings.token_cache_seconds);
         if let Ok(cache) = self.tokens.lock()
             && let Some((user_id, at)) = cache.get(&token_hash)
@@ -261,7 +261,7 @@ impl Accounts {
         }
         let user_id =
             self.store.session_user(token_hash).await?.ok_or_else(|| {
-                ApiError::unauthorized("the token is invalid or has been revoked")
+                Error::Unauthenticated("the token is invalid or has been revoked")
             })?;
         if let Ok(mut cache) = self.tokens.lock() {
             if cache.len() >= self.settings.token_cache_entries {
@@ -278,7 +278,7 @@ impl Accounts {
     /// Revokes the caller's token. The cache forgets it before and after
     /// the revocation: a check that read the database just before the
     /// revocation committed cannot leave it cached.
-    pub async fn sign_out(&self, caller: &Caller) -> ApiResult<()> {
+    pub async fn sign_out(&self, caller: &Caller) -> Result<()> {
         self.forget_token(&caller.token_hash);
         self.store.revoke_session(caller.token_hash).await?;
         self.forget_token(&caller.token_hash);
@@ -292,19 +292,19 @@ impl Accounts {
     }
 
     /// The caller's account.
-    pub async fn me(&self, caller: &Caller) -> ApiResult<User> {
+    pub async fn me(&self, caller: &Caller) -> Result<User> {
         self.store
             .user_by_id(caller.user_id)
             .await?
-            .ok_or_else(|| ApiError::unauthorized("the account no longer exists"))
+            .ok_or_else(|| Error::Unauthenticated("the account no longer exists"))
     }
 
     /// Looks a user up by handle (404 when unknown).
-    pub async fn by_handle(&self, handle: &str) -> ApiResult<User> {
+    pub async fn by_handle(&self, handle: &str) -> Result<User> {
         self.store
             .user_by_handle(handle)
             .await?
-            .ok_or_else(|| ApiError::not_found("user"))
+            .ok_or_else(|| Error::not_found("user"))
     }
 }
 

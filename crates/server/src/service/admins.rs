@@ -6,7 +6,7 @@ use std::sync::Arc;
 use kaifang_store::{Governance, Store, User, UserId};
 use serde_json::json;
 
-use crate::error::{ApiError, ApiResult};
+use crate::service::error::{Error, Result};
 use crate::service::accounts::Caller;
 
 /// The administrators service.
@@ -21,26 +21,26 @@ impl Admins {
         Self { users, audit }
     }
 
-    async fn admin(&self, caller: &Caller) -> ApiResult<UserId> {
+    async fn admin(&self, caller: &Caller) -> Result<UserId> {
         match self.users.user_by_id(caller.user_id).await? {
             Some(u) if u.is_admin => Ok(u.id),
             // Non-admins learn nothing, not even that the endpoint exists.
-            _ => Err(ApiError::not_found("resource")),
+            _ => Err(Error::not_found("resource")),
         }
     }
 
     /// Makes `handle` an administrator (idempotent), audited.
-    pub async fn grant(&self, caller: &Caller, handle: &str) -> ApiResult<User> {
+    pub async fn grant(&self, caller: &Caller, handle: &str) -> Result<User> {
         self.set(caller, handle, true).await
     }
 
     /// Takes the role from `handle` (idempotent), audited; 409 when it would
     /// leave no administrator. An administrator may revoke themself.
-    pub async fn revoke(&self, caller: &Caller, handle: &str) -> ApiResult<User> {
+    pub async fn revoke(&self, caller: &Caller, handle: &str) -> Result<User> {
         self.set(caller, handle, false).await
     }
 
-    async fn set(&self, caller: &Caller, handle: &str, is_admin: bool) -> ApiResult<User> {
+    async fn set(&self, caller: &Caller, handle: &str, is_admin: bool) -> Result<User> {
         let actor = self.admin(caller).await?;
         let user = self.users.set_admin(handle, is_admin).await?;
         let action = if is_admin {

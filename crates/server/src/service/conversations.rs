@@ -6,7 +6,7 @@ use kaifang_store::{
 };
 
 use crate::config::Limits;
-use crate::error::{ApiError, ApiResult};
+use crate::service::error::{Error, Result};
 use crate::service::accounts::Caller;
 
 /// The conversations service.
@@ -21,12 +21,12 @@ impl Conversations {
         Self { store, limits }
     }
 
-    async fn user_id(&self, handle: &str) -> ApiResult<UserId> {
+    async fn user_id(&self, handle: &str) -> Result<UserId> {
         self.store
             .user_by_handle(handle)
             .await?
             .map(|u| u.id)
-            .ok_or_else(|| ApiError::not_found(&format!("user '{handle}'")))
+            .ok_or_else(|| Error::not_found(&format!("user '{handle}'")))
     }
 
     /// The direct conversation with `with`, created if needed; `true` when new.
@@ -34,10 +34,10 @@ impl Conversations {
         &self,
         caller: &Caller,
         with: &str,
-    ) -> ApiResult<(Conversation, bool)> {
+    ) -> Result<(Conversation, bool)> {
         let other = self.user_id(with).await?;
         if other == caller.user_id {
-            return Err(ApiError::bad_request(
+            return Err(Error::invalid(
                 "a direct conversation is with someone else",
             ));
         }
@@ -50,19 +50,19 @@ impl Conversations {
         caller: &Caller,
         title: &str,
         members: &[String],
-    ) -> ApiResult<Conversation> {
+    ) -> Result<Conversation> {
         let title = title.trim();
         if title.is_empty()
             || title.chars().count() > self.limits.max_title_chars
             || title.chars().any(char::is_control)
         {
-            return Err(ApiError::bad_request(format!(
+            return Err(Error::invalid(format!(
                 "a group title has 1 to {} characters and no control characters",
                 self.limits.max_title_chars
             )));
         }
         if members.len() + 1 > self.limits.max_group_members {
-            return Err(ApiError::bad_request(format!(
+            return Err(Error::invalid(format!(
                 "a group has at most {} members",
                 self.limits.max_group_members
             )));
@@ -75,18 +75,18 @@ impl Conversations {
     }
 
     /// The caller's conversations.
-    pub async fn list(&self, caller: &Caller) -> ApiResult<Vec<ConversationSummary>> {
+    pub async fn list(&self, caller: &Caller) -> Result<Vec<ConversationSummary>> {
         Ok(self.store.conversations_of(caller.user_id).await?)
     }
 
     /// A conversation the caller belongs to (404 otherwise, whether or not
     /// it exists).
-    pub async fn get(&self, caller: &Caller, id: i64) -> ApiResult<Conversation> {
+    pub async fn get(&self, caller: &Caller, id: i64) -> Result<Conversation> {
         self.store
             .conversation(id)
             .await?
             .filter(|c| c.members.iter().any(|m| m.user_id == caller.user_id))
-            .ok_or_else(|| ApiError::not_found("conversation"))
+            .ok_or_else(|| Error::not_found("conversation"))
     }
 
     /// Adds `handle` to a group.
@@ -95,10 +95,10 @@ impl Conversations {
         caller: &Caller,
         id: i64,
         handle: &str,
-    ) -> ApiResult<Conversation> {
+    ) -> Result<Conversation> {
         let conversation = self.get(caller, id).await?;
         if conversation.members.len() + 1 > self.limits.max_group_members {
-            return Err(ApiError::conflict(format!(
+            return Err(Error::conflict(format!(
                 "the group is full ({} members)",
                 self.limits.max_group_members
             )));
@@ -111,11 +111,11 @@ impl Conversations {
     }
 
     /// Removes `handle` from a group; removing oneself is leaving.
-    pub async fn remove_member(&self, caller: &Caller, id: i64, handle: &str) -> ApiResult<()> {
+    pub async fn remove_member(&self, caller: &Caller, id: i64, handle: &str) -> Result<()> {
         let target = self
             .user_id(handle)
             .await
-            .map_err(|_| ApiError::not_found("member"))?;
+            .map_err(|_| Error::not_found("member"))?;
         let change = if target == caller.user_id {
             MemberChange::Leave
         } else {
@@ -134,11 +134,11 @@ impl Conversations {
         id: i64,
         handle: &str,
         role: Role,
-    ) -> ApiResult<Conversation> {
+    ) -> Result<Conversation> {
         let target = self
             .user_id(handle)
             .await
-            .map_err(|_| ApiError::not_found("member"))?;
+            .map_err(|_| Error::not_found("member"))?;
         let change = match role {
             Role::Owner => MemberChange::TransferOwnership(target),
             other => MemberChange::SetRole(target, other),
@@ -156,14 +156,14 @@ impl Conversations {
         id: i64,
         before_seq: Option<i64>,
         limit: Option<u32>,
-    ) -> ApiResult<Vec<Message>> {
+    ) -> Result<Vec<Message>> {
         // One indexed look-up, not the whole member list, per page.
         if self.store.role(id, caller.user_id).await?.is_none() {
-            return Err(ApiError::not_found("conversation"));
+            return Err(Error::not_found("conversation"));
         }
         let limit = limit.unwrap_or(50);
         if limit == 0 || limit > self.limits.max_history_page {
-            return Err(ApiError::bad_request(format!(
+            return Err(Error::invalid(format!(
                 "limit is 1 to {}",
                 self.limits.max_history_page
             )));

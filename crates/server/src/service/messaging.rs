@@ -6,7 +6,7 @@ use kaifang_policy::Treatment;
 use kaifang_store::{LinkShare, Message, NewMessage, Store};
 
 use crate::config::Limits;
-use crate::error::{ApiError, ApiResult};
+use crate::service::error::{Error, Result};
 use crate::hub::{Hub, Membership};
 use crate::metrics::Metrics;
 use crate::ratelimit::Buckets;
@@ -79,7 +79,7 @@ impl Messaging {
 
     /// The caller's membership, from the hub or (just after a change the
     /// hub has not seen yet) from the store; 404 for non-members.
-    pub async fn membership(&self, caller: &Caller, conversation_id: i64) -> ApiResult<Membership> {
+    pub async fn membership(&self, caller: &Caller, conversation_id: i64) -> Result<Membership> {
         if let Some(m) = self.hub.membership(conversation_id, caller.user_id) {
             return Ok(m);
         }
@@ -87,12 +87,12 @@ impl Messaging {
             .store
             .conversation(conversation_id)
             .await?
-            .ok_or_else(|| ApiError::not_found("conversation"))?;
+            .ok_or_else(|| Error::not_found("conversation"))?;
         let me = c
             .members
             .iter()
             .find(|m| m.user_id == caller.user_id)
-            .ok_or_else(|| ApiError::not_found("conversation"))?;
+            .ok_or_else(|| Error::not_found("conversation"))?;
         Ok(Membership {
             kind: c.kind,
             member_count: c.members.len(),
@@ -108,12 +108,12 @@ impl Messaging {
         conversation_id: i64,
         body: String,
         client_txn_id: Option<String>,
-    ) -> ApiResult<(Message, bool)> {
+    ) -> Result<(Message, bool)> {
         if body.trim().is_empty() {
-            return Err(ApiError::bad_request("a message needs some text"));
+            return Err(Error::invalid("a message needs some text"));
         }
         if body.len() > self.limits.max_message_bytes {
-            return Err(ApiError::too_large(format!(
+            return Err(Error::too_large(format!(
                 "a message has at most {} bytes of UTF-8",
                 self.limits.max_message_bytes
             )));
@@ -121,14 +121,14 @@ impl Messaging {
         if let Some(txn) = &client_txn_id
             && (txn.is_empty() || txn.len() > self.limits.max_txn_id_bytes)
         {
-            return Err(ApiError::bad_request(format!(
+            return Err(Error::invalid(format!(
                 "client_txn_id has 1 to {} bytes",
                 self.limits.max_txn_id_bytes
             )));
         }
         self.rate
             .take(&caller.user_id.to_string())
-            .map_err(|wait| ApiError::too_many("sending too fast", wait))?;
+            .map_err(|wait| Error::rate_limited("sending too fast", wait))?;
         // The hub's view is a fast path; the store checks membership again
         // inside the write transaction, which is what counts.
         let membership = self.membership(caller, conversation_id).await?;
@@ -156,12 +156,12 @@ impl Messaging {
             if let Err(e) = self.store.log_refused_shares(log).await {
                 tracing::warn!(error = %e, "could not log refused link shares");
             }
-            return Err(ApiError::unprocessable(
-                "link-blocked",
-                "Link blocked",
-                format!("blocked: {detail}"),
-            )
-            .with_extra(extra));
+            return Err(Error::Refused {
+                kind: "link-blocked",
+                title: "Link blocked",
+                detail: format!("blocked: {detail}"),
+                extra: Some(extra),
+            });
         }
         let wanted: Vec<(String, String)> = links
             .iter()
@@ -174,7 +174,7 @@ impl Messaging {
             sender_id: caller.user_id,
             body,
             client_txn_id,
-            links: serde_json::to_string(&links).map_err(ApiError::internal)?,
+            links: serde_json::to_string(&links).map_err(Error::internal)?,
             shares: log,
         };
         let (message, created) = self.store.append_message(new).await?;

@@ -3,6 +3,7 @@
 pub mod accounts;
 pub mod admins;
 pub mod conversations;
+pub mod error;
 pub mod events;
 pub mod governance;
 pub mod links;

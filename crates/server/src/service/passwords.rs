@@ -12,7 +12,7 @@ use argon2::{Algorithm, Argon2, Block, Params, Version};
 use tokio::sync::Semaphore;
 
 use crate::config::AuthSettings;
-use crate::error::{ApiError, ApiResult};
+use crate::service::error::{Error, Result};
 
 type Pool = Arc<Mutex<Vec<Vec<Block>>>>;
 
@@ -135,8 +135,8 @@ impl Passwords {
     async fn run<T: Send + 'static>(
         &self,
         work: impl FnOnce(&Argon2<'static>, &Pool) -> T + Send + 'static,
-    ) -> ApiResult<T> {
-        let busy = || ApiError::unavailable("the server is busy checking passwords; retry", 1);
+    ) -> Result<T> {
+        let busy = || Error::busy("the server is busy checking passwords; retry", 1);
         let permit = match self.permits.clone().try_acquire_owned() {
             Ok(permit) => permit,
             Err(_) => {
@@ -158,26 +158,26 @@ impl Passwords {
             work(&argon2, &memory)
         })
         .await
-        .map_err(ApiError::internal)
+        .map_err(Error::internal)
     }
 
     /// A new PHC-format argon2id hash of `password`.
-    pub(crate) async fn hash(&self, password: &str) -> ApiResult<String> {
+    pub(crate) async fn hash(&self, password: &str) -> Result<String> {
         let password = password.to_owned();
         self.run(move |argon2, pool| hash_with(argon2, pool, password.as_bytes()))
             .await?
-            .map_err(ApiError::internal)
+            .map_err(Error::internal)
     }
 
     /// Whether `password` matches `hash`; with no hash (no such account),
     /// the decoy is checked and the answer is `false`.
-    pub(crate) async fn verify(&self, password: &str, hash: Option<&str>) -> ApiResult<bool> {
+    pub(crate) async fn verify(&self, password: &str, hash: Option<&str>) -> Result<bool> {
         let exists = hash.is_some();
         let (password, hash) = (password.to_owned(), hash.unwrap_or(&self.decoy).to_owned());
         let matches = self
             .run(move |_, pool| verify_with(pool, password.as_bytes(), &hash))
             .await?
-            .map_err(ApiError::internal)?;
+            .map_err(Error::internal)?;
         Ok(exists && matches)
     }
 }

@@ -4,7 +4,7 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use super::GovernanceService;
-use crate::error::ApiResult;
+use crate::service::error::Result;
 use crate::service::accounts::Caller;
 
 /// Most entries one read returns.
@@ -51,12 +51,12 @@ impl GovernanceService {
         actor: UserId,
         action: &str,
         detail: serde_json::Value,
-    ) -> ApiResult<()> {
+    ) -> Result<()> {
         Ok(self.store.audit(actor, action, &detail.to_string()).await?)
     }
 
     /// The newest audit entries.
-    pub async fn audit_log(&self, caller: &Caller, limit: u32) -> ApiResult<AuditLog> {
+    pub async fn audit_log(&self, caller: &Caller, limit: u32) -> Result<AuditLog> {
         self.admin(caller).await?;
         let entries = self.store.audit_log(limit.clamp(1, MAX_ENTRIES)).await?;
         Ok(AuditLog {

@@ -3,7 +3,7 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use super::GovernanceService;
-use crate::error::ApiResult;
+use crate::service::error::Result;
 use crate::service::accounts::Caller;
 
 /// One line of a diff.
@@ -65,7 +65,7 @@ pub fn diff(old: &str, new: &str) -> Vec<DiffLine> {
 
 impl GovernanceService {
     /// A line diff between two versions.
-    pub async fn diff(&self, caller: &Caller, from: i64, to: i64) -> ApiResult<Diff> {
+    pub async fn diff(&self, caller: &Caller, from: i64, to: i64) -> Result<Diff> {
         self.admin(caller).await?;
         let (a, b) = (self.version_text(from).await?, self.version_text(to).await?);
         Ok(Diff {

@@ -20,7 +20,7 @@ use serde_json::json;
 use utoipa::ToSchema;
 
 use crate::config::GovernanceSettings;
-use crate::error::{ApiError, ApiResult};
+use crate::service::error::{Error, Result};
 use crate::service::accounts::Caller;
 use crate::service::links::Links;
 
@@ -128,18 +128,18 @@ impl GovernanceService {
         }
     }
 
-    async fn admin(&self, caller: &Caller) -> ApiResult<UserId> {
+    async fn admin(&self, caller: &Caller) -> Result<UserId> {
         match self.users.user_by_id(caller.user_id).await? {
             Some(u) if u.is_admin => Ok(u.id),
             // Non-admins learn nothing, not even that the endpoint exists.
-            _ => Err(ApiError::not_found("resource")),
+            _ => Err(Error::not_found("resource")),
         }
     }
 
-    fn compile(&self, text: &str) -> ApiResult<PolicyEngine> {
+    fn compile(&self, text: &str) -> Result<PolicyEngine> {
         self.links
             .compile(text)
-            .map_err(|e| ApiError::unprocessable("invalid-policy", "Invalid policy", e.to_string()))
+            .map_err(|e| Error::refused("invalid-policy", "Invalid policy", e.to_string()))
     }
 
     /// Validates and stores a new version (not yet in force).
@@ -148,7 +148,7 @@ impl GovernanceService {
         caller: &Caller,
         text: &str,
         comment: &str,
-    ) -> ApiResult<VersionView> {
+    ) -> Result<VersionView> {
         let actor = self.admin(caller).await?;
         self.compile(text)?;
         let v = self.store.create_version(actor, text, comment).await?;
@@ -162,7 +162,7 @@ impl GovernanceService {
     }
 
     /// Every version and activation.
-    pub async fn history(&self, caller: &Caller) -> ApiResult<History> {
+    pub async fn history(&self, caller: &Caller) -> Result<History> {
         self.admin(caller).await?;
         Ok(History {
             versions: into_views(self.store.versions().await?),
@@ -172,12 +172,12 @@ impl GovernanceService {
     }
 
     /// One version (0: the start-up policy).
-    pub async fn version(&self, caller: &Caller, id: i64) -> ApiResult<VersionView> {
+    pub async fn version(&self, caller: &Caller, id: i64) -> Result<VersionView> {
         self.admin(caller).await?;
         Ok(self.version_text(id).await?.into())
     }
 
-    async fn version_text(&self, id: i64) -> ApiResult<PolicyVersion> {
+    async fn version_text(&self, id: i64) -> Result<PolicyVersion> {
         if id == 0 {
             return Ok(PolicyVersion {
                 id: 0,
@@ -190,7 +190,7 @@ impl GovernanceService {
         self.store
             .version(id)
             .await?
-            .ok_or_else(|| ApiError::not_found("policy version"))
+            .ok_or_else(|| Error::not_found("policy version"))
     }
 
     /// The non-discrimination check of the policy in force, or of a candidate.
@@ -198,7 +198,7 @@ impl GovernanceService {
         &self,
         caller: &Caller,
         candidate: Option<&str>,
-    ) -> ApiResult<FairnessReport> {
+    ) -> Result<FairnessReport> {
         self.admin(caller).await?;
         let engine = match candidate {
             Some(text) => Arc::new(self.compile(text)?),

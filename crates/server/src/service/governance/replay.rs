@@ -9,7 +9,7 @@ use serde_json::json;
 use utoipa::ToSchema;
 
 use super::GovernanceService;
-use crate::error::ApiResult;
+use crate::service::error::Result;
 use crate::service::accounts::Caller;
 use crate::service::links;
 
@@ -64,7 +64,7 @@ impl GovernanceService {
         text: &str,
         from: Timestamp,
         to: Timestamp,
-    ) -> ApiResult<Replay> {
+    ) -> Result<Replay> {
         let actor = self.admin(caller).await?;
         self.check_range(from, to)?;
         let engine = self.compile(text)?;

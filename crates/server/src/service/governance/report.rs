@@ -8,7 +8,7 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use super::{GovernanceService, in_force};
-use crate::error::{ApiError, ApiResult};
+use crate::service::error::{Error, Result};
 use crate::service::accounts::Caller;
 
 /// A row of the transparency report.
@@ -73,14 +73,14 @@ pub struct Report {
 }
 
 impl GovernanceService {
-    pub(super) fn check_range(&self, from: Timestamp, to: Timestamp) -> ApiResult<()> {
+    pub(super) fn check_range(&self, from: Timestamp, to: Timestamp) -> Result<()> {
         if from >= to {
-            return Err(ApiError::bad_request(
+            return Err(Error::invalid(
                 "the range is empty or inverted: from must be before to",
             ));
         }
         if to - from > self.settings.max_report_days * 86_400_000 {
-            return Err(ApiError::bad_request(format!(
+            return Err(Error::invalid(format!(
                 "the range is longer than {} days",
                 self.settings.max_report_days
             )));
@@ -94,12 +94,12 @@ impl GovernanceService {
         caller: Option<&Caller>,
         from: Timestamp,
         to: Timestamp,
-    ) -> ApiResult<Report> {
+    ) -> Result<Report> {
         match caller {
             Some(c) => {
                 self.admin(c).await?;
             }
-            None if !self.settings.public_report => return Err(ApiError::not_found("endpoint")),
+            None if !self.settings.public_report => return Err(Error::not_found("endpoint")),
             None => {}
         }
         self.check_range(from, to)?;

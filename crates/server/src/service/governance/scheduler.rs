@@ -8,7 +8,7 @@ use kaifang_store::{Activation, Timestamp};
 use serde_json::json;
 
 use super::{ActivationView, GovernanceService};
-use crate::error::{ApiError, ApiResult};
+use crate::service::error::{Error, Result};
 use crate::now_ms;
 use crate::service::accounts::Caller;
 
@@ -28,7 +28,7 @@ impl GovernanceService {
         caller: &Caller,
         id: i64,
         at: Option<&str>,
-    ) -> ApiResult<ActivationView> {
+    ) -> Result<ActivationView> {
         let actor = self.admin(caller).await?;
         let now = now_ms();
         let at = match at {
@@ -39,12 +39,12 @@ impl GovernanceService {
                     &time::format_description::well_known::Rfc3339,
                 )
                 .map_err(|e| {
-                    ApiError::bad_request(format!("`at` is not an RFC 3339 instant: {e}"))
+                    Error::invalid(format!("`at` is not an RFC 3339 instant: {e}"))
                 })?;
                 let ms = (t.unix_timestamp_nanos() / 1_000_000) as i64;
                 // A second of slack for clocks and round trips.
                 if ms < now - 1_000 {
-                    return Err(ApiError::bad_request(
+                    return Err(Error::invalid(
                         "`at` is in the past: omit it to activate now",
                     ));
                 }
@@ -53,7 +53,7 @@ impl GovernanceService {
         };
         let version = self.version_text(id).await?;
         if id == 0 {
-            return Err(ApiError::bad_request(
+            return Err(Error::invalid(
                 "version 0 is the start-up policy; propose it as a new version",
             ));
         }
@@ -71,7 +71,7 @@ impl GovernanceService {
     }
 
     /// Puts an earlier version back in force now.
-    pub async fn rollback(&self, caller: &Caller, to: i64) -> ApiResult<ActivationView> {
+    pub async fn rollback(&self, caller: &Caller, to: i64) -> Result<ActivationView> {
         let actor = self.admin(caller).await?;
         let a = self.activate(caller, to, None).await?;
         self.record(actor, "policy.rollback", json!({ "version": to }))
@@ -80,7 +80,7 @@ impl GovernanceService {
     }
 
     /// Cancels a pending activation.
-    pub async fn cancel(&self, caller: &Caller, activation: i64) -> ApiResult<ActivationView> {
+    pub async fn cancel(&self, caller: &Caller, activation: i64) -> Result<ActivationView> {
         let actor = self.admin(caller).await?;
         let a = self.store.cancel(activation, now_ms()).await?;
         self.record(actor, "policy.cancel", json!({ "activation": activation }))
@@ -126,7 +126,7 @@ impl GovernanceService {
                 tracing::error!(version = want, error = %e, "a scheduled policy no longer compiles")
             }
             Err(e) => {
-                tracing::error!(version = want, error = ?e.status(), "cannot load a scheduled policy")
+                tracing::error!(version = want, error = %e, "cannot load a scheduled policy")
             }
         }
     }
