@@ -12,6 +12,7 @@ mod links;
 mod messages;
 mod previews;
 mod server;
+mod switches;
 mod system;
 
 use kaifang_client::Client;

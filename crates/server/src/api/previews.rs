@@ -41,14 +41,12 @@ pub async fn preview(
     Query(q): Query<UrlQuery>,
 ) -> ApiResult<Response> {
     let url = checked(&q.url)?;
-    match previews.preview(url.as_str()).await {
-        Some(json) => Ok((
-            [(header::CONTENT_TYPE, "application/json")],
-            json.to_string(),
-        )
-            .into_response()),
-        None => Err(ApiError::not_found("preview")),
-    }
+    let json = previews.preview_on_request(url.as_str()).await?;
+    Ok((
+        [(header::CONTENT_TYPE, "application/json")],
+        json.to_string(),
+    )
+        .into_response())
 }
 
 /// An image, fetched by the server under the same rules as previews, so
