@@ -3,6 +3,7 @@
 pub mod accounts;
 pub mod admin;
 mod body;
+mod contract;
 pub mod conversations;
 pub mod events;
 pub mod extract;
