@@ -32,6 +32,9 @@ cleanup() {
 }
 trap cleanup EXIT
 
+# Created first: the loop below may read them before the server opens them.
+: >"$work/out"
+: >"$work/err"
 KAIFANG_LISTEN=127.0.0.1:0 \
 KAIFANG_DATA_DIR="$work/data" \
 KAIFANG_LOG=warn \

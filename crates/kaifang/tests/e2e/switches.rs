@@ -212,3 +212,63 @@ fn an_unknown_key_in_the_settings_file_stops_the_server() {
     assert_eq!(stderr.trim().lines().count(), 1, "{stderr}");
     assert!(stderr.contains("max_mesage_bytes"), "{stderr}");
 }
+
+/// The operator, unlike the client, gets the detail: the log line of the
+/// refusal carries the address and the request id the client was given.
+#[tokio::test]
+async fn the_log_has_what_the_answer_leaves_out() {
+    let data = tempfile::tempdir().unwrap();
+    let mut child = serve(
+        &[
+            ("KAIFANG_LOG", "info"),
+            ("KAIFANG_DATA_DIR", data.path().to_str().unwrap()),
+            ("KAIFANG_AUTH__ARGON2_MEMORY_KIB", "1024"),
+            ("KAIFANG_AUTH__ARGON2_ITERATIONS", "1"),
+        ],
+        None,
+    );
+    let stdout = child.stdout.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel::<String>();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            if tx.send(line).is_err() {
+                return;
+            }
+        }
+    });
+    let next = || {
+        rx.recv_timeout(Duration::from_secs(30))
+            .expect("a log line")
+    };
+    let url = loop {
+        if let Some(url) = next().strip_prefix("listening on ") {
+            break url.trim().to_owned();
+        }
+    };
+    let mut alice = kaifang_client::Client::new(&url).unwrap();
+    alice.sign_up("alice", crate::PASSWORD, None).await.unwrap();
+    alice.sign_in("alice", crate::PASSWORD).await.unwrap();
+    // As above: a literal loopback address outside `allow_addresses` is
+    // refused before any connection is made.
+    let r = reqwest::Client::new()
+        .get(format!(
+            "{url}/api/v1/previews/image?url={}",
+            urlencode("http://127.0.0.1:9/cat.png")
+        ))
+        .bearer_auth(alice.token().unwrap())
+        .send()
+        .await
+        .unwrap();
+    let (status, request_id, _) = problem(r).await;
+    assert_eq!(status, 422);
+    // The line was written before the answer was sent: it is in the pipe.
+    let line = loop {
+        let line = next();
+        if line.contains(&request_id) {
+            break line;
+        }
+    };
+    let _ = child.kill();
+    let _ = child.wait();
+    assert!(line.contains("127.0.0.1:9"), "{line}");
+}

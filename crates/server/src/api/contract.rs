@@ -30,6 +30,9 @@ const HANDLE_PATTERN: &str = "^[a-z0-9_]{3,32}$";
 /// The longest password accepted, in bytes (`service::accounts`).
 const MAX_PASSWORD_BYTES: usize = 1024;
 
+/// JSON Schema keywords and their values, e.g. `("maxLength", 64)`.
+type Limits = Vec<(&'static str, Value)>;
+
 const METHODS: &[&str] = &["get", "put", "post", "delete", "patch", "head", "options"];
 
 /// The document as served at `/api/v1/openapi.json`.
@@ -162,7 +165,7 @@ fn parameter_limits(path: &str, op: &mut Value, s: &Settings) {
     };
     for p in params {
         let name = p["name"].as_str().unwrap_or_default().to_owned();
-        let limits: Vec<(&str, Value)> = match name.as_str() {
+        let limits: Limits = match name.as_str() {
             "since" => vec![("pattern", json!(CURSOR_PATTERN))],
             "handle" => vec![("pattern", json!(HANDLE_PATTERN))],
             "timeout_ms" => vec![
@@ -191,7 +194,7 @@ fn body_limits(doc: &mut Value, s: &Settings) {
             ("maxLength", json!(32)),
         ]
     };
-    let rules: Vec<(&str, &str, Vec<(&str, Value)>)> = vec![
+    let rules: Vec<(&str, &str, Limits)> = vec![
         ("SignUp", "handle", handle()),
         (
             "SignUp",
