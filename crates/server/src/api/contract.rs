@@ -15,8 +15,9 @@
 //! - every 4xx/5xx body as `application/problem+json` (`Problem`), with
 //!   the `X-Request-Id` header.
 //!
-//! The limits (lengths, patterns, ranges) are read from the settings the
-//! server runs with, so the document served is the one the server keeps.
+//! The limits (lengths, patterns, ranges, formats) are read from the
+//! settings the server runs with, so the document served is the one the
+//! server keeps; `ApiDoc::openapi()` alone lacks them.
 use serde_json::{Value, json};
 use utoipa::OpenApi;
 
@@ -176,6 +177,9 @@ fn parameter_limits(path: &str, op: &mut Value, s: &Settings) {
                 ("minimum", json!(0)),
                 ("maximum", json!(s.limits.max_history_page)),
             ],
+            "url" => vec![("format", json!("uri"))],
+            "from" | "to" if path.contains("/reports/") => vec![("format", json!("date-time"))],
+            "format" if path.contains("/reports/") => vec![("enum", json!(["json", "csv"]))],
             _ => continue,
         };
         if let Some(schema) = p.get_mut("schema") {
@@ -240,6 +244,9 @@ fn body_limits(doc: &mut Value, s: &Settings) {
                 ("maxLength", json!(l.max_txn_id_bytes)),
             ],
         ),
+        ("Activate", "at", vec![("format", json!("date-time"))]),
+        ("Candidate", "from", vec![("format", json!("date-time"))]),
+        ("Candidate", "to", vec![("format", json!("date-time"))]),
     ];
     let Some(schemas) = doc
         .pointer_mut("/components/schemas")
