@@ -8,9 +8,9 @@
 #   scripts/api-fuzz.sh [SECONDS]     (default 240; CI keeps it under 5 min)
 #
 # Hashing is cheap and sign-ups unlimited so that random data gets past
-# them (the e2e tests cover both). Nothing leaves the machine: previews are off (the server fetches nothing),
-# system DNS is off, and schemathesis follows no redirect (`/go` answers
-# redirects to the fuzzed URLs).
+# them (the e2e tests cover both). Nothing leaves the machine: previews are
+# off (the server fetches nothing), system DNS is off, and schemathesis
+# follows no redirect (`/go` answers redirects to the fuzzed URLs).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
