@@ -421,19 +421,33 @@ impl Default for PreviewSettings {
 
 impl Settings {
     /// Defaults, then `file` if given (or `kaifang.toml` if it exists), then
-    /// `KAIFANG_*` variables.
+    /// `KAIFANG_*` variables. An unknown key in the file is an error; an
+    /// unknown `KAIFANG_*` variable is only warned about, because the
+    /// environment is shared with scripts and tools (`KAIFANG_BIN`) that
+    /// use the same prefix for their own variables.
     pub fn load(file: Option<&Path>) -> Result<Self, Box<figment::Error>> {
         let mut fig = Figment::from(Serialized::defaults(Settings::default()));
         match file {
             Some(path) => fig = fig.merge(Toml::file_exact(path)),
             None => fig = fig.merge(Toml::file("kaifang.toml")),
         }
-        // Variables the CLI client reads are not server settings.
+        let defaults = serde_json::to_value(Settings::default()).unwrap_or_default();
+        let unknown: Vec<String> = std::env::vars_os()
+            .filter_map(|(name, _)| name.into_string().ok())
+            .filter(|name| {
+                name.strip_prefix("KAIFANG_")
+                    .is_some_and(|key| !is_client_variable(key) && !names_a_setting(&defaults, key))
+            })
+            .collect();
+        if !unknown.is_empty() {
+            tracing::warn!(
+                variables = %unknown.join(", "),
+                "ignoring KAIFANG_* environment variables that name no setting"
+            );
+        }
         let env = Env::prefixed("KAIFANG_")
-            .filter(|key| {
-                !CLIENT_VARIABLES
-                    .iter()
-                    .any(|v| key.as_str().eq_ignore_ascii_case(v))
+            .filter(move |key| {
+                !is_client_variable(key.as_str()) && names_a_setting(&defaults, key.as_str())
             })
             .split("__");
         fig.merge(env).extract().map_err(Box::new)
@@ -445,9 +459,43 @@ impl Settings {
     }
 }
 
+/// Variables the CLI client reads are not server settings.
+fn is_client_variable(key: &str) -> bool {
+    CLIENT_VARIABLES.iter().any(|v| key.eq_ignore_ascii_case(v))
+}
+
+/// Whether a `KAIFANG_` variable's key (`LIMITS__MAX_MESSAGE_BYTES`) names a
+/// setting: each `__`-separated part is a field of the defaults, except
+/// inside a map such as `preview.resolve`, whose keys are the user's.
+fn names_a_setting(defaults: &serde_json::Value, key: &str) -> bool {
+    let mut at = defaults;
+    for part in key.split("__") {
+        match at {
+            serde_json::Value::Object(fields) if fields.is_empty() => return true,
+            serde_json::Value::Object(fields) => match fields.get(&part.to_ascii_lowercase()) {
+                Some(inner) => at = inner,
+                None => return false,
+            },
+            _ => return false,
+        }
+    }
+    true
+}
+
 #[cfg(test)]
 mod tests {
-    use super::Settings;
+    use super::{Settings, names_a_setting};
+
+    #[test]
+    fn only_keys_that_walk_the_settings_name_one() {
+        let defaults = serde_json::to_value(Settings::default()).expect("settings serialise");
+        assert!(names_a_setting(&defaults, "LISTEN"));
+        assert!(names_a_setting(&defaults, "LIMITS__MAX_MESSAGE_BYTES"));
+        assert!(names_a_setting(&defaults, "PREVIEW__RESOLVE__EXAMPLE.COM"));
+        assert!(!names_a_setting(&defaults, "BIN"));
+        assert!(!names_a_setting(&defaults, "LIMITS__NOT_A_LIMIT"));
+        assert!(!names_a_setting(&defaults, "LISTEN__PORT"));
+    }
 
     /// Every setting's dotted name, from the defaults themselves.
     fn names(value: &serde_json::Value, prefix: &str, out: &mut Vec<String>) {

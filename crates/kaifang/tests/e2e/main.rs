@@ -4,6 +4,7 @@
 
 mod accounts;
 mod cli;
+mod contract;
 mod conversations;
 mod durability;
 mod events;
@@ -15,6 +16,7 @@ mod privileges;
 mod replay;
 mod server;
 mod signin;
+mod switches;
 mod system;
 
 use kaifang_client::Client;
