@@ -67,19 +67,19 @@ impl Accounts {
         settings: AuthSettings,
         requests: (u32, u32),
         rate_limit_keys: usize,
-    ) -> anyhow::Result<Self> {
+    ) -> Result<Self, crate::startup::StartError> {
         let params = Params::new(
             settings.argon2_memory_kib,
             settings.argon2_iterations,
             1,
             None,
         )
-        .map_err(|e| anyhow::anyhow!("argon2 settings: {e}"))?;
+        .map_err(|e| crate::startup::StartError::Argon2(e.to_string()))?;
         let argon2 = Argon2::new(Algorithm::Argon2id, Version::V0x13, params);
         let salt = SaltString::generate(&mut rand::rngs::OsRng);
         let decoy_hash = argon2
             .hash_password(b"decoy password", &salt)
-            .map_err(|e| anyhow::anyhow!("argon2: {e}"))?
+            .map_err(|e| crate::startup::StartError::Argon2(e.to_string()))?
             .to_string();
         let window = Duration::from_secs(settings.login_window_seconds);
         Ok(Self {
