@@ -71,6 +71,12 @@ pub struct HttpSettings {
     /// Connections served at once, WebSocket streams not counted (default
     /// 10,000). Past it a new connection is answered 503 and closed.
     pub max_connections: usize,
+    /// How long a refused connection is kept open after its 503, reading
+    /// and discarding what the client still sends, ms (default 1,000):
+    /// closing on unread bytes sends a reset, which can destroy the answer
+    /// before the client reads it; a client that never stops sending is cut
+    /// off here.
+    pub refusal_linger_ms: u64,
 }
 
 impl Default for HttpSettings {
@@ -79,6 +85,7 @@ impl Default for HttpSettings {
             header_read_timeout_ms: 10_000,
             idle_timeout_ms: 60_000,
             max_connections: 10_000,
+            refusal_linger_ms: 1_000,
         }
     }
 }

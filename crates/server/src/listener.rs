@@ -98,7 +98,7 @@ pub(crate) async fn serve(
                 });
             }
             Err(_) => {
-                tokio::spawn(refuse(stream, settings.header_read_timeout_ms));
+                tokio::spawn(refuse(stream, settings.refusal_linger_ms));
             }
         }
     }
@@ -164,10 +164,12 @@ async fn serve_connection(
 }
 
 /// Answers 503 and closes. The client's request is read and discarded (for
-/// at most `timeout_ms`) after the answer: closing with unread bytes would
-/// send a reset, which can destroy the answer before the client reads it.
-async fn refuse(mut stream: TcpStream, timeout_ms: u64) {
-    let deadline = Duration::from_millis(timeout_ms);
+/// at most `http.refusal_linger_ms`) after the answer: closing with unread
+/// bytes would send a reset, which can destroy the answer before the client
+/// reads it. The linger is short because refused sockets hold descriptors
+/// too, uncounted by the cap.
+async fn refuse(mut stream: TcpStream, linger_ms: u64) {
+    let deadline = Duration::from_millis(linger_ms);
     let _ = tokio::time::timeout(deadline, async {
         stream.write_all(REFUSAL).await?;
         stream.shutdown().await?;
