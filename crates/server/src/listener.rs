@@ -7,7 +7,7 @@
 //! Timeouts, and why there are two mechanisms:
 //! - hyper's `header_read_timeout` starts when a connection is accepted and
 //!   again each time a kept-alive connection goes idle after a response,
-//!   and stops when a request head is complete (hyper ≥ 1.6, PR #3828). It
+//!   and stops when a request head is complete (hyper PR #3828; 1.12 here). It
 //!   therefore is an idle timeout covering the head that follows, and is
 //!   given `http.idle_timeout_ms`.
 //! - A new connection must finish its first head within
@@ -182,7 +182,67 @@ async fn refuse(mut stream: TcpStream, linger_ms: u64) {
 
 #[cfg(test)]
 mod tests {
-    use super::REFUSAL;
+    use std::net::SocketAddr;
+    use std::time::Duration;
+
+    use axum::extract::ConnectInfo;
+    use axum::routing::get;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use tokio::net::{TcpListener, TcpStream};
+
+    use super::{REFUSAL, serve};
+    use crate::config::HttpSettings;
+
+    /// The handlers' `ClientAddr` reads the peer from `ConnectInfo`; a
+    /// missing one would silently become 0.0.0.0 and merge every client's
+    /// per-address limits. And shutdown lets a request in progress finish.
+    #[tokio::test]
+    async fn handlers_see_the_peer_and_shutdown_waits_for_answers() {
+        let started = std::sync::Arc::new(tokio::sync::Notify::new());
+        let signal = started.clone();
+        let router = axum::Router::new().route(
+            "/",
+            get(
+                move |ConnectInfo(peer): ConnectInfo<SocketAddr>| async move {
+                    signal.notify_one();
+                    tokio::time::sleep(Duration::from_millis(300)).await;
+                    peer.to_string()
+                },
+            ),
+        );
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let server = tokio::spawn(serve(listener, router, HttpSettings::default(), async {
+            let _ = stopped.await;
+        }));
+        let mut client = TcpStream::connect(addr).await.unwrap();
+        let me = client.local_addr().unwrap();
+        client
+            .write_all(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+            .await
+            .unwrap();
+        let reading = tokio::spawn(async move {
+            let mut answer = Vec::new();
+            client.read_to_end(&mut answer).await.unwrap();
+            String::from_utf8(answer).unwrap()
+        });
+        // Ask to stop while the request is being handled.
+        tokio::time::timeout(Duration::from_secs(10), started.notified())
+            .await
+            .expect("the request reaches its handler");
+        stop.send(()).unwrap();
+        let answer = tokio::time::timeout(Duration::from_secs(10), reading)
+            .await
+            .expect("answered and closed")
+            .unwrap();
+        assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+        assert!(answer.ends_with(&me.to_string()), "{answer}");
+        tokio::time::timeout(Duration::from_secs(10), server)
+            .await
+            .expect("serve returns once the last connection ended")
+            .unwrap();
+    }
 
     /// The refusal's declared length is its body's, and the body is the
     /// problem+json every other error is.

@@ -44,3 +44,44 @@ pub enum StartError {
     #[error("preview fetcher: {0}")]
     PreviewClient(#[from] kaifang_fetch::FetchError),
 }
+
+#[cfg(test)]
+mod tests {
+    use super::StartError;
+    use crate::{Server, Settings};
+
+    fn settings(dir: &tempfile::TempDir) -> Settings {
+        let mut settings = Settings {
+            data_dir: dir.path().to_owned(),
+            listen: "127.0.0.1:0".parse().expect("address"),
+            ..Settings::default()
+        };
+        settings.preview.system_dns = false;
+        settings
+    }
+
+    /// The operator is told which part failed, and why, not just "error".
+    #[tokio::test]
+    async fn a_taken_port_and_a_missing_policy_say_what_failed() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let taken = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        let mut busy = settings(&dir);
+        busy.listen = taken.local_addr().expect("address");
+        match Server::build(busy).await {
+            Err(StartError::Bind { addr, .. }) => assert_eq!(addr, taken.local_addr().unwrap()),
+            Err(other) => panic!("expected a bind error, got {other}"),
+            Ok(_) => panic!("bound a port already taken"),
+        }
+
+        let other_dir = tempfile::tempdir().expect("temp dir");
+        let mut missing = settings(&other_dir);
+        missing.links.policy = Some(other_dir.path().join("no-such.cedar"));
+        match Server::build(missing).await {
+            Err(e @ StartError::PolicyFile { .. }) => {
+                assert!(e.to_string().contains("no-such.cedar"), "{e}")
+            }
+            Err(other) => panic!("expected a policy file error, got {other}"),
+            Ok(_) => panic!("started without its policy file"),
+        }
+    }
+}
