@@ -21,6 +21,8 @@ pub struct Settings {
     /// Folder for the database and other state (default `kaifang-data`),
     /// created on first run.
     pub data_dir: PathBuf,
+    /// Connections: timeouts and the connection cap.
+    pub http: HttpSettings,
     /// Accounts and sign-in.
     pub auth: AuthSettings,
     /// Sizes, counts and rates.
@@ -42,6 +44,7 @@ impl Default for Settings {
         Self {
             listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
             data_dir: PathBuf::from("kaifang-data"),
+            http: HttpSettings::default(),
             auth: AuthSettings::default(),
             limits: Limits::default(),
             stream: StreamSettings::default(),
@@ -49,6 +52,40 @@ impl Default for Settings {
             preview: PreviewSettings::default(),
             links: LinkSettings::default(),
             governance: GovernanceSettings::default(),
+        }
+    }
+}
+
+/// Connections, before any request is routed (see `listener.rs`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct HttpSettings {
+    /// Time a new connection has to send its first complete request head
+    /// (request line and headers), ms (default 10,000). Past it the server
+    /// closes the connection.
+    pub header_read_timeout_ms: u64,
+    /// Time a kept-alive connection may wait, from the end of one response
+    /// to the complete head of the next request, ms (default 60,000). It
+    /// also bounds the first request, if shorter than the header timeout.
+    pub idle_timeout_ms: u64,
+    /// Connections served at once, WebSocket streams not counted (default
+    /// 10,000). Past it a new connection is answered 503 and closed.
+    pub max_connections: usize,
+    /// How long a refused connection is kept open after its 503, reading
+    /// and discarding what the client still sends, ms (default 1,000):
+    /// closing on unread bytes sends a reset, which can destroy the answer
+    /// before the client reads it; a client that never stops sending is cut
+    /// off here.
+    pub refusal_linger_ms: u64,
+}
+
+impl Default for HttpSettings {
+    fn default() -> Self {
+        Self {
+            header_read_timeout_ms: 10_000,
+            idle_timeout_ms: 60_000,
+            max_connections: 10_000,
+            refusal_linger_ms: 1_000,
         }
     }
 }
@@ -206,6 +243,10 @@ pub struct StreamSettings {
     pub max_frame_bytes: usize,
     /// Events read from the database per catch-up page (default 500).
     pub catch_up_page: u32,
+    /// WebSocket streams open at once (default 10,000). Past it a new
+    /// stream is upgraded and at once closed with code 1013 (try again
+    /// later).
+    pub max_connections: usize,
 }
 
 impl Default for StreamSettings {
@@ -217,6 +258,7 @@ impl Default for StreamSettings {
             write_buffer_bytes: 4_096,
             max_frame_bytes: 64 * 1024,
             catch_up_page: 500,
+            max_connections: 10_000,
         }
     }
 }

@@ -4,6 +4,7 @@
 
 mod accounts;
 mod cli;
+mod connections;
 mod contract;
 mod conversations;
 mod durability;

@@ -59,7 +59,10 @@ use crate::now_ms;
 
 impl Previews {
     /// Builds the service and its fetcher.
-    pub fn new(store: Arc<dyn Store>, settings: PreviewSettings) -> anyhow::Result<Self> {
+    pub fn new(
+        store: Arc<dyn Store>,
+        settings: PreviewSettings,
+    ) -> Result<Self, crate::startup::StartError> {
         let mut config = FetchConfig::default();
         config.max_body_bytes = settings.max_body_bytes;
         config.max_decompressed_bytes = settings.max_body_bytes;
