@@ -234,6 +234,6 @@ async fn serve(config: Option<PathBuf>) -> anyhow::Result<ExitCode> {
         .run(async {
             let _ = tokio::signal::ctrl_c().await;
         })
-        .await?;
+        .await;
     Ok(ExitCode::SUCCESS)
 }

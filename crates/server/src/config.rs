@@ -21,6 +21,8 @@ pub struct Settings {
     /// Folder for the database and other state (default `kaifang-data`),
     /// created on first run.
     pub data_dir: PathBuf,
+    /// Connections: timeouts and the connection cap.
+    pub http: HttpSettings,
     /// Accounts and sign-in.
     pub auth: AuthSettings,
     /// Sizes, counts and rates.
@@ -42,6 +44,7 @@ impl Default for Settings {
         Self {
             listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
             data_dir: PathBuf::from("kaifang-data"),
+            http: HttpSettings::default(),
             auth: AuthSettings::default(),
             limits: Limits::default(),
             stream: StreamSettings::default(),
@@ -49,6 +52,40 @@ impl Default for Settings {
             preview: PreviewSettings::default(),
             links: LinkSettings::default(),
             governance: GovernanceSettings::default(),
+        }
+    }
+}
+
+/// Connections, before any request is routed (see `listener.rs`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct HttpSettings {
+    /// Time a new connection has to send its first complete request head
+    /// (request line and headers), ms (default 10,000). Past it the server
+    /// closes the connection.
+    pub header_read_timeout_ms: u64,
+    /// Time a kept-alive connection may wait, from the end of one response
+    /// to the complete head of the next request, ms (default 60,000). It
+    /// also bounds the first request, if shorter than the header timeout.
+    pub idle_timeout_ms: u64,
+    /// Connections served at once, WebSocket streams not counted (default
+    /// 10,000). Past it a new connection is answered 503 and closed.
+    pub max_connections: usize,
+    /// How long a refused connection is kept open after its 503, reading
+    /// and discarding what the client still sends, ms (default 1,000):
+    /// closing on unread bytes sends a reset, which can destroy the answer
+    /// before the client reads it; a client that never stops sending is cut
+    /// off here.
+    pub refusal_linger_ms: u64,
+}
+
+impl Default for HttpSettings {
+    fn default() -> Self {
+        Self {
+            header_read_timeout_ms: 10_000,
+            idle_timeout_ms: 60_000,
+            max_connections: 10_000,
+            refusal_linger_ms: 1_000,
         }
     }
 }
@@ -206,6 +243,10 @@ pub struct StreamSettings {
     pub max_frame_bytes: usize,
     /// Events read from the database per catch-up page (default 500).
     pub catch_up_page: u32,
+    /// WebSocket streams open at once (default 10,000). Past it a new
+    /// stream is upgraded and at once closed with code 1013 (try again
+    /// later).
+    pub max_connections: usize,
 }
 
 impl Default for StreamSettings {
@@ -217,6 +258,7 @@ impl Default for StreamSettings {
             write_buffer_bytes: 4_096,
             max_frame_bytes: 64 * 1024,
             catch_up_page: 500,
+            max_connections: 10_000,
         }
     }
 }
@@ -421,19 +463,33 @@ impl Default for PreviewSettings {
 
 impl Settings {
     /// Defaults, then `file` if given (or `kaifang.toml` if it exists), then
-    /// `KAIFANG_*` variables.
+    /// `KAIFANG_*` variables. An unknown key in the file is an error; an
+    /// unknown `KAIFANG_*` variable is only warned about, because the
+    /// environment is shared with scripts and tools (`KAIFANG_BIN`) that
+    /// use the same prefix for their own variables.
     pub fn load(file: Option<&Path>) -> Result<Self, Box<figment::Error>> {
         let mut fig = Figment::from(Serialized::defaults(Settings::default()));
         match file {
             Some(path) => fig = fig.merge(Toml::file_exact(path)),
             None => fig = fig.merge(Toml::file("kaifang.toml")),
         }
-        // Variables the CLI client reads are not server settings.
+        let defaults = serde_json::to_value(Settings::default()).unwrap_or_default();
+        let unknown: Vec<String> = std::env::vars_os()
+            .filter_map(|(name, _)| name.into_string().ok())
+            .filter(|name| {
+                name.strip_prefix("KAIFANG_")
+                    .is_some_and(|key| !is_client_variable(key) && !names_a_setting(&defaults, key))
+            })
+            .collect();
+        if !unknown.is_empty() {
+            tracing::warn!(
+                variables = %unknown.join(", "),
+                "ignoring KAIFANG_* environment variables that name no setting"
+            );
+        }
         let env = Env::prefixed("KAIFANG_")
-            .filter(|key| {
-                !CLIENT_VARIABLES
-                    .iter()
-                    .any(|v| key.as_str().eq_ignore_ascii_case(v))
+            .filter(move |key| {
+                !is_client_variable(key.as_str()) && names_a_setting(&defaults, key.as_str())
             })
             .split("__");
         fig.merge(env).extract().map_err(Box::new)
@@ -445,9 +501,43 @@ impl Settings {
     }
 }
 
+/// Variables the CLI client reads are not server settings.
+fn is_client_variable(key: &str) -> bool {
+    CLIENT_VARIABLES.iter().any(|v| key.eq_ignore_ascii_case(v))
+}
+
+/// Whether a `KAIFANG_` variable's key (`LIMITS__MAX_MESSAGE_BYTES`) names a
+/// setting: each `__`-separated part is a field of the defaults, except
+/// inside a map such as `preview.resolve`, whose keys are the user's.
+fn names_a_setting(defaults: &serde_json::Value, key: &str) -> bool {
+    let mut at = defaults;
+    for part in key.split("__") {
+        match at {
+            serde_json::Value::Object(fields) if fields.is_empty() => return true,
+            serde_json::Value::Object(fields) => match fields.get(&part.to_ascii_lowercase()) {
+                Some(inner) => at = inner,
+                None => return false,
+            },
+            _ => return false,
+        }
+    }
+    true
+}
+
 #[cfg(test)]
 mod tests {
-    use super::Settings;
+    use super::{Settings, names_a_setting};
+
+    #[test]
+    fn only_keys_that_walk_the_settings_name_one() {
+        let defaults = serde_json::to_value(Settings::default()).expect("settings serialise");
+        assert!(names_a_setting(&defaults, "LISTEN"));
+        assert!(names_a_setting(&defaults, "LIMITS__MAX_MESSAGE_BYTES"));
+        assert!(names_a_setting(&defaults, "PREVIEW__RESOLVE__EXAMPLE.COM"));
+        assert!(!names_a_setting(&defaults, "BIN"));
+        assert!(!names_a_setting(&defaults, "LIMITS__NOT_A_LIMIT"));
+        assert!(!names_a_setting(&defaults, "LISTEN__PORT"));
+    }
 
     /// Every setting's dotted name, from the defaults themselves.
     fn names(value: &serde_json::Value, prefix: &str, out: &mut Vec<String>) {

@@ -20,6 +20,12 @@ struct Failure {
     extra: Option<serde_json::Value>,
 }
 
+tokio::task_local! {
+    /// The id of the request being answered, set by `api::request_id` for
+    /// the whole of its handling, so that every problem can name it.
+    pub(crate) static REQUEST_ID: std::sync::Arc<str>;
+}
+
 #[derive(Serialize)]
 struct Problem<'a> {
     #[serde(rename = "type")]
@@ -27,6 +33,10 @@ struct Problem<'a> {
     title: &'a str,
     status: u16,
     detail: &'a str,
+    /// The id in the `X-Request-Id` header and in the server's log lines,
+    /// so an operator can find what the client was not told.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    request_id: Option<std::sync::Arc<str>>,
     #[serde(flatten, skip_serializing_if = "Option::is_none")]
     extra: Option<&'a serde_json::Value>,
 }
@@ -76,6 +86,27 @@ impl ApiError {
             "not-found",
             "Not found",
             format!("no such {what}"),
+        )
+    }
+    /// 404 for a feature this server has turned off (e.g. previews): to a
+    /// client the same as something the server does not have, which is
+    /// what it already handles; the problem type says why. Not 503, which
+    /// promises that retrying later may help.
+    pub fn turned_off(detail: impl Into<String>) -> Self {
+        Self::new(
+            StatusCode::NOT_FOUND,
+            "turned-off",
+            "Turned off on this server",
+            detail,
+        )
+    }
+    /// 405: the path exists, the method does not (the router adds `Allow`).
+    pub fn method_not_allowed() -> Self {
+        Self::new(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "method-not-allowed",
+            "Method not allowed",
+            "this path does not answer that method; see the Allow header",
         )
     }
     /// 409: contradicts the current state.
@@ -150,6 +181,7 @@ impl IntoResponse for ApiError {
             title: this.title,
             status: this.status.as_u16(),
             detail: &this.detail,
+            request_id: REQUEST_ID.try_with(|id| id.clone()).ok(),
             extra: this.extra.as_ref(),
         };
         let body = serde_json::to_vec(&problem).unwrap_or_default();

@@ -9,9 +9,11 @@ pub mod api;
 pub mod config;
 pub mod error;
 pub mod hub;
+mod listener;
 pub mod metrics;
 mod ratelimit;
 pub mod service;
+pub mod startup;
 mod web;
 pub mod wire;
 
@@ -33,6 +35,7 @@ use service::governance::GovernanceService;
 use service::links::Links;
 use service::messaging::Messaging;
 use service::previews::Previews;
+pub use startup::StartError;
 
 /// Milliseconds since the Unix epoch, now: the server's one clock.
 pub fn now_ms() -> i64 {
@@ -62,17 +65,20 @@ pub struct AppState {
     pub admins: Arc<Admins>,
     /// Counters.
     pub metrics: Arc<Metrics>,
+    /// One permit per open WebSocket stream (`stream.max_connections`).
+    pub streams: Arc<tokio::sync::Semaphore>,
 }
 
 /// A server ready to accept connections.
 pub struct Server {
     listener: TcpListener,
     router: axum::Router,
+    settings: Arc<Settings>,
 }
 
 impl Server {
     /// Opens the database, starts the fan-out and binds the listener.
-    pub async fn build(settings: Settings) -> anyhow::Result<Self> {
+    pub async fn build(settings: Settings) -> Result<Self, StartError> {
         let (sink, events) = tokio::sync::mpsc::unbounded_channel();
         let mut sqlite = SqliteConfig::new(settings.sqlite_path());
         sqlite.sync_full = settings.storage.sync_full;
@@ -124,11 +130,22 @@ impl Server {
             admins,
             events: Arc::new(Events::new(store.clone(), hub)),
             metrics,
+            // tokio's semaphore panics past `MAX_PERMITS`; no server has that many.
+            streams: Arc::new(tokio::sync::Semaphore::new(
+                settings
+                    .stream
+                    .max_connections
+                    .min(tokio::sync::Semaphore::MAX_PERMITS),
+            )),
             settings: Arc::new(settings),
         };
-        let listener = TcpListener::bind(state.settings.listen).await?;
+        let addr = state.settings.listen;
+        let listener = TcpListener::bind(addr)
+            .await
+            .map_err(|source| StartError::Bind { addr, source })?;
         Ok(Self {
             listener,
+            settings: state.settings.clone(),
             router: api::routes(state),
         })
     }
@@ -143,17 +160,11 @@ impl Server {
         self.listener.local_addr()
     }
 
-    /// Serves until `shutdown` completes.
-    pub async fn run(
-        self,
-        shutdown: impl std::future::Future<Output = ()> + Send + 'static,
-    ) -> anyhow::Result<()> {
-        let app = self
-            .router
-            .into_make_service_with_connect_info::<SocketAddr>();
-        axum::serve(self.listener, app)
-            .with_graceful_shutdown(shutdown)
-            .await?;
-        Ok(())
+    /// Serves until `shutdown` completes, then lets requests in progress
+    /// finish. Failures of single connections are the clients' and end
+    /// only those connections, so this returns nothing.
+    pub async fn run(self, shutdown: impl std::future::Future<Output = ()> + Send + 'static) {
+        let http = self.settings.http.clone();
+        listener::serve(self.listener, self.router, http, shutdown).await;
     }
 }

@@ -4,6 +4,8 @@
 
 mod accounts;
 mod cli;
+mod connections;
+mod contract;
 mod conversations;
 mod durability;
 mod events;
@@ -15,6 +17,7 @@ mod privileges;
 mod replay;
 mod server;
 mod signin;
+mod switches;
 mod system;
 
 use kaifang_client::Client;

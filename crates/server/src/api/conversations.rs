@@ -162,7 +162,7 @@ pub async fn remove_member(
 
 /// Changes a member's role (owner only); `owner` hands ownership over.
 #[utoipa::path(patch, path = "/api/v1/conversations/{id}/members/{handle}", tag = "conversations", request_body = ChangeRole,
-    params(("id" = i64, Path), ("handle" = String, Path)), responses((status = 200, body = ConversationView), (status = 403), (status = 404)), security(("bearer" = [])))]
+    params(("id" = i64, Path), ("handle" = String, Path)), responses((status = 200, body = ConversationView), (status = 403), (status = 404), (status = 409, description = "the owner's role changes only by an ownership transfer")), security(("bearer" = [])))]
 pub async fn change_role(
     State(conversations): State<Arc<Conversations>>,
     caller: Caller,

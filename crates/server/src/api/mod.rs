@@ -4,6 +4,7 @@ pub mod accounts;
 pub mod admin;
 pub mod administrators;
 mod body;
+mod contract;
 pub mod conversations;
 pub mod events;
 pub mod extract;
@@ -13,14 +14,20 @@ pub mod previews;
 pub mod stream;
 pub mod system;
 
+use std::sync::Arc;
+
 use axum::Router;
-use axum::extract::DefaultBodyLimit;
+use axum::extract::{DefaultBodyLimit, Request};
+use axum::http::HeaderValue;
+use axum::middleware::Next;
+use axum::response::Response;
 use axum::routing::{delete, get, post, put};
+use tracing::Instrument;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
 use crate::AppState;
-use crate::error::ApiError;
+use crate::error::{ApiError, REQUEST_ID};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -109,7 +116,9 @@ pub fn routes(state: AppState) -> Router {
             put(administrators::grant).delete(administrators::revoke),
         )
         .route("/openapi.json", get(system::openapi))
-        .fallback(|| async { ApiError::not_found("endpoint") });
+        .fallback(|| async { ApiError::not_found("endpoint") })
+        // Last, so that it covers every route above.
+        .method_not_allowed_fallback(|| async { ApiError::method_not_allowed() });
     Router::new()
         .nest("/api/v1", api)
         .route("/", get(crate::web::index))
@@ -117,6 +126,8 @@ pub fn routes(state: AppState) -> Router {
         .route("/go", get(links::go))
         .route("/healthz", get(system::healthz))
         .route("/metrics", get(system::metrics))
+        .fallback(|| async { ApiError::not_found("page") })
+        .method_not_allowed_fallback(|| async { ApiError::method_not_allowed() })
         .layer(DefaultBodyLimit::max(max_body))
         .layer(axum::middleware::from_fn_with_state(
             caps,
@@ -126,5 +137,21 @@ pub fn routes(state: AppState) -> Router {
             metrics,
             crate::metrics::track,
         ))
+        .layer(axum::middleware::from_fn(request_id))
         .with_state(state)
+}
+
+/// Gives each request an id: in the `X-Request-Id` answer header, in every
+/// log line written while it is handled (a span) and in problem+json
+/// answers, so a client's report finds the server's log of it.
+async fn request_id(request: Request, next: Next) -> Response {
+    let id: Arc<str> = format!("{:016x}", rand::random::<u64>()).into();
+    let span = tracing::info_span!("request", request_id = %id);
+    let mut response = REQUEST_ID
+        .scope(id.clone(), next.run(request).instrument(span))
+        .await;
+    if let Ok(value) = HeaderValue::from_str(&id) {
+        response.headers_mut().insert("x-request-id", value);
+    }
+    response
 }

@@ -34,27 +34,26 @@ fn checked(url: &str) -> ApiResult<url::Url> {
 /// The preview of a URL (cached; fetched on a miss).
 #[utoipa::path(get, path = "/api/v1/previews", tag = "previews", params(UrlQuery),
     responses((status = 200, description = "`{url,title,description,image,icon,publisher,author,date,lang,price,currency,video,kind}`"),
-              (status = 400), (status = 404, description = "no preview could be made")), security(("bearer" = [])))]
+              (status = 400), (status = 404, description = "no preview could be made (`/problems/not-found`), or previews are turned off on this server (`/problems/turned-off`)")), security(("bearer" = [])))]
 pub async fn preview(
     State(previews): State<Arc<Previews>>,
     _caller: Caller,
     Query(q): Query<UrlQuery>,
 ) -> ApiResult<Response> {
     let url = checked(&q.url)?;
-    match previews.preview(url.as_str()).await {
-        Some(json) => Ok((
-            [(header::CONTENT_TYPE, "application/json")],
-            json.to_string(),
-        )
-            .into_response()),
-        None => Err(ApiError::not_found("preview")),
-    }
+    let json = previews.preview_on_request(url.as_str()).await?;
+    Ok((
+        [(header::CONTENT_TYPE, "application/json")],
+        json.to_string(),
+    )
+        .into_response())
 }
 
 /// An image, fetched by the server under the same rules as previews, so
 /// that clients never contact third parties themselves.
 #[utoipa::path(get, path = "/api/v1/previews/image", tag = "previews", params(UrlQuery),
-    responses((status = 200, description = "the image bytes"), (status = 400), (status = 422, description = "not an image, too large, or unreachable")),
+    responses((status = 200, description = "the image bytes"), (status = 400), (status = 404, description = "previews are turned off on this server (`/problems/turned-off`)"),
+               (status = 422, description = "not an image, too large, unreachable or not allowed; the reason is generic, the detail is in the server's log")),
     security(("bearer" = [])))]
 pub async fn image(
     State(previews): State<Arc<Previews>>,

@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use axum::extract::State;
 use axum::extract::ws::{
-    CloseFrame, Message, Utf8Bytes, WebSocket, WebSocketUpgrade,
+    CloseFrame, Message, Utf8Bytes, WebSocket, WebSocketUpgrade, close_code,
     rejection::WebSocketUpgradeRejection,
 };
 use axum::http::HeaderMap;
@@ -58,11 +58,28 @@ pub async fn stream(
     let upgrade =
         upgrade.map_err(|e| ApiError::bad_request(format!("not a WebSocket request: {e}")))?;
     let s = &state.settings.stream;
-    Ok(upgrade
+    let upgrade = upgrade
         .read_buffer_size(s.read_buffer_bytes)
         .write_buffer_size(s.write_buffer_bytes)
-        .max_message_size(s.max_frame_bytes)
-        .on_upgrade(move |socket| connection(socket, state, caller, after)))
+        .max_message_size(s.max_frame_bytes);
+    // Over `stream.max_connections`: upgrade anyway and close with 1013
+    // (try again later), which WebSocket clients understand, rather than
+    // an HTTP error that browsers hide from scripts.
+    let Ok(permit) = state.streams.clone().try_acquire_owned() else {
+        return Ok(upgrade.on_upgrade(refuse));
+    };
+    Ok(upgrade.on_upgrade(move |socket| async move {
+        connection(socket, state, caller, after).await;
+        drop(permit);
+    }))
+}
+
+async fn refuse(mut socket: WebSocket) {
+    let close = CloseFrame {
+        code: close_code::AGAIN,
+        reason: Utf8Bytes::from_static("too many streams; try again later"),
+    };
+    let _ = socket.send(Message::Close(Some(close))).await;
 }
 
 fn signed_out() -> CloseFrame {

@@ -4,7 +4,6 @@ use std::sync::Arc;
 use axum::extract::State;
 use axum::http::header;
 use axum::response::IntoResponse;
-use utoipa::OpenApi;
 
 use crate::metrics::Metrics;
 
@@ -23,8 +22,8 @@ pub async fn metrics(State(metrics): State<Arc<Metrics>>) -> impl IntoResponse {
     )
 }
 
-/// This document.
+/// This document, with the limits of the settings the server runs with.
 #[utoipa::path(get, path = "/api/v1/openapi.json", tag = "system", responses((status = 200, description = "OpenAPI 3.1")))]
-pub async fn openapi() -> impl IntoResponse {
-    axum::Json(super::ApiDoc::openapi())
+pub async fn openapi(State(state): State<crate::AppState>) -> impl IntoResponse {
+    axum::Json(super::contract::document(&state.settings))
 }

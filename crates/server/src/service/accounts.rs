@@ -119,8 +119,8 @@ impl Accounts {
         settings: AuthSettings,
         requests: (u32, u32),
         rate_limit_keys: usize,
-    ) -> anyhow::Result<Self> {
-        let passwords = Passwords::new(&settings).map_err(|e| anyhow::anyhow!(e))?;
+    ) -> Result<Self, crate::startup::StartError> {
+        let passwords = Passwords::new(&settings).map_err(crate::startup::StartError::Argon2)?;
         let base = Duration::from_millis(settings.login_backoff_ms.max(1));
         Ok(Self {
             store,

@@ -12,6 +12,7 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use crate::config::LinkSettings;
+use crate::startup::StartError;
 
 /// One link of a message and what happens to it, with display names.
 #[derive(Debug, Clone, Serialize, ToSchema)]
@@ -96,7 +97,7 @@ pub struct Links {
 impl Links {
     /// Loads the registry, threat lists and start-up policy; any error names
     /// the file and what is wrong with it.
-    pub fn load(settings: LinkSettings) -> anyhow::Result<Self> {
+    pub fn load(settings: LinkSettings) -> Result<Self, StartError> {
         let mut registry = Registry::builtin()?;
         for path in &settings.registries {
             registry.merge(Registry::from_path(path)?);
@@ -106,8 +107,12 @@ impl Links {
             blocklists.load(name, path)?;
         }
         let text = match &settings.policy {
-            Some(path) => std::fs::read_to_string(path)
-                .map_err(|e| anyhow::anyhow!("cannot read policy {}: {e}", path.display()))?,
+            Some(path) => {
+                std::fs::read_to_string(path).map_err(|source| StartError::PolicyFile {
+                    path: path.clone(),
+                    source,
+                })?
+            }
             None => kaifang_policy::DEFAULT_POLICY.to_owned(),
         };
         let engine = Arc::new(compile(&settings, &text)?);

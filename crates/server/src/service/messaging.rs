@@ -132,7 +132,7 @@ impl Messaging {
         // The hub's view is a fast path; the store checks membership again
         // inside the write transaction, which is what counts.
         let membership = self.membership(caller, conversation_id).await?;
-        let (links, version) = self.links.evaluate(
+        let (mut links, version) = self.links.evaluate(
             &body,
             &links::context(
                 membership.kind,
@@ -162,6 +162,12 @@ impl Messaging {
                 detail: format!("blocked: {detail}"),
                 extra: Some(extra),
             });
+        }
+        if !self.previews.enabled() {
+            // The message says what will happen: no card will come.
+            for l in &mut links {
+                l.decision.preview = false;
+            }
         }
         let wanted: Vec<(String, String)> = links
             .iter()

@@ -6,7 +6,9 @@ use std::net::{IpAddr, SocketAddr};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use kaifang_fetch::{FetchConfig, Fetcher, Image, Resolve, ResolveFuture, SystemResolver};
+use kaifang_fetch::{
+    FetchConfig, FetchError, Fetcher, Image, Resolve, ResolveFuture, SystemResolver,
+};
 use kaifang_store::{CachedPreview, Store};
 use tokio::sync::{OnceCell, Semaphore};
 
@@ -57,7 +59,10 @@ use crate::now_ms;
 
 impl Previews {
     /// Builds the service and its fetcher.
-    pub fn new(store: Arc<dyn Store>, settings: PreviewSettings) -> anyhow::Result<Self> {
+    pub fn new(
+        store: Arc<dyn Store>,
+        settings: PreviewSettings,
+    ) -> Result<Self, crate::startup::StartError> {
         let mut config = FetchConfig::default();
         config.max_body_bytes = settings.max_body_bytes;
         config.max_decompressed_bytes = settings.max_body_bytes;
@@ -165,7 +170,37 @@ impl Previews {
         cfg
     }
 
+    /// Whether previews are on (`preview.enabled`). When off, nothing is
+    /// fetched: the API answers `ApiError::turned_off` and sent messages
+    /// get no preview.
+    pub fn enabled(&self) -> bool {
+        self.settings.enabled
+    }
+
+    fn refuse_when_off(&self) -> ApiResult<()> {
+        if self.settings.enabled {
+            Ok(())
+        } else {
+            Err(ApiError::turned_off(
+                "link previews are turned off on this server",
+            ))
+        }
+    }
+
+    /// A preview asked for by a client: `turned_off` when previews are off,
+    /// 404 when none could be made.
+    pub async fn preview_on_request(&self, url: &str) -> ApiResult<Arc<str>> {
+        self.refuse_when_off()?;
+        self.preview(url)
+            .await
+            .ok_or_else(|| ApiError::not_found("preview"))
+    }
+
     async fn fetch(&self, url: &str) -> Result<String, String> {
+        // The one door to page fetches: closed when previews are off,
+        // whichever path got here.
+        self.refuse_when_off()
+            .map_err(|_| "previews are turned off")?;
         let _permit = self.permits.acquire().await.map_err(|e| e.to_string())?;
         let parsed = url::Url::parse(url).map_err(|e| e.to_string())?;
         let page = self
@@ -191,7 +226,7 @@ impl Previews {
     /// Fetches previews for a message's links in the background; each that
     /// succeeds is attached to the message and pushed as a `preview` event.
     pub fn attach_in_background(self: &Arc<Self>, message_id: i64, links: Vec<(String, String)>) {
-        if !self.settings.enabled {
+        if !self.enabled() {
             return;
         }
         for (url, canonical) in links {
@@ -207,12 +242,31 @@ impl Previews {
     }
 
     /// An image through the same fetch rules (images only, size-capped).
+    /// The fetcher's error names addresses and resolver output: it is
+    /// logged (with the request id) and the client gets a generic reason.
     pub async fn image(&self, url: &str) -> ApiResult<Image> {
+        self.refuse_when_off()?;
         let parsed =
             url::Url::parse(url).map_err(|e| ApiError::bad_request(format!("invalid url: {e}")))?;
         self.fetcher.fetch_image(&parsed).await.map_err(|e| {
-            ApiError::unprocessable("image-unavailable", "Image unavailable", e.to_string())
+            tracing::info!(url, error = %e, "image proxy: fetch failed");
+            ApiError::unprocessable("image-unavailable", "Image unavailable", image_reason(&e))
         })
+    }
+}
+
+/// What a client may learn about a failed image fetch: the kind of
+/// failure, never an address, a host's resolution or a peer's error text.
+fn image_reason(e: &FetchError) -> &'static str {
+    match e {
+        FetchError::Blocked { .. } => "the address is not allowed",
+        FetchError::InvalidUrl(_) | FetchError::BadScheme(_) | FetchError::Credentials => {
+            "the URL cannot be fetched"
+        }
+        FetchError::TooLarge(_) => "the image is over the size limit",
+        FetchError::UnsupportedContentType(_) => "the URL is not an image",
+        FetchError::Timeout(_) => "the image took too long to fetch",
+        _ => "the image could not be fetched",
     }
 }
 
