@@ -39,7 +39,7 @@ pub fn lint(
     if let Some(op) = operator {
         settings.links.operator_owner = op.to_owned();
     }
-    let links = kaifang_server::service::links::Links::load(settings.links.clone())?;
+    let links = kaifang_server::Links::load(settings.links.clone())?;
     let engine = links
         .compile(&text)
         .map_err(|e| anyhow::anyhow!("{} does not compile: {e}", file.display()))?;

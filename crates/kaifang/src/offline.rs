@@ -18,7 +18,7 @@ pub fn links(cmd: &LinksCommand) -> anyhow::Result<ExitCode> {
         } => {
             let settings =
                 kaifang_server::Settings::load(config.as_deref()).context("invalid settings")?;
-            let engine = kaifang_server::service::links::Links::load(settings.links)?;
+            let engine = kaifang_server::Links::load(settings.links)?;
             let kind = match kind.as_str() {
                 "direct" => ConversationKind::Direct,
                 "group" => ConversationKind::Group,

@@ -229,10 +229,11 @@ impl From<crate::service::error::Error> for ApiError {
             } => {
                 let e = Self::unprocessable(kind, title, detail);
                 match extra {
-                    Some(extra) => e.with_extra(extra),
+                    Some(extra) => e.with_extra(*extra),
                     None => e,
                 }
             }
+            E::TurnedOff(what) => Self::turned_off(what),
             E::RateLimited { why, retry_after } => Self::too_many(why, retry_after),
             E::Busy { why, retry_after } => Self::unavailable(why, retry_after),
             E::Store(e) => e.into(),

@@ -2,20 +2,20 @@
 //! messages and real-time fan-out, over any [`kaifang_store::Store`].
 //!
 //! Layers: `api` (thin handlers, one file per resource) → `service` (the
-//! logic) → the store trait. The [`hub`] fans committed events out.
+//! logic) → the store trait. The `hub` fans committed events out; `service::error` is what services refuse with, and `error` turns it into problem+json.
 #![deny(missing_docs)]
 
-pub mod api;
-pub mod config;
-pub mod error;
-pub mod hub;
+mod api;
+mod config;
+mod error;
+mod hub;
 mod listener;
-pub mod metrics;
+mod metrics;
 mod ratelimit;
-pub mod service;
-pub mod startup;
+mod service;
+mod startup;
 mod web;
-pub mod wire;
+mod wire;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -24,15 +24,21 @@ use axum::extract::FromRef;
 use kaifang_store::{SqliteConfig, SqliteStore, Store};
 use tokio::net::TcpListener;
 
-pub use config::Settings;
+// The public surface: what the binary, the benchmarks and embedders use.
+// Everything else is private, so that it can change without notice.
+pub use config::{
+    AuthSettings, GovernanceSettings, HttpSettings, Limits, LinkSettings, PreviewSettings,
+    Settings, StorageSettings, StreamSettings,
+};
 use hub::Hub;
 use metrics::Metrics;
 use service::accounts::Accounts;
 use service::admins::Admins;
 use service::conversations::Conversations;
+pub use service::error::Error as ServiceError;
 use service::events::Events;
 use service::governance::GovernanceService;
-use service::links::Links;
+pub use service::links::Links;
 use service::messaging::Messaging;
 use service::previews::Previews;
 pub use startup::StartError;

@@ -80,7 +80,10 @@ where
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
         let token = bearer(parts)
             .ok_or_else(|| ApiError::unauthorized("send Authorization: Bearer <token>"))?;
-        Arc::<Accounts>::from_ref(state).authenticate(token).await.map_err(Into::into)
+        Arc::<Accounts>::from_ref(state)
+            .authenticate(token)
+            .await
+            .map_err(Into::into)
     }
 }
 

@@ -10,8 +10,8 @@ use rand::RngCore;
 use sha2::{Digest, Sha256};
 
 use crate::config::AuthSettings;
-use crate::service::error::{Error, Result};
 use crate::ratelimit::{Backoff, Buckets, Window};
+use crate::service::error::{Error, Result};
 use crate::service::passwords::Passwords;
 
 /// A verified caller.

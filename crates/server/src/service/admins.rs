@@ -6,8 +6,8 @@ use std::sync::Arc;
 use kaifang_store::{Governance, Store, User, UserId};
 use serde_json::json;
 
-use crate::service::error::{Error, Result};
 use crate::service::accounts::Caller;
+use crate::service::error::{Error, Result};
 
 /// The administrators service.
 pub struct Admins {

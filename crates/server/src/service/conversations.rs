@@ -6,8 +6,8 @@ use kaifang_store::{
 };
 
 use crate::config::Limits;
-use crate::service::error::{Error, Result};
 use crate::service::accounts::Caller;
+use crate::service::error::{Error, Result};
 
 /// The conversations service.
 pub struct Conversations {
@@ -26,20 +26,14 @@ impl Conversations {
             .user_by_handle(handle)
             .await?
             .map(|u| u.id)
-            .ok_or_else(|| Error::not_found(&format!("user '{handle}'")))
+            .ok_or_else(|| Error::not_found(format!("user '{handle}'")))
     }
 
     /// The direct conversation with `with`, created if needed; `true` when new.
-    pub async fn open_direct(
-        &self,
-        caller: &Caller,
-        with: &str,
-    ) -> Result<(Conversation, bool)> {
+    pub async fn open_direct(&self, caller: &Caller, with: &str) -> Result<(Conversation, bool)> {
         let other = self.user_id(with).await?;
         if other == caller.user_id {
-            return Err(Error::invalid(
-                "a direct conversation is with someone else",
-            ));
+            return Err(Error::invalid("a direct conversation is with someone else"));
         }
         Ok(self.store.open_direct(caller.user_id, other).await?)
     }
@@ -90,12 +84,7 @@ impl Conversations {
     }
 
     /// Adds `handle` to a group.
-    pub async fn add_member(
-        &self,
-        caller: &Caller,
-        id: i64,
-        handle: &str,
-    ) -> Result<Conversation> {
+    pub async fn add_member(&self, caller: &Caller, id: i64, handle: &str) -> Result<Conversation> {
         let conversation = self.get(caller, id).await?;
         if conversation.members.len() + 1 > self.limits.max_group_members {
             return Err(Error::conflict(format!(

@@ -39,9 +39,14 @@ pub enum Error {
         title: &'static str,
         /// What was refused and why.
         detail: String,
-        /// Structured members for clients (e.g. the refused links).
-        extra: Option<serde_json::Value>,
+        /// Structured members for clients (e.g. the refused links); boxed
+        /// so that every `Result` stays small on the happy path.
+        extra: Option<Box<serde_json::Value>>,
     },
+    /// A feature the operator turned off (e.g. `preview.enabled = false`):
+    /// retrying will not help.
+    #[error("{0}")]
+    TurnedOff(&'static str),
     /// Over a rate limit.
     #[error("{why}")]
     RateLimited {

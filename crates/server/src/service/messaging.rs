@@ -6,11 +6,11 @@ use kaifang_policy::Treatment;
 use kaifang_store::{LinkShare, Message, NewMessage, Store};
 
 use crate::config::Limits;
-use crate::service::error::{Error, Result};
 use crate::hub::{Hub, Membership};
 use crate::metrics::Metrics;
 use crate::ratelimit::Buckets;
 use crate::service::accounts::Caller;
+use crate::service::error::{Error, Result};
 use crate::service::links::{self, LinkDecision, Links};
 use crate::service::previews::Previews;
 
@@ -160,7 +160,7 @@ impl Messaging {
                 kind: "link-blocked",
                 title: "Link blocked",
                 detail: format!("blocked: {detail}"),
-                extra: Some(extra),
+                extra: Some(Box::new(extra)),
             });
         }
         if !self.previews.enabled() {

@@ -13,7 +13,7 @@ use kaifang_store::{CachedPreview, Store};
 use tokio::sync::{OnceCell, Semaphore};
 
 use crate::config::PreviewSettings;
-use crate::error::{ApiError, ApiResult};
+use crate::service::error::{Error, Result};
 
 /// A preview as JSON, or `None` for a remembered failure.
 pub type PreviewJson = Option<Arc<str>>;
@@ -171,17 +171,17 @@ impl Previews {
     }
 
     /// Whether previews are on (`preview.enabled`). When off, nothing is
-    /// fetched: the API answers `ApiError::turned_off` and sent messages
+    /// fetched: the service answers `Error::TurnedOff` and sent messages
     /// get no preview.
     pub fn enabled(&self) -> bool {
         self.settings.enabled
     }
 
-    fn refuse_when_off(&self) -> ApiResult<()> {
+    fn refuse_when_off(&self) -> Result<()> {
         if self.settings.enabled {
             Ok(())
         } else {
-            Err(ApiError::turned_off(
+            Err(Error::TurnedOff(
                 "link previews are turned off on this server",
             ))
         }
@@ -189,11 +189,11 @@ impl Previews {
 
     /// A preview asked for by a client: `turned_off` when previews are off,
     /// 404 when none could be made.
-    pub async fn preview_on_request(&self, url: &str) -> ApiResult<Arc<str>> {
+    pub async fn preview_on_request(&self, url: &str) -> Result<Arc<str>> {
         self.refuse_when_off()?;
         self.preview(url)
             .await
-            .ok_or_else(|| ApiError::not_found("preview"))
+            .ok_or_else(|| Error::not_found("preview"))
     }
 
     async fn fetch(&self, url: &str) -> Result<String, String> {
@@ -244,13 +244,13 @@ impl Previews {
     /// An image through the same fetch rules (images only, size-capped).
     /// The fetcher's error names addresses and resolver output: it is
     /// logged (with the request id) and the client gets a generic reason.
-    pub async fn image(&self, url: &str) -> ApiResult<Image> {
+    pub async fn image(&self, url: &str) -> Result<Image> {
         self.refuse_when_off()?;
         let parsed =
-            url::Url::parse(url).map_err(|e| ApiError::bad_request(format!("invalid url: {e}")))?;
+            url::Url::parse(url).map_err(|e| Error::invalid(format!("invalid url: {e}")))?;
         self.fetcher.fetch_image(&parsed).await.map_err(|e| {
             tracing::info!(url, error = %e, "image proxy: fetch failed");
-            ApiError::unprocessable("image-unavailable", "Image unavailable", image_reason(&e))
+            Error::refused("image-unavailable", "Image unavailable", image_reason(&e))
         })
     }
 }

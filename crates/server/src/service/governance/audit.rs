@@ -4,8 +4,8 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use super::GovernanceService;
-use crate::service::error::Result;
 use crate::service::accounts::Caller;
+use crate::service::error::Result;
 
 /// Most entries one read returns.
 const MAX_ENTRIES: u32 = 1_000;

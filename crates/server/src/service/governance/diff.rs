@@ -3,8 +3,8 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use super::GovernanceService;
-use crate::service::error::Result;
 use crate::service::accounts::Caller;
+use crate::service::error::Result;
 
 /// One line of a diff.
 #[derive(Debug, Serialize, ToSchema, PartialEq, Eq)]

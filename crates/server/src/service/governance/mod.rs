@@ -20,15 +20,15 @@ use serde_json::json;
 use utoipa::ToSchema;
 
 use crate::config::GovernanceSettings;
-use crate::service::error::{Error, Result};
 use crate::service::accounts::Caller;
+use crate::service::error::{Error, Result};
 use crate::service::links::Links;
 
 pub use crate::now_ms;
-pub use audit::{AuditLog, AuditRow};
-pub use diff::{Diff, DiffLine, diff};
-pub use replay::{Replay, ReplayChange};
-pub use report::{Report, ReportRow, SeriesPoint, VersionInForce};
+pub use audit::AuditLog;
+pub use diff::Diff;
+pub use replay::Replay;
+pub use report::Report;
 pub use scheduler::in_force;
 
 /// A policy version as the API shows it.
@@ -143,12 +143,7 @@ impl GovernanceService {
     }
 
     /// Validates and stores a new version (not yet in force).
-    pub async fn propose(
-        &self,
-        caller: &Caller,
-        text: &str,
-        comment: &str,
-    ) -> Result<VersionView> {
+    pub async fn propose(&self, caller: &Caller, text: &str, comment: &str) -> Result<VersionView> {
         let actor = self.admin(caller).await?;
         self.compile(text)?;
         let v = self.store.create_version(actor, text, comment).await?;

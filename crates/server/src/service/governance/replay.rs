@@ -9,8 +9,8 @@ use serde_json::json;
 use utoipa::ToSchema;
 
 use super::GovernanceService;
-use crate::service::error::Result;
 use crate::service::accounts::Caller;
+use crate::service::error::Result;
 use crate::service::links;
 
 /// Logged links of one owner × platform × conversation kind whose treatment

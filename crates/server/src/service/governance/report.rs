@@ -8,8 +8,8 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use super::{GovernanceService, in_force};
-use crate::service::error::{Error, Result};
 use crate::service::accounts::Caller;
+use crate::service::error::{Error, Result};
 
 /// A row of the transparency report.
 #[derive(Debug, Serialize, ToSchema)]

@@ -8,9 +8,9 @@ use kaifang_store::{Activation, Timestamp};
 use serde_json::json;
 
 use super::{ActivationView, GovernanceService};
-use crate::service::error::{Error, Result};
 use crate::now_ms;
 use crate::service::accounts::Caller;
+use crate::service::error::{Error, Result};
 
 /// The activation in force at `t`: greatest `effective_from <= t`, latest
 /// id on ties, cancelled ones ignored.
@@ -38,9 +38,7 @@ impl GovernanceService {
                     text,
                     &time::format_description::well_known::Rfc3339,
                 )
-                .map_err(|e| {
-                    Error::invalid(format!("`at` is not an RFC 3339 instant: {e}"))
-                })?;
+                .map_err(|e| Error::invalid(format!("`at` is not an RFC 3339 instant: {e}")))?;
                 let ms = (t.unix_timestamp_nanos() / 1_000_000) as i64;
                 // A second of slack for clocks and round trips.
                 if ms < now - 1_000 {
