@@ -2,7 +2,9 @@
 //! messages and real-time fan-out, over any [`kaifang_store::Store`].
 //!
 //! Layers: `api` (thin handlers, one file per resource) → `service` (the
-//! logic) → the store trait. The `hub` fans committed events out; `service::error` is what services refuse with, and `error` turns it into problem+json.
+//! logic) → the store trait. The `hub` fans committed events out. Services
+//! refuse with their own error (`service::error`, public as
+//! [`ServiceError`]); `error` turns it into problem+json at the edge.
 #![deny(missing_docs)]
 
 mod api;
