@@ -7,8 +7,12 @@ use kaifang_client::{Client, Error};
 
 use crate::{TestServer, id, user};
 
+/// Kills that must land on sends in flight...
 const TRIALS: usize = 5;
-const SENDERS: usize = 8;
+/// ...within this many (on a loaded machine a kill can fall between sends:
+/// such a kill still checks durability but does not count as a crash).
+const MAX_KILLS: usize = 15;
+const SENDERS: usize = 16;
 /// Acknowledgements to wait for in each trial before the kill.
 const ACKS_BEFORE_KILL: usize = 40;
 /// Each sender's bound, so that a kill that never lands cannot loop forever.
@@ -62,8 +66,8 @@ async fn stored(client: &Client, c: i64) -> Vec<(i64, i64)> {
 }
 
 /// Five times: concurrent senders, kill -9 while sends are in flight (at
-/// least one send per trial gets no answer), restart; every acknowledged
-/// message is there and the conversation's sequence has no gap.
+/// least one send gets no answer), restart; after every kill, each
+/// acknowledged message is there and the conversation's sequence has no gap.
 // Several threads: the senders keep sending while this task decides to
 // kill, so the kill lands on sends in flight, not between them.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -74,7 +78,8 @@ async fn acknowledged_messages_survive_kill_9() {
     let c = id(&alice.open_direct("bob").await.unwrap());
     let token = alice.token().unwrap().to_owned();
     let mut acked = HashSet::new();
-    for trial in 0..TRIALS {
+    let mut crashes = 0;
+    for trial in 0..MAX_KILLS {
         let client = Client::new(&server.url).unwrap().with_token(&token);
         let acks = Arc::new(AtomicUsize::new(0));
         let tasks: Vec<_> = (0..SENDERS)
@@ -102,7 +107,7 @@ async fn acknowledged_messages_survive_kill_9() {
             acked.extend(outcome.acked);
             cut += usize::from(outcome.cut);
         }
-        assert!(cut > 0, "trial {trial}: no send was in flight at the kill");
+        crashes += usize::from(cut > 0);
 
         server.restart();
         let client = Client::new(&server.url).unwrap().with_token(&token);
@@ -124,5 +129,9 @@ async fn acknowledged_messages_survive_kill_9() {
             "trial {trial}: {} acknowledged so far, {cut} of {SENDERS} sends cut off by the kill",
             acked.len()
         );
+        if crashes == TRIALS {
+            return;
+        }
     }
+    panic!("only {crashes} of {MAX_KILLS} kills landed on sends in flight");
 }
