@@ -40,4 +40,19 @@ files=()
 for name in "$@"; do files+=("${name%.test.mjs}.test.mjs"); done
 if [ ${#files[@]} -eq 0 ]; then files=(*.test.mjs); fi
 # One file at a time: the machine is small and each file runs a server and a browser.
-timeout 1200 node --test --test-concurrency=1 --test-timeout=180000 "${files[@]}"
+# The readable report goes to the terminal; a TAP copy is kept for the
+# count of skipped and todo tests, which `node --test` does not fail on.
+tap=$(mktemp)
+trap 'rm -f "$tap"' EXIT
+timeout 1200 node --test --test-concurrency=1 --test-timeout=180000 \
+  --test-reporter=spec --test-reporter-destination=stdout \
+  --test-reporter=tap --test-reporter-destination="$tap" \
+  "${files[@]}"
+# A test that skips is a test that failed: it did not check what it names.
+for kind in skipped todo; do
+  if ! grep -qx "# $kind 0" "$tap"; then
+    echo "browser tests: $(grep -x "# $kind [0-9]*" "$tap" || echo "no '# $kind' count in the report") (must be 0)" >&2
+    grep -E "# (SKIP|TODO)" "$tap" >&2 || true
+    exit 1
+  fi
+done

@@ -108,7 +108,12 @@ test('HTML, script and javascript: URLs render as text and no script runs', asyn
   }
   // The conversation list preview is text too.
   assert.match(await bob.page.locator('#conv-list .conv', { hasText: A }).textContent(), /<img src=x/);
-  await bob.page.waitForTimeout(300);
+  // A later message rendered on both sides shows that both pages got past
+  // the payload; only then does "no alert() ran" mean something.
+  await send(alice.page, 'after the payload');
+  for (const { page } of [alice, bob]) {
+    await page.locator('#msg-list .msg .msg-text', { hasText: 'after the payload' }).waitFor();
+  }
   assert.equal(bob.dialogs.length + alice.dialogs.length, dialogsBefore, 'no alert() ran');
 });
 

@@ -2,7 +2,8 @@
 // a Taobao-style link from a local test page is a live card in a direct
 // chat, inert with its note in a group, a blocklisted link is refused
 // before sending. (The admin's scheduled group opening: admin.test.mjs.)
-// Parts the running server does not offer yet are skipped, with the reason.
+// A server without the link engine, or that refuses the test settings,
+// fails every test, saying which.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync } from 'node:fs';
@@ -16,15 +17,13 @@ let server;
 let browser;
 let alice;
 let bob;
-let engine = false; // POST /links/evaluate exists
-let previews = false; // the server accepted the preview and blocklist test settings
 const A = handle('alice');
 const B = handle('bob');
 
 before(async () => {
   shop = await startShop();
   const dir = mkdtempSync(path.join(tmpdir(), 'kaifang-links-'));
-  ({ server, configured: previews } = await startServerFor(shop, Server, dir));
+  server = await startServerFor(shop, Server, dir);
   browser = await launchBrowser();
   alice = await person(browser, server);
   bob = await person(browser, server);
@@ -32,7 +31,8 @@ before(async () => {
   await signUp(bob.page, B);
   const t = await token(alice.page);
   const probe = await server.api('POST', '/links/evaluate', { text: 'https://www.taobao.com/', conversation_kind: 'direct' }, t);
-  engine = probe.status === 200 && Array.isArray(probe.json?.links);
+  assert.equal(probe.status, 200, 'the server has a link engine (POST /api/v1/links/evaluate)');
+  assert.ok(Array.isArray(probe.json?.links), 'POST /api/v1/links/evaluate answers {links: [...]}');
 });
 
 after(async () => {
@@ -41,11 +41,9 @@ after(async () => {
   shop?.close();
 });
 
-const NO_ENGINE = 'the server has no link engine yet (POST /api/v1/links/evaluate answers 404)';
 const shopUrl = () => shop.url(42);
 
-test('direct chat: a Taobao link is a live anchor and its preview becomes a card', async (t) => {
-  if (!engine) return t.skip(NO_ENGINE);
+test('direct chat: a Taobao link is a live anchor and its preview becomes a card', async () => {
   await startDirect(alice.page, B);
   await send(alice.page, `看看这个 ${shopUrl()} 不错`);
   await openConv(bob.page, A);
@@ -55,10 +53,6 @@ test('direct chat: a Taobao link is a live anchor and its preview becomes a card
   assert.equal(await anchor.getAttribute('target'), '_blank');
   assert.match(await anchor.getAttribute('href'), /^http:\/\/item\.taobao\.com:\d+\/item\.htm\?id=42/);
   assert.equal(await anchor.textContent(), shopUrl());
-  if (!previews) {
-    t.diagnostic('card not checked: the server refused the preview test settings (preview.resolve, preview.allow_addresses)');
-    return;
-  }
   const card = bob.page.locator('#msg-list .card').first();
   await card.waitFor({ timeout: 20000 });
   assert.equal(await card.locator('.card-title').textContent(), 'Celadon tea set');
@@ -69,8 +63,7 @@ test('direct chat: a Taobao link is a live anchor and its preview becomes a card
   assert.ok(await card.locator('img').evaluate((img) => img.complete && img.naturalWidth === 8));
 });
 
-test('group chat: the same link is inert text with a note naming Taobao and the policy', async (t) => {
-  if (!engine) return t.skip(NO_ENGINE);
+test('group chat: the same link is inert text with a note naming Taobao and the policy', async () => {
   await startGroup(alice.page, 'Shoppers', [B]);
   await send(alice.page, `团购 ${shopUrl()}`);
   await openConv(bob.page, 'Shoppers');
@@ -85,9 +78,7 @@ test('group chat: the same link is inert text with a note naming Taobao and the 
   assert.match(note, /policy: \S+/);
 });
 
-test('a blocklisted link is refused before sending, with its reason', async (t) => {
-  if (!engine) return t.skip(NO_ENGINE);
-  if (!previews) return t.skip('the server refused the links.blocklists test setting');
+test('a blocklisted link is refused before sending, with its reason', async () => {
   await openConv(alice.page, B);
   const posts = [];
   const spy = (request) => {
@@ -108,9 +99,7 @@ test('a blocklisted link is refused before sending, with its reason', async (t) 
   await alice.page.fill('#composer-input', '');
 });
 
-test('a blocked link the evaluate step missed is refused by the send (422) and shown the same way', async (t) => {
-  if (!engine) return t.skip(NO_ENGINE);
-  if (!previews) return t.skip('the server refused the links.blocklists test setting');
+test('a blocked link the evaluate step missed is refused by the send (422) and shown the same way', async () => {
   // A fresh page, with the evaluate endpoint hidden from it: the send's own check must hold.
   const carol = await person(browser, server);
   try {

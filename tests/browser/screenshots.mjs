@@ -27,8 +27,7 @@ const shop = await startShop();
 // The operator is JD (it owns a commerce platform), so that the fairness
 // screen has a planted rule favouring the house's own shop to catch.
 const dir = mkdtempSync(path.join(tmpdir(), 'kaifang-shots-'));
-const server = await Server.start({ dataDir: dir, config: `[links]\noperator_owner = "jd"\n\n${shop.config(dir)}` })
-  .catch(async () => (await startServerFor(shop, Server, dir)).server);
+const server = await startServerFor(shop, Server, dir, '[links]\noperator_owner = "jd"\n\n');
 const browser = await launchBrowser();
 try {
   const wide = { width: 1100, height: 700 };

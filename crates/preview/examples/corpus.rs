@@ -38,7 +38,16 @@ fn main() {
     let bytes: usize = fixtures.iter().map(|f| f.html.len()).sum();
     let agreement: serde_json::Map<String, serde_json::Value> = tally
         .iter()
-        .map(|(f, (ok, n))| (f.to_string(), format!("{ok}/{n}").into()))
+        .map(|(f, c)| {
+            let counts = serde_json::json!({
+                "values": format!("{}/{}", c.same, c.with_value()),
+                "both_empty": c.both_empty,
+                "differ": c.differ,
+                "ours_only": c.ours_only,
+                "theirs_only": c.theirs_only,
+            });
+            (f.to_string(), counts)
+        })
         .collect();
     let out = serde_json::json!({
         "tool": concat!("kaifang-preview ", env!("CARGO_PKG_VERSION")),

@@ -1,6 +1,7 @@
 //! Agreement with metascraper's own fixtures (`shared/corpora/link-preview`):
-//! per-field agreement, printed, with floors that fail the build on
-//! regressions. `KAIFANG_CORPUS_MISSES=1` prints every disagreement.
+//! per-field agreement on values, apart from agreement on absence, printed,
+//! with floors that fail the build on regressions. `KAIFANG_CORPUS_MISSES=1`
+//! prints every disagreement.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 #[path = "support/agreement.rs"]
@@ -18,20 +19,19 @@ fn agreement_with_metascraper_fixtures() {
         .collect();
     let (tally, misses) = agreement::compare(&fixtures, &previews);
     println!("link-preview corpus agreement (kaifang-preview vs metascraper's expected values):");
+    println!("  (values: pairs where either side has one; both empty: agreement on absence)");
     for f in agreement::FIELDS {
-        let (ok, n) = tally.get(f).copied().unwrap_or_default();
-        println!(
-            "  {f:<12} {ok:>3}/{n:<3} {:>5.1}%",
-            100.0 * agreement::rate(&tally, f)
-        );
+        let count = tally.get(f).copied().unwrap_or_default();
+        println!("  {f:<12} {}", count.describe());
     }
     if std::env::var_os("KAIFANG_CORPUS_MISSES").is_some() {
         for m in &misses {
             println!("  miss {m}");
         }
     }
-    // Floors at today's level (the target is 90% on title,
-    // description, image and publisher).
+    // Floors on value agreement (pairs where either side has a value;
+    // "both empty" is not counted as agreement), at today's level; the
+    // issue's target is 90% on title, description, image and publisher.
     // `date` is low on purpose: we give the publication date, metascraper
     // the modification date first (docs/previews.md).
     for (f, floor) in [
@@ -41,9 +41,9 @@ fn agreement_with_metascraper_fixtures() {
         ("url", 1.0),
         ("lang", 0.98),
         ("video", 1.0),
-        ("author", 0.92),
+        ("author", 0.91),
         ("description", 0.97),
-        ("date", 0.52),
+        ("date", 0.49),
     ] {
         let rate = agreement::rate(&tally, f);
         assert!(

@@ -21,18 +21,22 @@ const PAGE: &str = r#"<!doctype html><html lang="zh-CN"><head><meta charset="utf
 /// A PNG's first bytes are enough for a content-type check.
 const PNG: &[u8] = b"\x89PNG\r\n\x1a\n0000";
 
-/// A tiny HTTP server on 127.0.0.1 counting page requests.
-async fn shop() -> (u16, Arc<AtomicUsize>) {
+/// The request targets of the pages a shop served, in order.
+type Pages = Arc<std::sync::Mutex<Vec<String>>>;
+
+/// A tiny HTTP server on 127.0.0.1 counting (and recording) page requests.
+async fn shop() -> (u16, Arc<AtomicUsize>, Pages) {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let port = listener.local_addr().unwrap().port();
     let hits = Arc::new(AtomicUsize::new(0));
-    let counter = hits.clone();
+    let pages = Pages::default();
+    let (counter, served) = (hits.clone(), pages.clone());
     tokio::spawn(async move {
         for _ in 0..200 {
             let Ok((mut sock, _)) = listener.accept().await else {
                 return;
             };
-            let counter = counter.clone();
+            let (counter, served) = (counter.clone(), served.clone());
             tokio::spawn(async move {
                 let mut buf = vec![0u8; 4096];
                 let n = sock.read(&mut buf).await.unwrap_or(0);
@@ -42,6 +46,8 @@ async fn shop() -> (u16, Arc<AtomicUsize>) {
                 } else if req.starts_with("GET /not-an-image") {
                     ("text/html", b"<p>hi</p>".to_vec())
                 } else {
+                    let target = req.split(' ').nth(1).unwrap_or("").to_owned();
+                    served.lock().unwrap().push(target);
                     counter.fetch_add(1, Ordering::SeqCst);
                     ("text/html; charset=utf-8", PAGE.as_bytes().to_vec())
                 };
@@ -54,7 +60,7 @@ async fn shop() -> (u16, Arc<AtomicUsize>) {
             });
         }
     });
-    (port, hits)
+    (port, hits, pages)
 }
 
 /// Settings that let the fetcher reach exactly the shop: its name mapped
@@ -67,7 +73,7 @@ fn shop_settings(port: u16) -> String {
 
 #[tokio::test]
 async fn a_product_page_becomes_a_card_pushed_over_the_websocket() {
-    let (port, hits) = shop().await;
+    let (port, hits, _) = shop().await;
     let settings = shop_settings(port);
     let server = TestServer::start_full(&[], Some(&settings));
     let alice = user(&server, "alice").await;
@@ -105,9 +111,10 @@ async fn a_product_page_becomes_a_card_pushed_over_the_websocket() {
     let h = alice.history(c, None, 1).await.unwrap();
     assert_eq!(h["messages"][0]["previews"][&link]["price"], "199.00");
 
-    // The same link again is served from the cache: no second fetch.
-    alice.send(c, &link, None).await.unwrap();
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    // The same link again is served from the cache: its preview event
+    // comes (the signal that the work is done), and no second fetch.
+    let again = alice.send(c, &link, None).await.unwrap();
+    preview_of(&mut stream, &again).await;
     assert_eq!(hits.load(Ordering::SeqCst), 1);
 
     // The image proxy fetches under the same rules.
@@ -168,7 +175,7 @@ async fn a_product_page_becomes_a_card_pushed_over_the_websocket() {
 
 #[tokio::test]
 async fn concurrent_sends_of_one_link_share_one_fetch() {
-    let (port, hits) = shop().await;
+    let (port, hits, _) = shop().await;
     let settings = shop_settings(port);
     let server = TestServer::start_full(&[], Some(&settings));
     let alice = user(&server, "alice").await;
@@ -208,12 +215,14 @@ async fn concurrent_sends_of_one_link_share_one_fetch() {
 
 #[tokio::test]
 async fn no_preview_is_fetched_for_inert_links() {
-    let (port, hits) = shop().await;
+    let (port, _, pages) = shop().await;
     let settings = shop_settings(port);
     let server = TestServer::start_full(&[], Some(&settings));
     let alice = user(&server, "alice").await;
-    user(&server, "bob").await;
+    let bob = user(&server, "bob").await;
     let g = id(&alice.create_group("g", &["bob".into()]).await.unwrap());
+    let d = id(&alice.open_direct("bob").await.unwrap());
+    let mut stream = bob.stream(None).await.unwrap();
     let m = alice
         .send(
             g,
@@ -223,15 +232,44 @@ async fn no_preview_is_fetched_for_inert_links() {
         .await
         .unwrap();
     assert_eq!(m["links"][0]["treatment"], "inert");
-    tokio::time::sleep(Duration::from_millis(500)).await;
-    assert_eq!(hits.load(Ordering::SeqCst), 0);
+    // A live link sent afterwards is previewed: once its card is pushed,
+    // the previews got past the inert one, which fetched nothing.
+    let live = alice
+        .send(
+            d,
+            &format!("http://item.taobao.com:{port}/item.htm?id=2"),
+            None,
+        )
+        .await
+        .unwrap();
+    assert_eq!(live["links"][0]["treatment"], "live");
+    preview_of(&mut stream, &live).await;
+    assert_eq!(*pages.lock().unwrap(), ["/item.htm?id=2"]);
+}
+
+/// Waits (bounded) for the `preview` event of `message` on `stream`.
+async fn preview_of(
+    stream: &mut kaifang_client::EventStream,
+    message: &serde_json::Value,
+) -> serde_json::Value {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let e = tokio::time::timeout_at(deadline, stream.next_event())
+            .await
+            .expect("the preview event within 10 s")
+            .unwrap()
+            .unwrap();
+        if e["type"] == "preview" && e["message_id"] == message["id"] {
+            return e;
+        }
+    }
 }
 
 /// The extractor's limits are server settings: a shorter title cap cuts
 /// the card's title.
 #[tokio::test]
 async fn extraction_limits_come_from_the_settings() {
-    let (port, _) = shop().await;
+    let (port, _, _) = shop().await;
     let settings =
         shop_settings(port).replacen("[preview]\n", "[preview]\nmax_title_chars = 5\n", 1);
     let server = TestServer::start_full(&[], Some(&settings));

@@ -147,8 +147,62 @@ fn field<'a>(p: &'a Preview, name: &str) -> Option<&'a str> {
     }
 }
 
-/// Per field: (agreeing, compared).
-pub type Tally = BTreeMap<&'static str, (usize, usize)>;
+/// One field's pairs (ours, metascraper's expected value), by outcome.
+/// Agreement on values is kept apart from agreement on absence: "both
+/// empty" says nothing about how well a value is found.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Count {
+    /// Both have a value, and they agree.
+    pub same: usize,
+    /// Neither has a value.
+    pub both_empty: usize,
+    /// Both have a value, and they differ.
+    pub differ: usize,
+    /// We have a value, they have none.
+    pub ours_only: usize,
+    /// They have a value, we have none.
+    pub theirs_only: usize,
+}
+
+impl Count {
+    /// Pairs where at least one side has a value: what value agreement is
+    /// out of.
+    pub fn with_value(&self) -> usize {
+        self.same + self.differ + self.ours_only + self.theirs_only
+    }
+
+    /// Every pair compared.
+    pub fn pairs(&self) -> usize {
+        self.with_value() + self.both_empty
+    }
+
+    /// One line: value agreement, then absence, then each kind of
+    /// disagreement.
+    pub fn describe(&self) -> String {
+        format!(
+            "values {:>2}/{:<2} {:>5.1}%  both empty {:>2}  differ {}  ours only {}  theirs only {}",
+            self.same,
+            self.with_value(),
+            100.0 * self.value_rate(),
+            self.both_empty,
+            self.differ,
+            self.ours_only,
+            self.theirs_only
+        )
+    }
+
+    /// The share of agreeing values among pairs with a value (1.0 when no
+    /// pair has one: nothing to disagree on).
+    pub fn value_rate(&self) -> f64 {
+        match self.with_value() {
+            0 => 1.0,
+            n => self.same as f64 / n as f64,
+        }
+    }
+}
+
+/// Per field, its pairs by outcome.
+pub type Tally = BTreeMap<&'static str, Count>;
 
 /// Compares previews (in fixture order) with the expected values; returns
 /// the tally and one line per disagreement.
@@ -161,18 +215,28 @@ pub fn compare(fixtures: &[Fixture], previews: &[Preview]) -> (Tally, Vec<String
                 continue;
             };
             let got = field(p, f);
-            let same = match (want.as_str(), got) {
-                (None, None) => true,
-                (Some(w), Some(g)) if URL_FIELDS.contains(&f) => norm_url(w) == norm_url(g),
-                (Some(w), Some(g)) if f == "date" => w == g,
-                (Some(w), Some(g)) => fold(w) == fold(g),
-                _ => false,
-            };
             let e = tally.entry(f).or_default();
-            e.1 += 1;
-            if same {
-                e.0 += 1;
-            } else {
+            let (outcome, agrees) = match (want.as_str(), got) {
+                (None, None) => (&mut e.both_empty, true),
+                (None, Some(_)) => (&mut e.ours_only, false),
+                (Some(_), None) => (&mut e.theirs_only, false),
+                (Some(w), Some(g)) => {
+                    let same = if URL_FIELDS.contains(&f) {
+                        norm_url(w) == norm_url(g)
+                    } else if f == "date" {
+                        w == g
+                    } else {
+                        fold(w) == fold(g)
+                    };
+                    if same {
+                        (&mut e.same, true)
+                    } else {
+                        (&mut e.differ, false)
+                    }
+                }
+            };
+            *outcome += 1;
+            if !agrees {
                 misses.push(format!("{}.{f}: want {want} got {got:?}", fx.name));
             }
         }
@@ -180,9 +244,7 @@ pub fn compare(fixtures: &[Fixture], previews: &[Preview]) -> (Tally, Vec<String
     (tally, misses)
 }
 
-/// The share of agreeing values of `field`.
+/// The share of agreeing values of `field` among pairs with a value.
 pub fn rate(tally: &Tally, field: &str) -> f64 {
-    tally
-        .get(field)
-        .map_or(0.0, |(ok, n)| *ok as f64 / (*n).max(1) as f64)
+    tally.get(field).map_or(0.0, Count::value_rate)
 }

@@ -69,6 +69,11 @@ impl Events {
     }
 
     /// Long poll: events after `after`, waiting up to `wait` for the first.
+    ///
+    /// The hub dispatches after the commit, so frames the cursor already
+    /// covers (ids up to `after`, e.g. the events of a write acknowledged
+    /// just before "now" was read) can still arrive: they are skipped and
+    /// the wait goes on until the deadline, not cut short by them.
     pub async fn poll(
         &self,
         user: UserId,
@@ -82,20 +87,28 @@ impl Events {
         if !backlog.is_empty() || wait.is_zero() {
             return Ok(backlog);
         }
+        let deadline = tokio::time::Instant::now() + wait;
         let mut out = Vec::new();
-        if let Ok(Some(frame)) = tokio::time::timeout(wait, subscription.rx.recv()).await {
-            out.push(frame);
-            while out.len() < limit as usize {
-                match subscription.rx.try_recv() {
-                    Ok(frame) => out.push(frame),
-                    Err(_) => break,
+        while out.is_empty() {
+            match tokio::time::timeout_at(deadline, subscription.rx.recv()).await {
+                Err(_) => return Ok(out),
+                Ok(Some(frame)) if frame.id > after => out.push(frame),
+                Ok(Some(_)) => {}
+                // Closed by a sign-out: the session is over.
+                Ok(None) if subscription.signed_out() => {
+                    return Err(ApiError::unauthorized("signed out"));
                 }
+                // Too far behind for the queue: the database has it all.
+                Ok(None) => return self.catch_up(user, after, limit).await,
             }
         }
-        if out.is_empty() && subscription.signed_out() {
-            return Err(ApiError::unauthorized("signed out"));
+        // Frames arrive in event order: everything after the first is new.
+        while out.len() < limit as usize {
+            match subscription.rx.try_recv() {
+                Ok(frame) => out.push(frame),
+                Err(_) => break,
+            }
         }
-        out.retain(|f| f.id > after);
         Ok(out)
     }
 }
