@@ -245,3 +245,55 @@ impl From<crate::service::error::Error> for ApiError {
 
 /// Shorthand for handler results.
 pub type ApiResult<T> = Result<T, ApiError>;
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use axum::response::IntoResponse;
+
+    use super::ApiError;
+    use crate::service::error::Error as E;
+
+    /// Each service refusal keeps its meaning at the edge: the status, the
+    /// wait for limits, and never the text of an internal cause.
+    #[tokio::test]
+    async fn service_errors_become_problems_without_internal_detail() {
+        let cases = [
+            (E::invalid("bad"), 400, None),
+            (E::Unauthenticated("who"), 401, None),
+            (E::Forbidden("role".into()), 403, None),
+            (E::not_found("conversation"), 404, None),
+            (E::TurnedOff("previews off"), 404, None),
+            (E::conflict("taken"), 409, None),
+            (E::too_large("big"), 413, None),
+            (E::refused("link-blocked", "Link blocked", "no"), 422, None),
+            (E::rate_limited("slow down", 3), 429, Some("3")),
+            (E::busy("hashing", 0), 503, Some("1")),
+            (E::Store(kaifang_store::Error::HandleTaken), 409, None),
+            (E::internal("dial 10.1.2.3:80: refused"), 500, None),
+        ];
+        for (error, status, retry_after) in cases {
+            let label = format!("{error:?}");
+            let response = ApiError::from(error).into_response();
+            assert_eq!(response.status().as_u16(), status, "{label}");
+            assert_eq!(
+                response.headers()["content-type"],
+                "application/problem+json",
+                "{label}"
+            );
+            assert_eq!(
+                response
+                    .headers()
+                    .get("retry-after")
+                    .map(|v| v.to_str().unwrap()),
+                retry_after,
+                "{label}"
+            );
+            let body = axum::body::to_bytes(response.into_body(), 1 << 16)
+                .await
+                .unwrap();
+            let body = String::from_utf8(body.to_vec()).unwrap();
+            assert!(!body.contains("10.1.2.3"), "{label}: {body}");
+        }
+    }
+}

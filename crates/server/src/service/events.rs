@@ -6,8 +6,8 @@ use std::time::Duration;
 use axum::extract::ws::Utf8Bytes;
 use kaifang_store::{EventId, Store, UserId};
 
-use crate::error::{ApiError, ApiResult};
 use crate::hub::{Frame, Hub, Subscription};
+use crate::service::error::{Error, Result};
 use crate::wire::{cursor, render_event};
 
 /// The events service.
@@ -24,14 +24,14 @@ impl Events {
 
     /// Decodes a client's cursor; `None` means "from now on". A cursor past
     /// the newest event is refused: it cannot have come from this server.
-    pub async fn start(&self, since: Option<&str>) -> ApiResult<EventId> {
+    pub async fn start(&self, since: Option<&str>) -> Result<EventId> {
         let head = self.store.head().await?;
         match since {
             None => Ok(head),
             Some(text) => {
-                let id = cursor::decode(text).map_err(ApiError::bad_request)?;
+                let id = cursor::decode(text).map_err(Error::invalid)?;
                 if id > head {
-                    return Err(ApiError::bad_request(
+                    return Err(Error::invalid(
                         "cursor is from the future: it was not issued by this server",
                     ));
                 }
@@ -52,12 +52,7 @@ impl Events {
     }
 
     /// Events after `after` from the database, rendered.
-    pub async fn catch_up(
-        &self,
-        user: UserId,
-        after: EventId,
-        limit: u32,
-    ) -> ApiResult<Vec<Frame>> {
+    pub async fn catch_up(&self, user: UserId, after: EventId, limit: u32) -> Result<Vec<Frame>> {
         let events = self.store.events_for(user, after, limit).await?;
         Ok(events
             .iter()
@@ -81,7 +76,7 @@ impl Events {
         after: EventId,
         wait: Duration,
         limit: u32,
-    ) -> ApiResult<Vec<Frame>> {
+    ) -> Result<Vec<Frame>> {
         let mut subscription = self.subscribe(user, session);
         let backlog = self.catch_up(user, after, limit).await?;
         if !backlog.is_empty() || wait.is_zero() {
@@ -96,7 +91,7 @@ impl Events {
                 Ok(Some(_)) => {}
                 // Closed by a sign-out: the session is over.
                 Ok(None) if subscription.signed_out() => {
-                    return Err(ApiError::unauthorized("signed out"));
+                    return Err(Error::Unauthenticated("signed out"));
                 }
                 // Too far behind for the queue: the database has it all.
                 Ok(None) => return self.catch_up(user, after, limit).await,
