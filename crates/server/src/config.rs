@@ -306,6 +306,8 @@ pub struct GovernanceSettings {
     pub public_report: bool,
     /// Logged links read per page while replaying (default 10,000).
     pub replay_page: u32,
+    /// Newest audit-log entries one read returns (default 200).
+    pub audit_page: u32,
 }
 
 impl Default for GovernanceSettings {
@@ -316,6 +318,7 @@ impl Default for GovernanceSettings {
             share_retention_days: 365,
             public_report: false,
             replay_page: 10_000,
+            audit_page: 200,
         }
     }
 }

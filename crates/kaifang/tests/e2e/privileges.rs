@@ -126,6 +126,33 @@ async fn administrators_are_granted_and_revoked_at_once() {
     );
 }
 
+#[tokio::test]
+async fn the_audit_log_answers_its_newest_page() {
+    let server = TestServer::start_with(&[("KAIFANG_GOVERNANCE__AUDIT_PAGE", "2")]);
+    let root = user(&server, "root").await;
+    user(&server, "bob").await;
+    let path = "/api/v1/admin/administrators/bob";
+    // Three audited actions: grant, revoke, grant.
+    for method in [Method::PUT, Method::DELETE, Method::PUT] {
+        root.raw(method, path, None).await.unwrap();
+    }
+    let log = root
+        .raw(Method::GET, "/api/v1/admin/audit", None)
+        .await
+        .unwrap();
+    let actions: Vec<&str> = log["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["action"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        actions,
+        ["admin.grant", "admin.revoke"],
+        "newest first, two"
+    );
+}
+
 #[test]
 fn administrators_can_be_managed_from_the_cli() {
     let server = TestServer::start();

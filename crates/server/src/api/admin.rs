@@ -260,11 +260,11 @@ pub async fn replay(
     Ok(JsonBody(g.replay(&caller, &req.text, from, to).await?))
 }
 
-/// The audit log, newest first.
+/// The audit log, newest first (`governance.audit_page` entries).
 #[utoipa::path(get, path = "/api/v1/admin/audit", tag = "admin", responses((status = 200, body = AuditLog), (status = 404)), security(("bearer" = [])))]
 pub async fn audit(
     State(g): State<Arc<GovernanceService>>,
     caller: Caller,
 ) -> ApiResult<JsonBody<AuditLog>> {
-    Ok(JsonBody(g.audit_log(&caller, 200).await?))
+    Ok(JsonBody(g.audit_log(&caller).await?))
 }

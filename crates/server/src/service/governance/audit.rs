@@ -7,9 +7,6 @@ use super::GovernanceService;
 use crate::service::accounts::Caller;
 use crate::service::error::Result;
 
-/// Most entries one read returns.
-const MAX_ENTRIES: u32 = 1_000;
-
 /// One admin action.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct AuditRow {
@@ -55,10 +52,13 @@ impl GovernanceService {
         Ok(self.store.audit(actor, action, &detail.to_string()).await?)
     }
 
-    /// The newest audit entries.
-    pub async fn audit_log(&self, caller: &Caller, limit: u32) -> Result<AuditLog> {
+    /// The newest audit entries, `governance.audit_page` of them.
+    pub async fn audit_log(&self, caller: &Caller) -> Result<AuditLog> {
         self.admin(caller).await?;
-        let entries = self.store.audit_log(limit.clamp(1, MAX_ENTRIES)).await?;
+        let entries = self
+            .store
+            .audit_log(self.settings.audit_page.max(1))
+            .await?;
         Ok(AuditLog {
             entries: super::into_views(entries),
         })
