@@ -12,32 +12,6 @@ async fn next(stream: &mut kaifang_client::EventStream) -> Value {
         .expect("valid event")
 }
 
-/// Waits (bounded) until the server reports `value` real-time clients: a
-/// long poll counts as one from the moment it is subscribed and waiting.
-async fn wait_for_clients(server: &TestServer, value: u64) {
-    let http = reqwest::Client::new();
-    let line = format!("kaifang_connected_clients {value}");
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-    loop {
-        let metrics = http
-            .get(format!("{}/metrics", server.url))
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
-        if metrics.lines().any(|l| l == line) {
-            return;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "never saw `{line}` in /metrics"
-        );
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    }
-}
-
 #[tokio::test]
 async fn the_websocket_delivers_in_real_time_and_resumes_from_a_cursor() {
     let server = TestServer::start();
@@ -136,7 +110,7 @@ async fn long_polling_waits_for_the_next_event() {
     let since = start["next"].as_str().unwrap().to_owned();
     let waiter = tokio::spawn(async move { bob.poll(Some(&since), 10_000).await.unwrap() });
     // Send only once the poll is waiting, so it must be woken.
-    wait_for_clients(&server, 1).await;
+    server.wait_for_clients(1).await;
     alice.send(c, "wake up", None).await.unwrap();
     let got = tokio::time::timeout(Duration::from_secs(5), waiter)
         .await
@@ -186,7 +160,7 @@ async fn a_cursor_for_now_covers_every_acknowledged_write() {
                     tokio::spawn(async move { bob.poll(None, 10_000).await.unwrap() })
                 };
                 tokio::select! {
-                    () = wait_for_clients(&server, PAIRS as u64) => {}
+                    () = server.wait_for_clients(PAIRS as u64) => {}
                     early = &mut waiter => panic!(
                         "a poll from now answered before anything was sent: {:?}",
                         early.unwrap()
@@ -205,7 +179,7 @@ async fn a_cursor_for_now_covers_every_acknowledged_write() {
                 let rest = bob.poll(got["next"].as_str(), 0).await.unwrap();
                 assert_eq!(rest["events"], serde_json::json!([]));
                 // Every poll has ended before the next round counts them.
-                wait_for_clients(&server, 0).await;
+                server.wait_for_clients(0).await;
                 meet(&barrier).await;
             }
         }));

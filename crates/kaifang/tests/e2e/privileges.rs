@@ -7,25 +7,6 @@ use reqwest::Method;
 
 use crate::{PASSWORD, TestServer, id, status, user};
 
-/// Waits until the server reports `n` connected real-time clients.
-async fn wait_for_clients(server: &TestServer, n: u64) {
-    let line = format!("kaifang_connected_clients {n}\n");
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
-        let metrics = reqwest::get(format!("{}/metrics", server.url))
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
-        if metrics.contains(&line) {
-            return;
-        }
-        assert!(Instant::now() < deadline, "never {n} clients:\n{metrics}");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-}
-
 #[tokio::test]
 async fn signing_out_closes_that_sessions_streams() {
     let server = TestServer::start();
@@ -41,7 +22,7 @@ async fn signing_out_closes_that_sessions_streams() {
     // A long poll of the session that signs out, waiting when it does.
     let poller = alice.clone();
     let poll = tokio::spawn(async move { poller.poll(None, 20_000).await });
-    wait_for_clients(&server, 3).await;
+    server.wait_for_clients(3).await;
 
     let asked = Instant::now();
     alice.sign_out().await.unwrap();

@@ -64,6 +64,35 @@ fn spawn(data: &Path, env: &[(String, String)], config: Option<&Path>) -> (Child
 }
 
 impl TestServer {
+    /// The Prometheus text at `/metrics`.
+    pub async fn metrics(&self) -> String {
+        reqwest::get(format!("{}/metrics", self.url))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap()
+    }
+
+    /// Waits (bounded) until the server reports `n` real-time clients: a
+    /// long poll counts as one from the moment it is subscribed and
+    /// waiting, a WebSocket once it is subscribed.
+    pub async fn wait_for_clients(&self, n: u64) {
+        let line = format!("kaifang_connected_clients {n}");
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let metrics = self.metrics().await;
+            if metrics.lines().any(|l| l == line) {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "never saw `{line}` in /metrics:\n{metrics}"
+            );
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    }
+
     pub fn start() -> Self {
         Self::start_with(&[])
     }

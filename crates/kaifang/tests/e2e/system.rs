@@ -12,14 +12,7 @@ async fn health_metrics_and_openapi() {
     assert_eq!(health.text().await.unwrap(), "ok");
 
     user(&server, "alice").await;
-    let metrics = http
-        .get(format!("{}/metrics", server.url))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = server.metrics().await;
     assert!(metrics.contains(
         "kaifang_http_requests_total{method=\"POST\",route=\"/api/v1/accounts\",status=\"201\"} 1"
     ));
