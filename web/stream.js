@@ -4,6 +4,9 @@
 import { api, ApiError, getToken } from './api.js';
 import { backoff } from './util.js';
 
+/** The server's close code for a stream whose session was signed out. */
+const SIGNED_OUT = 4001;
+
 export class Stream {
   /**
    * @param {object} hooks
@@ -75,9 +78,15 @@ export class Stream {
         if (typeof event.cursor === 'string') this.hooks.saveCursor(event.cursor);
       }
     };
-    ws.onclose = () => {
+    ws.onclose = (close) => {
       if (this.ws === ws) this.ws = null;
       if (this.stopped) return;
+      if (close.code === SIGNED_OUT) {
+        // This session was signed out (here or elsewhere): retrying cannot help.
+        this.stop();
+        this.hooks.onUnauthorized();
+        return;
+      }
       this.hooks.onState('reconnecting');
       if (opened) this.retry(0);
       else this.diagnose();
