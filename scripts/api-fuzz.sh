@@ -28,7 +28,8 @@ bin=${CARGO_TARGET_DIR:-target}/debug/kaifang
 work=$(mktemp -d)
 pid=
 cleanup() {
-  [ -n "$pid" ] && kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null
+  # The server's own exit status (it is being stopped) is not the run's.
+  if [ -n "$pid" ] && kill "$pid" 2>/dev/null; then wait "$pid" 2>/dev/null || true; fi
   rm -rf "$work"
 }
 trap cleanup EXIT

@@ -14,7 +14,8 @@ use super::extract::{Json, Path, Query};
 use crate::error::{ApiError, ApiResult};
 use crate::service::accounts::Caller;
 use crate::service::governance::{
-    ActivationView, AuditLog, Diff, GovernanceService, History, Replay, Report, VersionView, now_ms,
+    ActivationView, AuditLog, Diff, GovernanceService, PolicyHistory, Replay, Report, VersionView,
+    now_ms,
 };
 
 /// A policy to propose.
@@ -105,11 +106,11 @@ pub async fn propose(
 }
 
 /// Versions, activations and the version in force.
-#[utoipa::path(get, path = "/api/v1/admin/policies", tag = "admin", responses((status = 200, body = History), (status = 404)), security(("bearer" = [])))]
+#[utoipa::path(get, path = "/api/v1/admin/policies", tag = "admin", responses((status = 200, body = PolicyHistory), (status = 404)), security(("bearer" = [])))]
 pub async fn history(
     State(g): State<Arc<GovernanceService>>,
     caller: Caller,
-) -> ApiResult<JsonBody<History>> {
+) -> ApiResult<JsonBody<PolicyHistory>> {
     Ok(JsonBody(g.history(&caller).await?))
 }
 
@@ -207,7 +208,9 @@ fn report_response(report: Report, format: Option<&str>) -> ApiResult<Response> 
 /// The transparency report: counts and shares per owner, platform,
 /// conversation kind and treatment, and the versions in force.
 #[utoipa::path(get, path = "/api/v1/admin/reports/links", tag = "admin", params(RangeQuery),
-    responses((status = 200, body = Report), (status = 400, description = "inverted or too long range"), (status = 404)), security(("bearer" = [])))]
+    responses((status = 200, description = "the report; `format=csv`: the rows as CSV",
+                content((Report = "application/json"), (String = "text/csv"))),
+              (status = 400, description = "inverted or too long range"), (status = 404)), security(("bearer" = [])))]
 pub async fn report(
     State(g): State<Arc<GovernanceService>>,
     caller: Caller,
@@ -221,7 +224,10 @@ pub async fn report(
 }
 
 /// The same report, public and aggregated, when `governance.public_report` is on.
-#[utoipa::path(get, path = "/api/v1/public/reports/links", tag = "admin", params(RangeQuery), responses((status = 200, body = Report), (status = 404, description = "not published")))]
+#[utoipa::path(get, path = "/api/v1/public/reports/links", tag = "admin", params(RangeQuery),
+    responses((status = 200, description = "the report; `format=csv`: the rows as CSV",
+                content((Report = "application/json"), (String = "text/csv"))),
+              (status = 404, description = "not published")))]
 pub async fn public_report(
     State(g): State<Arc<GovernanceService>>,
     Query(q): Query<RangeQuery>,

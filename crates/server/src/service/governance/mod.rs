@@ -90,7 +90,7 @@ impl From<Activation> for ActivationView {
 
 /// Every version and activation, and the version in force.
 #[derive(Debug, Serialize, ToSchema)]
-pub struct History {
+pub struct PolicyHistory {
     /// Stored versions, oldest first.
     pub versions: Vec<VersionView>,
     /// Activations, scheduled, past and cancelled.
@@ -157,9 +157,9 @@ impl GovernanceService {
     }
 
     /// Every version and activation.
-    pub async fn history(&self, caller: &Caller) -> Result<History> {
+    pub async fn history(&self, caller: &Caller) -> Result<PolicyHistory> {
         self.admin(caller).await?;
-        Ok(History {
+        Ok(PolicyHistory {
             versions: into_views(self.store.versions().await?),
             activations: into_views(self.store.activations().await?),
             active_version: self.links.active().version,
