@@ -81,6 +81,8 @@ pub fn backup(file: &Path, config: &Option<PathBuf>) -> anyhow::Result<ExitCode>
 
 pub fn restore(file: &Path, config: &Option<PathBuf>) -> anyhow::Result<ExitCode> {
     let settings = settings(config)?;
+    // Checked before the lock, so a refused file leaves no trace.
+    db::inspect(file).context("restore refused")?;
     let _lock = DataLock::take(&settings.data_dir).context("restore refused")?;
     let target = settings.sqlite_path();
     let done = db::restore(file, &target).context("restore refused")?;

@@ -124,6 +124,12 @@ pub fn check(path: &Path) -> Result<Schema> {
     identify(&open_read_only(path)?, path)
 }
 
+/// The schema of an existing Kaifang database at `path`, refusing any
+/// other file and a schema newer than this build.
+pub fn inspect(path: &Path) -> Result<Schema> {
+    identify(&open_read_only(path)?, path)
+}
+
 /// Applies pending migrations to the database at `path` (which must exist
 /// and not be in use by an older server). Returns what ran.
 pub fn migrate(path: &Path) -> Result<Vec<Migration>> {
