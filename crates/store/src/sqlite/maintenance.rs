@@ -277,7 +277,7 @@ fn write_copy(conn: &Connection, dest: &Path) -> Result<()> {
 /// SQLite's words for a failure, without the library's wrapping.
 fn sqlite_reason(e: &rusqlite::Error) -> String {
     match e {
-        rusqlite::Error::SqliteFailure(f, Some(msg)) => format!("{msg} ({:?})", f.code),
+        rusqlite::Error::SqliteFailure(_, Some(msg)) => msg.clone(),
         other => other.to_string(),
     }
 }
