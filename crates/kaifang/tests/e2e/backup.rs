@@ -361,3 +361,55 @@ fn migrate_check_lists_what_an_older_database_needs() {
     let server = TestServer::start_in(&data);
     drop(server);
 }
+
+/// Restoring over a live database (here one a crash left with its writes
+/// still in the WAL): the backup's content comes back, not the old WAL's,
+/// and the old database is kept, whole, beside it.
+#[tokio::test]
+async fn restore_over_a_database_keeps_the_old_one_aside_with_its_wal() {
+    let mut server = TestServer::start();
+    let alice = user(&server, "alice").await;
+    user(&server, "bob").await;
+    let c = id(&alice.open_direct("bob").await.unwrap());
+    alice.send(c, "before the backup", None).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let backup = dir.path().join("b.db");
+    stdout(&kaifang(
+        &server.data,
+        &["backup", backup.to_str().unwrap()],
+    ));
+    alice.send(c, "after the backup", None).await.unwrap();
+    server.kill_hard();
+    let wal = server.data.join("kaifang.db-wal");
+    assert!(wal.metadata().unwrap().len() > 0, "no WAL left by the kill");
+
+    let said = stdout(&kaifang(
+        &server.data,
+        &["restore", backup.to_str().unwrap()],
+    ));
+    let aside = said
+        .lines()
+        .find_map(|l| l.strip_prefix("the database it replaced is kept as "))
+        .unwrap_or_else(|| panic!("no old database named: {said}"))
+        .trim()
+        .to_owned();
+    let bodies = |h: Vec<(i64, i64, String)>| h.into_iter().map(|m| m.2).collect::<Vec<_>>();
+
+    server.restart();
+    let mut restored = Client::new(&server.url).unwrap();
+    restored.sign_in("alice", PASSWORD).await.unwrap();
+    assert_eq!(bodies(history(&restored, c).await), ["before the backup"]);
+    server.kill_hard();
+
+    let old = dir.path().join("old");
+    std::fs::create_dir(&old).unwrap();
+    std::fs::copy(&aside, old.join("kaifang.db")).unwrap();
+    std::fs::copy(format!("{aside}-wal"), old.join("kaifang.db-wal")).unwrap();
+    let old_server = TestServer::start_in(&old);
+    let mut before = Client::new(&old_server.url).unwrap();
+    before.sign_in("alice", PASSWORD).await.unwrap();
+    assert_eq!(
+        bodies(history(&before, c).await),
+        ["before the backup", "after the backup"]
+    );
+}
