@@ -31,6 +31,34 @@ pub enum Command {
         #[arg(long)]
         config: Option<PathBuf>,
     },
+    /// Writes a consistent copy of the database to FILE, while the server
+    /// runs or not (see docs/operating.md).
+    Backup {
+        /// The copy to write; it must not exist yet.
+        file: PathBuf,
+        /// Settings file, for the data folder (default: ./kaifang.toml if present).
+        #[arg(long)]
+        config: Option<PathBuf>,
+    },
+    /// Puts a backup in place as the database; refused while a server uses
+    /// the data folder. The database it replaces is kept beside it.
+    Restore {
+        /// The backup.
+        file: PathBuf,
+        /// Settings file, for the data folder (default: ./kaifang.toml if present).
+        #[arg(long)]
+        config: Option<PathBuf>,
+    },
+    /// Applies pending schema migrations (a server does it at start), or
+    /// with `--check` only says what would run.
+    Migrate {
+        /// Only list the pending migrations; change nothing.
+        #[arg(long)]
+        check: bool,
+        /// Settings file, for the data folder (default: ./kaifang.toml if present).
+        #[arg(long)]
+        config: Option<PathBuf>,
+    },
     /// Accounts.
     #[command(subcommand)]
     Account(AccountCommand),

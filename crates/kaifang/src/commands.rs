@@ -78,6 +78,9 @@ async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         return serve(config.clone()).await;
     }
     match &cli.command {
+        Command::Backup { file, config } => return crate::maintenance::backup(file, config),
+        Command::Restore { file, config } => return crate::maintenance::restore(file, config),
+        Command::Migrate { check, config } => return crate::maintenance::migrate(*check, config),
         Command::Policy(crate::cli::PolicyCommand::Lint {
             file,
             operator,
@@ -111,7 +114,13 @@ async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
     }
     let mut s = Session::new(&cli)?;
     match cli.command {
-        Command::Serve { .. } | Command::Bench(_) | Command::Links(_) | Command::Preview(_) => {}
+        Command::Serve { .. }
+        | Command::Bench(_)
+        | Command::Links(_)
+        | Command::Preview(_)
+        | Command::Backup { .. }
+        | Command::Restore { .. }
+        | Command::Migrate { .. } => {}
         Command::Account(AccountCommand::Create {
             credentials,
             display_name,
@@ -225,6 +234,9 @@ async fn serve(config: Option<PathBuf>) -> anyhow::Result<ExitCode> {
         )
         .init();
     let settings = kaifang_server::Settings::load(config.as_deref()).context("invalid settings")?;
+    // Held until the process exits: one server per data folder, and no
+    // restore under a running server.
+    let _lock = crate::maintenance::DataLock::take(&settings.data_dir)?;
     let server = kaifang_server::Server::build(settings).await?;
     let addr = server.local_addr()?;
     tracing::info!(%addr, "kaifang is listening");

@@ -3,6 +3,7 @@ mod cli;
 mod client_config;
 mod commands;
 mod governance;
+mod maintenance;
 mod offline;
 
 use std::process::ExitCode;

@@ -35,6 +35,18 @@ pub enum Error {
     /// The writer thread is gone: the store is shutting down or crashed.
     #[error("the storage writer has stopped")]
     WriterGone,
+    /// The database's schema is newer than this build knows: a newer
+    /// version of Kaifang wrote it, and this one must not run on it.
+    #[error(
+        "the database is at schema version {found}, newer than this kaifang's {supported}: \
+         run the newer kaifang, or restore a backup made before the upgrade"
+    )]
+    SchemaTooNew {
+        /// The version the database records.
+        found: u32,
+        /// The newest version this build knows.
+        supported: u32,
+    },
     /// A schema migration failed; the database is left at its previous version.
     #[error("migration {version} failed: {source}")]
     Migration {

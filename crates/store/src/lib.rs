@@ -36,5 +36,5 @@ pub use model::{
     EventBody, EventId, LinkShare, Member, MemberEvent, Message, NewMessage, Role, Timestamp, User,
     UserAuth, UserId,
 };
-pub use sqlite::{SqliteConfig, SqliteStore};
+pub use sqlite::{SqliteConfig, SqliteStore, maintenance as sqlite_maintenance};
 pub use store::{EventSink, Store};

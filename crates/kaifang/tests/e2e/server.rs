@@ -125,6 +125,19 @@ impl TestServer {
         }
     }
 
+    /// On a data folder the test owns (e.g. one a backup was restored into).
+    pub fn start_in(data: &Path) -> Self {
+        let (child, url) = spawn(data, &[], None);
+        Self {
+            child: Some(child),
+            url,
+            data: data.to_owned(),
+            _dir: None,
+            env: Vec::new(),
+            config: None,
+        }
+    }
+
     /// The server process's id (to read its memory from `/proc`).
     pub fn pid(&self) -> u32 {
         self.child.as_ref().map_or(0, Child::id)

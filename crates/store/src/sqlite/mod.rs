@@ -2,6 +2,7 @@
 //! commits concurrent writes together, and a small pool of readers.
 mod error;
 mod governance;
+pub mod maintenance;
 mod migrate;
 mod read;
 mod writer;
