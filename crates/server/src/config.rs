@@ -9,6 +9,8 @@ use figment::Figment;
 use figment::providers::{Env, Format, Serialized, Toml};
 use serde::{Deserialize, Serialize};
 
+pub use crate::proxies::{Cidr, ProxyHeader};
+
 /// `KAIFANG_*` variables that belong to the CLI client, not the server.
 const CLIENT_VARIABLES: &[&str] = &["url", "token", "config", "log", "password"];
 
@@ -77,6 +79,20 @@ pub struct HttpSettings {
     /// before the client reads it; a client that never stops sending is cut
     /// off here.
     pub refusal_linger_ms: u64,
+    /// Reverse proxies whose word on the client's address is taken, as
+    /// networks (`["127.0.0.1/32", "10.0.0.0/8"]`; default none). Only for
+    /// a peer in one of them is the client read from `http.proxy_header`;
+    /// everyone else's such headers are ignored. A malformed entry stops
+    /// the server at start.
+    pub trusted_proxies: Vec<Cidr>,
+    /// The header the trusted proxies write: `"x-forwarded-for"` (default)
+    /// or `"forwarded"` (RFC 7239). The other is ignored, since a proxy
+    /// passes on unchanged whatever a client put in it.
+    pub proxy_header: ProxyHeader,
+    /// Hops of that header read, from the right (default 20): more than the
+    /// proxies any site chains, so the client is found, while a long forged
+    /// chain costs bounded work. hyper caps the whole request head anyway.
+    pub max_forwarded_hops: usize,
 }
 
 impl Default for HttpSettings {
@@ -86,6 +102,9 @@ impl Default for HttpSettings {
             idle_timeout_ms: 60_000,
             max_connections: 10_000,
             refusal_linger_ms: 1_000,
+            trusted_proxies: Vec::new(),
+            proxy_header: ProxyHeader::XForwardedFor,
+            max_forwarded_hops: 20,
         }
     }
 }

@@ -13,6 +13,7 @@ mod error;
 mod hub;
 mod listener;
 mod metrics;
+mod proxies;
 mod ratelimit;
 mod service;
 mod startup;
@@ -29,8 +30,8 @@ use tokio::net::TcpListener;
 // The public surface: what the binary, the benchmarks and embedders use.
 // Everything else is private, so that it can change without notice.
 pub use config::{
-    AuthSettings, GovernanceSettings, HttpSettings, Limits, LinkSettings, PreviewSettings,
-    Settings, StorageSettings, StreamSettings,
+    AuthSettings, Cidr, GovernanceSettings, HttpSettings, Limits, LinkSettings, PreviewSettings,
+    ProxyHeader, Settings, StorageSettings, StreamSettings,
 };
 use hub::Hub;
 use metrics::Metrics;

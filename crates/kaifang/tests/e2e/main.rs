@@ -14,6 +14,7 @@ mod links;
 mod messages;
 mod previews;
 mod privileges;
+mod proxies;
 mod replay;
 mod server;
 mod signin;
