@@ -230,10 +230,27 @@ async fn serve(config: Option<PathBuf>) -> anyhow::Result<ExitCode> {
     tracing::info!(%addr, "kaifang is listening");
     // Printed plainly so scripts and tests can find the port when it is 0.
     println!("listening on http://{addr}");
-    server
-        .run(async {
-            let _ = tokio::signal::ctrl_c().await;
-        })
-        .await;
+    server.run(stop_signal()).await;
+    tracing::info!("stopped");
     Ok(ExitCode::SUCCESS)
+}
+
+/// Completes at SIGINT (Ctrl-C) or SIGTERM, which is how systemd and
+/// container runtimes ask a service to stop.
+async fn stop_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => {}
+                    _ = term.recv() => {}
+                }
+                return;
+            }
+            Err(error) => tracing::warn!(%error, "cannot watch SIGTERM; only Ctrl-C stops"),
+        }
+    }
+    let _ = tokio::signal::ctrl_c().await;
 }

@@ -93,6 +93,10 @@ pub struct HttpSettings {
     /// proxies any site chains, so the client is found, while a long forged
     /// chain costs bounded work. hyper caps the whole request head anyway.
     pub max_forwarded_hops: usize,
+    /// Longest wait, after SIGTERM or SIGINT, for requests in progress to
+    /// finish and streams to close, ms (default 10,000); then the server
+    /// exits anyway.
+    pub shutdown_timeout_ms: u64,
 }
 
 impl Default for HttpSettings {
@@ -105,6 +109,7 @@ impl Default for HttpSettings {
             trusted_proxies: Vec::new(),
             proxy_header: ProxyHeader::XForwardedFor,
             max_forwarded_hops: 20,
+            shutdown_timeout_ms: 10_000,
         }
     }
 }

@@ -39,6 +39,26 @@ use tower::ServiceExt;
 use crate::config::HttpSettings;
 use crate::proxies::{ClientIp, Proxies};
 
+/// Set once the server is asked to stop. Upgraded WebSockets and long polls
+/// have left hyper's graceful shutdown, so they watch this themselves.
+#[derive(Clone)]
+pub(crate) struct Stopping(watch::Receiver<bool>);
+
+impl Stopping {
+    /// A signal and the sender that raises it.
+    pub fn new() -> (watch::Sender<bool>, Self) {
+        let (tx, rx) = watch::channel(false);
+        (tx, Self(rx))
+    }
+
+    /// Completes once the server is stopping (at once if it already is).
+    pub async fn signalled(&self) {
+        let mut rx = self.0.clone();
+        // An error means the sender is gone: the server is gone too.
+        let _ = rx.wait_for(|stopping| *stopping).await;
+    }
+}
+
 /// After a failed accept (most often: out of file descriptors), wait this
 /// long before the next, so the loop does not spin while none are free.
 const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);

@@ -17,6 +17,7 @@ mod privileges;
 mod proxies;
 mod replay;
 mod server;
+mod shutdown;
 mod signin;
 mod switches;
 mod system;
