@@ -39,6 +39,8 @@ pub struct Settings {
     pub links: LinkSettings,
     /// Policy versions, reports, retention.
     pub governance: GovernanceSettings,
+    /// The server's log.
+    pub log: LogSettings,
 }
 
 impl Default for Settings {
@@ -54,8 +56,31 @@ impl Default for Settings {
             preview: PreviewSettings::default(),
             links: LinkSettings::default(),
             governance: GovernanceSettings::default(),
+            log: LogSettings::default(),
         }
     }
+}
+
+/// The server's log, written to standard error. Its level is the
+/// `KAIFANG_LOG` variable (`info` by default; `warn`, `kaifang_server=debug`).
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LogSettings {
+    /// `"text"` (default): lines for people, coloured only on a terminal;
+    /// `"json"`: one JSON object a line, for files and log collectors.
+    pub format: LogFormat,
+}
+
+/// How log lines are written.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// Lines for people.
+    #[default]
+    Text,
+    /// One JSON object a line, with the fields of the request (its
+    /// `request_id`) it was written for.
+    Json,
 }
 
 /// Connections, before any request is routed (see `listener.rs`).

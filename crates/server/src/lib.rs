@@ -31,8 +31,8 @@ use tokio::net::TcpListener;
 // The public surface: what the binary, the benchmarks and embedders use.
 // Everything else is private, so that it can change without notice.
 pub use config::{
-    AuthSettings, Cidr, GovernanceSettings, HttpSettings, Limits, LinkSettings, PreviewSettings,
-    ProxyHeader, Settings, StorageSettings, StreamSettings,
+    AuthSettings, Cidr, GovernanceSettings, HttpSettings, Limits, LinkSettings, LogFormat,
+    LogSettings, PreviewSettings, ProxyHeader, Settings, StorageSettings, StreamSettings,
 };
 use hub::Hub;
 use metrics::Metrics;

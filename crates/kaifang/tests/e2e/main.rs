@@ -11,6 +11,7 @@ mod durability;
 mod events;
 mod governance;
 mod links;
+mod logs;
 mod messages;
 mod previews;
 mod privileges;
