@@ -41,6 +41,8 @@ pub struct Settings {
     pub governance: GovernanceSettings,
     /// The server's log.
     pub log: LogSettings,
+    /// Who may read `/metrics`.
+    pub metrics: MetricsSettings,
 }
 
 impl Default for Settings {
@@ -57,7 +59,28 @@ impl Default for Settings {
             links: LinkSettings::default(),
             governance: GovernanceSettings::default(),
             log: LogSettings::default(),
+            metrics: MetricsSettings::default(),
         }
+    }
+}
+
+/// `/metrics`, which tells anyone who can read it how busy the server is
+/// and which routes are used.
+#[derive(Clone, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct MetricsSettings {
+    /// When set, `/metrics` answers only requests with `Authorization:
+    /// Bearer <token>`, others 401 (default none: open, as for a server
+    /// only reachable on loopback or behind a proxy that hides the path).
+    pub token: Option<String>,
+}
+
+/// The token is a secret: never printed, even in a debug dump.
+impl std::fmt::Debug for MetricsSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MetricsSettings")
+            .field("token", &self.token.as_ref().map(|_| "<set>"))
+            .finish()
     }
 }
 

@@ -13,6 +13,7 @@ mod governance;
 mod links;
 mod logs;
 mod messages;
+mod metrics_auth;
 mod previews;
 mod privileges;
 mod proxies;
