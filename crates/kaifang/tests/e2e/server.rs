@@ -139,12 +139,14 @@ impl TestServer {
     }
 
     /// Sends SIGTERM, as systemd and container runtimes do to stop a
-    /// service; returns when it was sent.
+    /// service; returns the instant just before it was sent (`kill` takes
+    /// a few milliseconds, in which the server may already have drained).
     pub fn sigterm(&self) -> Instant {
         let pid = self.pid().to_string();
+        let before = Instant::now();
         let sent = Command::new("kill").args(["-TERM", &pid]).status();
         assert!(sent.expect("run kill").success(), "kill -TERM {pid}");
-        Instant::now()
+        before
     }
 
     /// Waits (at most `within`) for the process to exit on its own: its

@@ -105,8 +105,8 @@ async fn sigterm_during_a_burst_drains_and_loses_nothing() {
             .unwrap();
         outcomes.push(outcome);
     }
-    // The signal hit a burst in progress: senders were cut off by it, and
-    // sends were still being answered after it landed (drained, not dropped).
+    // The signal hit a burst in progress: every sender was cut off by it,
+    // and sends were still being answered after it was sent.
     assert!(
         outcomes.iter().all(|o| o.stopped),
         "a sender ran out before the signal"
@@ -118,7 +118,7 @@ async fn sigterm_during_a_burst_drains_and_loses_nothing() {
         .count();
     assert!(
         after_signal > 0,
-        "no send was in flight when the signal landed"
+        "no send was answered after the signal was sent"
     );
 
     // Bob's stream is told to reconnect; events before that are fine.
