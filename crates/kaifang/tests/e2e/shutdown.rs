@@ -165,3 +165,40 @@ async fn sigterm_during_a_burst_drains_and_loses_nothing() {
         acked.len()
     );
 }
+
+/// A request that never finishes (its body never comes) cannot hold the
+/// server past `http.shutdown_timeout_ms`: it waits for it that long, then
+/// exits 0 anyway.
+#[test]
+fn a_request_that_never_finishes_delays_the_exit_only_to_the_bound() {
+    use std::io::Write;
+    let mut server = TestServer::start_with(&[("KAIFANG_HTTP__SHUTDOWN_TIMEOUT_MS", "1000")]);
+    let addr = server.url.trim_start_matches("http://").to_owned();
+    let mut stuck = std::net::TcpStream::connect(&addr).unwrap();
+    stuck
+        .write_all(
+            b"POST /api/v1/accounts HTTP/1.1\r\nHost: x\r\n\
+              Content-Type: application/json\r\nContent-Length: 1000\r\n\r\n{",
+        )
+        .unwrap();
+    // Nothing observable says the head was read; a request on another
+    // connection, sent after it and answered, is the nearest sign. (Were
+    // the head unread at the signal, the exit would be early: this test
+    // would fail, not pass wrongly.)
+    let mut other = std::net::TcpStream::connect(&addr).unwrap();
+    other
+        .write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        .unwrap();
+    let mut answer = String::new();
+    std::io::Read::read_to_string(&mut other, &mut answer).unwrap();
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    let signalled = server.sigterm();
+    let (status, exited) = server.wait_exit(Duration::from_secs(10));
+    assert!(status.success(), "exit status {status}");
+    let took = exited - signalled;
+    assert!(
+        took >= Duration::from_millis(1000) && took < Duration::from_millis(3000),
+        "took {took:?}: it should wait for the request, up to the 1 s bound"
+    );
+    drop(stuck);
+}
