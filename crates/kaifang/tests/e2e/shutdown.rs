@@ -1,7 +1,8 @@
 //! Stopping with SIGTERM (systemd, container runtimes) during a burst of
 //! sends: the process drains and exits 0 within `http.shutdown_timeout_ms`,
-//! open WebSockets are told to reconnect (1012), and every acknowledged send
-//! is in the history after a restart, once.
+//! open WebSockets are told to reconnect (1012), waiting long polls are
+//! answered, and every acknowledged send is in the history after a restart,
+//! once.
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -84,7 +85,11 @@ async fn sigterm_during_a_burst_drains_and_loses_nothing() {
     let bob = user(&server, "bob").await;
     let c = id(&alice.open_direct("bob").await.unwrap());
     let mut stream = bob.stream(None).await.unwrap();
-    server.wait_for_clients(1).await;
+    // Carol, in no conversation, waits in a long poll that nothing answers
+    // before the server stops.
+    let carol = user(&server, "carol").await;
+    let waiting = tokio::spawn(async move { carol.poll(None, 30_000).await });
+    server.wait_for_clients(2).await;
 
     let acks = Arc::new(AtomicUsize::new(0));
     let senders: Vec<_> = (0..SENDERS)
@@ -132,6 +137,14 @@ async fn sigterm_during_a_burst_drains_and_loses_nothing() {
     .await;
     assert!(closed.is_ok(), "the WebSocket was not closed");
     assert_eq!(stream.close_frame().map(|(code, _)| code), Some(1012));
+
+    // The long poll is answered (nothing new), not cut off.
+    let polled = tokio::time::timeout(Duration::from_secs(10), waiting)
+        .await
+        .expect("the long poll ends")
+        .unwrap()
+        .expect("the long poll is answered");
+    assert_eq!(polled["events"], serde_json::json!([]));
 
     let bound = Duration::from_millis(SHUTDOWN_MS);
     let (status, exited) = server.wait_exit(bound + Duration::from_secs(5));
