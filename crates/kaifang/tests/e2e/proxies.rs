@@ -25,12 +25,22 @@ fn client_from(from: &str) -> reqwest::Client {
 
 /// Signs up `handle`, with `X-Forwarded-For: forwarded` if given; the status.
 async fn sign_up(http: &reqwest::Client, url: &str, handle: &str, forwarded: Option<&str>) -> u16 {
+    sign_up_with(http, url, handle, "x-forwarded-for", forwarded).await
+}
+
+async fn sign_up_with(
+    http: &reqwest::Client,
+    url: &str,
+    handle: &str,
+    header: &str,
+    forwarded: Option<&str>,
+) -> u16 {
     let handle = format!("user_{handle}");
     let mut request = http
         .post(format!("{url}/api/v1/accounts"))
         .json(&json!({"handle": handle, "password": PASSWORD}));
     if let Some(chain) = forwarded {
-        request = request.header("x-forwarded-for", chain);
+        request = request.header(header, chain);
     }
     request.send().await.unwrap().status().as_u16()
 }
@@ -52,6 +62,35 @@ async fn clients_behind_a_trusted_proxy_have_their_own_limits() {
     let second = Some("203.0.113.2");
     assert_eq!(sign_up(&proxy, url, "b1", second).await, 201);
     assert_eq!(sign_up(&proxy, url, "b2", second).await, 201);
+}
+
+/// With `proxy_header = "forwarded"`, RFC 7239's `for=` names the client,
+/// and `X-Forwarded-For`, which such a proxy passes on from the client
+/// unchanged, is ignored.
+#[tokio::test]
+async fn the_forwarded_header_when_the_proxies_write_it() {
+    let toml = format!("{TRUSTING}proxy_header = \"forwarded\"\n");
+    let server = TestServer::start_full(&[LIMIT], Some(&toml));
+    let (url, proxy) = (&server.url, client_from("127.0.0.1"));
+    let first = Some("for=\"[2001:db8::1]:4711\";proto=https");
+    for (i, expected) in [201, 201, 429].into_iter().enumerate() {
+        let handle = format!("v6{i}");
+        assert_eq!(
+            sign_up_with(&proxy, url, &handle, "forwarded", first).await,
+            expected
+        );
+    }
+    let second = Some("for=192.0.2.60;proto=https");
+    assert_eq!(
+        sign_up_with(&proxy, url, "v4a", "forwarded", second).await,
+        201
+    );
+    // X-Forwarded-For is not read: these count as the proxy's own.
+    for (i, expected) in [201, 201, 429].into_iter().enumerate() {
+        let forged = format!("203.0.113.{i}");
+        let handle = format!("x{i}");
+        assert_eq!(sign_up(&proxy, url, &handle, Some(&forged)).await, expected);
+    }
 }
 
 /// Anyone can send `X-Forwarded-For`: from a peer that is not trusted (on
