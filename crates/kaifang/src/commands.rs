@@ -227,12 +227,11 @@ async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
 }
 
 async fn serve(config: Option<PathBuf>) -> anyhow::Result<ExitCode> {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("KAIFANG_LOG")
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
-        )
-        .init();
+    // The log's format is a setting, so the settings are read before the
+    // log exists, and read again after: their warnings (unknown variables)
+    // are then written, in the chosen format.
+    let settings = kaifang_server::Settings::load(config.as_deref()).context("invalid settings")?;
+    start_log(settings.log.format);
     let settings = kaifang_server::Settings::load(config.as_deref()).context("invalid settings")?;
     // Held until the process exits: one server per data folder, and no
     // restore under a running server.
@@ -242,10 +241,43 @@ async fn serve(config: Option<PathBuf>) -> anyhow::Result<ExitCode> {
     tracing::info!(%addr, "kaifang is listening");
     // Printed plainly so scripts and tests can find the port when it is 0.
     println!("listening on http://{addr}");
-    server
-        .run(async {
-            let _ = tokio::signal::ctrl_c().await;
-        })
-        .await;
+    server.run(stop_signal()).await;
+    tracing::info!("stopped");
     Ok(ExitCode::SUCCESS)
+}
+
+/// The server's log on standard error (standard output carries only the
+/// "listening on" line scripts read), at the `KAIFANG_LOG` level.
+fn start_log(format: kaifang_server::LogFormat) {
+    use std::io::IsTerminal;
+    let filter = tracing_subscriber::EnvFilter::try_from_env("KAIFANG_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let log = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    match format {
+        kaifang_server::LogFormat::Json => log.json().init(),
+        // Colour codes are noise in a file or a journal.
+        kaifang_server::LogFormat::Text => log.with_ansi(std::io::stderr().is_terminal()).init(),
+    }
+}
+
+/// Completes at SIGINT (Ctrl-C) or SIGTERM, which is how systemd and
+/// container runtimes ask a service to stop.
+async fn stop_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => {}
+                    _ = term.recv() => {}
+                }
+                return;
+            }
+            Err(error) => tracing::warn!(%error, "cannot watch SIGTERM; only Ctrl-C stops"),
+        }
+    }
+    let _ = tokio::signal::ctrl_c().await;
 }

@@ -9,6 +9,8 @@ use figment::Figment;
 use figment::providers::{Env, Format, Serialized, Toml};
 use serde::{Deserialize, Serialize};
 
+pub use crate::proxies::{Cidr, ProxyHeader};
+
 /// `KAIFANG_*` variables that belong to the CLI client, not the server.
 const CLIENT_VARIABLES: &[&str] = &["url", "token", "config", "log", "password"];
 
@@ -37,6 +39,10 @@ pub struct Settings {
     pub links: LinkSettings,
     /// Policy versions, reports, retention.
     pub governance: GovernanceSettings,
+    /// The server's log.
+    pub log: LogSettings,
+    /// Who may read `/metrics`.
+    pub metrics: MetricsSettings,
 }
 
 impl Default for Settings {
@@ -52,8 +58,52 @@ impl Default for Settings {
             preview: PreviewSettings::default(),
             links: LinkSettings::default(),
             governance: GovernanceSettings::default(),
+            log: LogSettings::default(),
+            metrics: MetricsSettings::default(),
         }
     }
+}
+
+/// `/metrics`, which tells anyone who can read it how busy the server is
+/// and which routes are used.
+#[derive(Clone, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct MetricsSettings {
+    /// When set, `/metrics` answers only requests with `Authorization:
+    /// Bearer <token>`, others 401 (default none: open, as for a server
+    /// only reachable on loopback or behind a proxy that hides the path).
+    pub token: Option<String>,
+}
+
+/// The token is a secret: never printed, even in a debug dump.
+impl std::fmt::Debug for MetricsSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MetricsSettings")
+            .field("token", &self.token.as_ref().map(|_| "<set>"))
+            .finish()
+    }
+}
+
+/// The server's log, written to standard error. Its level is the
+/// `KAIFANG_LOG` variable (`info` by default; `warn`, `kaifang_server=debug`).
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LogSettings {
+    /// `"text"` (default): lines for people, coloured only on a terminal;
+    /// `"json"`: one JSON object a line, for files and log collectors.
+    pub format: LogFormat,
+}
+
+/// How log lines are written.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// Lines for people.
+    #[default]
+    Text,
+    /// One JSON object a line, with the fields of the request (its
+    /// `request_id`) it was written for.
+    Json,
 }
 
 /// Connections, before any request is routed (see `listener.rs`).
@@ -77,6 +127,24 @@ pub struct HttpSettings {
     /// before the client reads it; a client that never stops sending is cut
     /// off here.
     pub refusal_linger_ms: u64,
+    /// Reverse proxies whose word on the client's address is taken, as
+    /// networks (`["127.0.0.1/32", "10.0.0.0/8"]`; default none). Only for
+    /// a peer in one of them is the client read from `http.proxy_header`;
+    /// everyone else's such headers are ignored. A malformed entry stops
+    /// the server at start.
+    pub trusted_proxies: Vec<Cidr>,
+    /// The header the trusted proxies write: `"x-forwarded-for"` (default)
+    /// or `"forwarded"` (RFC 7239). The other is ignored, since a proxy
+    /// passes on unchanged whatever a client put in it.
+    pub proxy_header: ProxyHeader,
+    /// Hops of that header read, from the right (default 20): more than the
+    /// proxies any site chains, so the client is found, while a long forged
+    /// chain costs bounded work. hyper caps the whole request head anyway.
+    pub max_forwarded_hops: usize,
+    /// Longest wait, after SIGTERM or SIGINT, for requests in progress to
+    /// finish and streams to close, ms (default 10,000); then the server
+    /// exits anyway.
+    pub shutdown_timeout_ms: u64,
 }
 
 impl Default for HttpSettings {
@@ -86,6 +154,10 @@ impl Default for HttpSettings {
             idle_timeout_ms: 60_000,
             max_connections: 10_000,
             refusal_linger_ms: 1_000,
+            trusted_proxies: Vec::new(),
+            proxy_header: ProxyHeader::XForwardedFor,
+            max_forwarded_hops: 20,
+            shutdown_timeout_ms: 10_000,
         }
     }
 }

@@ -13,6 +13,7 @@ mod error;
 mod hub;
 mod listener;
 mod metrics;
+mod proxies;
 mod ratelimit;
 mod service;
 mod startup;
@@ -21,6 +22,7 @@ mod wire;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::extract::FromRef;
 use kaifang_store::{SqliteConfig, SqliteStore, Store};
@@ -29,8 +31,8 @@ use tokio::net::TcpListener;
 // The public surface: what the binary, the benchmarks and embedders use.
 // Everything else is private, so that it can change without notice.
 pub use config::{
-    AuthSettings, GovernanceSettings, HttpSettings, Limits, LinkSettings, PreviewSettings,
-    Settings, StorageSettings, StreamSettings,
+    AuthSettings, Cidr, GovernanceSettings, HttpSettings, Limits, LinkSettings, LogFormat,
+    LogSettings, PreviewSettings, ProxyHeader, Settings, StorageSettings, StreamSettings,
 };
 use hub::Hub;
 use metrics::Metrics;
@@ -75,6 +77,8 @@ pub struct AppState {
     pub metrics: Arc<Metrics>,
     /// One permit per open WebSocket stream (`stream.max_connections`).
     pub streams: Arc<tokio::sync::Semaphore>,
+    /// Raised on shutdown: streams close with 1012, long polls answer.
+    pub(crate) stopping: listener::Stopping,
 }
 
 /// A server ready to accept connections.
@@ -82,12 +86,15 @@ pub struct Server {
     listener: TcpListener,
     router: axum::Router,
     settings: Arc<Settings>,
+    stop: tokio::sync::watch::Sender<bool>,
+    streams: Arc<tokio::sync::Semaphore>,
 }
 
 impl Server {
     /// Opens the database, starts the fan-out and binds the listener.
     pub async fn build(settings: Settings) -> Result<Self, StartError> {
         let (sink, events) = tokio::sync::mpsc::unbounded_channel();
+        let (stop, stopping) = listener::Stopping::new();
         let mut sqlite = SqliteConfig::new(settings.sqlite_path());
         sqlite.sync_full = settings.storage.sync_full;
         sqlite.max_batch = settings.storage.max_batch;
@@ -146,6 +153,7 @@ impl Server {
                     .min(tokio::sync::Semaphore::MAX_PERMITS),
             )),
             settings: Arc::new(settings),
+            stopping,
         };
         let addr = state.settings.listen;
         let listener = TcpListener::bind(addr)
@@ -154,6 +162,8 @@ impl Server {
         Ok(Self {
             listener,
             settings: state.settings.clone(),
+            streams: state.streams.clone(),
+            stop,
             router: api::routes(state),
         })
     }
@@ -168,11 +178,44 @@ impl Server {
         self.listener.local_addr()
     }
 
-    /// Serves until `shutdown` completes, then lets requests in progress
-    /// finish. Failures of single connections are the clients' and end
-    /// only those connections, so this returns nothing.
+    /// Serves until `shutdown` completes, then stops accepting, lets
+    /// requests in progress finish, answers waiting long polls and closes
+    /// WebSocket streams with code 1012 (service restart: reconnect), for
+    /// at most `http.shutdown_timeout_ms`. Failures of single connections
+    /// are the clients' and end only those connections, so this returns
+    /// nothing.
     pub async fn run(self, shutdown: impl std::future::Future<Output = ()> + Send + 'static) {
         let http = self.settings.http.clone();
-        listener::serve(self.listener, self.router, http, shutdown).await;
+        let limit = Duration::from_millis(http.shutdown_timeout_ms);
+        let (stop, streams) = (self.stop, self.streams);
+        let (asked_tx, asked) = tokio::sync::oneshot::channel();
+        let shutdown = async move {
+            shutdown.await;
+            tracing::info!("stopping: finishing requests and closing streams");
+            let _ = stop.send(true);
+            let _ = asked_tx.send(());
+        };
+        let serving = listener::serve(self.listener, self.router, http, shutdown);
+        let drained = async {
+            serving.await;
+            // Every open stream holds a permit; all back means all closed.
+            let all = self.settings.stream.max_connections;
+            let all = all
+                .min(tokio::sync::Semaphore::MAX_PERMITS)
+                .min(u32::MAX as usize);
+            let _ = streams.acquire_many(all as u32).await;
+        };
+        tokio::pin!(drained);
+        // The bound counts from the signal, not from the start of serving.
+        tokio::select! {
+            () = &mut drained => return,
+            _ = asked => {}
+        }
+        if tokio::time::timeout(limit, drained).await.is_err() {
+            tracing::warn!(
+                timeout_ms = limit.as_millis() as u64,
+                "stopping anyway: connections still open at http.shutdown_timeout_ms"
+            );
+        }
     }
 }

@@ -37,6 +37,27 @@ use tokio::sync::{Notify, Semaphore, watch};
 use tower::ServiceExt;
 
 use crate::config::HttpSettings;
+use crate::proxies::{ClientIp, Proxies};
+
+/// Set once the server is asked to stop. Upgraded WebSockets and long polls
+/// have left hyper's graceful shutdown, so they watch this themselves.
+#[derive(Clone)]
+pub(crate) struct Stopping(watch::Receiver<bool>);
+
+impl Stopping {
+    /// A signal and the sender that raises it.
+    pub fn new() -> (watch::Sender<bool>, Self) {
+        let (tx, rx) = watch::channel(false);
+        (tx, Self(rx))
+    }
+
+    /// Completes once the server is stopping (at once if it already is).
+    pub async fn signalled(&self) {
+        let mut rx = self.0.clone();
+        // An error means the sender is gone: the server is gone too.
+        let _ = rx.wait_for(|stopping| *stopping).await;
+    }
+}
 
 /// After a failed accept (most often: out of file descriptors), wait this
 /// long before the next, so the loop does not spin while none are free.
@@ -125,10 +146,14 @@ async fn serve_connection(
     let _ = stream.set_nodelay(true);
     let first_request = Arc::new(Notify::new());
     let signal = first_request.clone();
+    let proxies = Proxies::new(&settings);
     let service = hyper::service::service_fn(move |mut request: hyper::Request<Incoming>| {
         signal.notify_one();
-        // What `into_make_service_with_connect_info` would add: the
-        // `ClientAddr` extractor reads it.
+        // What `into_make_service_with_connect_info` would add, and the
+        // client behind trusted proxies, which the `ClientAddr` extractor
+        // reads.
+        let client = proxies.client(peer.ip(), request.headers());
+        request.extensions_mut().insert(ClientIp(client));
         request.extensions_mut().insert(ConnectInfo(peer));
         // A router never fails: its error type is `Infallible`.
         router.clone().oneshot(request.map(Body::new))

@@ -151,6 +151,36 @@ impl TestServer {
         }
     }
 
+    /// Sends SIGTERM, as systemd and container runtimes do to stop a
+    /// service; returns the instant just before it was sent (`kill` takes
+    /// a few milliseconds, in which the server may already have drained).
+    pub fn sigterm(&self) -> Instant {
+        let pid = self.pid().to_string();
+        let before = Instant::now();
+        let sent = Command::new("kill").args(["-TERM", &pid]).status();
+        assert!(sent.expect("run kill").success(), "kill -TERM {pid}");
+        before
+    }
+
+    /// Waits (at most `within`) for the process to exit on its own: its
+    /// exit status and when the exit was seen. Panics (killing it) if it
+    /// is still running by then.
+    pub fn wait_exit(&mut self, within: Duration) -> (std::process::ExitStatus, Instant) {
+        let mut child = self.child.take().expect("a running server");
+        let deadline = Instant::now() + within;
+        loop {
+            if let Some(status) = child.try_wait().expect("wait for the server") {
+                return (status, Instant::now());
+            }
+            if Instant::now() > deadline {
+                let _ = child.kill();
+                let _ = child.wait();
+                panic!("the server did not exit within {within:?}");
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    }
+
     /// Starts again on the same data folder (a new port).
     pub fn restart(&mut self) {
         self.kill_hard();

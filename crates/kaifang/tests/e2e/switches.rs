@@ -186,6 +186,15 @@ fn variables_that_name_no_setting_are_warned_about_not_fatal() {
     let _ = child.kill();
     let _ = child.wait();
     assert!(listening, "the server did not start: {seen:?}");
+    // The log is on standard error.
+    let mut log = String::new();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut log)
+        .unwrap();
+    seen.extend(log.lines().map(str::to_owned));
     let warning = seen
         .iter()
         .find(|l| l.contains("WARN"))
@@ -227,15 +236,20 @@ async fn the_log_has_what_the_answer_leaves_out() {
         ],
         None,
     );
-    let stdout = child.stdout.take().unwrap();
+    // "listening on" is on standard output, the log on standard error.
     let (tx, rx) = std::sync::mpsc::channel::<String>();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            if tx.send(line).is_err() {
-                return;
+    let stdout = child.stdout.take().unwrap();
+    let stderr = child.stderr.take().unwrap();
+    for pipe in [Box::new(stdout) as Box<dyn Read + Send>, Box::new(stderr)] {
+        let tx = tx.clone();
+        std::thread::spawn(move || {
+            for line in BufReader::new(pipe).lines().map_while(Result::ok) {
+                if tx.send(line).is_err() {
+                    return;
+                }
             }
-        }
-    });
+        });
+    }
     let next = || {
         rx.recv_timeout(Duration::from_secs(30))
             .expect("a log line")

@@ -42,15 +42,19 @@ pub async fn poll(
     let events = Arc::clone(&state.events);
     let after = events.start(q.since.as_deref()).await?;
     let limit = state.settings.limits.max_events_page;
-    let frames = events
-        .poll(
-            caller.user_id,
-            caller.token_hash,
-            after,
-            Duration::from_millis(wait),
-            limit,
-        )
-        .await?;
+    let polled = events.poll(
+        caller.user_id,
+        caller.token_hash,
+        after,
+        Duration::from_millis(wait),
+        limit,
+    );
+    // A stopping server answers a waiting poll at once, as if its wait had
+    // ended, rather than holding shutdown for up to `limits.max_poll_ms`.
+    let frames = tokio::select! {
+        frames = polled => frames?,
+        () = state.stopping.signalled() => Vec::new(),
+    };
     let next = frames.last().map_or(after, |f| f.id);
     // The frames are already JSON: splice them rather than re-serialize.
     let mut body =

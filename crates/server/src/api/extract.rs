@@ -9,6 +9,7 @@ use axum::http::{StatusCode, header};
 use serde::de::DeserializeOwned;
 
 use crate::error::ApiError;
+use crate::proxies::ClientIp;
 use crate::service::accounts::{Accounts, Caller};
 
 /// JSON body; malformed or oversized bodies become problems.
@@ -87,17 +88,24 @@ where
     }
 }
 
-/// The client's address (the peer of the TCP connection).
+/// The client's address: the peer of the TCP connection, or, when that is
+/// one of `http.trusted_proxies`, the client it forwarded for (found by the
+/// accept loop, `proxies.rs`).
 pub struct ClientAddr(pub IpAddr);
 
 impl<S: Send + Sync> FromRequestParts<S> for ClientAddr {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
-        let addr = parts
-            .extensions
-            .get::<ConnectInfo<SocketAddr>>()
-            .map(|c| c.0.ip())
+        let forwarded = parts.extensions.get::<ClientIp>().map(|c| c.0);
+        let addr = forwarded
+            .or_else(|| {
+                // Routers driven in-process (benchmarks) have only the peer.
+                parts
+                    .extensions
+                    .get::<ConnectInfo<SocketAddr>>()
+                    .map(|c| c.0.ip())
+            })
             .unwrap_or(IpAddr::from([0, 0, 0, 0]));
         Ok(ClientAddr(addr))
     }

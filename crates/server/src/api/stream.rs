@@ -36,9 +36,10 @@ pub const CLOSE_SIGNED_OUT: u16 = 4001;
 /// Upgrades to a WebSocket carrying `{"cursor","type":"message"|"member"|"preview",…}`
 /// frames; a client too far behind gets `{"type":"resync","cursor"}` and is closed.
 /// When the session that opened the stream signs out, the socket is closed
-/// with code 4001 ("signed out").
+/// with code 4001 ("signed out"); when the server stops, with 1012
+/// ("service restart": reconnect).
 #[utoipa::path(get, path = "/api/v1/stream", tag = "events", params(StreamQuery),
-    responses((status = 101, description = "WebSocket; closed with code 4001 when its session signs out"), (status = 400), (status = 401)), security(("bearer" = [])))]
+    responses((status = 101, description = "WebSocket; closed with code 4001 when its session signs out, 1012 when the server stops"), (status = 400), (status = 401)), security(("bearer" = [])))]
 pub async fn stream(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -82,6 +83,18 @@ async fn refuse(mut socket: WebSocket) {
     let _ = socket.send(Message::Close(Some(close))).await;
 }
 
+/// The close code a stream ends with when the server stops: 1012, service
+/// restart, which tells clients to reconnect (to this server once it is
+/// back, or to another).
+pub const CLOSE_RESTART: u16 = close_code::RESTART;
+
+fn restarting() -> CloseFrame {
+    CloseFrame {
+        code: CLOSE_RESTART,
+        reason: Utf8Bytes::from_static("server restarting; reconnect"),
+    }
+}
+
 fn signed_out() -> CloseFrame {
     CloseFrame {
         code: CLOSE_SIGNED_OUT,
@@ -121,8 +134,15 @@ async fn connection(socket: WebSocket, state: AppState, caller: Caller, mut last
         state.settings.stream.ping_seconds.max(1),
     ));
     ping.tick().await;
+    let stopping = state.stopping.clone();
+    let stopped = stopping.signalled();
+    tokio::pin!(stopped);
     loop {
         tokio::select! {
+            () = &mut stopped => {
+                let _ = tx.send(Message::Close(Some(restarting()))).await;
+                return;
+            }
             frame = subscription.rx.recv() => match frame {
                 Some(frame) if frame.id > last => {
                     last = frame.id;

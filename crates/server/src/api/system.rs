@@ -2,9 +2,11 @@
 use std::sync::Arc;
 
 use axum::extract::State;
-use axum::http::header;
+use axum::http::{HeaderMap, header};
 use axum::response::IntoResponse;
 
+use crate::Settings;
+use crate::error::{ApiError, ApiResult};
 use crate::metrics::Metrics;
 
 /// Liveness: answers `ok` while the server runs.
@@ -13,13 +15,42 @@ pub async fn healthz() -> &'static str {
     "ok"
 }
 
-/// Prometheus metrics: requests, latencies, connected clients, messages sent.
-#[utoipa::path(get, path = "/metrics", tag = "system", responses((status = 200, description = "Prometheus text format")))]
-pub async fn metrics(State(metrics): State<Arc<Metrics>>) -> impl IntoResponse {
-    (
+/// Prometheus metrics: requests, latencies, connected clients, messages
+/// sent. With `metrics.token` set, only for `Authorization: Bearer <token>`.
+#[utoipa::path(get, path = "/metrics", tag = "system", responses((status = 200, description = "Prometheus text format"),
+    (status = 401, description = "`metrics.token` is set and the request does not carry it")))]
+pub async fn metrics(
+    State(metrics): State<Arc<Metrics>>,
+    State(settings): State<Arc<Settings>>,
+    headers: HeaderMap,
+) -> ApiResult<impl IntoResponse> {
+    if let Some(expected) = &settings.metrics.token {
+        let given = headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .map(str::trim);
+        if !given.is_some_and(|given| same_secret(given, expected)) {
+            return Err(ApiError::unauthorized(
+                "send Authorization: Bearer <metrics.token>",
+            ));
+        }
+    }
+    Ok((
         [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
         metrics.render(),
-    )
+    ))
+}
+
+/// Compares digests, so the time taken says nothing about how much of a
+/// guess was right.
+fn same_secret(given: &str, expected: &str) -> bool {
+    use sha2::{Digest, Sha256};
+    let (a, b) = (Sha256::digest(given), Sha256::digest(expected));
+    a.iter()
+        .zip(b.iter())
+        .fold(0u8, |acc, (x, y)| acc | (x ^ y))
+        == 0
 }
 
 /// This document, with the limits of the settings the server runs with.
