@@ -12,6 +12,7 @@ mod events;
 mod governance;
 mod links;
 mod messages;
+mod pgdb;
 mod previews;
 mod privileges;
 mod replay;

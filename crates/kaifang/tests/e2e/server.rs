@@ -1,5 +1,6 @@
 //! A real `kaifang serve` process on a free loopback port with its own
-//! temporary data folder.
+//! temporary data folder, and its own PostgreSQL database when the suite
+//! runs with `KAIFANG_TEST_BACKEND=postgres`.
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -12,6 +13,8 @@ pub struct TestServer {
     _dir: Option<tempfile::TempDir>,
     env: Vec<(String, String)>,
     config: Option<PathBuf>,
+    /// Dropped after the process is killed (`Drop` below runs first).
+    _db: Option<super::pgdb::PgDb>,
 }
 
 /// Settings every test server gets: cheap password hashing (tests check the
@@ -110,10 +113,14 @@ impl TestServer {
             std::fs::write(&path, text).expect("write settings");
             path
         });
-        let env: Vec<(String, String)> = env
+        let mut env: Vec<(String, String)> = env
             .iter()
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect();
+        let db = super::pgdb::wanted().then(super::pgdb::PgDb::create);
+        if let Some(db) = &db {
+            env.push(("KAIFANG_DATABASE__URL".into(), db.url.clone()));
+        }
         let (child, url) = spawn(&data, &env, config.as_deref());
         Self {
             child: Some(child),
@@ -122,6 +129,7 @@ impl TestServer {
             _dir: Some(dir),
             env,
             config,
+            _db: db,
         }
     }
 
