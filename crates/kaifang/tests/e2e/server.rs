@@ -117,7 +117,9 @@ impl TestServer {
             .iter()
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect();
-        let db = super::pgdb::wanted().then(super::pgdb::PgDb::create);
+        // A test that names its own database keeps it.
+        let own = env.iter().any(|(k, _)| k == "KAIFANG_DATABASE__URL");
+        let db = (super::pgdb::wanted() && !own).then(super::pgdb::PgDb::create);
         if let Some(db) = &db {
             env.push(("KAIFANG_DATABASE__URL".into(), db.url.clone()));
         }

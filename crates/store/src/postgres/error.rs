@@ -13,7 +13,12 @@ impl From<tokio_postgres::Error> for Error {
 
 impl From<deadpool_postgres::PoolError> for Error {
     fn from(e: deadpool_postgres::PoolError) -> Self {
-        Error::Backend(Box::new(e))
+        match e {
+            // The database's own error (e.g. "connection refused"), without
+            // the pool's wrapper that repeats it.
+            deadpool_postgres::PoolError::Backend(e) => e.into(),
+            e => Error::Backend(Box::new(e)),
+        }
     }
 }
 
