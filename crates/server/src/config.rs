@@ -33,6 +33,8 @@ pub struct Settings {
     pub stream: StreamSettings,
     /// The embedded database.
     pub storage: StorageSettings,
+    /// A PostgreSQL database instead of the embedded one.
+    pub database: DatabaseSettings,
     /// Link previews.
     pub preview: PreviewSettings,
     /// The link engine: registry, threat lists, policy.
@@ -55,6 +57,7 @@ impl Default for Settings {
             limits: Limits::default(),
             stream: StreamSettings::default(),
             storage: StorageSettings::default(),
+            database: DatabaseSettings::default(),
             preview: PreviewSettings::default(),
             links: LinkSettings::default(),
             governance: GovernanceSettings::default(),
@@ -356,6 +359,30 @@ impl Default for StorageSettings {
             sync_full: false,
             max_batch: 512,
             readers: 4,
+        }
+    }
+}
+
+/// PostgreSQL, chosen by a non-empty `url`; empty keeps the embedded SQLite
+/// database (`storage`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DatabaseSettings {
+    /// `postgres://user@host:port/database`, or empty for SQLite (default).
+    /// It may carry a password: it is never logged.
+    pub url: String,
+    /// Connections kept in the pool (default 16).
+    pub pool_size: usize,
+    /// Longest wait to open one connection, in ms (default 5000).
+    pub connect_timeout_ms: u64,
+}
+
+impl Default for DatabaseSettings {
+    fn default() -> Self {
+        Self {
+            url: String::new(),
+            pool_size: 16,
+            connect_timeout_ms: 5_000,
         }
     }
 }

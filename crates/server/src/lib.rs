@@ -25,7 +25,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::extract::FromRef;
-use kaifang_store::{SqliteConfig, SqliteStore, Store};
+use kaifang_store::{Governance, PgConfig, PgStore, SqliteConfig, SqliteStore, Store};
 use tokio::net::TcpListener;
 
 // The public surface: what the binary, the benchmarks and embedders use.
@@ -81,6 +81,27 @@ pub struct AppState {
     pub(crate) stopping: listener::Stopping,
 }
 
+/// The store the settings choose: PostgreSQL when `database.url` is set,
+/// else the embedded SQLite database.
+async fn open_store(
+    settings: &Settings,
+    sink: kaifang_store::EventSink,
+) -> Result<(Arc<dyn Store>, Arc<dyn Governance>), kaifang_store::Error> {
+    if settings.database.url.is_empty() {
+        let mut sqlite = SqliteConfig::new(settings.sqlite_path());
+        sqlite.sync_full = settings.storage.sync_full;
+        sqlite.max_batch = settings.storage.max_batch;
+        sqlite.readers = settings.storage.readers;
+        let store = Arc::new(SqliteStore::open(sqlite, sink)?);
+        return Ok((store.clone(), store));
+    }
+    let mut pg = PgConfig::new(settings.database.url.clone());
+    pg.pool_size = settings.database.pool_size;
+    pg.connect_timeout_ms = settings.database.connect_timeout_ms;
+    let store = Arc::new(PgStore::connect(pg, sink).await?);
+    Ok((store.clone(), store))
+}
+
 /// A server ready to accept connections.
 pub struct Server {
     listener: TcpListener,
@@ -95,12 +116,7 @@ impl Server {
     pub async fn build(settings: Settings) -> Result<Self, StartError> {
         let (sink, events) = tokio::sync::mpsc::unbounded_channel();
         let (stop, stopping) = listener::Stopping::new();
-        let mut sqlite = SqliteConfig::new(settings.sqlite_path());
-        sqlite.sync_full = settings.storage.sync_full;
-        sqlite.max_batch = settings.storage.max_batch;
-        sqlite.readers = settings.storage.readers;
-        let sqlite = Arc::new(SqliteStore::open(sqlite, sink)?);
-        let store: Arc<dyn Store> = sqlite.clone();
+        let (store, governance_store) = open_store(&settings, sink).await?;
         let metrics = Arc::new(Metrics::default());
         let hub = Hub::new(
             store.all_memberships().await?,
@@ -110,9 +126,9 @@ impl Server {
         tokio::spawn(hub.clone().run(events));
         let links = Arc::new(Links::load(settings.links.clone())?);
         let previews = Arc::new(Previews::new(store.clone(), settings.preview.clone())?);
-        let admins = Arc::new(Admins::new(store.clone(), sqlite.clone()));
+        let admins = Arc::new(Admins::new(store.clone(), governance_store.clone()));
         let governance = Arc::new(GovernanceService::new(
-            sqlite,
+            governance_store,
             store.clone(),
             links.clone(),
             settings.governance.clone(),

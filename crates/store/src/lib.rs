@@ -2,10 +2,11 @@
 //!
 //! The server talks to storage only through the [`Store`] and [`Governance`]
 //! traits, and storage errors name no database library, so the API handlers
-//! do not depend on the backend. The one backend today, [`SqliteStore`],
-//! keeps every write on one thread that groups concurrent writes into one
-//! transaction: a send is acknowledged only after its transaction committed,
-//! so it survives a crash of the process.
+//! do not depend on the backend. Two backends implement them: the embedded
+//! default, [`SqliteStore`], keeps every write on one thread that groups
+//! concurrent writes into one transaction; [`PgStore`] runs on PostgreSQL.
+//! On both, a send is acknowledged only after its transaction committed, so
+//! it survives a crash of the process.
 //!
 //! Committed events leave the store, in commit order, through the
 //! [`EventSink`] given when the store is opened; the server's fan-out reads
@@ -25,6 +26,7 @@ mod error;
 mod governance;
 mod membership;
 mod model;
+mod postgres;
 mod sqlite;
 mod store;
 
@@ -36,5 +38,6 @@ pub use model::{
     EventBody, EventId, LinkShare, Member, MemberEvent, Message, NewMessage, Role, Timestamp, User,
     UserAuth, UserId,
 };
+pub use postgres::{PgConfig, PgStore};
 pub use sqlite::{SqliteConfig, SqliteStore, maintenance as sqlite_maintenance};
 pub use store::{EventSink, Store};

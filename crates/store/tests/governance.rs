@@ -1,10 +1,11 @@
-//! Governance storage: versions, activations, share aggregates, audit.
+//! Governance storage: versions, activations, share aggregates, audit; on
+//! every backend (`sqlite::name` and `postgres::name`, see `support`).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use kaifang_store::{
-    AdminGrant, ConversationKind, Error, Governance, LinkShare, NewMessage, Role, SqliteConfig,
-    SqliteStore, Store,
-};
+mod support;
+
+use kaifang_store::{AdminGrant, ConversationKind, Error, LinkShare, NewMessage, Role};
+use support::{Backend, open};
 
 fn share(at: i64, kind: ConversationKind, platform: &str, treatment: &str) -> LinkShare {
     LinkShare {
@@ -27,11 +28,9 @@ fn share(at: i64, kind: ConversationKind, platform: &str, treatment: &str) -> Li
     }
 }
 
-#[tokio::test]
-async fn versions_activations_shares_and_audit() {
-    let dir = tempfile::tempdir().unwrap();
-    let (sink, _rx) = tokio::sync::mpsc::unbounded_channel();
-    let store = SqliteStore::open(SqliteConfig::new(dir.path().join("k.db")), sink).unwrap();
+async fn versions_activations_shares_and_audit(backend: Backend) {
+    let f = open(backend).await;
+    let store = f.store;
     let admin = store
         .create_user("admin", "A", "h", AdminGrant::Yes)
         .await
@@ -136,3 +135,5 @@ async fn versions_activations_shares_and_audit() {
     // Replay needs the flags back as they were logged.
     assert!(logged[0].1.bidi && !logged[0].1.mixed_script);
 }
+
+on_every_backend!(versions_activations_shares_and_audit);

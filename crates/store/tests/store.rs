@@ -1,30 +1,13 @@
-//! The storage contract, run against the embedded SQLite backend (the only
-//! backend today).
+//! The storage contract, run against every backend: each test below runs
+//! as `sqlite::name` and `postgres::name` (see `support`).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod support;
+
 use kaifang_store::{
-    AdminGrant, ConversationKind, Error, EventBody, MemberChange, NewMessage, Role, SqliteConfig,
-    SqliteStore, Store,
+    AdminGrant, ConversationKind, Error, EventBody, MemberChange, NewMessage, Role,
 };
-use tokio::sync::mpsc;
-
-struct Fixture {
-    store: SqliteStore,
-    events: mpsc::UnboundedReceiver<Vec<kaifang_store::Event>>,
-    _dir: tempfile::TempDir,
-}
-
-fn open() -> Fixture {
-    let dir = tempfile::tempdir().unwrap();
-    let (sink, events) = mpsc::unbounded_channel();
-    let store =
-        SqliteStore::open(SqliteConfig::new(dir.path().join("db/kaifang.db")), sink).unwrap();
-    Fixture {
-        store,
-        events,
-        _dir: dir,
-    }
-}
+use support::{Backend, open};
 
 fn msg(conversation_id: i64, sender_id: i64, body: &str, txn: Option<&str>) -> NewMessage {
     NewMessage {
@@ -37,9 +20,8 @@ fn msg(conversation_id: i64, sender_id: i64, body: &str, txn: Option<&str>) -> N
     }
 }
 
-#[tokio::test]
-async fn handles_are_unique() {
-    let f = open();
+async fn handles_are_unique(backend: Backend) {
+    let f = open(backend).await;
     f.store
         .create_user("alice", "Alice", "h", AdminGrant::Yes)
         .await
@@ -56,9 +38,8 @@ async fn handles_are_unique() {
 
 /// "The first account is an administrator" is decided inside the write:
 /// twenty sign-ups racing on an empty store make exactly one.
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn concurrent_first_accounts_make_exactly_one_admin() {
-    let f = open();
+async fn concurrent_first_accounts_make_exactly_one_admin(backend: Backend) {
+    let f = open(backend).await;
     let store = std::sync::Arc::new(f.store);
     let tasks: Vec<_> = (0..20)
         .map(|i| {
@@ -84,9 +65,8 @@ async fn concurrent_first_accounts_make_exactly_one_admin() {
     assert!(!late.is_admin);
 }
 
-#[tokio::test]
-async fn the_last_administrator_cannot_be_removed() {
-    let f = open();
+async fn the_last_administrator_cannot_be_removed(backend: Backend) {
+    let f = open(backend).await;
     f.store
         .create_user("root", "R", "h", AdminGrant::IfFirst)
         .await
@@ -119,9 +99,8 @@ async fn the_last_administrator_cannot_be_removed() {
     assert!(matches!(unknown, Err(Error::NotFound(_))), "{unknown:?}");
 }
 
-#[tokio::test]
-async fn sessions_can_be_revoked() {
-    let f = open();
+async fn sessions_can_be_revoked(backend: Backend) {
+    let f = open(backend).await;
     let u = f
         .store
         .create_user("alice", "Alice", "h", AdminGrant::No)
@@ -135,9 +114,8 @@ async fn sessions_can_be_revoked() {
     assert_eq!(f.store.session_user([8u8; 32]).await.unwrap(), None);
 }
 
-#[tokio::test]
-async fn a_pair_has_one_direct_conversation() {
-    let f = open();
+async fn a_pair_has_one_direct_conversation(backend: Backend) {
+    let f = open(backend).await;
     let a = f
         .store
         .create_user("alice", "A", "h", AdminGrant::No)
@@ -158,9 +136,8 @@ async fn a_pair_has_one_direct_conversation() {
     assert!(f.store.open_direct(a.id, a.id).await.is_err());
 }
 
-#[tokio::test]
-async fn sequence_numbers_have_no_gaps_and_txn_ids_deduplicate() {
-    let f = open();
+async fn sequence_numbers_have_no_gaps_and_txn_ids_deduplicate(backend: Backend) {
+    let f = open(backend).await;
     let a = f
         .store
         .create_user("alice", "A", "h", AdminGrant::No)
@@ -219,9 +196,8 @@ async fn sequence_numbers_have_no_gaps_and_txn_ids_deduplicate() {
 /// Writes from many threads at once, some alone and some together (then
 /// sharing a transaction): every acknowledged write is there once, numbered
 /// without gaps, and the fan-out sees events in id order.
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn concurrent_writes_on_both_paths_keep_events_in_order() {
-    let mut f = open();
+async fn concurrent_writes_on_both_paths_keep_events_in_order(backend: Backend) {
+    let mut f = open(backend).await;
     let a = f
         .store
         .create_user("alice", "A", "h", AdminGrant::No)
@@ -269,9 +245,8 @@ async fn concurrent_writes_on_both_paths_keep_events_in_order() {
     assert_eq!(seqs, (1..=400).collect::<Vec<_>>());
 }
 
-#[tokio::test]
-async fn non_members_cannot_send() {
-    let f = open();
+async fn non_members_cannot_send(backend: Backend) {
+    let f = open(backend).await;
     let a = f
         .store
         .create_user("alice", "A", "h", AdminGrant::No)
@@ -300,9 +275,8 @@ async fn non_members_cannot_send() {
     assert!(matches!(r, Err(Error::NotFound(_))));
 }
 
-#[tokio::test]
-async fn group_membership_and_events_follow_the_rules() {
-    let mut f = open();
+async fn group_membership_and_events_follow_the_rules(backend: Backend) {
+    let mut f = open(backend).await;
     let o = f
         .store
         .create_user("owner", "O", "h", AdminGrant::No)
@@ -398,9 +372,8 @@ async fn group_membership_and_events_follow_the_rules() {
     assert_eq!(*sunk.last().unwrap(), f.store.head().await.unwrap());
 }
 
-#[tokio::test]
-async fn an_owner_who_leaves_hands_the_group_on() {
-    let f = open();
+async fn an_owner_who_leaves_hands_the_group_on(backend: Backend) {
+    let f = open(backend).await;
     let o = f
         .store
         .create_user("owner", "O", "h", AdminGrant::No)
@@ -421,38 +394,32 @@ async fn an_owner_who_leaves_hands_the_group_on() {
     assert_eq!(g.members[0].role, Role::Owner);
 }
 
-#[tokio::test]
-async fn data_survives_reopening() {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("kaifang.db");
-    let conv;
-    {
-        let (sink, _rx) = mpsc::unbounded_channel();
-        let store = SqliteStore::open(SqliteConfig::new(&path), sink).unwrap();
-        let a = store
-            .create_user("alice", "A", "h", AdminGrant::No)
-            .await
-            .unwrap();
-        let b = store
-            .create_user("bob", "B", "h", AdminGrant::No)
-            .await
-            .unwrap();
-        conv = store.open_direct(a.id, b.id).await.unwrap().0.id;
-        store
-            .append_message(msg(conv, a.id, "kept", None))
-            .await
-            .unwrap();
-    }
-    let (sink, _rx) = mpsc::unbounded_channel();
-    let store = SqliteStore::open(SqliteConfig::new(&path), sink).unwrap();
+async fn data_survives_reopening(backend: Backend) {
+    let f = open(backend).await;
+    let a = f
+        .store
+        .create_user("alice", "A", "h", AdminGrant::No)
+        .await
+        .unwrap();
+    let b = f
+        .store
+        .create_user("bob", "B", "h", AdminGrant::No)
+        .await
+        .unwrap();
+    let conv = f.store.open_direct(a.id, b.id).await.unwrap().0.id;
+    f.store
+        .append_message(msg(conv, a.id, "kept", None))
+        .await
+        .unwrap();
+    drop(f.store);
+    let (store, _events) = f.place.reopen().await;
     let all = store.messages(conv, None, 10).await.unwrap();
     assert_eq!(all.len(), 1);
     assert_eq!(all[0].body, "kept");
 }
 
-#[tokio::test]
-async fn previews_attach_to_messages_and_are_logged() {
-    let f = open();
+async fn previews_attach_to_messages_and_are_logged(backend: Backend) {
+    let f = open(backend).await;
     let a = f
         .store
         .create_user("alice", "A", "h", AdminGrant::No)
@@ -489,10 +456,9 @@ async fn previews_attach_to_messages_and_are_logged() {
     assert!(matches!(&seen[0].body, EventBody::Preview { url, .. } if url == "https://x.test/"));
 }
 
-#[tokio::test]
-async fn the_preview_cache_is_bounded_and_remembers_failures() {
+async fn the_preview_cache_is_bounded_and_remembers_failures(backend: Backend) {
     use kaifang_store::CachedPreview;
-    let f = open();
+    let f = open(backend).await;
     let entry = |expires_at: i64, data: Option<&str>| CachedPreview {
         fetched_at: 1,
         expires_at,
@@ -547,3 +513,19 @@ async fn the_preview_cache_is_bounded_and_remembers_failures() {
         .unwrap();
     assert_eq!((a.expires_at, a.data.as_deref()), (40, Some("{\"t\":1}")));
 }
+
+on_every_backend!(
+    handles_are_unique,
+    concurrent_first_accounts_make_exactly_one_admin,
+    the_last_administrator_cannot_be_removed,
+    sessions_can_be_revoked,
+    a_pair_has_one_direct_conversation,
+    sequence_numbers_have_no_gaps_and_txn_ids_deduplicate,
+    concurrent_writes_on_both_paths_keep_events_in_order,
+    non_members_cannot_send,
+    group_membership_and_events_follow_the_rules,
+    an_owner_who_leaves_hands_the_group_on,
+    data_survives_reopening,
+    previews_attach_to_messages_and_are_logged,
+    the_preview_cache_is_bounded_and_remembers_failures,
+);

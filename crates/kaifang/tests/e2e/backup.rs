@@ -29,6 +29,9 @@ fn kaifang(data: &Path, args: &[&str]) -> Output {
         .current_dir(cwd.path())
         .env("KAIFANG_DATA_DIR", data)
         .env("KAIFANG_LOG", "warn")
+        // The test runner's own variables would add a warning line.
+        .env_remove("KAIFANG_TEST_BACKEND")
+        .env_remove("KAIFANG_TEST_POSTGRES")
         .output()
         .expect("run kaifang")
 }
@@ -58,6 +61,8 @@ fn refusal(out: &Output) -> String {
 fn serve_refused(data: &Path) -> String {
     let mut child = Command::new(env!("CARGO_BIN_EXE_kaifang"))
         .arg("serve")
+        .env_remove("KAIFANG_TEST_BACKEND")
+        .env_remove("KAIFANG_TEST_POSTGRES")
         .env("KAIFANG_DATA_DIR", data)
         .env("KAIFANG_LISTEN", "127.0.0.1:0")
         .env("KAIFANG_LOG", "warn")
@@ -104,7 +109,7 @@ async fn history(client: &Client, c: i64) -> Vec<(i64, i64, String)> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_backup_under_load_restores_every_acknowledged_message() {
-    let server = TestServer::start();
+    let server = TestServer::start_sqlite();
     let alice = user(&server, "alice").await;
     user(&server, "bob").await;
     let c = id(&alice.open_direct("bob").await.unwrap());
@@ -190,7 +195,7 @@ async fn a_backup_under_load_restores_every_acknowledged_message() {
 
 #[test]
 fn a_failed_backup_says_why_and_leaves_no_file() {
-    let server = TestServer::start();
+    let server = TestServer::start_sqlite();
     let dir = tempfile::tempdir().unwrap();
 
     let missing = dir.path().join("no-such-folder").join("b.db");
@@ -228,7 +233,7 @@ fn a_failed_backup_says_why_and_leaves_no_file() {
 
 #[tokio::test]
 async fn restore_refuses_a_running_server_and_foreign_files() {
-    let server = TestServer::start();
+    let server = TestServer::start_sqlite();
     let alice = user(&server, "alice").await;
     let dir = tempfile::tempdir().unwrap();
     let backup = dir.path().join("b.db");
@@ -367,7 +372,7 @@ fn migrate_check_lists_what_an_older_database_needs() {
 /// and the old database is kept, whole, beside it.
 #[tokio::test]
 async fn restore_over_a_database_keeps_the_old_one_aside_with_its_wal() {
-    let mut server = TestServer::start();
+    let mut server = TestServer::start_sqlite();
     let alice = user(&server, "alice").await;
     user(&server, "bob").await;
     let c = id(&alice.open_direct("bob").await.unwrap());

@@ -3,6 +3,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod accounts;
+mod backend;
 mod backup;
 mod cli;
 mod connections;
@@ -15,6 +16,7 @@ mod links;
 mod logs;
 mod messages;
 mod metrics_auth;
+mod pgdb;
 mod previews;
 mod privileges;
 mod proxies;

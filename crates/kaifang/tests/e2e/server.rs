@@ -1,5 +1,6 @@
 //! A real `kaifang serve` process on a free loopback port with its own
-//! temporary data folder.
+//! temporary data folder, and its own PostgreSQL database when the suite
+//! runs with `KAIFANG_TEST_BACKEND=postgres`.
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -12,6 +13,8 @@ pub struct TestServer {
     _dir: Option<tempfile::TempDir>,
     env: Vec<(String, String)>,
     config: Option<PathBuf>,
+    /// Dropped after the process is killed (`Drop` below runs first).
+    _db: Option<super::pgdb::PgDb>,
 }
 
 /// Settings every test server gets: cheap password hashing (tests check the
@@ -101,6 +104,13 @@ impl TestServer {
         Self::start_full(env, None)
     }
 
+    /// Always on the embedded SQLite database, whatever
+    /// `KAIFANG_TEST_BACKEND` says: for what only SQLite has (its file,
+    /// backup and restore). An empty `database.url` means SQLite.
+    pub fn start_sqlite() -> Self {
+        Self::start_with(&[("KAIFANG_DATABASE__URL", "")])
+    }
+
     /// With a settings file (TOML) as well as variables.
     pub fn start_full(env: &[(&str, &str)], toml: Option<&str>) -> Self {
         let dir = tempfile::tempdir().expect("temp dir");
@@ -110,10 +120,16 @@ impl TestServer {
             std::fs::write(&path, text).expect("write settings");
             path
         });
-        let env: Vec<(String, String)> = env
+        let mut env: Vec<(String, String)> = env
             .iter()
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect();
+        // A test that names its own database keeps it.
+        let own = env.iter().any(|(k, _)| k == "KAIFANG_DATABASE__URL");
+        let db = (super::pgdb::wanted() && !own).then(super::pgdb::PgDb::create);
+        if let Some(db) = &db {
+            env.push(("KAIFANG_DATABASE__URL".into(), db.url.clone()));
+        }
         let (child, url) = spawn(&data, &env, config.as_deref());
         Self {
             child: Some(child),
@@ -122,6 +138,7 @@ impl TestServer {
             _dir: Some(dir),
             env,
             config,
+            _db: db,
         }
     }
 
@@ -135,6 +152,7 @@ impl TestServer {
             _dir: None,
             env: Vec::new(),
             config: None,
+            _db: None,
         }
     }
 

@@ -1,0 +1,76 @@
+//! `database.url`: PostgreSQL instead of the embedded database, and what a
+//! server says when that database does not answer.
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::pgdb::PgDb;
+use crate::{TestServer, user};
+
+/// With `database.url` set, accounts land in PostgreSQL and no SQLite file
+/// is created.
+#[tokio::test]
+async fn database_url_puts_the_data_in_postgresql() {
+    let db = PgDb::create();
+    let server = TestServer::start_with(&[("KAIFANG_DATABASE__URL", &db.url)]);
+    let alice = user(&server, "alice").await;
+    assert_eq!(alice.me().await.unwrap()["is_admin"], true);
+
+    let (client, connection) = tokio_postgres::connect(&db.url, tokio_postgres::NoTls)
+        .await
+        .unwrap();
+    tokio::spawn(connection);
+    let handles: Vec<String> = client
+        .query("SELECT handle FROM users", &[])
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    assert_eq!(handles, ["alice"]);
+    assert!(!server.data.join("kaifang.db").exists());
+    drop(server);
+}
+
+/// A database that does not answer at start: one clear line, a non-zero
+/// exit, and the URL's password nowhere in the output.
+#[test]
+fn an_unreachable_database_stops_the_server_clearly() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_kaifang"))
+        .arg("serve")
+        .env("KAIFANG_DATA_DIR", dir.path())
+        .env("KAIFANG_LISTEN", "127.0.0.1:0")
+        // Port 1 on loopback: nothing listens there.
+        .env(
+            "KAIFANG_DATABASE__URL",
+            "postgres://kaifang:s3cret-pw@127.0.0.1:1/kaifang",
+        )
+        .env("KAIFANG_DATABASE__CONNECT_TIMEOUT_MS", "2000")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Bounded: a server that starts anyway (on SQLite) would never exit.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while child.try_wait().unwrap().is_none() {
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("the server kept running without its database");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let output = child.wait_with_output().unwrap();
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        stderr
+            .lines()
+            .any(|l| l.starts_with("kaifang:") && l.contains("database")),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("s3cret-pw") && !stdout.contains("s3cret-pw"));
+    assert!(!stdout.contains("listening on"));
+}

@@ -1,0 +1,398 @@
+//! The PostgreSQL backend: a pool of connections (deadpool, with a statement
+//! cache per connection) over `tokio-postgres`, without TLS (the database is
+//! expected on loopback or a private network).
+//!
+//! Writes are serialised: one at a time in this process, and each inside a
+//! transaction that first takes one advisory lock. Why: event ids come from
+//! a sequence, which hands them out before commit, so two concurrent writers
+//! could commit ids 4 and then 3, and a reader that saw 4 first would skip 3
+//! for ever. Holding one lock from the first insert to the commit makes ids
+//! visible in order, and holding the process's turn until the events are in
+//! the sink keeps the sink in id order too. The same lock also decides
+//! "first account is admin" and "not the last admin" without races. A
+//! commit-ordered cursor for several writers is the next step (issue 9).
+mod error;
+mod governance;
+mod migrate;
+mod read;
+mod write;
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Transaction};
+use tokio_postgres::NoTls;
+
+use crate::{
+    AdminGrant, CachedPreview, Conversation, ConversationKind, ConversationSummary, Error, Event,
+    EventId, EventSink, LinkShare, MemberChange, Message, NewMessage, Role, Store, User, UserAuth,
+    UserId,
+};
+use read::{execute, query_one, query_opt};
+use write::Events;
+
+/// Settings of the PostgreSQL backend.
+#[derive(Debug, Clone)]
+pub struct PgConfig {
+    /// A libpq-style URL, e.g. `postgres://kaifang@127.0.0.1:5432/kaifang`.
+    pub url: String,
+    /// Connections kept in the pool (default 16).
+    pub pool_size: usize,
+    /// How long opening one connection may take (ms, default 5,000).
+    pub connect_timeout_ms: u64,
+}
+
+impl PgConfig {
+    /// Defaults for the database at `url`.
+    pub fn new(url: impl Into<String>) -> Self {
+        Self {
+            url: url.into(),
+            pool_size: 16,
+            connect_timeout_ms: 5_000,
+        }
+    }
+}
+
+/// The advisory-lock key every write transaction takes (see the module's
+/// documentation); any constant distinct from the migrations' key.
+const WRITE_LOCK: i64 = 0x6b61_6966_616e_6702;
+
+/// The PostgreSQL store.
+pub struct PgStore {
+    pool: Pool,
+    sink: EventSink,
+    /// This process's turn to write, held until the events are in the sink.
+    turn: Arc<tokio::sync::Mutex<()>>,
+}
+
+type WriteFuture<'c, T> = Pin<Box<dyn Future<Output = Result<T, Error>> + Send + 'c>>;
+
+impl PgStore {
+    /// Connects, applies pending migrations (exactly once, even when several
+    /// servers connect at once) and returns the store. Committed events go
+    /// to `sink`. Fails when the database cannot be reached.
+    pub async fn connect(config: PgConfig, sink: EventSink) -> Result<Self, Error> {
+        let mut pg: tokio_postgres::Config = config.url.parse()?;
+        pg.connect_timeout(Duration::from_millis(config.connect_timeout_ms));
+        let manager = Manager::from_config(
+            pg,
+            NoTls,
+            ManagerConfig {
+                recycling_method: RecyclingMethod::Fast,
+            },
+        );
+        let pool = Pool::builder(manager)
+            .max_size(config.pool_size.max(1))
+            .build()
+            .map_err(|e| Error::Backend(Box::new(e)))?;
+        let mut client = pool.get().await?;
+        migrate::apply(&mut client).await?;
+        drop(client);
+        Ok(Self {
+            pool,
+            sink,
+            turn: Arc::new(tokio::sync::Mutex::new(())),
+        })
+    }
+
+    /// A pooled connection for reads.
+    async fn client(&self) -> Result<deadpool_postgres::Client, Error> {
+        Ok(self.pool.get().await?)
+    }
+
+    /// Runs `work` in a write transaction holding the write lock, commits,
+    /// then sends its events to the sink. It runs in its own task, so a
+    /// caller that goes away (a client disconnecting) cannot stop it between
+    /// the commit and the sink.
+    async fn write<T, F>(&self, work: F) -> Result<T, Error>
+    where
+        T: Send + 'static,
+        F: for<'c> FnOnce(&'c Transaction<'c>, &'c mut Events) -> WriteFuture<'c, T>
+            + Send
+            + 'static,
+    {
+        let (pool, sink, turn) = (self.pool.clone(), self.sink.clone(), self.turn.clone());
+        let task = tokio::spawn(async move {
+            let _turn = turn.lock_owned().await;
+            let mut client = pool.get().await?;
+            let tx = client.transaction().await?;
+            tx.execute("SELECT pg_advisory_xact_lock($1)", &[&WRITE_LOCK])
+                .await?;
+            let mut events = Vec::new();
+            match work(&tx, &mut events).await {
+                Ok(value) => {
+                    tx.commit().await?;
+                    if !events.is_empty() {
+                        // The fan-out may be gone during shutdown; the data is safe anyway.
+                        let _ = sink.send(events);
+                    }
+                    Ok(value)
+                }
+                Err(e) => {
+                    // The caller hears its own error; a failed rollback only
+                    // means the connection is broken, and the pool drops it.
+                    let _ = tx.rollback().await;
+                    Err(e)
+                }
+            }
+        });
+        task.await.map_err(|_| Error::WriterGone)?
+    }
+}
+
+pub(crate) fn now_ms() -> i64 {
+    let now = time::OffsetDateTime::now_utc();
+    (now.unix_timestamp_nanos() / 1_000_000) as i64
+}
+
+#[async_trait]
+impl Store for PgStore {
+    async fn create_user(
+        &self,
+        handle: &str,
+        display_name: &str,
+        password_hash: &str,
+        admin: AdminGrant,
+    ) -> Result<User, Error> {
+        let (h, d, p) = (
+            handle.to_owned(),
+            display_name.to_owned(),
+            password_hash.to_owned(),
+        );
+        self.write(move |tx, _| {
+            Box::pin(async move { write::create_user(tx, &h, &d, &p, admin).await })
+        })
+        .await
+    }
+
+    async fn user_auth(&self, handle: &str) -> Result<Option<UserAuth>, Error> {
+        read::user_auth(&self.client().await?, handle).await
+    }
+
+    async fn user_by_handle(&self, handle: &str) -> Result<Option<User>, Error> {
+        Ok(read::user_auth(&self.client().await?, handle)
+            .await?
+            .map(|a| a.user))
+    }
+
+    async fn user_by_id(&self, id: UserId) -> Result<Option<User>, Error> {
+        read::user_by_id(&self.client().await?, id).await
+    }
+
+    async fn set_admin(&self, handle: &str, is_admin: bool) -> Result<User, Error> {
+        let handle = handle.to_owned();
+        self.write(move |tx, _| {
+            Box::pin(async move { write::set_admin(tx, &handle, is_admin).await })
+        })
+        .await
+    }
+
+    async fn create_session(&self, user_id: UserId, token_hash: [u8; 32]) -> Result<(), Error> {
+        self.write(move |tx, _| {
+            Box::pin(async move {
+                execute(
+                    tx,
+                    "INSERT INTO sessions (token_hash, user_id, created_at) VALUES ($1, $2, $3)",
+                    &[&&token_hash[..], &user_id, &now_ms()],
+                )
+                .await?;
+                Ok(())
+            })
+        })
+        .await
+    }
+
+    async fn session_user(&self, token_hash: [u8; 32]) -> Result<Option<UserId>, Error> {
+        let row = query_opt(
+            &self.client().await?,
+            "SELECT user_id FROM sessions WHERE token_hash = $1 AND revoked_at IS NULL",
+            &[&&token_hash[..]],
+        )
+        .await?;
+        Ok(row.map(|r| r.try_get(0)).transpose()?)
+    }
+
+    async fn revoke_session(&self, token_hash: [u8; 32]) -> Result<(), Error> {
+        self.write(move |tx, _| {
+            Box::pin(async move {
+                execute(
+                    tx,
+                    "UPDATE sessions SET revoked_at = $2 WHERE token_hash = $1 AND revoked_at IS NULL",
+                    &[&&token_hash[..], &now_ms()],
+                )
+                .await?;
+                Ok(())
+            })
+        })
+        .await
+    }
+
+    async fn open_direct(&self, a: UserId, b: UserId) -> Result<(Conversation, bool), Error> {
+        self.write(move |tx, events| Box::pin(write::open_direct(tx, events, a, b)))
+            .await
+    }
+
+    async fn create_group(
+        &self,
+        owner: UserId,
+        title: &str,
+        members: &[UserId],
+    ) -> Result<Conversation, Error> {
+        let (title, members) = (title.to_owned(), members.to_vec());
+        self.write(move |tx, events| {
+            Box::pin(async move { write::create_group(tx, events, owner, &title, &members).await })
+        })
+        .await
+    }
+
+    async fn conversation(&self, id: i64) -> Result<Option<Conversation>, Error> {
+        read::conversation(&self.client().await?, id).await
+    }
+
+    async fn role(&self, conversation_id: i64, user: UserId) -> Result<Option<Role>, Error> {
+        read::role_of(&self.client().await?, conversation_id, user).await
+    }
+
+    async fn conversations_of(&self, user: UserId) -> Result<Vec<ConversationSummary>, Error> {
+        read::conversations_of(&self.client().await?, user).await
+    }
+
+    async fn change_members(
+        &self,
+        conversation_id: i64,
+        actor: UserId,
+        change: MemberChange,
+    ) -> Result<Event, Error> {
+        self.write(move |tx, events| {
+            Box::pin(write::change_members(
+                tx,
+                events,
+                conversation_id,
+                actor,
+                change,
+            ))
+        })
+        .await
+    }
+
+    async fn all_memberships(&self) -> Result<Vec<(i64, ConversationKind, UserId, Role)>, Error> {
+        read::all_memberships(&self.client().await?).await
+    }
+
+    async fn append_message(&self, message: NewMessage) -> Result<(Message, bool), Error> {
+        self.write(move |tx, events| Box::pin(write::append_message(tx, events, message)))
+            .await
+    }
+
+    async fn log_refused_shares(&self, shares: Vec<LinkShare>) -> Result<(), Error> {
+        self.write(move |tx, _| {
+            Box::pin(async move {
+                for share in &shares {
+                    write::log_share(tx, share, None).await?;
+                }
+                Ok(())
+            })
+        })
+        .await
+    }
+
+    async fn messages(
+        &self,
+        conversation_id: i64,
+        before_seq: Option<i64>,
+        limit: u32,
+    ) -> Result<Vec<Message>, Error> {
+        read::messages(&self.client().await?, conversation_id, before_seq, limit).await
+    }
+
+    async fn attach_preview(
+        &self,
+        message_id: i64,
+        url: &str,
+        preview: &str,
+    ) -> Result<Event, Error> {
+        let (url, preview) = (url.to_owned(), preview.to_owned());
+        self.write(move |tx, events| {
+            Box::pin(
+                async move { write::attach_preview(tx, events, message_id, &url, &preview).await },
+            )
+        })
+        .await
+    }
+
+    async fn events_for(
+        &self,
+        user: UserId,
+        after: EventId,
+        limit: u32,
+    ) -> Result<Vec<Event>, Error> {
+        read::events_for(&self.client().await?, user, after, limit).await
+    }
+
+    async fn head(&self) -> Result<EventId, Error> {
+        let row = query_one(
+            &self.client().await?,
+            "SELECT COALESCE(MAX(id), 0)::BIGINT FROM events",
+            &[],
+        )
+        .await?;
+        Ok(row.try_get(0)?)
+    }
+
+    async fn cached_preview(&self, url: &str) -> Result<Option<CachedPreview>, Error> {
+        let row = query_opt(
+            &self.client().await?,
+            "SELECT fetched_at, expires_at, data FROM preview_cache WHERE url = $1",
+            &[&url],
+        )
+        .await?;
+        row.map(|r| {
+            Ok(CachedPreview {
+                fetched_at: r.try_get(0)?,
+                expires_at: r.try_get(1)?,
+                data: r.try_get(2)?,
+            })
+        })
+        .transpose()
+    }
+
+    async fn cache_preview(
+        &self,
+        url: &str,
+        entry: CachedPreview,
+        max_entries: usize,
+    ) -> Result<(), Error> {
+        let url = url.to_owned();
+        self.write(move |tx, _| {
+            Box::pin(async move {
+                execute(
+                    tx,
+                    "INSERT INTO preview_cache (url, fetched_at, expires_at, data) \
+                     VALUES ($1, $2, $3, $4) ON CONFLICT (url) DO UPDATE SET \
+                     fetched_at = excluded.fetched_at, expires_at = excluded.expires_at, \
+                     data = excluded.data",
+                    &[&url, &entry.fetched_at, &entry.expires_at, &entry.data],
+                )
+                .await?;
+                let count: i64 = query_one(tx, "SELECT COUNT(*) FROM preview_cache", &[])
+                    .await?
+                    .try_get(0)?;
+                let excess = count - i64::try_from(max_entries).unwrap_or(i64::MAX);
+                if excess > 0 {
+                    execute(
+                        tx,
+                        "DELETE FROM preview_cache WHERE url IN \
+                         (SELECT url FROM preview_cache ORDER BY expires_at LIMIT $1)",
+                        &[&excess],
+                    )
+                    .await?;
+                }
+                Ok(())
+            })
+        })
+        .await
+    }
+}
