@@ -83,6 +83,10 @@ cd "$work"
   --no-color \
   --report junit --report-dir "$work/report" || status=$?
 echo "api-fuzz: schemathesis $version, ${budget}s budget, $(($(date +%s) - start))s spent, exit $status"
+if [ "$status" -ne 0 ]; then
+  echo "the server's log, last 40 lines:"; tail -n 40 "$work/err"
+  kill -0 "$pid" 2>/dev/null || echo "the server process is gone"
+fi
 if grep -q 'panicked' "$work/err"; then
   echo "the server panicked:"; grep -A3 panicked "$work/err"; status=1
 fi
