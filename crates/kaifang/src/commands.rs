@@ -238,10 +238,11 @@ async fn serve(config: Option<PathBuf>) -> anyhow::Result<ExitCode> {
     let _lock = crate::maintenance::DataLock::take(&settings.data_dir)?;
     let server = kaifang_server::Server::build(settings).await?;
     let addr = server.local_addr()?;
+    let stop = stop_signal();
     tracing::info!(%addr, "kaifang is listening");
     // Printed plainly so scripts and tests can find the port when it is 0.
     println!("listening on http://{addr}");
-    server.run(stop_signal()).await;
+    server.run(stop).await;
     tracing::info!("stopped");
     Ok(ExitCode::SUCCESS)
 }
@@ -262,22 +263,36 @@ fn start_log(format: kaifang_server::LogFormat) {
     }
 }
 
-/// Completes at SIGINT (Ctrl-C) or SIGTERM, which is how systemd and
-/// container runtimes ask a service to stop.
-async fn stop_signal() {
+/// A future that completes at SIGINT (Ctrl-C) or SIGTERM, which is how
+/// systemd and container runtimes ask a service to stop. The handlers are
+/// installed here, before the future is first polled: a signal that
+/// arrives once "listening on" is printed must stop the server gracefully,
+/// not kill it with the default action (the accept loop may not poll its
+/// shutdown future until it has no connection waiting).
+fn stop_signal() -> impl std::future::Future<Output = ()> + Send + 'static {
     #[cfg(unix)]
-    {
+    let signals = {
         use tokio::signal::unix::{SignalKind, signal};
-        match signal(SignalKind::terminate()) {
-            Ok(mut term) => {
-                tokio::select! {
-                    _ = tokio::signal::ctrl_c() => {}
-                    _ = term.recv() => {}
-                }
-                return;
+        match (
+            signal(SignalKind::terminate()),
+            signal(SignalKind::interrupt()),
+        ) {
+            (Ok(term), Ok(int)) => Some((term, int)),
+            (Err(error), _) | (_, Err(error)) => {
+                tracing::warn!(%error, "cannot watch SIGTERM; only Ctrl-C stops");
+                None
             }
-            Err(error) => tracing::warn!(%error, "cannot watch SIGTERM; only Ctrl-C stops"),
         }
+    };
+    async move {
+        #[cfg(unix)]
+        if let Some((mut term, mut int)) = signals {
+            tokio::select! {
+                _ = int.recv() => {}
+                _ = term.recv() => {}
+            }
+            return;
+        }
+        let _ = tokio::signal::ctrl_c().await;
     }
-    let _ = tokio::signal::ctrl_c().await;
 }

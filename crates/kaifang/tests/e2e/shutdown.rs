@@ -215,3 +215,18 @@ fn a_request_that_never_finishes_delays_the_exit_only_to_the_bound() {
     );
     drop(stuck);
 }
+
+/// A stop asked for as soon as the server says it listens is graceful:
+/// the signal handlers exist before "listening on" is printed, not from
+/// whenever the accept loop first looks at them (which, with connections
+/// already waiting, could be after the signal and its default action: a
+/// kill). Five servers, each signalled at once.
+#[test]
+fn a_signal_right_after_start_is_a_clean_stop() {
+    for _ in 0..5 {
+        let mut server = TestServer::start();
+        server.sigterm();
+        let (status, _) = server.wait_exit(Duration::from_secs(10));
+        assert!(status.success(), "exit status {status}");
+    }
+}
