@@ -17,6 +17,8 @@ const SENDERS: usize = 16;
 const ACKS_BEFORE_KILL: usize = 40;
 /// Each sender's bound, so that a kill that never lands cannot loop forever.
 const MAX_SENDS: usize = 2_000;
+/// Longest wait for one send's answer.
+const SEND_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// What one sender saw: the ids acknowledged, and whether its last send
 /// was cut off: written to a live server, which died before answering.
@@ -30,7 +32,15 @@ async fn sender(client: Client, c: i64, tag: String, acks: Arc<AtomicUsize>) -> 
     let mut acked = Vec::new();
     for i in 0..MAX_SENDS {
         let txn = format!("{tag}-{i}");
-        match client.send(c, &format!("m {txn}"), Some(&txn)).await {
+        let body = format!("m {txn}");
+        let send = client.send(c, &body, Some(&txn));
+        // A killed server cannot hold a send: its sockets close with it. A
+        // send that hangs anyway reached something else (the freed port,
+        // taken by another test's server): it ends this sender, uncounted.
+        let Ok(result) = tokio::time::timeout(SEND_TIMEOUT, send).await else {
+            return Outcome { acked, cut: false };
+        };
+        match result {
             Ok(m) => {
                 acked.push(m["id"].as_i64().unwrap());
                 acks.fetch_add(1, Ordering::SeqCst);
