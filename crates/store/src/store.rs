@@ -102,6 +102,9 @@ pub trait Store: Send + Sync + 'static {
         after: EventId,
         limit: u32,
     ) -> Result<Vec<Event>, Error>;
+    /// Every event after `after`, whichever conversation, oldest first, at
+    /// most `limit`: what a node that missed some re-reads to catch up.
+    async fn events_after(&self, after: EventId, limit: u32) -> Result<Vec<Event>, Error>;
     /// The newest event id (0 when the log is empty).
     async fn head(&self) -> Result<EventId, Error>;
 

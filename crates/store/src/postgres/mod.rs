@@ -332,6 +332,10 @@ impl Store for PgStore {
         read::events_for(&self.client().await?, user, after, limit).await
     }
 
+    async fn events_after(&self, after: EventId, limit: u32) -> Result<Vec<Event>, Error> {
+        read::events_after(&self.client().await?, after, limit).await
+    }
+
     async fn head(&self) -> Result<EventId, Error> {
         let row = query_one(
             &self.client().await?,

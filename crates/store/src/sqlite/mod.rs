@@ -294,6 +294,11 @@ impl Store for SqliteStore {
             .await
     }
 
+    async fn events_after(&self, after: EventId, limit: u32) -> Result<Vec<Event>, Error> {
+        self.read(move |c| read::events_after(c, after, limit))
+            .await
+    }
+
     async fn head(&self) -> Result<EventId, Error> {
         self.read(|c| Ok(c.query_row("SELECT COALESCE(MAX(id), 0) FROM events", [], |r| r.get(0))?))
             .await
