@@ -183,7 +183,9 @@ impl Hub {
         self.metrics.clients_connected(-1);
     }
 
-    fn dispatch(&self, event: &Event) {
+    /// Delivers one event to the connected members (events must come in
+    /// id order, each once).
+    pub(crate) fn dispatch(&self, event: &Event) {
         let frame = Frame {
             id: event.id,
             json: Utf8Bytes::from(render_event(event)),

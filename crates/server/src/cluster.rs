@@ -1,0 +1,137 @@
+//! Fan-out when several nodes share one PostgreSQL database. Events reach
+//! this node from three places: its own commits (the store's sink), other
+//! nodes' commits (the bus), and the database itself (re-reads). This task
+//! merges them and hands the hub every event exactly once, in id order.
+//!
+//! Why that works: event ids have no holes and become visible in id order
+//! (the store's write lock), and an event is published only after its
+//! commit. So an event seen with an id past `head + 1` means the ones in
+//! between are committed and readable: one read from `head` closes the gap.
+//! A lost last message leaves no gap to see; the periodic resync compares
+//! the database's head with ours and catches that too.
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use kaifang_store::{Event, EventId, Store};
+use tokio::sync::mpsc;
+
+use crate::bus::{Bus, Inbound};
+use crate::hub::Hub;
+use crate::metrics::Metrics;
+use crate::service::accounts::Accounts;
+
+/// The merging task's state.
+pub struct Cluster {
+    pub(crate) hub: Arc<Hub>,
+    pub(crate) store: Arc<dyn Store>,
+    pub(crate) bus: Arc<Bus>,
+    pub(crate) accounts: Arc<Accounts>,
+    pub(crate) metrics: Arc<Metrics>,
+    /// The last event handed to the hub.
+    pub(crate) head: EventId,
+    /// Events seen ahead of `head + 1`, waiting for the ones before them.
+    pub(crate) pending: BTreeMap<EventId, Event>,
+    /// Events read per page when re-reading.
+    pub(crate) page: u32,
+    pub(crate) resync: Duration,
+}
+
+impl Cluster {
+    /// Runs until this node's store closes its sink (shutdown).
+    pub async fn run(
+        mut self,
+        mut local: mpsc::UnboundedReceiver<Vec<Event>>,
+        mut inbound: mpsc::Receiver<Inbound>,
+    ) {
+        let mut tick = tokio::time::interval(self.resync.max(Duration::from_millis(1)));
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut bus_open = true;
+        loop {
+            tokio::select! {
+                batch = local.recv() => {
+                    let Some(batch) = batch else { return };
+                    self.bus.publish_events(batch.clone());
+                    self.offer(batch).await;
+                }
+                message = inbound.recv(), if bus_open => match message {
+                    Some(Inbound::Events(batch)) => self.offer(batch).await,
+                    Some(Inbound::SignOut { user, token_hash }) => {
+                        self.accounts.forget_token(&token_hash);
+                        self.hub.end_session(user, token_hash);
+                    }
+                    // Whatever was published while it was down is lost.
+                    Some(Inbound::Connected) => {
+                        self.metrics.resync_reread();
+                        self.reread().await;
+                    }
+                    None => bus_open = false,
+                },
+                _ = tick.tick() => self.resync().await,
+            }
+        }
+    }
+
+    /// Takes events from the sink or the bus: those next in line go to the
+    /// hub; one past a gap makes the gap be read from the database.
+    async fn offer(&mut self, batch: Vec<Event>) {
+        for event in batch {
+            if event.id > self.head {
+                self.pending.insert(event.id, event);
+            }
+        }
+        self.drain();
+        if !self.pending.is_empty() {
+            self.metrics.gap_reread();
+            self.reread().await;
+        }
+    }
+
+    fn drain(&mut self) {
+        while let Some(event) = self.pending.remove(&(self.head + 1)) {
+            self.hub.dispatch(&event);
+            self.head = event.id;
+        }
+    }
+
+    /// Reads everything after `head` from the database and dispatches it.
+    /// A failed read leaves the rest for the next tick.
+    async fn reread(&mut self) {
+        loop {
+            let events = match self.store.events_after(self.head, self.page).await {
+                Ok(events) => events,
+                Err(e) => {
+                    tracing::warn!(error = %e, "re-reading events from the database failed");
+                    return;
+                }
+            };
+            let full = events.len() >= self.page as usize;
+            for event in events {
+                if event.id > self.head {
+                    self.hub.dispatch(&event);
+                    self.head = event.id;
+                }
+            }
+            let head = self.head;
+            self.pending.retain(|id, _| *id > head);
+            self.drain();
+            if !full {
+                return;
+            }
+        }
+    }
+
+    /// The durable path: whatever the bus lost, the database has.
+    async fn resync(&mut self) {
+        match self.store.head().await {
+            Ok(newest) => {
+                self.metrics.catch_up_lag(newest.saturating_sub(self.head));
+                if newest > self.head {
+                    self.metrics.resync_reread();
+                    self.reread().await;
+                }
+            }
+            Err(e) => tracing::warn!(error = %e, "reading the newest event failed"),
+        }
+    }
+}
