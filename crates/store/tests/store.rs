@@ -112,6 +112,15 @@ async fn sessions_can_be_revoked(backend: Backend) {
     f.store.revoke_session(token).await.unwrap();
     assert_eq!(f.store.session_user(token).await.unwrap(), None);
     assert_eq!(f.store.session_user([8u8; 32]).await.unwrap(), None);
+    // Among several: the revoked one and the unknown one have ended.
+    f.store.create_session(u.id, [9u8; 32]).await.unwrap();
+    let ended = f
+        .store
+        .ended_sessions(vec![token, [8u8; 32], [9u8; 32]])
+        .await
+        .unwrap();
+    assert_eq!(ended, vec![token, [8u8; 32]]);
+    assert!(f.store.ended_sessions(Vec::new()).await.unwrap().is_empty());
 }
 
 async fn a_pair_has_one_direct_conversation(backend: Backend) {

@@ -215,6 +215,27 @@ impl Store for PgStore {
         Ok(row.map(|r| r.try_get(0)).transpose()?)
     }
 
+    async fn ended_sessions(&self, token_hashes: Vec<[u8; 32]>) -> Result<Vec<[u8; 32]>, Error> {
+        if token_hashes.is_empty() {
+            return Ok(Vec::new());
+        }
+        let given: Vec<&[u8]> = token_hashes.iter().map(|h| &h[..]).collect();
+        let rows = read::query(
+            &self.client().await?,
+            "SELECT token_hash FROM sessions WHERE token_hash = ANY($1) AND revoked_at IS NULL",
+            &[&given],
+        )
+        .await?;
+        let mut live = std::collections::HashSet::new();
+        for row in &rows {
+            live.insert(row.try_get::<_, Vec<u8>>(0)?);
+        }
+        Ok(token_hashes
+            .into_iter()
+            .filter(|h| !live.contains(&h[..]))
+            .collect())
+    }
+
     async fn revoke_session(&self, token_hash: [u8; 32]) -> Result<(), Error> {
         self.write(move |tx, _| {
             Box::pin(async move {
