@@ -35,6 +35,8 @@ pub struct Cluster {
     /// Events read per page when re-reading.
     pub(crate) page: u32,
     pub(crate) resync: Duration,
+    /// How often the sessions of open streams are checked in the database.
+    pub(crate) revocation: Duration,
 }
 
 impl Cluster {
@@ -46,6 +48,10 @@ impl Cluster {
     ) {
         let mut tick = tokio::time::interval(self.resync.max(Duration::from_millis(1)));
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        // A sign-out whose bus message was lost still closes the streams
+        // here within `bus.revocation_ms`.
+        let mut sessions = tokio::time::interval(self.revocation.max(Duration::from_millis(1)));
+        sessions.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let mut bus_open = true;
         loop {
             tokio::select! {
@@ -68,6 +74,7 @@ impl Cluster {
                     None => bus_open = false,
                 },
                 _ = tick.tick() => self.resync().await,
+                _ = sessions.tick() => self.end_revoked_sessions().await,
             }
         }
     }
@@ -118,6 +125,24 @@ impl Cluster {
             if !full {
                 return;
             }
+        }
+    }
+
+    /// Ends the open streams whose session was revoked (on any node).
+    async fn end_revoked_sessions(&self) {
+        let open = self.hub.open_sessions();
+        if open.is_empty() {
+            return;
+        }
+        let hashes = open.iter().map(|(_, hash)| *hash).collect();
+        match self.store.ended_sessions(hashes).await {
+            Ok(ended) => {
+                for (user, hash) in open.iter().filter(|(_, h)| ended.contains(h)) {
+                    self.accounts.forget_token(hash);
+                    self.hub.end_session(*user, *hash);
+                }
+            }
+            Err(e) => tracing::warn!(error = %e, "checking open sessions failed"),
         }
     }
 

@@ -412,8 +412,9 @@ pub struct BusSettings {
     pub connect_timeout_ms: u64,
     /// Longest a sign-out on one node leaves the token usable on another,
     /// ms (default 1,000): with a bus the token cache keeps a token no
-    /// longer than this, and the sign-out is also sent over the bus to end
-    /// that session's streams at once.
+    /// longer than this, and each node checks the sessions of its open
+    /// streams in the database this often. The sign-out also goes over the
+    /// bus, which ends those streams sooner.
     pub revocation_ms: u64,
     /// Batches waiting to be published (default 4,096); when the bus is
     /// slower, further ones are not published and other nodes find those

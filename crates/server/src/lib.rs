@@ -186,6 +186,7 @@ impl Server {
                     pending: Default::default(),
                     page: settings.stream.catch_up_page.max(1),
                     resync: Duration::from_millis(settings.bus.resync_interval_ms),
+                    revocation: Duration::from_millis(settings.bus.revocation_ms),
                 };
                 tokio::spawn(cluster.run(events, inbound));
                 Some(bus)

@@ -403,7 +403,7 @@ async fn check(
     checker: &Client,
     conversations: &[i64],
     acked: &[Acked],
-    readers: &[(String, Received)],
+    readers: &[(Client, Received)],
     starts: &[String],
 ) {
     let acked: HashMap<&str, i64> = acked
@@ -443,8 +443,9 @@ async fn check(
             "acknowledged {txn} lost or changed"
         );
     }
-    for ((name, got), start) in readers.iter().zip(starts) {
-        let want = committed(checker, start).await;
+    for (r, ((reader, got), start)) in readers.iter().zip(starts).enumerate() {
+        let name = format!("reader{r}");
+        let want = committed(reader, start).await;
         let got_cursors: Vec<&Value> = got.events.iter().map(|e| &e["cursor"]).collect();
         let want_cursors: Vec<&Value> = want.iter().map(|e| &e["cursor"]).collect();
         assert_eq!(
@@ -604,7 +605,12 @@ async fn run_under_load(pair: &mut Pair, fault: Fault) {
             got.events.len(),
             got.reconnects
         );
-        received.push((format!("reader{r}"), got));
+        // Asked on the node that stayed up, as itself.
+        let survivor = if fault == Fault::KillNodeA { &b } else { &a };
+        let me = Client::new(survivor)
+            .unwrap()
+            .with_token(readers[r].token().unwrap());
+        received.push((me, got));
     }
     let survivor = if fault == Fault::KillNodeA {
         &pair.b
@@ -686,7 +692,8 @@ fn a_bus_without_postgresql_is_refused_at_start() {
 
 /// A node whose NATS is unreachable starts anyway and serves its own
 /// clients from PostgreSQL, saying it is degraded in /healthz and
-/// /metrics; other nodes' events reach it through the database.
+/// /metrics; other nodes' events and sign-outs reach it through the
+/// database.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn without_nats_a_node_serves_degraded_from_the_database() {
     let db = PgDb::create();
@@ -709,4 +716,17 @@ async fn without_nats_a_node_serves_degraded_from_the_database() {
     let got = events(&mut stream, 1).await;
     assert_eq!(got[0]["message"]["body"], "over the database");
     assert!(rereads(&b.metrics().await) > 0);
+
+    // Bob signs out through node A; no bus tells node B, yet its stream
+    // of that session closes and the token is refused there.
+    let mut bob_on_a = Client::new(&a.url)
+        .unwrap()
+        .with_token(bob.token().unwrap());
+    bob_on_a.sign_out().await.unwrap();
+    let closed = tokio::time::timeout(Duration::from_secs(10), stream.next_text())
+        .await
+        .expect("node B closes the stream of a session signed out on node A");
+    assert!(closed.is_none(), "expected a close, got {closed:?}");
+    assert_eq!(stream.close_frame().map(|(code, _)| code), Some(4001));
+    assert_eq!(status(bob.me().await), 401);
 }
