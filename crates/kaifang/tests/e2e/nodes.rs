@@ -275,12 +275,21 @@ async fn a_sign_out_on_one_node_ends_the_session_on_the_other() {
 /// One sender's record: what it got acknowledged, by client_txn_id.
 type Acked = Vec<(String, i64)>;
 
-/// Sends `count` messages with idempotency keys, to `urls[0]` first and,
+/// The two nodes' addresses, as they are now (a restarted node has a new
+/// port).
+type Urls = Arc<std::sync::RwLock<[String; 2]>>;
+
+fn url_of(urls: &Urls, i: usize) -> String {
+    urls.read().unwrap()[i % 2].clone()
+}
+
+/// Sends `count` messages with idempotency keys, to node `first` first and,
 /// when a node stops answering, to the next: a send whose answer was lost
 /// is retried with the same key, so "acknowledged" is exact.
 async fn sender(
     token: String,
-    urls: Vec<String>,
+    urls: Urls,
+    first: usize,
     c: i64,
     tag: String,
     count: usize,
@@ -293,7 +302,7 @@ async fn sender(
         let txn = format!("{tag}-{i}");
         loop {
             assert!(Instant::now() < deadline, "sender {tag} ran out of time");
-            let client = Client::new(&urls[node % urls.len()])
+            let client = Client::new(&url_of(&urls, first + node))
                 .unwrap()
                 .with_token(&token);
             let sent = tokio::time::timeout(
@@ -325,12 +334,13 @@ struct Received {
     reconnects: Vec<Duration>,
 }
 
-/// Reads the stream from `start` on `urls[0]`; when the connection breaks,
+/// Reads the stream from `start` on node `first`; when the connection breaks,
 /// reconnects to the next node with its last cursor. Stops once it has
 /// `until` message events.
 async fn reader(
     token: String,
-    urls: Vec<String>,
+    urls: Urls,
+    first: usize,
     start: String,
     until: Arc<AtomicUsize>,
     done: Arc<AtomicUsize>,
@@ -345,7 +355,7 @@ async fn reader(
     let mut broken: Option<Instant> = None;
     loop {
         assert!(Instant::now() < deadline, "a reader ran out of time");
-        let client = Client::new(&urls[node % urls.len()])
+        let client = Client::new(&url_of(&urls, first + node))
             .unwrap()
             .with_token(&token);
         let Ok(mut stream) = client.stream(Some(&cursor)).await else {
@@ -474,10 +484,19 @@ async fn restarting_nats_under_load_loses_nothing() {
     run_under_load(&mut pair, Fault::RestartNats).await;
 }
 
+/// Both nodes restarted one after the other (SIGTERM, start again) under
+/// load: nothing lost; each reader's reconnection times are printed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_rolling_restart_under_load_loses_nothing() {
+    let mut pair = Pair::start().await;
+    run_under_load(&mut pair, Fault::RollingRestart).await;
+}
+
 #[derive(Clone, Copy, PartialEq)]
 enum Fault {
     KillNodeA,
     RestartNats,
+    RollingRestart,
 }
 
 const SENDERS: usize = 3;
@@ -509,18 +528,16 @@ async fn run_under_load(pair: &mut Pair, fault: Fault) {
         conversations.push(id(&conv));
         tokens.push(c.token().unwrap().to_owned());
     }
-    let (a, b) = (pair.a.url.clone(), pair.b.url.clone());
+    let urls: Urls = Arc::new(std::sync::RwLock::new([
+        pair.a.url.clone(),
+        pair.b.url.clone(),
+    ]));
     // Reader 0 on node A, reader 1 on node B; each from "now".
     let until = Arc::new(AtomicUsize::new(0));
     let done = Arc::new(AtomicUsize::new(0));
     let mut starts = Vec::new();
     let mut reading = Vec::new();
     for (r, client) in readers.iter().enumerate() {
-        let urls = if r == 0 {
-            vec![a.clone(), b.clone()]
-        } else {
-            vec![b.clone(), a.clone()]
-        };
         let start = client.poll(None, 0).await.unwrap()["next"]
             .as_str()
             .unwrap()
@@ -528,7 +545,8 @@ async fn run_under_load(pair: &mut Pair, fault: Fault) {
         starts.push(start.clone());
         reading.push(tokio::spawn(reader(
             client.token().unwrap().to_owned(),
-            urls,
+            urls.clone(),
+            r,
             start,
             until.clone(),
             done.clone(),
@@ -542,14 +560,10 @@ async fn run_under_load(pair: &mut Pair, fault: Fault) {
         .iter()
         .enumerate()
         .map(|(s, token)| {
-            let urls = if s % 2 == 0 {
-                vec![a.clone(), b.clone()]
-            } else {
-                vec![b.clone(), a.clone()]
-            };
             tokio::spawn(sender(
                 token.clone(),
-                urls,
+                urls.clone(),
+                s % 2,
                 conversations[s],
                 format!("s{s}"),
                 PER_SENDER,
@@ -581,7 +595,25 @@ async fn run_under_load(pair: &mut Pair, fault: Fault) {
             healthy(&pair.a, "ok").await;
             healthy(&pair.b, "ok").await;
         }
+        Fault::RollingRestart => {
+            // Node A, then node B: stopped gracefully (streams closed with
+            // 1012), started again, back on the bus, then the next.
+            for which in 0..2 {
+                let server = if which == 0 { &mut pair.a } else { &mut pair.b };
+                server.sigterm();
+                server.wait_exit(Duration::from_secs(30));
+                server.restart();
+                urls.write().unwrap()[which] = server.url.clone();
+                healthy(server, "ok").await;
+                let at = acks.load(Ordering::SeqCst);
+                wait_for(&acks, (at + total / 6).min(total)).await;
+            }
+        }
     }
+    let survivor = match fault {
+        Fault::KillNodeA => pair.b.url.clone(),
+        _ => pair.a.url.clone(),
+    };
     let mut acked = Vec::new();
     for s in sending {
         acked.push(
@@ -605,19 +637,13 @@ async fn run_under_load(pair: &mut Pair, fault: Fault) {
             got.events.len(),
             got.reconnects
         );
-        // Asked on the node that stayed up, as itself.
-        let survivor = if fault == Fault::KillNodeA { &b } else { &a };
-        let me = Client::new(survivor)
+        // Asked on a node that is up, as itself.
+        let me = Client::new(&survivor)
             .unwrap()
             .with_token(readers[r].token().unwrap());
         received.push((me, got));
     }
-    let survivor = if fault == Fault::KillNodeA {
-        &pair.b
-    } else {
-        &pair.a
-    };
-    let checker = Client::new(&survivor.url)
+    let checker = Client::new(&survivor)
         .unwrap()
         .with_token(checker.token().unwrap());
     check(&checker, &conversations, &acked, &received, &starts).await;
@@ -626,6 +652,11 @@ async fn run_under_load(pair: &mut Pair, fault: Fault) {
             !received[0].1.reconnects.is_empty(),
             "reader 0 never moved to node B"
         );
+    }
+    if fault == Fault::RollingRestart {
+        for (r, (_, got)) in received.iter().enumerate() {
+            assert!(!got.reconnects.is_empty(), "reader {r} never reconnected");
+        }
     }
     eprintln!(
         "node B: {} re-reads from the database",
