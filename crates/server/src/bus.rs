@@ -70,7 +70,10 @@ impl Bus {
                             tracing::info!("message bus connected");
                             connected.store(true, Ordering::Release);
                             metrics.bus_connected(true);
-                            let _ = inbound_tx.send(Inbound::Connected).await;
+                            // Never wait here (this task also reports
+                            // disconnections); if the queue is full, the
+                            // resync re-reads within its interval anyway.
+                            let _ = inbound_tx.try_send(Inbound::Connected);
                         }
                         async_nats::Event::Disconnected => {
                             tracing::warn!(
