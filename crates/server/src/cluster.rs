@@ -25,7 +25,8 @@ use crate::service::accounts::Accounts;
 pub struct Cluster {
     pub(crate) hub: Arc<Hub>,
     pub(crate) store: Arc<dyn Store>,
-    pub(crate) bus: Arc<Bus>,
+    /// Where this node's commits are published (`None` only in tests).
+    pub(crate) bus: Option<Arc<Bus>>,
     pub(crate) accounts: Arc<Accounts>,
     pub(crate) metrics: Arc<Metrics>,
     /// The last event handed to the hub.
@@ -57,7 +58,9 @@ impl Cluster {
             tokio::select! {
                 batch = local.recv() => {
                     let Some(batch) = batch else { return };
-                    self.bus.publish_events(batch.clone());
+                    if let Some(bus) = &self.bus {
+                        bus.publish_events(batch.clone());
+                    }
                     self.offer(batch).await;
                 }
                 message = inbound.recv(), if bus_open => match message {
@@ -158,5 +161,124 @@ impl Cluster {
             }
             Err(e) => tracing::warn!(error = %e, "reading the newest event failed"),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    use kaifang_store::{AdminGrant, NewMessage, SqliteConfig, SqliteStore, Store};
+
+    use super::Cluster;
+    use crate::hub::{Frame, Hub};
+    use crate::metrics::Metrics;
+    use crate::service::accounts::Accounts;
+
+    fn message(c: i64, sender: i64, body: &str) -> NewMessage {
+        NewMessage {
+            conversation_id: c,
+            sender_id: sender,
+            body: body.into(),
+            client_txn_id: None,
+            links: "[]".into(),
+            shares: Vec::new(),
+        }
+    }
+
+    fn ids(rx: &mut tokio::sync::mpsc::Receiver<Frame>) -> Vec<i64> {
+        std::iter::from_fn(|| rx.try_recv().ok())
+            .map(|f| f.id)
+            .collect()
+    }
+
+    /// Whatever order and however often events arrive (late, early, twice,
+    /// never), a subscriber gets each once, in id order: gaps are read from
+    /// the database, a lost last event by the resync.
+    #[tokio::test]
+    async fn events_reach_subscribers_once_in_order_whatever_the_bus_does() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let (sink, mut sunk) = tokio::sync::mpsc::unbounded_channel();
+        let store: Arc<dyn Store> = Arc::new(
+            SqliteStore::open(SqliteConfig::new(dir.path().join("k.db")), sink).expect("store"),
+        );
+        let alice = store
+            .create_user("alice", "A", "h", AdminGrant::No)
+            .await
+            .expect("alice");
+        let bob = store
+            .create_user("bob", "B", "h", AdminGrant::No)
+            .await
+            .expect("bob");
+        let (c, _) = store.open_direct(alice.id, bob.id).await.expect("direct");
+        for i in 0..5 {
+            store
+                .append_message(message(c.id, alice.id, &format!("m{i}")))
+                .await
+                .expect("send");
+        }
+        let all: Vec<_> = std::iter::from_fn(|| sunk.try_recv().ok())
+            .flatten()
+            .collect();
+        assert_eq!(all.len(), 7, "two joins and five messages");
+
+        let metrics = Arc::new(Metrics::default());
+        metrics.bus_configured();
+        let counted = |name: &str| {
+            let text = metrics.render();
+            text.lines()
+                .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.parse::<u64>().ok())
+                .unwrap_or(u64::MAX)
+        };
+        let hub = Hub::new(Vec::new(), 64, metrics.clone());
+        let mut alice_stream = hub.subscribe(alice.id, [1; 32]);
+        let accounts =
+            Accounts::new(store.clone(), Default::default(), (100, 100), 100).expect("accounts");
+        let mut cluster = Cluster {
+            hub: hub.clone(),
+            store: store.clone(),
+            bus: None,
+            accounts: Arc::new(accounts),
+            metrics: metrics.clone(),
+            head: 0,
+            pending: Default::default(),
+            page: 2,
+            resync: Duration::from_millis(500),
+            revocation: Duration::from_millis(1000),
+        };
+        // The first two in order, then the fifth before the rest: a gap,
+        // read from the database (in pages of two) up to its newest.
+        cluster.offer(all[..2].to_vec()).await;
+        assert_eq!(ids(&mut alice_stream.rx), vec![1, 2]);
+        cluster.offer(vec![all[4].clone()]).await;
+        assert_eq!(ids(&mut alice_stream.rx), vec![3, 4, 5, 6, 7]);
+        // Late and repeated ones change nothing.
+        cluster
+            .offer(vec![all[2].clone(), all[3].clone(), all[4].clone()])
+            .await;
+        cluster.offer(all.clone()).await;
+        assert!(ids(&mut alice_stream.rx).is_empty());
+        // The next in line goes out at once, without a read.
+        store
+            .append_message(message(c.id, alice.id, "next"))
+            .await
+            .expect("send");
+        let next: Vec<_> = std::iter::from_fn(|| sunk.try_recv().ok())
+            .flatten()
+            .collect();
+        cluster.offer(next).await;
+        assert_eq!(ids(&mut alice_stream.rx), vec![8]);
+        assert_eq!(counted("kaifang_bus_gap_rereads_total"), 1);
+        // A commit whose bus message never comes: the resync finds it.
+        store
+            .append_message(message(c.id, alice.id, "lost"))
+            .await
+            .expect("send");
+        cluster.resync().await;
+        assert_eq!(ids(&mut alice_stream.rx), vec![9]);
+        assert_eq!(counted("kaifang_bus_resync_rereads_total"), 1);
+        cluster.resync().await;
+        assert!(ids(&mut alice_stream.rx).is_empty());
     }
 }

@@ -179,7 +179,7 @@ impl Server {
                 let cluster = cluster::Cluster {
                     hub: hub.clone(),
                     store: store.clone(),
-                    bus: bus.clone(),
+                    bus: Some(bus.clone()),
                     accounts: accounts.clone(),
                     metrics: metrics.clone(),
                     head,
