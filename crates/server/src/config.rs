@@ -35,6 +35,8 @@ pub struct Settings {
     pub storage: StorageSettings,
     /// A PostgreSQL database instead of the embedded one.
     pub database: DatabaseSettings,
+    /// The message bus between the nodes of a cluster (docs/scale-out.md).
+    pub bus: BusSettings,
     /// Link previews.
     pub preview: PreviewSettings,
     /// The link engine: registry, threat lists, policy.
@@ -58,6 +60,7 @@ impl Default for Settings {
             stream: StreamSettings::default(),
             storage: StorageSettings::default(),
             database: DatabaseSettings::default(),
+            bus: BusSettings::default(),
             preview: PreviewSettings::default(),
             links: LinkSettings::default(),
             governance: GovernanceSettings::default(),
@@ -383,6 +386,51 @@ impl Default for DatabaseSettings {
             url: String::new(),
             pool_size: 16,
             connect_timeout_ms: 5_000,
+        }
+    }
+}
+
+/// NATS (core, not JetStream) between several servers on one PostgreSQL
+/// database: committed events and sign-outs reach the other nodes through
+/// it; the database stays the only durable copy (docs/scale-out.md).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct BusSettings {
+    /// `nats://host:port`, or empty for a single server (default): then
+    /// nothing is published and nothing is polled.
+    pub url: String,
+    /// First part of every subject (default `kaifang`): events go on
+    /// `<prefix>.events.<conversation>`, sign-outs on `<prefix>.signout`.
+    pub subject_prefix: String,
+    /// How often a node compares the database's newest event with the last
+    /// it delivered and re-reads what it missed, ms (default 500): the bound
+    /// on delivery from other nodes when a bus message was lost or the bus
+    /// is down.
+    pub resync_interval_ms: u64,
+    /// Longest wait for one attempt to reach the bus, ms (default 2,000);
+    /// a node that cannot reach it starts anyway, degraded, and retries.
+    pub connect_timeout_ms: u64,
+    /// Longest a sign-out on one node leaves the token usable on another,
+    /// ms (default 1,000): with a bus the token cache keeps a token no
+    /// longer than this, and each node checks the sessions of its open
+    /// streams in the database this often. The sign-out also goes over the
+    /// bus, which ends those streams sooner.
+    pub revocation_ms: u64,
+    /// Batches waiting to be published (default 4,096); when the bus is
+    /// slower, further ones are not published and other nodes find those
+    /// events by their resync instead.
+    pub publish_queue: usize,
+}
+
+impl Default for BusSettings {
+    fn default() -> Self {
+        Self {
+            url: String::new(),
+            subject_prefix: "kaifang".into(),
+            resync_interval_ms: 500,
+            connect_timeout_ms: 2_000,
+            revocation_ms: 1_000,
+            publish_queue: 4_096,
         }
     }
 }

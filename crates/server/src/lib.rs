@@ -8,6 +8,8 @@
 #![deny(missing_docs)]
 
 mod api;
+mod bus;
+mod cluster;
 mod config;
 mod error;
 mod hub;
@@ -31,8 +33,9 @@ use tokio::net::TcpListener;
 // The public surface: what the binary, the benchmarks and embedders use.
 // Everything else is private, so that it can change without notice.
 pub use config::{
-    AuthSettings, Cidr, GovernanceSettings, HttpSettings, Limits, LinkSettings, LogFormat,
-    LogSettings, PreviewSettings, ProxyHeader, Settings, StorageSettings, StreamSettings,
+    AuthSettings, BusSettings, Cidr, GovernanceSettings, HttpSettings, Limits, LinkSettings,
+    LogFormat, LogSettings, PreviewSettings, ProxyHeader, Settings, StorageSettings,
+    StreamSettings,
 };
 use hub::Hub;
 use metrics::Metrics;
@@ -79,6 +82,8 @@ pub struct AppState {
     pub streams: Arc<tokio::sync::Semaphore>,
     /// Raised on shutdown: streams close with 1012, long polls answer.
     pub(crate) stopping: listener::Stopping,
+    /// The message bus, when this server is one node of several.
+    pub(crate) bus: Option<Arc<bus::Bus>>,
 }
 
 /// The store the settings choose: PostgreSQL when `database.url` is set,
@@ -114,16 +119,31 @@ pub struct Server {
 impl Server {
     /// Opens the database, starts the fan-out and binds the listener.
     pub async fn build(settings: Settings) -> Result<Self, StartError> {
+        let clustered = !settings.bus.url.is_empty();
+        if clustered && settings.database.url.is_empty() {
+            return Err(StartError::BusWithoutPostgres);
+        }
         let (sink, events) = tokio::sync::mpsc::unbounded_channel();
         let (stop, stopping) = listener::Stopping::new();
         let (store, governance_store) = open_store(&settings, sink).await?;
         let metrics = Arc::new(Metrics::default());
+        // In a cluster, the position is read before the memberships: the
+        // events in between are applied again, which leaves them as they are.
+        let head = if clustered { store.head().await? } else { 0 };
         let hub = Hub::new(
             store.all_memberships().await?,
             settings.stream.queue_capacity,
             metrics.clone(),
         );
-        tokio::spawn(hub.clone().run(events));
+        let bus = if clustered {
+            metrics.bus_configured();
+            let (bus, inbound) = bus::Bus::start(&settings.bus, metrics.clone())
+                .await
+                .map_err(StartError::Bus)?;
+            Some((bus, inbound))
+        } else {
+            None
+        };
         let links = Arc::new(Links::load(settings.links.clone())?);
         let previews = Arc::new(Previews::new(store.clone(), settings.preview.clone())?);
         let admins = Arc::new(Admins::new(store.clone(), governance_store.clone()));
@@ -136,16 +156,44 @@ impl Server {
         // Put in force whatever the database says, before serving anyone.
         governance.sync().await;
         tokio::spawn(governance.clone().run());
+        let mut accounts = Accounts::new(
+            store.clone(),
+            settings.auth.clone(),
+            (
+                settings.limits.requests_per_second,
+                settings.limits.requests_burst,
+            ),
+            settings.limits.rate_limit_keys,
+        )?;
+        if clustered {
+            accounts =
+                accounts.bound_token_cache(Duration::from_millis(settings.bus.revocation_ms));
+        }
+        let accounts = Arc::new(accounts);
+        let bus = match bus {
+            None => {
+                tokio::spawn(hub.clone().run(events));
+                None
+            }
+            Some((bus, inbound)) => {
+                let cluster = cluster::Cluster {
+                    hub: hub.clone(),
+                    store: store.clone(),
+                    bus: Some(bus.clone()),
+                    accounts: accounts.clone(),
+                    metrics: metrics.clone(),
+                    head,
+                    pending: Default::default(),
+                    page: settings.stream.catch_up_page.max(1),
+                    resync: Duration::from_millis(settings.bus.resync_interval_ms),
+                    revocation: Duration::from_millis(settings.bus.revocation_ms),
+                };
+                tokio::spawn(cluster.run(events, inbound));
+                Some(bus)
+            }
+        };
         let state = AppState {
-            accounts: Arc::new(Accounts::new(
-                store.clone(),
-                settings.auth.clone(),
-                (
-                    settings.limits.requests_per_second,
-                    settings.limits.requests_burst,
-                ),
-                settings.limits.rate_limit_keys,
-            )?),
+            accounts,
             conversations: Arc::new(Conversations::new(store.clone(), settings.limits.clone())),
             messaging: Arc::new(Messaging::new(
                 store.clone(),
@@ -159,7 +207,8 @@ impl Server {
             previews,
             governance,
             admins,
-            events: Arc::new(Events::new(store.clone(), hub)),
+            events: Arc::new(Events::new(store.clone(), hub, bus.clone())),
+            bus,
             metrics,
             // tokio's semaphore panics past `MAX_PERMITS`; no server has that many.
             streams: Arc::new(tokio::sync::Semaphore::new(

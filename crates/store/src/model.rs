@@ -142,7 +142,7 @@ pub struct ConversationSummary {
 }
 
 /// A stored message.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Message {
     /// Global id.
     pub id: i64,
@@ -239,7 +239,7 @@ pub struct MemberEvent {
 }
 
 /// The payload of an event.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum EventBody {
     /// A new message.
     Message(Message),
@@ -257,7 +257,7 @@ pub enum EventBody {
 }
 
 /// One entry of the event log.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Event {
     /// Position in the log (the cursor).
     pub id: EventId,

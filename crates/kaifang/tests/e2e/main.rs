@@ -16,6 +16,7 @@ mod links;
 mod logs;
 mod messages;
 mod metrics_auth;
+mod nodes;
 mod pgdb;
 mod previews;
 mod privileges;

@@ -28,6 +28,9 @@ pub struct Accounts {
     store: Arc<dyn Store>,
     settings: AuthSettings,
     tokens: Mutex<HashMap<[u8; 32], (UserId, Instant)>>,
+    /// How long a cached token is trusted (`auth.token_cache_seconds`, or
+    /// less in a cluster: `bus.revocation_ms`).
+    token_ttl: Duration,
     passwords: Passwords,
     /// Failed sign-ins per (handle, address): the owner elsewhere is free.
     by_handle: Backoff,
@@ -143,6 +146,7 @@ impl Accounts {
                 rate_limit_keys,
             ),
             requests: Buckets::new(requests.0, requests.1, rate_limit_keys),
+            token_ttl: Duration::from_secs(settings.token_cache_seconds),
             settings,
             tokens: Mutex::new(HashMap::new()),
         })
@@ -249,7 +253,7 @@ impl Accounts {
 
     /// The caller behind a session token's hash, or 401 once signed out.
     pub async fn session(&self, token_hash: [u8; 32]) -> Result<Caller> {
-        let ttl = Duration::from_secs(self.settings.token_cache_seconds);
+        let ttl = self.token_ttl;
         if let Ok(cache) = self.tokens.lock()
             && let Some((user_id, at)) = cache.get(&token_hash)
             && at.elapsed() < ttl
@@ -285,7 +289,16 @@ impl Accounts {
         Ok(())
     }
 
-    fn forget_token(&self, token_hash: &[u8; 32]) {
+    /// Keeps verified tokens in the cache at most `bound` (a cluster: a
+    /// sign-out on another node must take effect within it even when the
+    /// bus does not bring it).
+    pub fn bound_token_cache(mut self, bound: Duration) -> Self {
+        self.token_ttl = self.token_ttl.min(bound);
+        self
+    }
+
+    /// Forgets a cached token (signed out here or on another node).
+    pub fn forget_token(&self, token_hash: &[u8; 32]) {
         if let Ok(mut cache) = self.tokens.lock() {
             cache.remove(token_hash);
         }

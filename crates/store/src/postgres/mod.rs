@@ -215,6 +215,27 @@ impl Store for PgStore {
         Ok(row.map(|r| r.try_get(0)).transpose()?)
     }
 
+    async fn ended_sessions(&self, token_hashes: Vec<[u8; 32]>) -> Result<Vec<[u8; 32]>, Error> {
+        if token_hashes.is_empty() {
+            return Ok(Vec::new());
+        }
+        let given: Vec<&[u8]> = token_hashes.iter().map(|h| &h[..]).collect();
+        let rows = read::query(
+            &self.client().await?,
+            "SELECT token_hash FROM sessions WHERE token_hash = ANY($1) AND revoked_at IS NULL",
+            &[&given],
+        )
+        .await?;
+        let mut live = std::collections::HashSet::new();
+        for row in &rows {
+            live.insert(row.try_get::<_, Vec<u8>>(0)?);
+        }
+        Ok(token_hashes
+            .into_iter()
+            .filter(|h| !live.contains(&h[..]))
+            .collect())
+    }
+
     async fn revoke_session(&self, token_hash: [u8; 32]) -> Result<(), Error> {
         self.write(move |tx, _| {
             Box::pin(async move {
@@ -330,6 +351,10 @@ impl Store for PgStore {
         limit: u32,
     ) -> Result<Vec<Event>, Error> {
         read::events_for(&self.client().await?, user, after, limit).await
+    }
+
+    async fn events_after(&self, after: EventId, limit: u32) -> Result<Vec<Event>, Error> {
+        read::events_after(&self.client().await?, after, limit).await
     }
 
     async fn head(&self) -> Result<EventId, Error> {

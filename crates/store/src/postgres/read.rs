@@ -263,8 +263,28 @@ pub(super) async fn events_for<C: GenericClient>(
          WHERE e.id > $2 ORDER BY e.id LIMIT $3"
     );
     let rows = query(c, &sql, &[&user, &after, &i64::from(limit)]).await?;
+    events_from(&rows)
+}
+
+pub(super) async fn events_after<C: GenericClient>(
+    c: &C,
+    after: EventId,
+    limit: u32,
+) -> Result<Vec<Event>, Error> {
+    let sql = format!(
+        "SELECT e.id, e.conversation_id, e.kind, e.message_id, e.data, {MESSAGE_COLUMNS} \
+         FROM events e \
+         LEFT JOIN messages m ON m.id = e.message_id AND e.kind = 'message' \
+         LEFT JOIN users u ON u.id = m.sender_id \
+         WHERE e.id > $1 ORDER BY e.id LIMIT $2"
+    );
+    let rows = query(c, &sql, &[&after, &i64::from(limit)]).await?;
+    events_from(&rows)
+}
+
+fn events_from(rows: &[Row]) -> Result<Vec<Event>, Error> {
     let mut out = Vec::with_capacity(rows.len());
-    for row in &rows {
+    for row in rows {
         let kind: String = row.try_get(2)?;
         let data: Option<String> = row.try_get(4)?;
         let body = match kind.as_str() {

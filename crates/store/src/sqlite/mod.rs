@@ -183,6 +183,19 @@ impl Store for SqliteStore {
         self.read(move |c| read::session_user(c, &token_hash)).await
     }
 
+    async fn ended_sessions(&self, token_hashes: Vec<[u8; 32]>) -> Result<Vec<[u8; 32]>, Error> {
+        self.read(move |c| {
+            let mut ended = Vec::new();
+            for hash in token_hashes {
+                if read::session_user(c, &hash)?.is_none() {
+                    ended.push(hash);
+                }
+            }
+            Ok(ended)
+        })
+        .await
+    }
+
     async fn revoke_session(&self, token_hash: [u8; 32]) -> Result<(), Error> {
         self.writer
             .run(move |conn, _| {
@@ -291,6 +304,11 @@ impl Store for SqliteStore {
         limit: u32,
     ) -> Result<Vec<Event>, Error> {
         self.read(move |c| read::events_for(c, user, after, limit))
+            .await
+    }
+
+    async fn events_after(&self, after: EventId, limit: u32) -> Result<Vec<Event>, Error> {
+        self.read(move |c| read::events_after(c, after, limit))
             .await
     }
 

@@ -211,7 +211,26 @@ pub(super) fn events_for(
          WHERE e.id > ?2 ORDER BY e.id LIMIT ?3"
     );
     let mut stmt = conn.prepare_cached(&sql)?;
-    let mut rows = stmt.query(params![user, after, limit])?;
+    events_from(stmt.query(params![user, after, limit])?)
+}
+
+pub(super) fn events_after(
+    conn: &Connection,
+    after: EventId,
+    limit: u32,
+) -> Result<Vec<Event>, Error> {
+    let sql = format!(
+        "SELECT e.id, e.conversation_id, e.kind, e.message_id, e.data, {MESSAGE_COLUMNS} \
+         FROM events e \
+         LEFT JOIN messages m ON m.id = e.message_id AND e.kind = 'message' \
+         LEFT JOIN users u ON u.id = m.sender_id \
+         WHERE e.id > ?1 ORDER BY e.id LIMIT ?2"
+    );
+    let mut stmt = conn.prepare_cached(&sql)?;
+    events_from(stmt.query(params![after, limit])?)
+}
+
+fn events_from(mut rows: rusqlite::Rows<'_>) -> Result<Vec<Event>, Error> {
     let mut out = Vec::new();
     while let Some(row) = rows.next()? {
         let id: i64 = row.get(0)?;
