@@ -51,7 +51,10 @@ pub(super) fn session_user(
 ) -> Result<Option<UserId>, Error> {
     Ok(conn
         .prepare_cached(
-            "SELECT user_id FROM sessions WHERE token_hash = ?1 AND revoked_at IS NULL",
+            // A suspended account's tokens are refused even if one was
+            // issued in the instant around its suspension.
+            "SELECT s.user_id FROM sessions s JOIN users u ON u.id = s.user_id \
+             WHERE s.token_hash = ?1 AND s.revoked_at IS NULL AND u.suspended_at IS NULL",
         )?
         .query_row([&token_hash[..]], |r| r.get(0))
         .optional()?)
