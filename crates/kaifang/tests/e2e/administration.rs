@@ -416,3 +416,111 @@ async fn the_account_list_comes_in_pages() {
         assert_eq!(status(page(bad).await), 400, "{bad}");
     }
 }
+
+/// The operator's commands, as `docs/operating.md` shows them.
+#[test]
+fn the_cli_invites_lists_suspends_restores_and_resets() {
+    let server = TestServer::start_with(&[("KAIFANG_AUTH__REGISTRATION", "invite")]);
+    let out = admin_create(&server, "root");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let run = |who: &str, args: &[&str]| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_kaifang"))
+            .args(["--server", &server.url, "--client-config"])
+            .arg(dir.path().join(format!("{who}.json")))
+            .args(args)
+            .env_remove("KAIFANG_TOKEN")
+            .env_remove("KAIFANG_PASSWORD")
+            .stdin(Stdio::null())
+            .output()
+            .expect("run kaifang")
+    };
+    let ok = |out: std::process::Output| -> Value {
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_slice(&out.stdout).unwrap_or(Value::Null)
+    };
+    ok(run("root", &["login", "root", "--password", PASSWORD]));
+    let made = ok(run(
+        "root",
+        &["admin", "invite", "create", "--uses", "2", "--valid", "1h"],
+    ));
+    let code = made["code"].as_str().unwrap().to_owned();
+    assert_eq!(made["invite"]["max_uses"], 2);
+    let refused = run(
+        "alice",
+        &["account", "create", "alice", "--password", PASSWORD],
+    );
+    let err = String::from_utf8_lossy(&refused.stderr);
+    assert!(
+        !refused.status.success() && err.contains("sign-ups need an invite code"),
+        "{err}"
+    );
+    ok(run(
+        "alice",
+        &[
+            "account",
+            "create",
+            "alice",
+            "--password",
+            PASSWORD,
+            "--invite",
+            &code,
+        ],
+    ));
+    let list = ok(run("root", &["admin", "invite", "list"]));
+    assert_eq!(list["invites"][0]["uses"], 1);
+    let id = list["invites"][0]["id"].to_string();
+    let revoked = run("root", &["admin", "invite", "revoke", &id]);
+    assert!(revoked.status.success());
+    let refused = run(
+        "bob",
+        &[
+            "account",
+            "create",
+            "bob",
+            "--password",
+            PASSWORD,
+            "--invite",
+            &code,
+        ],
+    );
+    let err = String::from_utf8_lossy(&refused.stderr);
+    assert!(
+        !refused.status.success() && err.contains("not valid"),
+        "{err}"
+    );
+
+    let users = ok(run("root", &["admin", "users", "--limit", "10"]));
+    assert_eq!(users["users"][1]["handle"], "alice");
+    let suspended = ok(run("root", &["admin", "suspend", "alice"]));
+    assert_eq!(suspended["suspended"], true);
+    let refused = run("alice", &["login", "alice", "--password", PASSWORD]);
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("suspended"));
+    ok(run("root", &["admin", "restore", "alice"]));
+    let reset = ok(run("root", &["admin", "reset-password", "alice"]));
+    let reset_code = reset["code"].as_str().unwrap();
+    let new_password = "another good password";
+    ok(run(
+        "alice",
+        &[
+            "account",
+            "reset-password",
+            "--code",
+            reset_code,
+            "--password",
+            new_password,
+        ],
+    ));
+    ok(run(
+        "alice",
+        &["login", "alice", "--password", new_password],
+    ));
+}
