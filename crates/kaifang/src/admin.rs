@@ -120,6 +120,10 @@ pub async fn online(client: &Client, cmd: &AdminCommand) -> anyhow::Result<()> {
             let path = user(handle, "suspension");
             print(&client.raw(Method::DELETE, &path, None).await?)?;
         }
+        AdminCommand::RemoveMessage { id } => {
+            let path = format!("/api/v1/admin/messages/{id}");
+            print(&client.raw(Method::DELETE, &path, None).await?)?;
+        }
         AdminCommand::ResetPassword { handle } => {
             let path = user(handle, "password-reset");
             print(&client.raw(Method::POST, &path, None).await?)?;

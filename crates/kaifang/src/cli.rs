@@ -377,6 +377,11 @@ pub enum AdminCommand {
         /// The account's handle.
         handle: String,
     },
+    /// Removes a message (its text is deleted; members see a placeholder).
+    RemoveMessage {
+        /// The message's id.
+        id: i64,
+    },
     /// Makes a one-time password-reset code for an account, to hand to its
     /// owner (`kaifang account reset-password --code …`).
     ResetPassword {

@@ -5,7 +5,7 @@
 use async_trait::async_trait;
 use serde::Serialize;
 
-use crate::{AdminGrant, Error, Timestamp, User, UserId};
+use crate::{AdminGrant, Error, Event, EventBody, Timestamp, User, UserId};
 
 /// An invite code's record (the code itself is never stored).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -69,6 +69,26 @@ pub mod refusal {
     pub const RESET_USED: &str = "the password reset code has already been used";
 }
 
+/// A removal event's stored data (`events.data`).
+#[derive(Serialize, serde::Deserialize)]
+struct RemovalData {
+    message_id: i64,
+    seq: i64,
+}
+
+pub(crate) fn removal_data(message_id: i64, seq: i64) -> String {
+    serde_json::to_string(&RemovalData { message_id, seq }).unwrap_or_default()
+}
+
+/// Reads a removal event's stored data back.
+pub(crate) fn removal(data: &str) -> Result<EventBody, Error> {
+    let d: RemovalData = serde_json::from_str(data).map_err(|e| Error::Corrupt(e.to_string()))?;
+    Ok(EventBody::Removal {
+        message_id: d.message_id,
+        seq: d.seq,
+    })
+}
+
 /// Operator administration storage.
 #[async_trait]
 pub trait Administration: Send + Sync + 'static {
@@ -125,4 +145,10 @@ pub trait Administration: Send + Sync + 'static {
         now: Timestamp,
         password_hash: &str,
     ) -> Result<(User, Vec<[u8; 32]>), Error>;
+
+    /// Removes a message: its text, links and previews (and the logged
+    /// preview events, which hold page text) are gone, `removed_at` is set,
+    /// and a removal event is logged and emitted. [`Error::NotFound`] for
+    /// an unknown message, [`Error::Conflict`] when already removed.
+    async fn remove_message(&self, message_id: i64, now: Timestamp) -> Result<Event, Error>;
 }

@@ -4,7 +4,7 @@
 
 mod support;
 
-use kaifang_store::{AdminGrant, Error, InvitedSignUp, refusal};
+use kaifang_store::{AdminGrant, Error, EventBody, InvitedSignUp, NewMessage, refusal};
 use support::{Backend, open};
 
 const NOW: i64 = 1_800_000_000_000;
@@ -257,7 +257,100 @@ async fn accounts_come_in_pages_by_id(backend: Backend) {
     assert!(f.store.accounts(ids[2], 2).await.unwrap().is_empty());
 }
 
+/// A removed message keeps its place with no text, links or previews; a
+/// removal event is logged and emitted, and the preview events (page text)
+/// are gone from the log.
+async fn a_removed_message_keeps_its_place_and_loses_its_text(backend: Backend) {
+    let mut f = open(backend).await;
+    let a = f
+        .store
+        .create_user("alice", "A", "h", AdminGrant::Yes)
+        .await
+        .unwrap();
+    let b = f
+        .store
+        .create_user("bob", "B", "h", AdminGrant::No)
+        .await
+        .unwrap();
+    let (c, _) = f.store.open_direct(a.id, b.id).await.unwrap();
+    let send = |body: &str| NewMessage {
+        conversation_id: c.id,
+        sender_id: b.id,
+        body: body.into(),
+        client_txn_id: None,
+        links: r#"[{"url":"https://example.com/secret"}]"#.into(),
+        shares: Vec::new(),
+    };
+    let (gone, _) = f
+        .store
+        .append_message(send("the secret text"))
+        .await
+        .unwrap();
+    let (kept, _) = f
+        .store
+        .append_message(NewMessage {
+            links: "[]".into(),
+            ..send("kept")
+        })
+        .await
+        .unwrap();
+    f.store
+        .attach_preview(
+            gone.id,
+            "https://example.com/secret",
+            r#"{"title":"secret page"}"#,
+        )
+        .await
+        .unwrap();
+    while f.events.try_recv().is_ok() {}
+
+    let event = f.store.remove_message(gone.id, NOW).await.unwrap();
+    assert_eq!(
+        event.body,
+        EventBody::Removal {
+            message_id: gone.id,
+            seq: gone.seq
+        }
+    );
+    let emitted = f.events.try_recv().unwrap();
+    assert_eq!(emitted, vec![event.clone()]);
+    let history = f.store.messages(c.id, None, 10).await.unwrap();
+    assert_eq!(history.len(), 2);
+    let placeholder = &history[0];
+    assert_eq!(
+        (
+            placeholder.seq,
+            placeholder.body.as_str(),
+            placeholder.links.as_str()
+        ),
+        (gone.seq, "", "[]")
+    );
+    assert_eq!(
+        (placeholder.previews.as_deref(), placeholder.removed_at),
+        (None, Some(NOW))
+    );
+    assert_eq!(
+        (history[1].body.as_str(), history[1].removed_at),
+        ("kept", None)
+    );
+    let log = f.store.events_for(a.id, 0, 100).await.unwrap();
+    assert!(
+        !log.iter()
+            .any(|e| matches!(e.body, EventBody::Preview { .. }))
+    );
+    assert_eq!(log.last(), Some(&event));
+    let text = format!("{log:?}");
+    assert!(!text.contains("secret"), "{text}");
+    assert_eq!(kept.seq, gone.seq + 1);
+
+    let again = f.store.remove_message(gone.id, NOW).await;
+    assert!(matches!(again, Err(Error::Conflict(_))), "{again:?}");
+    let unknown = f.store.remove_message(9_999, NOW).await;
+    assert!(matches!(unknown, Err(Error::NotFound(_))), "{unknown:?}");
+}
+
 on_every_backend!(
+    a_removed_message_keeps_its_place_and_loses_its_text,
     invites_count_their_uses_and_say_why_they_refuse,
     suspension_ends_sessions_and_restoring_allows_new_ones,
     reset_codes_work_once_and_end_every_session,

@@ -524,3 +524,63 @@ fn the_cli_invites_lists_suspends_restores_and_resets() {
         &["login", "alice", "--password", new_password],
     ));
 }
+
+#[tokio::test]
+async fn a_removed_message_becomes_a_placeholder_everywhere() {
+    let server = TestServer::start();
+    let root = user(&server, "root").await;
+    let alice = user(&server, "alice").await;
+    let bob = user(&server, "bob").await;
+    let c = crate::id(&alice.open_direct("bob").await.unwrap());
+    let mut stream = bob.stream(None).await.unwrap();
+    server.wait_for_clients(1).await;
+    let sent = alice.send(c, "the words to remove", None).await.unwrap();
+    let message_id = sent["id"].as_i64().unwrap();
+    assert_eq!(next_event(&mut stream).await["type"], "message");
+
+    let path = format!("/api/v1/admin/messages/{message_id}");
+    assert_eq!(status(alice.raw(Method::DELETE, &path, None).await), 404);
+    let removed = root.raw(Method::DELETE, &path, None).await.unwrap();
+    assert_eq!(
+        (removed["conversation_id"].as_i64(), removed["seq"].as_i64()),
+        (Some(c), Some(1))
+    );
+    let event = next_event(&mut stream).await;
+    assert_eq!(
+        (
+            event["type"].as_str(),
+            event["message_id"].as_i64(),
+            event["seq"].as_i64()
+        ),
+        (Some("removal"), Some(message_id), Some(1))
+    );
+    for reader in [&alice, &bob] {
+        let history = reader.history(c, None, 10).await.unwrap();
+        let m = &history["messages"][0];
+        assert_eq!(
+            (m["removed"].as_bool(), m["body"].as_str()),
+            (Some(true), Some(""))
+        );
+    }
+    // Catching up from the start replays the placeholder, not the text.
+    let replay = bob.poll(Some("c1.0"), 0).await.unwrap().to_string();
+    assert!(!replay.contains("the words to remove"), "{replay}");
+    assert_eq!(status(root.raw(Method::DELETE, &path, None).await), 409);
+    let missing = root
+        .raw(Method::DELETE, "/api/v1/admin/messages/99999", None)
+        .await;
+    assert_eq!(status(missing), 404);
+    let log = audit(&root).await;
+    assert!(
+        log.contains("message.remove") && !log.contains("the words"),
+        "{log}"
+    );
+}
+
+async fn next_event(stream: &mut kaifang_client::EventStream) -> Value {
+    tokio::time::timeout(Duration::from_secs(10), stream.next_event())
+        .await
+        .expect("an event within 10 s")
+        .expect("stream open")
+        .expect("valid event")
+}

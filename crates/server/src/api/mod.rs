@@ -48,6 +48,7 @@ use crate::error::{ApiError, REQUEST_ID};
         accounts::reset_password,
         operators::create_invite, operators::invites, operators::revoke_invite,
         operators::users, operators::suspend, operators::restore, operators::reset_password,
+        operators::remove_message,
     ),
     modifiers(&BearerAuth),
 )]
@@ -126,6 +127,7 @@ pub fn routes(state: AppState) -> Router {
         )
         .route("/admin/invites/{id}", delete(operators::revoke_invite))
         .route("/admin/users", get(operators::users))
+        .route("/admin/messages/{id}", delete(operators::remove_message))
         .route(
             "/admin/users/{handle}/suspension",
             put(operators::suspend).delete(operators::restore),

@@ -1,6 +1,7 @@
-//! `/api/v1/admin/invites` and `/api/v1/admin/users`: invite codes, the
-//! account list, suspension and password-reset codes. Everyone but
-//! operator administrators gets 404.
+//! `/api/v1/admin/invites`, `/api/v1/admin/users` and
+//! `/api/v1/admin/messages`: invite codes, the account list, suspension,
+//! password-reset codes and removing messages. Everyone but operator
+//! administrators gets 404.
 use std::sync::Arc;
 
 use axum::extract::State;
@@ -235,6 +236,39 @@ pub async fn restore(
     Path(handle): Path<String>,
 ) -> ApiResult<axum::Json<AccountView>> {
     Ok(axum::Json(admins.restore(&caller, &handle).await?.into()))
+}
+
+/// A removed message.
+#[derive(Serialize, ToSchema)]
+pub struct RemovedMessage {
+    /// The message.
+    pub message_id: i64,
+    /// Its conversation.
+    pub conversation_id: i64,
+    /// Its position there (it keeps it, as a placeholder).
+    pub seq: i64,
+}
+
+/// Removes a message (audited): its text, links and previews are deleted
+/// from the store; it stays in the history as a placeholder (`removed`),
+/// and the conversation's members get a `removal` event.
+#[utoipa::path(delete, path = "/api/v1/admin/messages/{id}", tag = "admin",
+    params(("id" = i64, Path, description = "the message's id")),
+    responses((status = 200, body = RemovedMessage),
+              (status = 404, description = "no such message, or not an administrator"),
+              (status = 409, description = "already removed")),
+    security(("bearer" = [])))]
+pub async fn remove_message(
+    State(admins): State<Arc<Admins>>,
+    caller: Caller,
+    Path(id): Path<i64>,
+) -> ApiResult<axum::Json<RemovedMessage>> {
+    let (conversation_id, seq) = admins.remove_message(&caller, id).await?;
+    Ok(axum::Json(RemovedMessage {
+        message_id: id,
+        conversation_id,
+        seq,
+    }))
 }
 
 /// Makes a one-time password-reset code for an account (audited, without

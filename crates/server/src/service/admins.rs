@@ -4,7 +4,7 @@
 //! the caller's very next request. Every change is audited.
 use std::sync::Arc;
 
-use kaifang_store::{Account, Administration, Governance, Invite, Store, User, UserId};
+use kaifang_store::{Account, Administration, EventBody, Governance, Invite, Store, User, UserId};
 use serde_json::json;
 
 use crate::config::AuthSettings;
@@ -232,6 +232,26 @@ impl Admins {
             record: user,
             expires_at,
         })
+    }
+
+    /// Removes a message: its text, links and previews are gone from the
+    /// store, members' clients get a removal event and show a placeholder;
+    /// audited (without the text).
+    /// Returns the message's conversation and position.
+    pub async fn remove_message(&self, caller: &Caller, message_id: i64) -> Result<(i64, i64)> {
+        let actor = self.admin(caller).await?;
+        let event = self
+            .administration
+            .remove_message(message_id, crate::now_ms())
+            .await?;
+        let detail = json!({ "message_id": message_id, "conversation_id": event.conversation_id });
+        self.record(actor, "message.remove", detail).await?;
+        match event.body {
+            EventBody::Removal { seq, .. } => Ok((event.conversation_id, seq)),
+            _ => Err(Error::internal(
+                "the store answered a removal with another event",
+            )),
+        }
     }
 
     /// Ends sessions the database has just revoked: the token cache

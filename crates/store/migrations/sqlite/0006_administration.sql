@@ -3,6 +3,9 @@
 -- tokens: a database leak does not leak a usable code.
 ALTER TABLE users ADD COLUMN suspended_at INTEGER;
 
+-- A message an administrator removed keeps its place (seq) with no text.
+ALTER TABLE messages ADD COLUMN removed_at INTEGER;
+
 CREATE TABLE invites (
     id          INTEGER PRIMARY KEY,
     code_hash   BLOB NOT NULL UNIQUE,

@@ -7,8 +7,11 @@ use tokio_postgres::Row;
 
 use super::read::{self, execute, query, query_one, query_opt};
 use super::{PgStore, now_ms, write};
-use crate::administration::refusal;
-use crate::{Account, Administration, Error, Invite, InvitedSignUp, Timestamp, User, UserId};
+use crate::administration::{refusal, removal_data};
+use crate::{
+    Account, Administration, Error, Event, EventBody, Invite, InvitedSignUp, Timestamp, User,
+    UserId,
+};
 
 const INVITE_SQL: &str = "SELECT i.id, u.handle, i.created_at, i.expires_at, i.max_uses, i.uses, \
      i.revoked_at FROM invites i JOIN users u ON u.id = i.created_by";
@@ -223,6 +226,56 @@ async fn create_password_reset<C: GenericClient>(
     Ok(user)
 }
 
+async fn remove_message<C: GenericClient>(
+    c: &C,
+    events: &mut Vec<Event>,
+    message_id: i64,
+    now: Timestamp,
+) -> Result<Event, Error> {
+    let row = query_opt(
+        c,
+        "SELECT conversation_id, seq, removed_at FROM messages WHERE id = $1",
+        &[&message_id],
+    )
+    .await?;
+    let Some(row) = row else {
+        return Err(Error::NotFound("message"));
+    };
+    let (conversation_id, seq, removed_at): (i64, i64, Option<i64>) =
+        (row.try_get(0)?, row.try_get(1)?, row.try_get(2)?);
+    if removed_at.is_some() {
+        return Err(Error::Conflict("the message is already removed"));
+    }
+    execute(
+        c,
+        "UPDATE messages SET body = '', links = '[]', previews = NULL, removed_at = $2 WHERE id = $1",
+        &[&message_id, &now],
+    )
+    .await?;
+    let data = removal_data(message_id, seq);
+    let row = query_one(
+        c,
+        "INSERT INTO events (conversation_id, kind, message_id, data, created_at) \
+         VALUES ($1, 'removal', $2, $3, $4) RETURNING id",
+        &[&conversation_id, &message_id, &data, &now],
+    )
+    .await?;
+    // Preview events carry the linked pages' titles and text.
+    execute(
+        c,
+        "DELETE FROM events WHERE kind = 'preview' AND message_id = $1",
+        &[&message_id],
+    )
+    .await?;
+    let event = Event {
+        id: row.try_get(0)?,
+        conversation_id,
+        body: EventBody::Removal { message_id, seq },
+    };
+    events.push(event.clone());
+    Ok(event)
+}
+
 #[async_trait]
 impl Administration for PgStore {
     async fn create_invite(
@@ -321,6 +374,13 @@ impl Administration for PgStore {
         let password_hash = password_hash.to_owned();
         self.write(move |tx, _| {
             Box::pin(async move { redeem(tx, &code_hash, now, &password_hash).await })
+        })
+        .await
+    }
+
+    async fn remove_message(&self, message_id: i64, now: Timestamp) -> Result<Event, Error> {
+        self.write(move |tx, events| {
+            Box::pin(async move { remove_message(tx, events, message_id, now).await })
         })
         .await
     }

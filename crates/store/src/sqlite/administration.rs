@@ -4,8 +4,11 @@ use async_trait::async_trait;
 use rusqlite::{Connection, OptionalExtension, Row, params};
 
 use super::{SqliteStore, writer};
-use crate::administration::refusal;
-use crate::{Account, Administration, Error, Invite, InvitedSignUp, Timestamp, User, UserId};
+use crate::administration::{refusal, removal_data};
+use crate::{
+    Account, Administration, Error, Event, EventBody, Invite, InvitedSignUp, Timestamp, User,
+    UserId,
+};
 
 const INVITE_SQL: &str = "SELECT i.id, u.handle, i.created_at, i.expires_at, i.max_uses, i.uses, \
      i.revoked_at FROM invites i JOIN users u ON u.id = i.created_by";
@@ -116,6 +119,46 @@ fn redeem(
     let sessions = end_sessions(conn, user_id, now)?;
     let user = super::read::user_by_id(conn, user_id)?.ok_or(Error::NotFound("user"))?;
     Ok((user, sessions))
+}
+
+fn remove_message(
+    conn: &Connection,
+    events: &mut Vec<Event>,
+    message_id: i64,
+    now: Timestamp,
+) -> Result<Event, Error> {
+    let found: Option<(i64, i64, Option<i64>)> = conn
+        .prepare_cached("SELECT conversation_id, seq, removed_at FROM messages WHERE id = ?1")?
+        .query_row([message_id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+        .optional()?;
+    let (conversation_id, seq) = match found {
+        None => return Err(Error::NotFound("message")),
+        Some((_, _, Some(_))) => return Err(Error::Conflict("the message is already removed")),
+        Some((c, seq, None)) => (c, seq),
+    };
+    conn.prepare_cached(
+        "UPDATE messages SET body = '', links = '[]', previews = NULL, removed_at = ?2 WHERE id = ?1",
+    )?
+    .execute(params![message_id, now])?;
+    // Logged first: were a preview event the newest, deleting it first
+    // would let the removal reuse its id, which clients have already seen.
+    let data = removal_data(message_id, seq);
+    conn.prepare_cached(
+        "INSERT INTO events (conversation_id, kind, message_id, data, created_at) \
+         VALUES (?1, 'removal', ?2, ?3, ?4)",
+    )?
+    .execute(params![conversation_id, message_id, data, now])?;
+    let id = conn.last_insert_rowid();
+    // Preview events carry the linked pages' titles and text.
+    conn.prepare_cached("DELETE FROM events WHERE kind = 'preview' AND message_id = ?1")?
+        .execute([message_id])?;
+    let event = Event {
+        id,
+        conversation_id,
+        body: EventBody::Removal { message_id, seq },
+    };
+    events.push(event.clone());
+    Ok(event)
 }
 
 #[async_trait]
@@ -271,6 +314,12 @@ impl Administration for SqliteStore {
         let password_hash = password_hash.to_owned();
         self.writer
             .run(move |conn, _| redeem(conn, &code_hash, now, &password_hash))
+            .await
+    }
+
+    async fn remove_message(&self, message_id: i64, now: Timestamp) -> Result<Event, Error> {
+        self.writer
+            .run(move |conn, events| remove_message(conn, events, message_id, now))
             .await
     }
 }

@@ -150,7 +150,7 @@ pub(super) fn all_memberships(
 }
 
 const MESSAGE_COLUMNS: &str = "m.id, m.conversation_id, m.seq, m.sender_id, u.handle, m.body, \
-     m.created_at, m.client_txn_id, m.links, m.previews";
+     m.created_at, m.client_txn_id, m.links, m.previews, m.removed_at";
 
 fn message_from(row: &Row<'_>, at: usize) -> rusqlite::Result<Message> {
     Ok(Message {
@@ -164,6 +164,7 @@ fn message_from(row: &Row<'_>, at: usize) -> rusqlite::Result<Message> {
         client_txn_id: row.get(at + 7)?,
         links: row.get(at + 8)?,
         previews: row.get(at + 9)?,
+        removed_at: row.get(at + 10)?,
     })
 }
 
@@ -245,6 +246,10 @@ pub(super) fn events_for(
                     url,
                     preview: value["preview"].to_string(),
                 }
+            }
+            "removal" => {
+                let data = data.ok_or_else(|| corrupt("events.data"))?;
+                crate::administration::removal(&data)?
             }
             _ => return Err(corrupt("events.kind")),
         };
