@@ -61,11 +61,11 @@ pub mod refusal {
     pub const INVITE_EXPIRED: &str = "the invite code has expired";
     /// All its uses taken.
     pub const INVITE_USED_UP: &str = "the invite code has been used up";
-    /// No such reset code, or replaced by a newer one.
+    /// No such reset code.
     pub const RESET_INVALID: &str = "the password reset code is not valid";
     /// Past its expiry.
     pub const RESET_EXPIRED: &str = "the password reset code has expired";
-    /// Already redeemed.
+    /// Already redeemed, or retired by a newer code for the account.
     pub const RESET_USED: &str = "the password reset code has already been used";
 }
 
