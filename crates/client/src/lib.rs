@@ -171,6 +171,33 @@ impl Client {
             .await
     }
 
+    /// Creates an account with an invite code (servers whose
+    /// `auth.registration` is `invite` require one).
+    pub async fn sign_up_invited(
+        &self,
+        handle: &str,
+        password: &str,
+        display_name: Option<&str>,
+        invite: &str,
+    ) -> Result<Value, Error> {
+        let body = json!({
+            "handle": handle,
+            "password": password,
+            "display_name": display_name,
+            "invite": invite,
+        });
+        self.call(self.http.post(self.url("/api/v1/accounts")?).json(&body))
+            .await
+    }
+
+    /// Sets a new password with a one-time reset code from an administrator.
+    pub async fn reset_password(&self, code: &str, password: &str) -> Result<(), Error> {
+        let body = json!({ "code": code, "password": password });
+        let url = self.url("/api/v1/account/password-reset")?;
+        self.call::<Value>(self.http.post(url).json(&body)).await?;
+        Ok(())
+    }
+
     /// Signs in; the client keeps the token.
     pub async fn sign_in(&mut self, handle: &str, password: &str) -> Result<String, Error> {
         let body = json!({ "handle": handle, "password": password });

@@ -90,6 +90,21 @@ async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
             return crate::governance::lint(file, operator.as_deref(), config.as_deref(), *json);
         }
         Command::Links(cmd) => return crate::offline::links(cmd),
+        Command::Admin(crate::cli::AdminCommand::Create {
+            handle,
+            password_stdin,
+            display_name,
+            config,
+        }) => {
+            crate::admin::create(
+                handle,
+                *password_stdin,
+                display_name.as_deref(),
+                config.as_ref(),
+            )
+            .await?;
+            return Ok(ExitCode::SUCCESS);
+        }
         Command::Preview(cmd) => return crate::offline::preview(cmd).await,
         _ => {}
     }
@@ -124,13 +139,23 @@ async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Account(AccountCommand::Create {
             credentials,
             display_name,
+            invite,
         }) => {
             let pw = password(&credentials)?;
-            print(
-                &s.client
-                    .sign_up(&credentials.handle, &pw, display_name.as_deref())
-                    .await?,
-            )?;
+            let (handle, name) = (&credentials.handle, display_name.as_deref());
+            let created = match invite {
+                Some(code) => s.client.sign_up_invited(handle, &pw, name, &code).await?,
+                None => s.client.sign_up(handle, &pw, name).await?,
+            };
+            print(&created)?;
+        }
+        Command::Account(AccountCommand::ResetPassword { code, password }) => {
+            let pw = self::password(&Credentials {
+                handle: String::new(),
+                password,
+            })?;
+            s.client.reset_password(&code, &pw).await?;
+            println!("password changed: sign in with it");
         }
         Command::Login(credentials) => {
             let pw = password(&credentials)?;
@@ -202,15 +227,7 @@ async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Command::Policy(cmd) => crate::governance::policy(s.signed_in()?, &cmd).await?,
         Command::Report(cmd) => crate::governance::report(s.signed_in()?, &cmd).await?,
-        Command::Admin(cmd) => {
-            let (method, handle) = match &cmd {
-                crate::cli::AdminCommand::Grant { handle } => (reqwest::Method::PUT, handle),
-                crate::cli::AdminCommand::Revoke { handle } => (reqwest::Method::DELETE, handle),
-            };
-            let path = format!("/api/v1/admin/administrators/{handle}");
-            s.signed_in()?.raw(method, &path, None).await?;
-            println!("done");
-        }
+        Command::Admin(cmd) => crate::admin::online(s.signed_in()?, &cmd).await?,
         Command::Tail { since, count } => {
             let mut stream = s.signed_in()?.stream(since.as_deref()).await?;
             let mut seen = 0u64;

@@ -200,9 +200,10 @@ mod tests {
     async fn events_reach_subscribers_once_in_order_whatever_the_bus_does() {
         let dir = tempfile::tempdir().expect("temp dir");
         let (sink, mut sunk) = tokio::sync::mpsc::unbounded_channel();
-        let store: Arc<dyn Store> = Arc::new(
+        let sqlite = Arc::new(
             SqliteStore::open(SqliteConfig::new(dir.path().join("k.db")), sink).expect("store"),
         );
+        let store: Arc<dyn Store> = sqlite.clone();
         let alice = store
             .create_user("alice", "A", "h", AdminGrant::No)
             .await
@@ -233,8 +234,8 @@ mod tests {
         };
         let hub = Hub::new(Vec::new(), 64, metrics.clone());
         let mut alice_stream = hub.subscribe(alice.id, [1; 32]);
-        let accounts =
-            Accounts::new(store.clone(), Default::default(), (100, 100), 100).expect("accounts");
+        let accounts = Accounts::new(store.clone(), sqlite, Default::default(), (100, 100), 100)
+            .expect("accounts");
         let mut cluster = Cluster {
             hub: hub.clone(),
             store: store.clone(),

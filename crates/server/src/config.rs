@@ -172,9 +172,31 @@ impl Default for HttpSettings {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct AuthSettings {
-    /// Handles that are operator administrators (besides the first account
-    /// ever created, which always is).
+    /// Handles that are operator administrators when they sign up.
     pub admins: Vec<String>,
+    /// Who may create an account: `"open"` (default: anyone, as the
+    /// two-minute tour needs), `"invite"` (only with an invite code an
+    /// administrator made) or `"closed"` (nobody; administrators still
+    /// create accounts with `kaifang admin create`).
+    pub registration: Registration,
+    /// Whether the first account ever signed up becomes an operator
+    /// administrator (default `false`: on a server exposed before its
+    /// operator signed up, a stranger would own it). The first
+    /// administrator otherwise comes from `kaifang admin create`.
+    pub first_signup_becomes_admin: bool,
+    /// How long a new invite code is valid when its creator does not say,
+    /// seconds (default 604,800: a week).
+    pub invite_default_seconds: u64,
+    /// Longest validity an invite code may be given, seconds (default
+    /// 7,776,000: 90 days).
+    pub invite_max_seconds: u64,
+    /// Most accounts one invite code may create (default 1,000).
+    pub invite_max_uses: u32,
+    /// How long a password-reset code is valid, seconds (default 86,400).
+    pub password_reset_seconds: u64,
+    /// Password-reset redemptions one client address may attempt per hour,
+    /// right or wrong (default 20).
+    pub password_resets_per_address_per_hour: u32,
     /// argon2id memory cost in KiB (default 19,456: OWASP's recommendation).
     pub argon2_memory_kib: u32,
     /// argon2id iterations (default 2).
@@ -220,6 +242,13 @@ impl Default for AuthSettings {
     fn default() -> Self {
         Self {
             admins: Vec::new(),
+            registration: Registration::Open,
+            first_signup_becomes_admin: false,
+            invite_default_seconds: 604_800,
+            invite_max_seconds: 7_776_000,
+            invite_max_uses: 1_000,
+            password_reset_seconds: 86_400,
+            password_resets_per_address_per_hour: 20,
             argon2_memory_kib: 19_456,
             argon2_iterations: 2,
             token_cache_seconds: 60,
@@ -235,6 +264,19 @@ impl Default for AuthSettings {
             min_password_chars: 8,
         }
     }
+}
+
+/// Who may create an account (`auth.registration`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Registration {
+    /// Anyone.
+    #[default]
+    Open,
+    /// Only with an invite code.
+    Invite,
+    /// Nobody.
+    Closed,
 }
 
 /// Sizes, counts and rates.
@@ -261,6 +303,9 @@ pub struct Limits {
     pub max_history_page: u32,
     /// Most events one long-poll answer returns (default 500).
     pub max_events_page: u32,
+    /// Most accounts one page of the operators' account list returns
+    /// (default 200).
+    pub max_users_page: u32,
     /// Longest long-poll wait, in milliseconds (default 30,000).
     pub max_poll_ms: u64,
     /// Messages one user may send per second, sustained (default 2,000).
@@ -292,6 +337,7 @@ impl Default for Limits {
             max_group_members: 10_000,
             max_history_page: 200,
             max_events_page: 500,
+            max_users_page: 200,
             max_poll_ms: 30_000,
             messages_per_second: 2_000,
             messages_burst: 4_000,

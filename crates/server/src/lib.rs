@@ -27,14 +27,16 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::extract::FromRef;
-use kaifang_store::{Governance, PgConfig, PgStore, SqliteConfig, SqliteStore, Store};
+use kaifang_store::{
+    Administration, Governance, PgConfig, PgStore, SqliteConfig, SqliteStore, Store, User,
+};
 use tokio::net::TcpListener;
 
 // The public surface: what the binary, the benchmarks and embedders use.
 // Everything else is private, so that it can change without notice.
 pub use config::{
     AuthSettings, BusSettings, Cidr, GovernanceSettings, HttpSettings, Limits, LinkSettings,
-    LogFormat, LogSettings, PreviewSettings, ProxyHeader, Settings, StorageSettings,
+    LogFormat, LogSettings, PreviewSettings, ProxyHeader, Registration, Settings, StorageSettings,
     StreamSettings,
 };
 use hub::Hub;
@@ -86,25 +88,68 @@ pub struct AppState {
     pub(crate) bus: Option<Arc<bus::Bus>>,
 }
 
+/// The storage traits, one store behind all three.
+type Stores = (Arc<dyn Store>, Arc<dyn Governance>, Arc<dyn Administration>);
+
 /// The store the settings choose: PostgreSQL when `database.url` is set,
 /// else the embedded SQLite database.
 async fn open_store(
     settings: &Settings,
     sink: kaifang_store::EventSink,
-) -> Result<(Arc<dyn Store>, Arc<dyn Governance>), kaifang_store::Error> {
+) -> Result<Stores, kaifang_store::Error> {
     if settings.database.url.is_empty() {
         let mut sqlite = SqliteConfig::new(settings.sqlite_path());
         sqlite.sync_full = settings.storage.sync_full;
         sqlite.max_batch = settings.storage.max_batch;
         sqlite.readers = settings.storage.readers;
         let store = Arc::new(SqliteStore::open(sqlite, sink)?);
-        return Ok((store.clone(), store));
+        return Ok((store.clone(), store.clone(), store));
     }
     let mut pg = PgConfig::new(settings.database.url.clone());
     pg.pool_size = settings.database.pool_size;
     pg.connect_timeout_ms = settings.database.connect_timeout_ms;
     let store = Arc::new(PgStore::connect(pg, sink).await?);
-    Ok((store.clone(), store))
+    Ok((store.clone(), store.clone(), store))
+}
+
+fn accounts(
+    settings: &Settings,
+    store: Arc<dyn Store>,
+    administration: Arc<dyn Administration>,
+) -> Result<Accounts, StartError> {
+    Accounts::new(
+        store,
+        administration,
+        settings.auth.clone(),
+        (
+            settings.limits.requests_per_second,
+            settings.limits.requests_burst,
+        ),
+        settings.limits.rate_limit_keys,
+    )
+}
+
+/// Creates an operator administrator in the database the settings name,
+/// opened directly (`kaifang admin create`, with the server running or
+/// not), and records it in the audit log as the new account's own act.
+pub async fn create_administrator(
+    settings: &Settings,
+    handle: &str,
+    password: &str,
+    display_name: Option<&str>,
+) -> Result<User, ServiceError> {
+    let (sink, _events) = tokio::sync::mpsc::unbounded_channel();
+    let (store, audit, administration) = open_store(settings, sink).await?;
+    let accounts = accounts(settings, store, administration).map_err(ServiceError::internal)?;
+    let max_name = settings.limits.max_display_name_chars;
+    let user = accounts
+        .create_administrator(handle, password, display_name, max_name)
+        .await?;
+    let detail = serde_json::json!({ "handle": user.handle, "via": "kaifang admin create" });
+    audit
+        .audit(user.id, "admin.create", &detail.to_string())
+        .await?;
+    Ok(user)
 }
 
 /// A server ready to accept connections.
@@ -125,7 +170,7 @@ impl Server {
         }
         let (sink, events) = tokio::sync::mpsc::unbounded_channel();
         let (stop, stopping) = listener::Stopping::new();
-        let (store, governance_store) = open_store(&settings, sink).await?;
+        let (store, governance_store, administration) = open_store(&settings, sink).await?;
         let metrics = Arc::new(Metrics::default());
         // In a cluster, the position is read before the memberships: the
         // events in between are applied again, which leaves them as they are.
@@ -146,9 +191,8 @@ impl Server {
         };
         let links = Arc::new(Links::load(settings.links.clone())?);
         let previews = Arc::new(Previews::new(store.clone(), settings.preview.clone())?);
-        let admins = Arc::new(Admins::new(store.clone(), governance_store.clone()));
         let governance = Arc::new(GovernanceService::new(
-            governance_store,
+            governance_store.clone(),
             store.clone(),
             links.clone(),
             settings.governance.clone(),
@@ -156,15 +200,7 @@ impl Server {
         // Put in force whatever the database says, before serving anyone.
         governance.sync().await;
         tokio::spawn(governance.clone().run());
-        let mut accounts = Accounts::new(
-            store.clone(),
-            settings.auth.clone(),
-            (
-                settings.limits.requests_per_second,
-                settings.limits.requests_burst,
-            ),
-            settings.limits.rate_limit_keys,
-        )?;
+        let mut accounts = accounts(&settings, store.clone(), administration.clone())?;
         if clustered {
             accounts =
                 accounts.bound_token_cache(Duration::from_millis(settings.bus.revocation_ms));
@@ -192,6 +228,15 @@ impl Server {
                 Some(bus)
             }
         };
+        let events = Arc::new(Events::new(store.clone(), hub.clone(), bus.clone()));
+        let admins = Arc::new(Admins::new(
+            store.clone(),
+            governance_store,
+            administration,
+            accounts.clone(),
+            events.clone(),
+            &settings,
+        ));
         let state = AppState {
             accounts,
             conversations: Arc::new(Conversations::new(store.clone(), settings.limits.clone())),
@@ -207,7 +252,7 @@ impl Server {
             previews,
             governance,
             admins,
-            events: Arc::new(Events::new(store.clone(), hub, bus.clone())),
+            events,
             bus,
             metrics,
             // tokio's semaphore panics past `MAX_PERMITS`; no server has that many.

@@ -164,6 +164,9 @@ pub struct Message {
     pub links: String,
     /// Previews fetched for this message's links, as a JSON object keyed by URL.
     pub previews: Option<String>,
+    /// When an operator administrator removed it; its text, links and
+    /// previews are then gone (empty) and clients show a placeholder.
+    pub removed_at: Option<Timestamp>,
 }
 
 /// What a client asks to append.
@@ -253,6 +256,14 @@ pub enum EventBody {
         url: String,
         /// The preview object, as JSON.
         preview: String,
+    },
+    /// An operator administrator removed a message: clients replace it
+    /// with a placeholder.
+    Removal {
+        /// The message removed.
+        message_id: i64,
+        /// Its position in the conversation.
+        seq: i64,
     },
 }
 

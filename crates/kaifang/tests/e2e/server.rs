@@ -18,11 +18,15 @@ pub struct TestServer {
 }
 
 /// Settings every test server gets: cheap password hashing (tests check the
-/// flow, not the hash's cost), an ephemeral port, and no system DNS.
+/// flow, not the hash's cost), an ephemeral port, no system DNS, and the
+/// first account as the operator.
 const BASE_ENV: &[(&str, &str)] = &[
     ("KAIFANG_LISTEN", "127.0.0.1:0"),
     ("KAIFANG_AUTH__ARGON2_MEMORY_KIB", "1024"),
     ("KAIFANG_AUTH__ARGON2_ITERATIONS", "1"),
+    // Most tests act as the operator through the first account; the tests
+    // of `kaifang admin create` turn this off.
+    ("KAIFANG_AUTH__FIRST_SIGNUP_BECOMES_ADMIN", "true"),
     ("KAIFANG_LOG", "warn"),
     // Previews may only reach names a test maps in `preview.resolve`: no
     // DNS query, let alone a connection, ever leaves the machine.
@@ -154,6 +158,21 @@ impl TestServer {
             config: None,
             _db: None,
         }
+    }
+
+    /// A `kaifang` command on this server's data: its data folder and the
+    /// variables it was started with (its database, when PostgreSQL; not
+    /// its settings file).
+    pub fn offline_command(&self) -> Command {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_kaifang"));
+        cmd.env("KAIFANG_DATA_DIR", &self.data);
+        for (k, v) in BASE_ENV {
+            cmd.env(k, v);
+        }
+        for (k, v) in &self.env {
+            cmd.env(k, v);
+        }
+        cmd
     }
 
     /// The server process's id (to read its memory from `/proc`).

@@ -177,6 +177,10 @@ fn parameter_limits(path: &str, op: &mut Value, s: &Settings) {
                 ("minimum", json!(0)),
                 ("maximum", json!(s.limits.max_history_page)),
             ],
+            "limit" if path.ends_with("/admin/users") => vec![
+                ("minimum", json!(1)),
+                ("maximum", json!(s.limits.max_users_page)),
+            ],
             "url" => vec![("format", json!("uri"))],
             "from" | "to" if path.contains("/reports/") => vec![("format", json!("date-time"))],
             "format" if path.contains("/reports/") => vec![("enum", json!(["json", "csv"]))],
@@ -242,6 +246,30 @@ fn body_limits(doc: &mut Value, s: &Settings) {
             vec![
                 ("minLength", json!(1)),
                 ("maxLength", json!(l.max_txn_id_bytes)),
+            ],
+        ),
+        (
+            "PasswordReset",
+            "password",
+            vec![
+                ("minLength", json!(s.auth.min_password_chars)),
+                ("maxLength", json!(MAX_PASSWORD_BYTES)),
+            ],
+        ),
+        (
+            "NewInvite",
+            "max_uses",
+            vec![
+                ("minimum", json!(1)),
+                ("maximum", json!(s.auth.invite_max_uses)),
+            ],
+        ),
+        (
+            "NewInvite",
+            "valid_seconds",
+            vec![
+                ("minimum", json!(1)),
+                ("maximum", json!(s.auth.invite_max_seconds)),
             ],
         ),
         ("Activate", "at", vec![("format", json!("date-time"))]),

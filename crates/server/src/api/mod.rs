@@ -10,6 +10,7 @@ pub mod events;
 pub mod extract;
 pub mod links;
 pub mod messages;
+pub mod operators;
 pub mod previews;
 pub mod stream;
 pub mod system;
@@ -44,6 +45,10 @@ use crate::error::{ApiError, REQUEST_ID};
         admin::replay, admin::audit,
         system::healthz, system::metrics, system::openapi,
         administrators::grant, administrators::revoke,
+        accounts::reset_password,
+        operators::create_invite, operators::invites, operators::revoke_invite,
+        operators::users, operators::suspend, operators::restore, operators::reset_password,
+        operators::remove_message,
     ),
     modifiers(&BearerAuth),
 )]
@@ -114,6 +119,22 @@ pub fn routes(state: AppState) -> Router {
         .route(
             "/admin/administrators/{handle}",
             put(administrators::grant).delete(administrators::revoke),
+        )
+        .route("/account/password-reset", post(accounts::reset_password))
+        .route(
+            "/admin/invites",
+            post(operators::create_invite).get(operators::invites),
+        )
+        .route("/admin/invites/{id}", delete(operators::revoke_invite))
+        .route("/admin/users", get(operators::users))
+        .route("/admin/messages/{id}", delete(operators::remove_message))
+        .route(
+            "/admin/users/{handle}/suspension",
+            put(operators::suspend).delete(operators::restore),
+        )
+        .route(
+            "/admin/users/{handle}/password-reset",
+            post(operators::reset_password),
         )
         .route("/openapi.json", get(system::openapi))
         .fallback(|| async { ApiError::not_found("endpoint") })

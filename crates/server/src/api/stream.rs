@@ -33,7 +33,7 @@ pub struct StreamQuery {
 /// The close code a stream ends with when its session signs out.
 pub const CLOSE_SIGNED_OUT: u16 = 4001;
 
-/// Upgrades to a WebSocket carrying `{"cursor","type":"message"|"member"|"preview",…}`
+/// Upgrades to a WebSocket carrying `{"cursor","type":"message"|"member"|"preview"|"removal",…}`
 /// frames; a client too far behind gets `{"type":"resync","cursor"}` and is closed.
 /// When the session that opened the stream signs out, the socket is closed
 /// with code 4001 ("signed out"); when the server stops, with 1012

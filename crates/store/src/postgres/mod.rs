@@ -11,6 +11,7 @@
 //! the sink keeps the sink in id order too. The same lock also decides
 //! "first account is admin" and "not the last admin" without races. A
 //! commit-ordered cursor for several writers is the next step (issue 9).
+mod administration;
 mod error;
 mod governance;
 mod migrate;
@@ -208,7 +209,10 @@ impl Store for PgStore {
     async fn session_user(&self, token_hash: [u8; 32]) -> Result<Option<UserId>, Error> {
         let row = query_opt(
             &self.client().await?,
-            "SELECT user_id FROM sessions WHERE token_hash = $1 AND revoked_at IS NULL",
+            // A suspended account's tokens are refused even if one was
+            // issued in the instant around its suspension.
+            "SELECT s.user_id FROM sessions s JOIN users u ON u.id = s.user_id \
+             WHERE s.token_hash = $1 AND s.revoked_at IS NULL AND u.suspended_at IS NULL",
             &[&&token_hash[..]],
         )
         .await?;

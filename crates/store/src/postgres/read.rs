@@ -202,7 +202,7 @@ pub(super) async fn all_memberships<C: GenericClient>(
 }
 
 const MESSAGE_COLUMNS: &str = "m.id, m.conversation_id, m.seq, m.sender_id, u.handle, m.body, \
-     m.created_at, m.client_txn_id, m.links, m.previews";
+     m.created_at, m.client_txn_id, m.links, m.previews, m.removed_at";
 
 fn message_from(row: &Row, at: usize) -> Result<Message, Error> {
     Ok(Message {
@@ -216,6 +216,7 @@ fn message_from(row: &Row, at: usize) -> Result<Message, Error> {
         client_txn_id: row.try_get(at + 7)?,
         links: row.try_get(at + 8)?,
         previews: row.try_get(at + 9)?,
+        removed_at: row.try_get(at + 10)?,
     })
 }
 
@@ -311,6 +312,10 @@ fn events_from(rows: &[Row]) -> Result<Vec<Event>, Error> {
                     url,
                     preview: value["preview"].to_string(),
                 }
+            }
+            "removal" => {
+                let data = data.ok_or_else(|| corrupt("events.data"))?;
+                crate::administration::removal(&data)?
             }
             _ => return Err(corrupt("events.kind")),
         };

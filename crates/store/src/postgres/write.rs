@@ -449,6 +449,7 @@ pub(super) async fn append_message<C: GenericClient>(
         client_txn_id: new.client_txn_id,
         links: new.links,
         previews: None,
+        removed_at: None,
     };
     events.push(Event {
         id: event_id,

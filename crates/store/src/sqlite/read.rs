@@ -51,7 +51,10 @@ pub(super) fn session_user(
 ) -> Result<Option<UserId>, Error> {
     Ok(conn
         .prepare_cached(
-            "SELECT user_id FROM sessions WHERE token_hash = ?1 AND revoked_at IS NULL",
+            // A suspended account's tokens are refused even if one was
+            // issued in the instant around its suspension.
+            "SELECT s.user_id FROM sessions s JOIN users u ON u.id = s.user_id \
+             WHERE s.token_hash = ?1 AND s.revoked_at IS NULL AND u.suspended_at IS NULL",
         )?
         .query_row([&token_hash[..]], |r| r.get(0))
         .optional()?)
@@ -147,7 +150,7 @@ pub(super) fn all_memberships(
 }
 
 const MESSAGE_COLUMNS: &str = "m.id, m.conversation_id, m.seq, m.sender_id, u.handle, m.body, \
-     m.created_at, m.client_txn_id, m.links, m.previews";
+     m.created_at, m.client_txn_id, m.links, m.previews, m.removed_at";
 
 fn message_from(row: &Row<'_>, at: usize) -> rusqlite::Result<Message> {
     Ok(Message {
@@ -161,6 +164,7 @@ fn message_from(row: &Row<'_>, at: usize) -> rusqlite::Result<Message> {
         client_txn_id: row.get(at + 7)?,
         links: row.get(at + 8)?,
         previews: row.get(at + 9)?,
+        removed_at: row.get(at + 10)?,
     })
 }
 
@@ -261,6 +265,10 @@ fn events_from(mut rows: rusqlite::Rows<'_>) -> Result<Vec<Event>, Error> {
                     url,
                     preview: value["preview"].to_string(),
                 }
+            }
+            "removal" => {
+                let data = data.ok_or_else(|| corrupt("events.data"))?;
+                crate::administration::removal(&data)?
             }
             _ => return Err(corrupt("events.kind")),
         };
