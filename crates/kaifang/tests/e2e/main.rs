@@ -9,6 +9,7 @@ mod cli;
 mod connections;
 mod contract;
 mod conversations;
+mod dbfaults;
 mod durability;
 mod events;
 mod governance;
