@@ -94,6 +94,8 @@ async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         _ => {}
     }
     if let Command::Bench(args) = &cli.command {
+        // Scenario E holds one socket per idle connection in this process too.
+        crate::limits::raise_open_files();
         let opts = kaifang_bench::Options {
             server: cli.server.clone(),
             scenarios: args.scenarios.clone(),
@@ -233,6 +235,7 @@ async fn serve(config: Option<PathBuf>) -> anyhow::Result<ExitCode> {
     let settings = kaifang_server::Settings::load(config.as_deref()).context("invalid settings")?;
     start_log(settings.log.format);
     let settings = kaifang_server::Settings::load(config.as_deref()).context("invalid settings")?;
+    crate::limits::raise_open_files();
     // Held until the process exits: one server per data folder, and no
     // restore under a running server.
     let _lock = crate::maintenance::DataLock::take(&settings.data_dir)?;

@@ -3,6 +3,7 @@ mod cli;
 mod client_config;
 mod commands;
 mod governance;
+mod limits;
 mod maintenance;
 mod offline;
 

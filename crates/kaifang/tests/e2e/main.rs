@@ -13,6 +13,7 @@ mod dbfaults;
 mod durability;
 mod events;
 mod governance;
+mod limits;
 mod links;
 mod logs;
 mod messages;
