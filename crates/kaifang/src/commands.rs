@@ -213,16 +213,17 @@ async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
             s.signed_in()?.raw(method, &path, None).await?;
             println!("done");
         }
-        Command::Tail { since, count } => {
-            let mut stream = s.signed_in()?.stream(since.as_deref()).await?;
-            let mut seen = 0u64;
-            while count.is_none_or(|n| seen < n) {
-                match stream.next_text().await {
-                    Some(event) => println!("{}", event?),
-                    None => anyhow::bail!("the server closed the stream"),
-                }
-                seen += 1;
-            }
+        Command::Tail {
+            since,
+            count,
+            give_up_after,
+        } => {
+            let tail = crate::tail::Tail {
+                since,
+                count,
+                give_up_after: std::time::Duration::from_secs(give_up_after),
+            };
+            crate::tail::run(s.signed_in()?, tail).await?;
         }
     }
     Ok(ExitCode::SUCCESS)

@@ -6,6 +6,7 @@ mod governance;
 mod limits;
 mod maintenance;
 mod offline;
+mod tail;
 
 use std::process::ExitCode;
 
