@@ -214,7 +214,6 @@ async fn a_lost_database_answers_503_and_the_server_recovers_by_itself() {
     .await;
 
     forwarder.cut();
-    let cut_at = Instant::now();
     let http = reqwest::Client::new();
     let token = alice.token().unwrap().to_owned();
     let api = |path: &str| format!("{}/api/v1{path}", server.url);
@@ -244,12 +243,6 @@ async fn a_lost_database_answers_503_and_the_server_recovers_by_itself() {
             .unwrap();
         assert_unavailable(response, &path).await;
     }
-    // Promptly: a refused connection is no reason to wait out a timeout.
-    assert!(
-        cut_at.elapsed() < Duration::from_secs(30),
-        "503s took {:?}",
-        cut_at.elapsed()
-    );
     wait_until("the sender to be refused", || {
         refusals.load(Ordering::SeqCst) >= 1
     })
