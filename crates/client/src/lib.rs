@@ -51,6 +51,22 @@ pub enum Error {
     Unexpected(String),
 }
 
+impl Error {
+    /// The HTTP status the server refused with, from an API call or from a
+    /// WebSocket upgrade; `None` when no answer came (unreachable, dropped).
+    pub fn status(&self) -> Option<u16> {
+        match self {
+            Error::Api { status, .. } => Some(*status),
+            Error::WebSocket(e) => match e.as_ref() {
+                tungstenite::Error::Http(response) => Some(response.status().as_u16()),
+                _ => None,
+            },
+            Error::Http(e) => e.status().map(|s| s.as_u16()),
+            _ => None,
+        }
+    }
+}
+
 /// A connection to one server, optionally signed in.
 #[derive(Clone)]
 pub struct Client {

@@ -111,7 +111,9 @@ pub enum Command {
     /// Load generator: drives a running server (loopback) through the public
     /// API and prints one JSON line of figures.
     Bench(BenchArgs),
-    /// Prints the live event stream, one JSON event per line.
+    /// Prints the live event stream, one JSON event per line. When the
+    /// server restarts (close code 1012) or the connection drops, it
+    /// reconnects with backoff and resumes after the last event printed.
     Tail {
         /// Resume after this cursor.
         #[arg(long)]
@@ -119,6 +121,10 @@ pub enum Command {
         /// Stop after this many events (default: run until interrupted).
         #[arg(long)]
         count: Option<u64>,
+        /// Give up (exit non-zero) when no stream could be opened for this
+        /// many seconds.
+        #[arg(long, default_value_t = 300)]
+        give_up_after: u64,
     },
 }
 

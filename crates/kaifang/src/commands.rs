@@ -109,6 +109,8 @@ async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         _ => {}
     }
     if let Command::Bench(args) = &cli.command {
+        // Scenario E holds one socket per idle connection in this process too.
+        crate::limits::raise_open_files();
         let opts = kaifang_bench::Options {
             server: cli.server.clone(),
             scenarios: args.scenarios.clone(),
@@ -228,16 +230,17 @@ async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Policy(cmd) => crate::governance::policy(s.signed_in()?, &cmd).await?,
         Command::Report(cmd) => crate::governance::report(s.signed_in()?, &cmd).await?,
         Command::Admin(cmd) => crate::admin::online(s.signed_in()?, &cmd).await?,
-        Command::Tail { since, count } => {
-            let mut stream = s.signed_in()?.stream(since.as_deref()).await?;
-            let mut seen = 0u64;
-            while count.is_none_or(|n| seen < n) {
-                match stream.next_text().await {
-                    Some(event) => println!("{}", event?),
-                    None => anyhow::bail!("the server closed the stream"),
-                }
-                seen += 1;
-            }
+        Command::Tail {
+            since,
+            count,
+            give_up_after,
+        } => {
+            let tail = crate::tail::Tail {
+                since,
+                count,
+                give_up_after: std::time::Duration::from_secs(give_up_after),
+            };
+            crate::tail::run(s.signed_in()?, tail).await?;
         }
     }
     Ok(ExitCode::SUCCESS)
@@ -250,6 +253,7 @@ async fn serve(config: Option<PathBuf>) -> anyhow::Result<ExitCode> {
     let settings = kaifang_server::Settings::load(config.as_deref()).context("invalid settings")?;
     start_log(settings.log.format);
     let settings = kaifang_server::Settings::load(config.as_deref()).context("invalid settings")?;
+    crate::limits::raise_open_files();
     // Held until the process exits: one server per data folder, and no
     // restore under a running server.
     let _lock = crate::maintenance::DataLock::take(&settings.data_dir)?;

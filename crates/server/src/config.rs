@@ -424,6 +424,11 @@ pub struct DatabaseSettings {
     pub pool_size: usize,
     /// Longest wait to open one connection, in ms (default 5000).
     pub connect_timeout_ms: u64,
+    /// Longest wait for a free pooled connection (or this server's turn to
+    /// write), in ms (default 5000); then the request answers 503 with
+    /// `Retry-After`, so a database that stopped answering is reported
+    /// promptly instead of piling requests up.
+    pub acquire_timeout_ms: u64,
 }
 
 impl Default for DatabaseSettings {
@@ -432,6 +437,7 @@ impl Default for DatabaseSettings {
             url: String::new(),
             pool_size: 16,
             connect_timeout_ms: 5_000,
+            acquire_timeout_ms: 5_000,
         }
     }
 }

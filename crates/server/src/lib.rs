@@ -108,6 +108,7 @@ async fn open_store(
     let mut pg = PgConfig::new(settings.database.url.clone());
     pg.pool_size = settings.database.pool_size;
     pg.connect_timeout_ms = settings.database.connect_timeout_ms;
+    pg.acquire_timeout_ms = settings.database.acquire_timeout_ms;
     let store = Arc::new(PgStore::connect(pg, sink).await?);
     Ok((store.clone(), store.clone(), store))
 }

@@ -8,6 +8,9 @@
 //! - 401 and 429 (with `Retry-After`) on every operation that takes a
 //!   token: each authenticated request counts against
 //!   `limits.requests_per_second`;
+//! - 503 (with `Retry-After`) on every `/api/v1` operation but this
+//!   document: each may read or write the database, and a PostgreSQL
+//!   database can become unreachable;
 //! - 400, 413 and 415 on every operation with a JSON body (malformed,
 //!   over `limits.max_body_bytes`, not JSON);
 //! - 400 on every operation with query parameters, 404 on every operation
@@ -44,7 +47,7 @@ pub fn document(settings: &Settings) -> Value {
         for (path, item) in paths.iter_mut() {
             for method in METHODS {
                 if let Some(op) = item.get_mut(*method) {
-                    complete_statuses(op);
+                    complete_statuses(path, op);
                     parameter_limits(path, op, settings);
                 }
             }
@@ -84,7 +87,7 @@ fn has_param(op: &Value, place: &str) -> bool {
         .is_some_and(|ps| ps.iter().any(|p| p["in"] == place))
 }
 
-fn complete_statuses(op: &mut Value) {
+fn complete_statuses(path: &str, op: &mut Value) {
     let authenticated = op
         .get("security")
         .and_then(Value::as_array)
@@ -93,6 +96,9 @@ fn complete_statuses(op: &mut Value) {
     if authenticated {
         wanted.push(("401", "no valid token"));
         wanted.push(("429", "over the request rate; see Retry-After"));
+    }
+    if path.starts_with("/api/v1/") && path != "/api/v1/openapi.json" {
+        wanted.push(("503", "the database cannot be reached; see Retry-After"));
     }
     if op.get("requestBody").is_some() {
         wanted.push(("400", "malformed request"));

@@ -24,7 +24,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Transaction};
+use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Runtime, Transaction};
 use tokio_postgres::NoTls;
 
 use crate::{
@@ -44,6 +44,10 @@ pub struct PgConfig {
     pub pool_size: usize,
     /// How long opening one connection may take (ms, default 5,000).
     pub connect_timeout_ms: u64,
+    /// How long a call may wait for a pooled connection before it fails
+    /// with [`Error::Unavailable`] (ms, default 5,000): with the database
+    /// gone, calls fail within this instead of queueing without end.
+    pub acquire_timeout_ms: u64,
 }
 
 impl PgConfig {
@@ -53,6 +57,7 @@ impl PgConfig {
             url: url.into(),
             pool_size: 16,
             connect_timeout_ms: 5_000,
+            acquire_timeout_ms: 5_000,
         }
     }
 }
@@ -67,7 +72,15 @@ pub struct PgStore {
     sink: EventSink,
     /// This process's turn to write, held until the events are in the sink.
     turn: Arc<tokio::sync::Mutex<()>>,
+    /// Longest wait for the turn, as for a pooled connection: writes stuck
+    /// behind a database that stopped answering fail instead of queueing.
+    acquire_timeout: Duration,
 }
+
+/// The turn to write was not free within the acquire timeout.
+#[derive(Debug, thiserror::Error)]
+#[error("no turn to write within {0} ms: earlier writes are waiting for the database")]
+struct TurnTimeout(u128);
 
 type WriteFuture<'c, T> = Pin<Box<dyn Future<Output = Result<T, Error>> + Send + 'c>>;
 
@@ -87,6 +100,10 @@ impl PgStore {
         );
         let pool = Pool::builder(manager)
             .max_size(config.pool_size.max(1))
+            .runtime(Runtime::Tokio1)
+            .wait_timeout(Some(Duration::from_millis(config.acquire_timeout_ms)))
+            .create_timeout(Some(Duration::from_millis(config.connect_timeout_ms)))
+            .recycle_timeout(Some(Duration::from_millis(config.acquire_timeout_ms)))
             .build()
             .map_err(|e| Error::Backend(Box::new(e)))?;
         let mut client = pool.get().await?;
@@ -96,6 +113,7 @@ impl PgStore {
             pool,
             sink,
             turn: Arc::new(tokio::sync::Mutex::new(())),
+            acquire_timeout: Duration::from_millis(config.acquire_timeout_ms),
         })
     }
 
@@ -116,8 +134,11 @@ impl PgStore {
             + 'static,
     {
         let (pool, sink, turn) = (self.pool.clone(), self.sink.clone(), self.turn.clone());
+        let wait = self.acquire_timeout;
         let task = tokio::spawn(async move {
-            let _turn = turn.lock_owned().await;
+            let _turn = tokio::time::timeout(wait, turn.lock_owned())
+                .await
+                .map_err(|_| Error::Unavailable(Box::new(TurnTimeout(wait.as_millis()))))?;
             let mut client = pool.get().await?;
             let tx = client.transaction().await?;
             tx.execute("SELECT pg_advisory_xact_lock($1)", &[&WRITE_LOCK])
