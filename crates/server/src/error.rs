@@ -206,7 +206,10 @@ impl From<kaifang_store::Error> for ApiError {
             E::NotFound(what) => Self::not_found(what),
             E::Forbidden(why) => Self::forbidden(why),
             E::Conflict(why) => Self::conflict(why),
-            other => Self::internal(other),
+            other => {
+                crate::metrics::database_error();
+                Self::internal(other)
+            }
         }
     }
 }

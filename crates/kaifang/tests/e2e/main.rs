@@ -5,6 +5,7 @@
 mod accounts;
 mod backend;
 mod backup;
+mod checkpoint;
 mod cli;
 mod connections;
 mod contract;
@@ -16,6 +17,7 @@ mod links;
 mod logs;
 mod messages;
 mod metrics_auth;
+mod metrics_listener;
 mod pgdb;
 mod previews;
 mod privileges;
