@@ -153,14 +153,16 @@ def main():
     results = [sign_up(f"two_{n}", source="127.0.0.2") for n in range(4)]
     if results != [201, 201, 201, 429]:
         fail(f"sign-ups from 127.0.0.2: {results}, expected 3 × 201 then 429")
-    forged = sign_up("two_forged", source="127.0.0.2", forwarded="203.0.113.7")
+    # A forged chain of 100 hops in front of what the proxy appends.
+    chain = ", ".join(f"198.51.100.{n}" for n in range(99)) + ", 203.0.113.7"
+    forged = sign_up("two_forged", source="127.0.0.2", forwarded=chain)
     if forged != 429:
-        fail(f"a forged X-Forwarded-For escaped the limit: {forged}")
+        fail(f"a forged 100-hop X-Forwarded-For escaped the limit: {forged}")
     other = sign_up("three_0", source="127.0.0.3")
     if other != 201:
         fail(f"sign-up from 127.0.0.3 after 127.0.0.2 used its limit: {other}")
     print("ok: each client address behind the proxy has its own limit "
-          "(a forged header does not escape it)")
+          "(a forged 100-hop header does not escape it)")
 
 
 if __name__ == "__main__":
