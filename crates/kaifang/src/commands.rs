@@ -260,6 +260,12 @@ async fn serve(config: Option<PathBuf>) -> anyhow::Result<ExitCode> {
     let server = kaifang_server::Server::build(settings).await?;
     let addr = server.local_addr()?;
     let stop = stop_signal();
+    if let Some(metrics) = server.metrics_addr() {
+        let metrics = metrics?;
+        tracing::info!(%metrics, "metrics are served on their own listener");
+        // Before "listening on", which scripts take as "ready".
+        println!("metrics on http://{metrics}");
+    }
     tracing::info!(%addr, "kaifang is listening");
     // Printed plainly so scripts and tests can find the port when it is 0.
     println!("listening on http://{addr}");

@@ -45,7 +45,7 @@ pub struct Settings {
     pub governance: GovernanceSettings,
     /// The server's log.
     pub log: LogSettings,
-    /// Who may read `/metrics`.
+    /// Where `/metrics` is served, and who may read it.
     pub metrics: MetricsSettings,
 }
 
@@ -79,6 +79,12 @@ pub struct MetricsSettings {
     /// Bearer <token>`, others 401 (default none: open, as for a server
     /// only reachable on loopback or behind a proxy that hides the path).
     pub token: Option<String>,
+    /// When set (`"127.0.0.1:9090"`), `/metrics` is served on this address
+    /// only, by a listener of its own, and the public listener answers 404
+    /// for it (default none: `/metrics` is on the public listener). Kept
+    /// off the public address, it needs no token: only who reaches the
+    /// address reads it (`metrics.token` still applies when set).
+    pub listen: Option<SocketAddr>,
 }
 
 /// The token is a secret: never printed, even in a debug dump.
@@ -86,6 +92,7 @@ impl std::fmt::Debug for MetricsSettings {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("MetricsSettings")
             .field("token", &self.token.as_ref().map(|_| "<set>"))
+            .field("listen", &self.listen)
             .finish()
     }
 }

@@ -236,8 +236,14 @@ impl From<kaifang_store::Error> for ApiError {
             E::NotFound(what) => Self::not_found(what),
             E::Forbidden(why) => Self::forbidden(why),
             E::Conflict(why) => Self::conflict(why),
-            e @ E::Unavailable(_) => Self::database_unavailable(&e),
-            other => Self::internal(other),
+            e @ E::Unavailable(_) => {
+                crate::metrics::database_error();
+                Self::database_unavailable(&e)
+            }
+            other => {
+                crate::metrics::database_error();
+                Self::internal(other)
+            }
         }
     }
 }

@@ -88,8 +88,14 @@ pub struct AppState {
     pub(crate) bus: Option<Arc<bus::Bus>>,
 }
 
-/// The storage traits, one store behind all three.
-type Stores = (Arc<dyn Store>, Arc<dyn Governance>, Arc<dyn Administration>);
+/// The storage traits, one store behind all three, and the SQLite store
+/// as itself when that is the backend (checkpointed at a clean stop).
+struct Stores {
+    store: Arc<dyn Store>,
+    governance: Arc<dyn Governance>,
+    administration: Arc<dyn Administration>,
+    sqlite: Option<Arc<SqliteStore>>,
+}
 
 /// The store the settings choose: PostgreSQL when `database.url` is set,
 /// else the embedded SQLite database.
@@ -103,14 +109,24 @@ async fn open_store(
         sqlite.max_batch = settings.storage.max_batch;
         sqlite.readers = settings.storage.readers;
         let store = Arc::new(SqliteStore::open(sqlite, sink)?);
-        return Ok((store.clone(), store.clone(), store));
+        return Ok(Stores {
+            store: store.clone(),
+            governance: store.clone(),
+            administration: store.clone(),
+            sqlite: Some(store),
+        });
     }
     let mut pg = PgConfig::new(settings.database.url.clone());
     pg.pool_size = settings.database.pool_size;
     pg.connect_timeout_ms = settings.database.connect_timeout_ms;
     pg.acquire_timeout_ms = settings.database.acquire_timeout_ms;
     let store = Arc::new(PgStore::connect(pg, sink).await?);
-    Ok((store.clone(), store.clone(), store))
+    Ok(Stores {
+        store: store.clone(),
+        governance: store.clone(),
+        administration: store,
+        sqlite: None,
+    })
 }
 
 fn accounts(
@@ -140,7 +156,12 @@ pub async fn create_administrator(
     display_name: Option<&str>,
 ) -> Result<User, ServiceError> {
     let (sink, _events) = tokio::sync::mpsc::unbounded_channel();
-    let (store, audit, administration) = open_store(settings, sink).await?;
+    let Stores {
+        store,
+        governance: audit,
+        administration,
+        ..
+    } = open_store(settings, sink).await?;
     let accounts = accounts(settings, store, administration).map_err(ServiceError::internal)?;
     let max_name = settings.limits.max_display_name_chars;
     let user = accounts
@@ -157,6 +178,10 @@ pub async fn create_administrator(
 pub struct Server {
     listener: TcpListener,
     router: axum::Router,
+    /// `metrics.listen`'s listener and its routes, when set.
+    metrics: Option<(TcpListener, axum::Router)>,
+    /// The SQLite database, whose WAL is folded into it at a clean stop.
+    sqlite: Option<Arc<SqliteStore>>,
     settings: Arc<Settings>,
     stop: tokio::sync::watch::Sender<bool>,
     streams: Arc<tokio::sync::Semaphore>,
@@ -171,7 +196,12 @@ impl Server {
         }
         let (sink, events) = tokio::sync::mpsc::unbounded_channel();
         let (stop, stopping) = listener::Stopping::new();
-        let (store, governance_store, administration) = open_store(&settings, sink).await?;
+        let Stores {
+            store,
+            governance: governance_store,
+            administration,
+            sqlite,
+        } = open_store(&settings, sink).await?;
         let metrics = Arc::new(Metrics::default());
         // In a cluster, the position is read before the memberships: the
         // events in between are applied again, which leaves them as they are.
@@ -270,8 +300,19 @@ impl Server {
         let listener = TcpListener::bind(addr)
             .await
             .map_err(|source| StartError::Bind { addr, source })?;
+        let metrics = match state.settings.metrics.listen {
+            Some(addr) => {
+                let listener = TcpListener::bind(addr)
+                    .await
+                    .map_err(|source| StartError::Bind { addr, source })?;
+                Some((listener, api::metrics_routes(state.clone())))
+            }
+            None => None,
+        };
         Ok(Self {
             listener,
+            metrics,
+            sqlite,
             settings: state.settings.clone(),
             streams: state.streams.clone(),
             stop,
@@ -289,16 +330,41 @@ impl Server {
         self.listener.local_addr()
     }
 
+    /// The bound address of the `metrics.listen` listener, if set.
+    pub fn metrics_addr(&self) -> Option<std::io::Result<SocketAddr>> {
+        self.metrics.as_ref().map(|(l, _)| l.local_addr())
+    }
+
     /// Serves until `shutdown` completes, then stops accepting, lets
     /// requests in progress finish, answers waiting long polls and closes
     /// WebSocket streams with code 1012 (service restart: reconnect), for
-    /// at most `http.shutdown_timeout_ms`. Failures of single connections
-    /// are the clients' and end only those connections, so this returns
-    /// nothing.
+    /// at most `http.shutdown_timeout_ms`; then folds SQLite's WAL into
+    /// the database file. Failures of single connections are the clients'
+    /// and end only those connections, so this returns nothing.
     pub async fn run(self, shutdown: impl std::future::Future<Output = ()> + Send + 'static) {
+        let sqlite = self.sqlite.clone();
+        self.serve(shutdown).await;
+        if let Some(sqlite) = sqlite {
+            // So that the `.db` file alone is the whole database once the
+            // server has stopped (copied, inspected, restored elsewhere).
+            match sqlite.checkpoint().await {
+                Ok(()) => tracing::info!("database checkpointed: the WAL is empty"),
+                Err(error) => tracing::warn!(%error, "database checkpoint at stop failed"),
+            }
+        }
+    }
+
+    async fn serve(self, shutdown: impl std::future::Future<Output = ()> + Send + 'static) {
         let http = self.settings.http.clone();
         let limit = Duration::from_millis(http.shutdown_timeout_ms);
         let (stop, streams) = (self.stop, self.streams);
+        if let Some((listener, router)) = self.metrics {
+            let mut stopped = stop.subscribe();
+            let until = async move {
+                let _ = stopped.wait_for(|stopping| *stopping).await;
+            };
+            tokio::spawn(listener::serve(listener, router, http.clone(), until));
+        }
         let (asked_tx, asked) = tokio::sync::oneshot::channel();
         let shutdown = async move {
             shutdown.await;

@@ -22,6 +22,16 @@ struct Histogram {
     sum: f64,
 }
 
+/// Requests that failed on a database error (the store's own failure, not
+/// a refusal such as "not found"). A static, because the error conversion
+/// that sees them (`error.rs`) has no state; one server per process.
+static DATABASE_ERRORS: AtomicU64 = AtomicU64::new(0);
+
+/// Counts one request that failed on a database error.
+pub fn database_error() {
+    DATABASE_ERRORS.fetch_add(1, Ordering::Relaxed);
+}
+
 /// The server's counters.
 #[derive(Default)]
 pub struct Metrics {
@@ -218,6 +228,24 @@ impl Metrics {
             self.connected.load(Ordering::Relaxed),
             self.messages.load(Ordering::Relaxed)
         );
+        let _ = writeln!(
+            out,
+            "# HELP kaifang_database_errors_total Requests that failed on a database error.\n\
+             # TYPE kaifang_database_errors_total counter\n\
+             kaifang_database_errors_total {}",
+            DATABASE_ERRORS.load(Ordering::Relaxed)
+        );
+        if let Some((open, max)) = descriptors() {
+            let _ = writeln!(
+                out,
+                "# HELP process_open_fds Open file descriptors (connections, streams, files).\n\
+                 # TYPE process_open_fds gauge\n\
+                 process_open_fds {open}\n\
+                 # HELP process_max_fds The process's limit of open file descriptors.\n\
+                 # TYPE process_max_fds gauge\n\
+                 process_max_fds {max}"
+            );
+        }
         self.render_bus(&mut out);
         if let Some(rss) = resident_bytes() {
             let _ = writeln!(
@@ -244,6 +272,19 @@ pub async fn track(State(metrics): State<Arc<Metrics>>, request: Request, next: 
     let response = next.run(request).await;
     metrics.request(&method, &route, response.status().as_u16(), start.elapsed());
     response
+}
+
+/// Open descriptors and their soft limit, from `/proc/self` (Linux); `None`
+/// elsewhere.
+fn descriptors() -> Option<(usize, u64)> {
+    let open = std::fs::read_dir("/proc/self/fd").ok()?.count();
+    let limits = std::fs::read_to_string("/proc/self/limits").ok()?;
+    let line = limits.lines().find(|l| l.starts_with("Max open files"))?;
+    let soft = line
+        .trim_start_matches("Max open files")
+        .split_whitespace()
+        .next()?;
+    Some((open, soft.parse().ok()?))
 }
 
 /// Resident memory from `/proc/self/status` (Linux); `None` elsewhere.

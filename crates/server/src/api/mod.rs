@@ -140,13 +140,17 @@ pub fn routes(state: AppState) -> Router {
         .fallback(|| async { ApiError::not_found("endpoint") })
         // Last, so that it covers every route above.
         .method_not_allowed_fallback(|| async { ApiError::method_not_allowed() });
-    Router::new()
+    let mut public = Router::new()
         .nest("/api/v1", api)
         .route("/", get(crate::web::index))
         .route("/app/{*path}", get(crate::web::asset))
         .route("/go", get(links::go))
-        .route("/healthz", get(system::healthz))
-        .route("/metrics", get(system::metrics))
+        .route("/healthz", get(system::healthz));
+    // With a listener of its own, `/metrics` is not public: 404 here.
+    if state.settings.metrics.listen.is_none() {
+        public = public.route("/metrics", get(system::metrics));
+    }
+    public
         .fallback(|| async { ApiError::not_found("page") })
         .method_not_allowed_fallback(|| async { ApiError::method_not_allowed() })
         .layer(DefaultBodyLimit::max(max_body))
@@ -154,6 +158,24 @@ pub fn routes(state: AppState) -> Router {
             caps,
             body::refuse_oversized,
         ))
+        .layer(axum::middleware::from_fn_with_state(
+            metrics,
+            crate::metrics::track,
+        ))
+        .layer(axum::middleware::from_fn(request_id))
+        .with_state(state)
+}
+
+/// The routes of the `metrics.listen` listener: `/metrics` (still behind
+/// `metrics.token` when set) and `/healthz`, so a probe can tell the
+/// listener is up. Scrapes are counted like any other request.
+pub fn metrics_routes(state: AppState) -> Router {
+    let metrics = state.metrics.clone();
+    Router::new()
+        .route("/metrics", get(system::metrics))
+        .route("/healthz", get(system::healthz))
+        .fallback(|| async { ApiError::not_found("page") })
+        .method_not_allowed_fallback(|| async { ApiError::method_not_allowed() })
         .layer(axum::middleware::from_fn_with_state(
             metrics,
             crate::metrics::track,

@@ -23,9 +23,11 @@ pub async fn healthz(State(state): State<crate::AppState>) -> &'static str {
 }
 
 /// Prometheus metrics: requests, latencies, connected clients, messages
-/// sent. With `metrics.token` set, only for `Authorization: Bearer <token>`.
+/// sent. With `metrics.token` set, only for `Authorization: Bearer <token>`;
+/// with `metrics.listen` set, only on that listener (404 here).
 #[utoipa::path(get, path = "/metrics", tag = "system", responses((status = 200, description = "Prometheus text format"),
-    (status = 401, description = "`metrics.token` is set and the request does not carry it")))]
+    (status = 401, description = "`metrics.token` is set and the request does not carry it"),
+    (status = 404, description = "`metrics.listen` is set: metrics are served on that address instead")))]
 pub async fn metrics(
     State(metrics): State<Arc<Metrics>>,
     State(settings): State<Arc<Settings>>,

@@ -97,6 +97,36 @@ impl SqliteStore {
         Ok(Self { writer, readers })
     }
 
+    /// Folds the whole WAL into the database file and truncates the WAL to
+    /// zero bytes (`PRAGMA wal_checkpoint(TRUNCATE)`), so that the `.db`
+    /// file alone holds every commit. The server calls it once it has
+    /// stopped serving. It waits (up to the busy timeout) for a write in
+    /// progress, and fails if a reader elsewhere (a running backup) still
+    /// needs the WAL: the WAL is then left whole, and nothing is lost.
+    pub async fn checkpoint(&self) -> Result<(), Error> {
+        let config = self.readers.config.clone();
+        tokio::task::spawn_blocking(move || {
+            let conn = open_connection(&config, false)?;
+            // (busy, frames in the WAL, frames folded into the database)
+            let (busy, log, folded): (i64, i64, i64) =
+                conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |row| {
+                    Ok((row.get(0)?, row.get(1)?, row.get(2)?))
+                })?;
+            if busy != 0 {
+                return Err(Error::Backend(
+                    format!(
+                        "checkpoint incomplete: {folded} of {log} WAL frames folded \
+                         (another connection was still reading)"
+                    )
+                    .into(),
+                ));
+            }
+            Ok(())
+        })
+        .await
+        .map_err(|_| Error::WriterGone)?
+    }
+
     /// Runs `f` on a pooled read connection, off the async runtime.
     async fn read<T, F>(&self, f: F) -> Result<T, Error>
     where
