@@ -12,7 +12,7 @@ use crate::{
 
 pub(super) type Events = Vec<Event>;
 
-async fn log_event<C: GenericClient>(
+pub(super) async fn log_event<C: GenericClient>(
     c: &C,
     conversation_id: i64,
     kind: &str,
