@@ -158,8 +158,8 @@ where
 /// reader would move its cursor past the open one's id and never see it.
 ///
 /// Forced here: an outside writer (another node, as raw SQL following the
-/// store's protocol: the write lock, then the insert) takes an event id and
-/// stays open; then this store starts a send. The test waits until
+/// store's protocol: the write lock, then the insert of the newest id plus
+/// one) takes an event id and stays open; then this store starts a send. The test waits until
 /// PostgreSQL shows the send queued on the lock, lets a reader tail by
 /// cursor several times meanwhile, then commits the outside writer. The
 /// reader's events are exactly the committed ones, in id order, each once,
@@ -229,8 +229,9 @@ async fn a_later_transaction_cannot_commit_past_an_open_one() {
         .unwrap();
     let open_id: i64 = tx
         .query_one(
-            "INSERT INTO events (conversation_id, kind, message_id, data, created_at) \
-             VALUES ($1, 'preview', $2, $3, 0) RETURNING id",
+            "INSERT INTO events (id, conversation_id, kind, message_id, data, created_at) \
+             SELECT COALESCE(MAX(id), 0) + 1, $1::BIGINT, 'preview', $2::BIGINT, $3::TEXT, 0 \
+             FROM events RETURNING id",
             &[
                 &direct.id,
                 &first.id,
