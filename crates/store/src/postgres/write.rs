@@ -1,6 +1,8 @@
-//! The writes, each run by `PgStore::write` inside one transaction that
-//! holds the write lock (see `mod.rs`). Events they log are pushed to
-//! `events` and leave for the sink only after the commit.
+//! The writes, each run by `PgStore::write` inside a transaction that
+//! holds the write lock (see `mod.rs`), in a savepoint of its own when it
+//! shares the transaction with other writes (`writer.rs`): an error undoes
+//! the whole write and only it. Events they log are pushed to `events` and
+//! leave for the sink only after the commit.
 use deadpool_postgres::GenericClient;
 
 use super::now_ms;
