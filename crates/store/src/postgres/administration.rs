@@ -253,11 +253,18 @@ async fn remove_message<C: GenericClient>(
     )
     .await?;
     let data = removal_data(message_id, seq);
-    // Through `log_event`, like every event: ids stay the newest plus one.
+    // The newest id plus one, as every event (see `write::log_event_at`).
     // It comes before the preview events are deleted, so the newest id is
     // never one that is deleted and then handed out again.
-    let id = super::write::log_event(c, conversation_id, "removal", Some(message_id), Some(&data))
-        .await?;
+    let id = write::log_event_at(
+        c,
+        conversation_id,
+        "removal",
+        Some(message_id),
+        Some(&data),
+        now,
+    )
+    .await?;
     // Preview events carry the linked pages' titles and text.
     execute(
         c,
