@@ -151,6 +151,9 @@ impl DecisionCache {
         if r.has(Reads::LISTS) {
             f.lists.hash(&mut h);
         }
+        // The link's kind is always part of the key: `kind` names both it and
+        // the conversation's kind, so the reads cannot tell them apart.
+        f.kind.hash(&mut h);
         let flags = [
             r.has(Reads::BIDI) && f.bidi,
             r.has(Reads::MIXED_SCRIPT) && f.mixed_script,
@@ -174,7 +177,8 @@ impl DecisionCache {
         let r = self.reads;
         let (s, f) = (&stored.facts, key.facts);
         let (sc, c) = (&stored.ctx, key.ctx);
-        (!r.has(Reads::PLATFORM) || s.platform == f.platform)
+        s.kind == f.kind
+            && (!r.has(Reads::PLATFORM) || s.platform == f.platform)
             && (!r.has(Reads::OWNER) || s.owner == f.owner)
             && (!r.has(Reads::CATEGORY) || s.category == f.category)
             && (!r.has(Reads::DOMAIN) || s.domain == f.domain)
@@ -196,6 +200,7 @@ impl DecisionCache {
         OwnedKey {
             ctx: *key.ctx,
             facts: LinkFacts {
+                kind: f.kind,
                 platform: text(Reads::PLATFORM, &f.platform),
                 owner: text(Reads::OWNER, &f.owner),
                 category: text(Reads::CATEGORY, &f.category),

@@ -45,6 +45,8 @@ pub struct Replay {
 /// The facts the policy reads, rebuilt from a logged share.
 fn facts(s: &LinkShare, contested: &ContestedCategories) -> LinkFacts {
     LinkFacts {
+        // The link-share log does not record the kind yet: replayed as URLs.
+        kind: kaifang_policy::LinkKind::Url,
         platform: s.platform.clone(),
         owner: s.owner.clone(),
         category: s.category.clone(),
