@@ -1,4 +1,5 @@
 //! `kaifang`: parses the command line and hands over to the libraries.
+mod batch;
 mod cli;
 mod client_config;
 mod commands;
