@@ -106,7 +106,10 @@ impl Progress {
         self.lines += 1;
         self.bytes += bytes as u64;
         // Checking the clock every 1,024 lines keeps the cost off the loop.
-        if self.on && self.lines % 1024 == 0 && self.last.elapsed() >= Duration::from_millis(200) {
+        if self.on
+            && self.lines.is_multiple_of(1024)
+            && self.last.elapsed() >= Duration::from_millis(200)
+        {
             self.last = Instant::now();
             self.draw();
         }
