@@ -97,7 +97,7 @@ function flagText(link) {
   return flags.map((f) => (FLAG_KEYS[f] ? t(FLAG_KEYS[f]) : f)).join(', ');
 }
 
-const FLAG_KEYS = { bidi: 'flag_bidi', homograph: 'flag_homograph' };
+const FLAG_KEYS = { bidi: 'flag_bidi', homograph: 'flag_homograph', lookalike: 'flag_lookalike' };
 
 function inertNote(link, kind) {
   const platform = platformName(link);

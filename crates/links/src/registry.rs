@@ -64,6 +64,9 @@ pub struct Registry {
     unknown_owner: Owner,
     /// Every platform's share-code formats, compiled; rebuilt when platforms change.
     share: Option<ShareMatcher>,
+    /// Each registry domain, and each with one character deleted, → the domain: finds hosts one
+    /// edit away from a registered domain with a few lookups (symmetric deletion).
+    near: HashMap<String, usize, FastBuild>,
 }
 
 #[derive(Deserialize)]
@@ -172,6 +175,32 @@ pub(crate) fn ascii_domain(raw: &str) -> Option<String> {
     (!ascii.is_empty() && ascii.split('.').all(|l| !l.is_empty())).then_some(ascii)
 }
 
+/// `s` with one byte deleted, each position (domains are ASCII).
+fn deletions(s: &str) -> impl Iterator<Item = String> + '_ {
+    (0..s.len()).filter_map(move |i| {
+        let (a, b) = (s.get(..i)?, s.get(i + 1..)?);
+        Some(format!("{a}{b}"))
+    })
+}
+
+/// Exactly one insertion, deletion, substitution or adjacent swap apart (ASCII).
+fn one_edit(a: &str, b: &str) -> bool {
+    let (a, b) = (a.as_bytes(), b.as_bytes());
+    if a == b {
+        return false;
+    }
+    let prefix = a.iter().zip(b).take_while(|(x, y)| x == y).count();
+    let (ra, rb) = (&a[prefix..], &b[prefix..]);
+    match ra.len().cmp(&rb.len()) {
+        std::cmp::Ordering::Equal => {
+            ra.get(1..) == rb.get(1..)
+                || (ra.len() >= 2 && ra[0] == rb[1] && ra[1] == rb[0] && ra.get(2..) == rb.get(2..))
+        }
+        std::cmp::Ordering::Less => ra == &rb[1..],
+        std::cmp::Ordering::Greater => &ra[1..] == rb,
+    }
+}
+
 impl Registry {
     /// A registry with no platforms: everything classifies as `unknown`.
     pub fn empty() -> Registry {
@@ -192,7 +221,50 @@ impl Registry {
                 name: "Unknown".to_owned(),
             },
             share: None,
+            near: HashMap::default(),
         }
+    }
+
+    fn compile_near(&mut self) {
+        self.near.clear();
+        for (i, p) in self.platforms.iter().enumerate() {
+            for d in &p.domains {
+                for variant in deletions(d) {
+                    self.near.entry(variant).or_insert(i);
+                }
+                self.near.insert(d.clone(), i);
+            }
+        }
+    }
+
+    /// The registered platform whose domain `domain` imitates: `domain` (a registrable domain, ASCII)
+    /// is not registered itself but is one edit (a character inserted, deleted or replaced, or two
+    /// neighbours swapped) away from a registry domain, like `taobaoo.com` or `jb.com`.
+    ///
+    /// ```
+    /// let r = kaifang_links::Registry::builtin()?;
+    /// assert_eq!(r.lookalike_of("taob4o.com").map(|p| p.id.as_str()), Some("taobao"));
+    /// assert!(r.lookalike_of("taobao.com").is_none());
+    /// assert!(r.lookalike_of("example.org").is_none());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn lookalike_of(&self, domain: &str) -> Option<&Platform> {
+        let domain = domain.trim_end_matches('.');
+        // Short names are one edit from too much (`qq.com` and `jd.com` from most 2-letter .coms).
+        if domain.len() < 7 || self.classify(domain).matched_domain.is_some() {
+            return None;
+        }
+        let check = |variant: &str| {
+            self.near
+                .get(variant)
+                .and_then(|&i| self.platforms.get(i))
+                .filter(|p| {
+                    p.domains
+                        .iter()
+                        .any(|d| d.len() >= 7 && one_edit(d, domain))
+                })
+        };
+        check(domain).or_else(|| deletions(domain).find_map(|v| check(&v)))
     }
 
     fn compile_share_codes(&mut self) {
@@ -377,6 +449,7 @@ impl Registry {
             });
         }
         reg.compile_share_codes();
+        reg.compile_near();
         Ok(reg)
     }
 
@@ -408,6 +481,7 @@ impl Registry {
             }
         }
         self.compile_share_codes();
+        self.compile_near();
     }
 
     /// The platform of `host` (ASCII or Unicode, any case, trailing dot allowed): the registry domain

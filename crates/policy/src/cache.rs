@@ -157,6 +157,7 @@ impl DecisionCache {
         let flags = [
             r.has(Reads::BIDI) && f.bidi,
             r.has(Reads::MIXED_SCRIPT) && f.mixed_script,
+            r.has(Reads::LOOKALIKE) && f.lookalike,
             r.has(Reads::CATEGORY_CONTESTED) && f.category_contested,
             r.has(Reads::OPERATOR_OWNED) && key.operator_owned,
         ];
@@ -185,6 +186,7 @@ impl DecisionCache {
             && (!r.has(Reads::LISTS) || s.lists == f.lists)
             && (!r.has(Reads::BIDI) || s.bidi == f.bidi)
             && (!r.has(Reads::MIXED_SCRIPT) || s.mixed_script == f.mixed_script)
+            && (!r.has(Reads::LOOKALIKE) || s.lookalike == f.lookalike)
             && (!r.has(Reads::CATEGORY_CONTESTED) || s.category_contested == f.category_contested)
             && (!r.has(Reads::OPERATOR_OWNED) || stored.operator_owned == key.operator_owned)
             && (!r.has(Reads::KIND) || sc.conversation_kind == c.conversation_kind)
@@ -212,6 +214,7 @@ impl DecisionCache {
                 },
                 bidi: f.bidi,
                 mixed_script: f.mixed_script,
+                lookalike: f.lookalike,
                 category_contested: f.category_contested,
             },
             operator_owned: key.operator_owned,

@@ -3,7 +3,7 @@
 //! An operator writes its link rules as Cedar policies over a fixed schema
 //! ([`SCHEMA`]): the sender (`Kaifang::User`, attribute `role`), the link
 //! (`Kaifang::Link`: `kind` (`url` or `share_code`), `platform`, `owner`, `category`, `domain`, `lists`,
-//! `bidi`, `mixed_script`, `operator_owned`, `category_contested`) and the
+//! `bidi`, `mixed_script`, `lookalike`, `operator_owned`, `category_contested`) and the
 //! request context (`context.conversation.kind`, `.member_count`,
 //! `context.operator`). Four actions decide a link's [`Treatment`]:
 //! `deliver` denied → blocked, `linkify` denied → inert, `open_directly`

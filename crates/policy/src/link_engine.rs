@@ -106,6 +106,8 @@ pub struct LinkDecision {
 pub const FLAG_BIDI: &str = "bidi";
 /// The [`LinkDecision::flags`] entry for a mixed-script host.
 pub const FLAG_HOMOGRAPH: &str = "homograph";
+/// The [`LinkDecision::flags`] entry for a domain one edit from a registered one.
+pub const FLAG_LOOKALIKE: &str = "lookalike";
 
 impl LinkDecision {
     /// The [`LinkFacts::bidi`] fact the decision was made with.
@@ -116,6 +118,11 @@ impl LinkDecision {
     /// The [`LinkFacts::mixed_script`] fact the decision was made with.
     pub fn mixed_script(&self) -> bool {
         self.flags.iter().any(|f| f == FLAG_HOMOGRAPH)
+    }
+
+    /// The [`LinkFacts::lookalike`] fact the decision was made with.
+    pub fn lookalike(&self) -> bool {
+        self.flags.iter().any(|f| f == FLAG_LOOKALIKE)
     }
 }
 
@@ -138,6 +145,7 @@ struct HostFacts {
     category: String,
     lists: Vec<String>,
     category_contested: bool,
+    lookalike: bool,
 }
 
 /// Per-host [`HostFacts`], bounded. Lives and dies with its [`LinkEngine`],
@@ -257,6 +265,7 @@ impl LinkEngine {
             lists: Vec::new(),
             bidi: false,
             mixed_script: false,
+            lookalike: false,
             category_contested: self.contested.contains(&platform.category),
         };
         let Decision {
@@ -340,6 +349,9 @@ impl LinkEngine {
         if facts.mixed_script {
             flags.push(FLAG_HOMOGRAPH.to_owned());
         }
+        if facts.lookalike {
+            flags.push(FLAG_LOOKALIKE.to_owned());
+        }
         LinkDecision {
             kind: LinkKind::Url,
             url: found.url.to_owned(),
@@ -363,9 +375,9 @@ impl LinkEngine {
 
     /// Facts of one link; takes the registrable domain out of `url`.
     fn facts(&self, found: &FoundUrl<'_>, url: &mut NormalisedUrl) -> LinkFacts {
-        let host = self
-            .hosts
-            .get_or_insert(&url.host, || self.host_facts(&url.host));
+        let host = self.hosts.get_or_insert(&url.host, || {
+            self.host_facts(&url.host, url.registrable_domain.as_deref())
+        });
         LinkFacts {
             kind: LinkKind::Url,
             platform: host.platform.clone(),
@@ -378,11 +390,14 @@ impl LinkEngine {
             lists: host.lists.clone(),
             bidi: found.bidi_nearby || url.flags.bidi_controls,
             mixed_script: url.flags.homograph,
+            lookalike: host.lookalike,
             category_contested: host.category_contested,
         }
     }
 
-    fn host_facts(&self, host: &str) -> HostFacts {
+    /// `domain` is the host's registrable domain (a function of the host, so
+    /// the result may be cached by host).
+    fn host_facts(&self, host: &str, domain: Option<&str>) -> HostFacts {
         let platform = self.registry.classify(host).platform;
         let mask = self.blocklists.mask_for(host);
         let lists = if mask == 0 {
@@ -400,6 +415,9 @@ impl LinkEngine {
             category: platform.category.clone(),
             lists,
             category_contested: self.contested.contains(&platform.category),
+            // Only unregistered hosts can imitate a registered one.
+            lookalike: platform.id == UNKNOWN
+                && domain.is_some_and(|d| self.registry.lookalike_of(d).is_some()),
         }
     }
 }
@@ -442,6 +460,7 @@ mod tests {
             category: UNKNOWN.to_owned(),
             lists: Vec::new(),
             category_contested: false,
+            lookalike: false,
         }
     }
 

@@ -29,6 +29,10 @@ pub struct LinkFacts {
     pub bidi: bool,
     /// The host mixes scripts (possible homograph).
     pub mixed_script: bool,
+    /// The domain is not registered but is one edit away from a registered
+    /// platform's domain (`taobaoo.com`): a possible typosquat.
+    #[serde(default)]
+    pub lookalike: bool,
     /// The operator owns a registered platform in this category and so does at
     /// least one other owner. See [`ContestedCategories`](crate::ContestedCategories).
     pub category_contested: bool,
@@ -45,6 +49,7 @@ impl Default for LinkFacts {
             lists: Vec::new(),
             bidi: false,
             mixed_script: false,
+            lookalike: false,
             category_contested: false,
         }
     }

@@ -317,6 +317,10 @@ impl PolicyEngine {
                     RestrictedExpression::new_bool(facts.mixed_script),
                 ),
                 (
+                    "lookalike".to_owned(),
+                    RestrictedExpression::new_bool(facts.lookalike),
+                ),
+                (
                     "operator_owned".to_owned(),
                     RestrictedExpression::new_bool(facts.owner == self.operator),
                 ),

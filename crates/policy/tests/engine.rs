@@ -291,3 +291,30 @@ fn sixteen_kib_of_codes_obeys_the_link_cap() {
     );
     assert!(capped.iter().any(|l| l.kind == LinkKind::ShareCode));
 }
+
+/// A typosquat of a registered domain opens through the warning page under
+/// the default policy, flagged; the real domain and unrelated sites do not.
+#[test]
+fn lookalike_domains_are_warned() {
+    let e = engine();
+    for url in [
+        "https://taobaoo.com/item",
+        "https://www.taob4o.com/",
+        "https://tmal.com/x",
+    ] {
+        let d = e.evaluate(url, &ctx(ConversationKind::Direct));
+        assert_eq!(d[0].treatment, Treatment::Warn, "{url}: {d:?}");
+        assert_eq!(&d[0].policies[..], ["lookalikes-warn"], "{url}");
+        assert!(d[0].lookalike(), "{url}");
+        assert_eq!(d[0].platform, "unknown");
+    }
+    for url in [
+        "https://item.taobao.com/x",
+        "https://example.org/",
+        "https://jb.com/",
+    ] {
+        let d = e.evaluate(url, &ctx(ConversationKind::Direct));
+        assert!(!d[0].lookalike(), "{url}");
+        assert_eq!(d[0].treatment, Treatment::Live, "{url}");
+    }
+}

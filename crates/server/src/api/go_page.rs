@@ -147,6 +147,14 @@ fn why(lang: Lang, d: &LinkDecision, kind_group: bool) -> String {
             "Careful: the address mixes writing systems and may imitate another site.",
         ));
     }
+    if l.lookalike() {
+        out.push(' ');
+        out.push_str(&tr(
+            lang,
+            "注意：此地址与已登记平台的域名只差一个字符，可能是仿冒网站。",
+            "Careful: the address is one character away from a registered platform’s domain and may be an imitation.",
+        ));
+    }
     out
 }
 

@@ -54,6 +54,8 @@ fn facts(s: &LinkShare, contested: &ContestedCategories) -> LinkFacts {
         lists: s.lists.clone(),
         bidi: s.bidi,
         mixed_script: s.mixed_script,
+        // Not in the link-share log yet: replayed as not a look-alike.
+        lookalike: false,
         category_contested: contested.contains(&s.category),
     }
 }
