@@ -107,7 +107,7 @@ impl ShareMatcher {
             return None;
         }
         let closes = AhoCorasick::builder()
-            .match_kind(MatchKind::Standard)
+            .match_kind(MatchKind::LeftmostLongest)
             .build(&close_texts)
             .ok()?;
         let max_len = formats.iter().map(|(_, f)| f.max_len).max().unwrap_or(0);
@@ -136,7 +136,7 @@ impl ShareMatcher {
         let mut last_end = 0;
         let mut skip_at = 0;
         let mut counter = Counter::default();
-        for m in self.closes.find_overlapping_iter(text) {
+        for m in self.closes.find_iter(text) {
             let close_start = m.start();
             if close_start < last_end || close_start == 0 {
                 continue;
