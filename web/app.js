@@ -7,7 +7,7 @@ import { session, userStore } from './storage.js';
 import { Stream } from './stream.js';
 import { state, resetState, upsertConv, markRead, convTitle } from './state.js';
 import { renderList, showForm, parseHandles } from './sidebar.js';
-import { initChat, openChat, closeChat, showMessage, showPreview, rerenderChat, renderHeader } from './chat.js';
+import { initChat, openChat, closeChat, showMessage, showPreview, showRemoval, rerenderChat, renderHeader } from './chat.js';
 import { initMembers, renderMembers, toggle as toggleMembers } from './members.js';
 import { backoff } from './util.js';
 import { setupAdmin, renderAdmin } from './admin.js';
@@ -247,6 +247,9 @@ async function handleEvent(event) {
       break;
     case 'preview':
       showPreview(id, event.message_id, event.url, event.preview);
+      break;
+    case 'removal':
+      showRemoval(id, event.message_id);
       break;
     case 'member': {
       const members = conv.members || [];

@@ -216,6 +216,17 @@ export function showMessage(m) {
   }
 }
 
+/** An administrator removed a message: it becomes a placeholder. */
+export function showRemoval(conversationId, messageId) {
+  const ms = msgState(conversationId);
+  for (const m of ms.bySeq.values()) {
+    if (m.id !== messageId) continue;
+    Object.assign(m, { removed: true, body: '', links: [], previews: {} });
+    if (conversationId === state.current) showMessage(m);
+    return;
+  }
+}
+
 /** A preview arrived for a message already shown. */
 export function showPreview(conversationId, messageId, url, preview) {
   const ms = msgState(conversationId);

@@ -165,6 +165,8 @@ function card(link, preview) {
  * notes and cards that go under it.
  */
 export function renderBody(message, kind) {
+  // Its text is gone from the server; only the placeholder is left.
+  if (message.removed) return [h('div.msg-text.removed', {}, t('messageRemoved'))];
   const body = typeof message.body === 'string' ? message.body : '';
   const text = h('div.msg-text');
   const extras = [];

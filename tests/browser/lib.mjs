@@ -67,6 +67,8 @@ export class Server {
           KAIFANG_LISTEN: `127.0.0.1:${this.port}`,
           KAIFANG_DATA_DIR: this.dataDir,
           KAIFANG_AUTH__ARGON2_MEMORY_KIB: '1024',
+          // The tests act as the operator through the first account.
+          KAIFANG_AUTH__FIRST_SIGNUP_BECOMES_ADMIN: 'true',
           // Previews reach only names mapped in preview.resolve: no DNS query leaves the machine.
           KAIFANG_PREVIEW__SYSTEM_DNS: 'false',
           NO_COLOR: '1',

@@ -51,6 +51,22 @@ pub enum Error {
     Unexpected(String),
 }
 
+impl Error {
+    /// The HTTP status the server refused with, from an API call or from a
+    /// WebSocket upgrade; `None` when no answer came (unreachable, dropped).
+    pub fn status(&self) -> Option<u16> {
+        match self {
+            Error::Api { status, .. } => Some(*status),
+            Error::WebSocket(e) => match e.as_ref() {
+                tungstenite::Error::Http(response) => Some(response.status().as_u16()),
+                _ => None,
+            },
+            Error::Http(e) => e.status().map(|s| s.as_u16()),
+            _ => None,
+        }
+    }
+}
+
 /// A connection to one server, optionally signed in.
 #[derive(Clone)]
 pub struct Client {
@@ -169,6 +185,33 @@ impl Client {
         let body = json!({ "handle": handle, "password": password, "display_name": display_name });
         self.call(self.http.post(self.url("/api/v1/accounts")?).json(&body))
             .await
+    }
+
+    /// Creates an account with an invite code (servers whose
+    /// `auth.registration` is `invite` require one).
+    pub async fn sign_up_invited(
+        &self,
+        handle: &str,
+        password: &str,
+        display_name: Option<&str>,
+        invite: &str,
+    ) -> Result<Value, Error> {
+        let body = json!({
+            "handle": handle,
+            "password": password,
+            "display_name": display_name,
+            "invite": invite,
+        });
+        self.call(self.http.post(self.url("/api/v1/accounts")?).json(&body))
+            .await
+    }
+
+    /// Sets a new password with a one-time reset code from an administrator.
+    pub async fn reset_password(&self, code: &str, password: &str) -> Result<(), Error> {
+        let body = json!({ "code": code, "password": password });
+        let url = self.url("/api/v1/account/password-reset")?;
+        self.call::<Value>(self.http.post(url).json(&body)).await?;
+        Ok(())
     }
 
     /// Signs in; the client keeps the token.

@@ -104,13 +104,16 @@ pub enum Command {
     /// Reports from a server.
     #[command(subcommand)]
     Report(ReportCommand),
-    /// Operator administrators (admins only).
+    /// Operator administration: the first administrator (offline), the
+    /// role, invite codes, accounts (admins only).
     #[command(subcommand)]
     Admin(AdminCommand),
     /// Load generator: drives a running server (loopback) through the public
     /// API and prints one JSON line of figures.
     Bench(BenchArgs),
-    /// Prints the live event stream, one JSON event per line.
+    /// Prints the live event stream, one JSON event per line. When the
+    /// server restarts (close code 1012) or the connection drops, it
+    /// reconnects with backoff and resumes after the last event printed.
     Tail {
         /// Resume after this cursor.
         #[arg(long)]
@@ -118,6 +121,10 @@ pub enum Command {
         /// Stop after this many events (default: run until interrupted).
         #[arg(long)]
         count: Option<u64>,
+        /// Give up (exit non-zero) when no stream could be opened for this
+        /// many seconds.
+        #[arg(long, default_value_t = 300)]
+        give_up_after: u64,
     },
 }
 
@@ -141,6 +148,19 @@ pub enum AccountCommand {
         /// Display name (default: the handle).
         #[arg(long)]
         display_name: Option<String>,
+        /// An invite code (servers with `auth.registration = "invite"`).
+        #[arg(long)]
+        invite: Option<String>,
+    },
+    /// Sets a new password with a one-time code from an administrator;
+    /// every session of the account ends.
+    ResetPassword {
+        /// The code.
+        #[arg(long)]
+        code: String,
+        /// The new password (default: $KAIFANG_PASSWORD, else one line read from stdin).
+        #[arg(long, env = "KAIFANG_PASSWORD", hide_env_values = true)]
+        password: Option<String>,
     },
 }
 
@@ -326,9 +346,59 @@ pub enum ReportCommand {
     },
 }
 
-/// Operator administrator commands.
+/// Operator administration commands.
 #[derive(Subcommand)]
 pub enum AdminCommand {
+    /// Creates an operator administrator directly in the database the
+    /// settings name (SQLite data folder or `database.url`), with the
+    /// server running or not: how a new server gets its first one.
+    Create {
+        /// The new account's handle.
+        handle: String,
+        /// Read the password from the first line of stdin (otherwise
+        /// $KAIFANG_PASSWORD).
+        #[arg(long)]
+        password_stdin: bool,
+        /// Display name (default: the handle).
+        #[arg(long)]
+        display_name: Option<String>,
+        /// Settings file, for the database (default: ./kaifang.toml if present).
+        #[arg(long)]
+        config: Option<PathBuf>,
+    },
+    /// Invite codes, for `auth.registration = "invite"`.
+    #[command(subcommand)]
+    Invite(InviteCommand),
+    /// Lists accounts, by id, a page at a time.
+    Users {
+        /// Only accounts with a greater id (the `next_after` of a page).
+        #[arg(long)]
+        after: Option<i64>,
+        /// How many.
+        #[arg(long, default_value_t = 50)]
+        limit: u32,
+    },
+    /// Suspends an account: its sessions end at once and it cannot sign in.
+    Suspend {
+        /// The account's handle.
+        handle: String,
+    },
+    /// Lets a suspended account sign in again.
+    Restore {
+        /// The account's handle.
+        handle: String,
+    },
+    /// Removes a message (its text is deleted; members see a placeholder).
+    RemoveMessage {
+        /// The message's id.
+        id: i64,
+    },
+    /// Makes a one-time password-reset code for an account, to hand to its
+    /// owner (`kaifang account reset-password --code …`).
+    ResetPassword {
+        /// The account's handle.
+        handle: String,
+    },
     /// Makes an account an operator administrator.
     Grant {
         /// The account's handle.
@@ -338,5 +408,27 @@ pub enum AdminCommand {
     Revoke {
         /// The account's handle.
         handle: String,
+    },
+}
+
+/// Invite code commands.
+#[derive(Subcommand)]
+pub enum InviteCommand {
+    /// Makes a code; it is printed once and cannot be shown again.
+    Create {
+        /// How many accounts it may create.
+        #[arg(long, default_value_t = 1)]
+        uses: u32,
+        /// How long it is valid, e.g. `7d`, `12h`, `30m` (default: the
+        /// server's `auth.invite_default_seconds`).
+        #[arg(long)]
+        valid: Option<String>,
+    },
+    /// Lists the invites, newest first (without their codes).
+    List,
+    /// Revokes an invite.
+    Revoke {
+        /// The invite's id.
+        id: i64,
     },
 }

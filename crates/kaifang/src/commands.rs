@@ -90,10 +90,27 @@ async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
             return crate::governance::lint(file, operator.as_deref(), config.as_deref(), *json);
         }
         Command::Links(cmd) => return crate::offline::links(cmd),
+        Command::Admin(crate::cli::AdminCommand::Create {
+            handle,
+            password_stdin,
+            display_name,
+            config,
+        }) => {
+            crate::admin::create(
+                handle,
+                *password_stdin,
+                display_name.as_deref(),
+                config.as_ref(),
+            )
+            .await?;
+            return Ok(ExitCode::SUCCESS);
+        }
         Command::Preview(cmd) => return crate::offline::preview(cmd).await,
         _ => {}
     }
     if let Command::Bench(args) = &cli.command {
+        // Scenario E holds one socket per idle connection in this process too.
+        crate::limits::raise_open_files();
         let opts = kaifang_bench::Options {
             server: cli.server.clone(),
             scenarios: args.scenarios.clone(),
@@ -124,13 +141,23 @@ async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Account(AccountCommand::Create {
             credentials,
             display_name,
+            invite,
         }) => {
             let pw = password(&credentials)?;
-            print(
-                &s.client
-                    .sign_up(&credentials.handle, &pw, display_name.as_deref())
-                    .await?,
-            )?;
+            let (handle, name) = (&credentials.handle, display_name.as_deref());
+            let created = match invite {
+                Some(code) => s.client.sign_up_invited(handle, &pw, name, &code).await?,
+                None => s.client.sign_up(handle, &pw, name).await?,
+            };
+            print(&created)?;
+        }
+        Command::Account(AccountCommand::ResetPassword { code, password }) => {
+            let pw = self::password(&Credentials {
+                handle: String::new(),
+                password,
+            })?;
+            s.client.reset_password(&code, &pw).await?;
+            println!("password changed: sign in with it");
         }
         Command::Login(credentials) => {
             let pw = password(&credentials)?;
@@ -202,25 +229,18 @@ async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Command::Policy(cmd) => crate::governance::policy(s.signed_in()?, &cmd).await?,
         Command::Report(cmd) => crate::governance::report(s.signed_in()?, &cmd).await?,
-        Command::Admin(cmd) => {
-            let (method, handle) = match &cmd {
-                crate::cli::AdminCommand::Grant { handle } => (reqwest::Method::PUT, handle),
-                crate::cli::AdminCommand::Revoke { handle } => (reqwest::Method::DELETE, handle),
+        Command::Admin(cmd) => crate::admin::online(s.signed_in()?, &cmd).await?,
+        Command::Tail {
+            since,
+            count,
+            give_up_after,
+        } => {
+            let tail = crate::tail::Tail {
+                since,
+                count,
+                give_up_after: std::time::Duration::from_secs(give_up_after),
             };
-            let path = format!("/api/v1/admin/administrators/{handle}");
-            s.signed_in()?.raw(method, &path, None).await?;
-            println!("done");
-        }
-        Command::Tail { since, count } => {
-            let mut stream = s.signed_in()?.stream(since.as_deref()).await?;
-            let mut seen = 0u64;
-            while count.is_none_or(|n| seen < n) {
-                match stream.next_text().await {
-                    Some(event) => println!("{}", event?),
-                    None => anyhow::bail!("the server closed the stream"),
-                }
-                seen += 1;
-            }
+            crate::tail::run(s.signed_in()?, tail).await?;
         }
     }
     Ok(ExitCode::SUCCESS)
@@ -233,12 +253,19 @@ async fn serve(config: Option<PathBuf>) -> anyhow::Result<ExitCode> {
     let settings = kaifang_server::Settings::load(config.as_deref()).context("invalid settings")?;
     start_log(settings.log.format);
     let settings = kaifang_server::Settings::load(config.as_deref()).context("invalid settings")?;
+    crate::limits::raise_open_files();
     // Held until the process exits: one server per data folder, and no
     // restore under a running server.
     let _lock = crate::maintenance::DataLock::take(&settings.data_dir)?;
     let server = kaifang_server::Server::build(settings).await?;
     let addr = server.local_addr()?;
     let stop = stop_signal();
+    if let Some(metrics) = server.metrics_addr() {
+        let metrics = metrics?;
+        tracing::info!(%metrics, "metrics are served on their own listener");
+        // Before "listening on", which scripts take as "ready".
+        println!("metrics on http://{metrics}");
+    }
     tracing::info!(%addr, "kaifang is listening");
     // Printed plainly so scripts and tests can find the port when it is 0.
     println!("listening on http://{addr}");

@@ -1,11 +1,14 @@
 //! `kaifang`: parses the command line and hands over to the libraries.
+mod admin;
 mod batch;
 mod cli;
 mod client_config;
 mod commands;
 mod governance;
+mod limits;
 mod maintenance;
 mod offline;
+mod tail;
 
 use std::process::ExitCode;
 
@@ -25,8 +28,17 @@ fn main() -> ExitCode {
         }
         Err(error) => {
             // One line: the error and its causes (multi-line messages, such
-            // as Cedar's, are folded).
-            let text = format!("{error:#}");
+            // as Cedar's, are folded). A cause that its parent's message
+            // already ends with (errors that show their source) is not
+            // repeated.
+            let mut text = error.to_string();
+            for cause in error.chain().skip(1) {
+                let cause = cause.to_string();
+                if !text.ends_with(&cause) {
+                    text.push_str(": ");
+                    text.push_str(&cause);
+                }
+            }
             let line: Vec<&str> = text
                 .lines()
                 .map(str::trim)

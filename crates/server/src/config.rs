@@ -35,6 +35,8 @@ pub struct Settings {
     pub storage: StorageSettings,
     /// A PostgreSQL database instead of the embedded one.
     pub database: DatabaseSettings,
+    /// The message bus between the nodes of a cluster (docs/scale-out.md).
+    pub bus: BusSettings,
     /// Link previews.
     pub preview: PreviewSettings,
     /// The link engine: registry, threat lists, policy.
@@ -43,7 +45,7 @@ pub struct Settings {
     pub governance: GovernanceSettings,
     /// The server's log.
     pub log: LogSettings,
-    /// Who may read `/metrics`.
+    /// Where `/metrics` is served, and who may read it.
     pub metrics: MetricsSettings,
 }
 
@@ -58,6 +60,7 @@ impl Default for Settings {
             stream: StreamSettings::default(),
             storage: StorageSettings::default(),
             database: DatabaseSettings::default(),
+            bus: BusSettings::default(),
             preview: PreviewSettings::default(),
             links: LinkSettings::default(),
             governance: GovernanceSettings::default(),
@@ -76,6 +79,12 @@ pub struct MetricsSettings {
     /// Bearer <token>`, others 401 (default none: open, as for a server
     /// only reachable on loopback or behind a proxy that hides the path).
     pub token: Option<String>,
+    /// When set (`"127.0.0.1:9090"`), `/metrics` is served on this address
+    /// only, by a listener of its own, and the public listener answers 404
+    /// for it (default none: `/metrics` is on the public listener). Kept
+    /// off the public address, it needs no token: only who reaches the
+    /// address reads it (`metrics.token` still applies when set).
+    pub listen: Option<SocketAddr>,
 }
 
 /// The token is a secret: never printed, even in a debug dump.
@@ -83,6 +92,7 @@ impl std::fmt::Debug for MetricsSettings {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("MetricsSettings")
             .field("token", &self.token.as_ref().map(|_| "<set>"))
+            .field("listen", &self.listen)
             .finish()
     }
 }
@@ -169,9 +179,31 @@ impl Default for HttpSettings {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct AuthSettings {
-    /// Handles that are operator administrators (besides the first account
-    /// ever created, which always is).
+    /// Handles that are operator administrators when they sign up.
     pub admins: Vec<String>,
+    /// Who may create an account: `"open"` (default: anyone, as the
+    /// two-minute tour needs), `"invite"` (only with an invite code an
+    /// administrator made) or `"closed"` (nobody; administrators still
+    /// create accounts with `kaifang admin create`).
+    pub registration: Registration,
+    /// Whether the first account ever signed up becomes an operator
+    /// administrator (default `false`: on a server exposed before its
+    /// operator signed up, a stranger would own it). The first
+    /// administrator otherwise comes from `kaifang admin create`.
+    pub first_signup_becomes_admin: bool,
+    /// How long a new invite code is valid when its creator does not say,
+    /// seconds (default 604,800: a week).
+    pub invite_default_seconds: u64,
+    /// Longest validity an invite code may be given, seconds (default
+    /// 7,776,000: 90 days).
+    pub invite_max_seconds: u64,
+    /// Most accounts one invite code may create (default 1,000).
+    pub invite_max_uses: u32,
+    /// How long a password-reset code is valid, seconds (default 86,400).
+    pub password_reset_seconds: u64,
+    /// Password-reset redemptions one client address may attempt per hour,
+    /// right or wrong (default 20).
+    pub password_resets_per_address_per_hour: u32,
     /// argon2id memory cost in KiB (default 19,456: OWASP's recommendation).
     pub argon2_memory_kib: u32,
     /// argon2id iterations (default 2).
@@ -217,6 +249,13 @@ impl Default for AuthSettings {
     fn default() -> Self {
         Self {
             admins: Vec::new(),
+            registration: Registration::Open,
+            first_signup_becomes_admin: false,
+            invite_default_seconds: 604_800,
+            invite_max_seconds: 7_776_000,
+            invite_max_uses: 1_000,
+            password_reset_seconds: 86_400,
+            password_resets_per_address_per_hour: 20,
             argon2_memory_kib: 19_456,
             argon2_iterations: 2,
             token_cache_seconds: 60,
@@ -232,6 +271,19 @@ impl Default for AuthSettings {
             min_password_chars: 8,
         }
     }
+}
+
+/// Who may create an account (`auth.registration`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Registration {
+    /// Anyone.
+    #[default]
+    Open,
+    /// Only with an invite code.
+    Invite,
+    /// Nobody.
+    Closed,
 }
 
 /// Sizes, counts and rates.
@@ -258,6 +310,9 @@ pub struct Limits {
     pub max_history_page: u32,
     /// Most events one long-poll answer returns (default 500).
     pub max_events_page: u32,
+    /// Most accounts one page of the operators' account list returns
+    /// (default 200).
+    pub max_users_page: u32,
     /// Longest long-poll wait, in milliseconds (default 30,000).
     pub max_poll_ms: u64,
     /// Messages one user may send per second, sustained (default 2,000).
@@ -289,6 +344,7 @@ impl Default for Limits {
             max_group_members: 10_000,
             max_history_page: 200,
             max_events_page: 500,
+            max_users_page: 200,
             max_poll_ms: 30_000,
             messages_per_second: 2_000,
             messages_burst: 4_000,
@@ -375,6 +431,11 @@ pub struct DatabaseSettings {
     pub pool_size: usize,
     /// Longest wait to open one connection, in ms (default 5000).
     pub connect_timeout_ms: u64,
+    /// Longest wait for a free pooled connection (or this server's turn to
+    /// write), in ms (default 5000); then the request answers 503 with
+    /// `Retry-After`, so a database that stopped answering is reported
+    /// promptly instead of piling requests up.
+    pub acquire_timeout_ms: u64,
 }
 
 impl Default for DatabaseSettings {
@@ -383,6 +444,52 @@ impl Default for DatabaseSettings {
             url: String::new(),
             pool_size: 16,
             connect_timeout_ms: 5_000,
+            acquire_timeout_ms: 5_000,
+        }
+    }
+}
+
+/// NATS (core, not JetStream) between several servers on one PostgreSQL
+/// database: committed events and sign-outs reach the other nodes through
+/// it; the database stays the only durable copy (docs/scale-out.md).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct BusSettings {
+    /// `nats://host:port`, or empty for a single server (default): then
+    /// nothing is published and nothing is polled.
+    pub url: String,
+    /// First part of every subject (default `kaifang`): events go on
+    /// `<prefix>.events.<conversation>`, sign-outs on `<prefix>.signout`.
+    pub subject_prefix: String,
+    /// How often a node compares the database's newest event with the last
+    /// it delivered and re-reads what it missed, ms (default 500): the bound
+    /// on delivery from other nodes when a bus message was lost or the bus
+    /// is down.
+    pub resync_interval_ms: u64,
+    /// Longest wait for one attempt to reach the bus, ms (default 2,000);
+    /// a node that cannot reach it starts anyway, degraded, and retries.
+    pub connect_timeout_ms: u64,
+    /// Longest a sign-out on one node leaves the token usable on another,
+    /// ms (default 1,000): with a bus the token cache keeps a token no
+    /// longer than this, and each node checks the sessions of its open
+    /// streams in the database this often. The sign-out also goes over the
+    /// bus, which ends those streams sooner.
+    pub revocation_ms: u64,
+    /// Batches waiting to be published (default 4,096); when the bus is
+    /// slower, further ones are not published and other nodes find those
+    /// events by their resync instead.
+    pub publish_queue: usize,
+}
+
+impl Default for BusSettings {
+    fn default() -> Self {
+        Self {
+            url: String::new(),
+            subject_prefix: "kaifang".into(),
+            resync_interval_ms: 500,
+            connect_timeout_ms: 2_000,
+            revocation_ms: 1_000,
+            publish_queue: 4_096,
         }
     }
 }

@@ -20,6 +20,10 @@ struct Failure {
     extra: Option<serde_json::Value>,
 }
 
+/// The `Retry-After` of a 503 for an unreachable database: the pool tries a
+/// new connection on every request, so a client may as well come back soon.
+const DATABASE_RETRY_AFTER_SECS: u64 = 1;
+
 tokio::task_local! {
     /// The id of the request being answered, set by `api::request_id` for
     /// the whole of its handling, so that every problem can name it.
@@ -152,6 +156,32 @@ impl ApiError {
         e.0.retry_after = Some(retry_after_secs.max(1));
         e
     }
+    /// 503 with `Retry-After`: the database cannot be reached. The cause
+    /// is logged (it may name hosts), the client learns only to retry.
+    pub fn database_unavailable(cause: &(dyn std::error::Error + 'static)) -> Self {
+        // With its causes: "error communicating with the server" alone
+        // does not say whether it was a reset, a refusal or a timeout.
+        let mut text = cause.to_string();
+        let mut source = cause.source();
+        while let Some(s) = source {
+            let s_text = s.to_string();
+            if !text.ends_with(&s_text) {
+                text.push_str(": ");
+                text.push_str(&s_text);
+            }
+            source = s.source();
+        }
+        tracing::warn!(cause = %text, "database unavailable");
+        let mut e = Self::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "database-unavailable",
+            "Database unavailable",
+            "the server cannot reach its database; retry later (a send retried \
+             with the same client_txn_id is stored at most once)",
+        );
+        e.0.retry_after = Some(DATABASE_RETRY_AFTER_SECS);
+        e
+    }
     /// 500; the cause is logged, the client sees a generic message.
     pub fn internal(cause: impl std::fmt::Display) -> Self {
         tracing::error!(%cause, "internal error");
@@ -206,7 +236,14 @@ impl From<kaifang_store::Error> for ApiError {
             E::NotFound(what) => Self::not_found(what),
             E::Forbidden(why) => Self::forbidden(why),
             E::Conflict(why) => Self::conflict(why),
-            other => Self::internal(other),
+            e @ E::Unavailable(_) => {
+                crate::metrics::database_error();
+                Self::database_unavailable(&e)
+            }
+            other => {
+                crate::metrics::database_error();
+                Self::internal(other)
+            }
         }
     }
 }
@@ -270,6 +307,13 @@ mod tests {
             (E::rate_limited("slow down", 3), 429, Some("3")),
             (E::busy("hashing", 0), 503, Some("1")),
             (E::Store(kaifang_store::Error::HandleTaken), 409, None),
+            (
+                E::Store(kaifang_store::Error::Unavailable(
+                    "connect 10.1.2.3:5432: refused".into(),
+                )),
+                503,
+                Some("1"),
+            ),
             (E::internal("dial 10.1.2.3:80: refused"), 500, None),
         ];
         for (error, status, retry_after) in cases {

@@ -171,6 +171,20 @@ impl Hub {
         }
     }
 
+    /// The sessions that have streams or long polls open here, once each.
+    pub(crate) fn open_sessions(&self) -> Vec<(UserId, [u8; 32])> {
+        let mut out: Vec<(UserId, [u8; 32])> = match self.subscribers.lock() {
+            Ok(subs) => subs
+                .iter()
+                .flat_map(|(user, list)| list.iter().map(|s| (*user, s.session)))
+                .collect(),
+            Err(_) => Vec::new(),
+        };
+        out.sort_unstable();
+        out.dedup();
+        out
+    }
+
     fn unsubscribe(&self, user: UserId, id: u64) {
         if let Ok(mut subs) = self.subscribers.lock()
             && let Some(list) = subs.get_mut(&user)
@@ -183,7 +197,9 @@ impl Hub {
         self.metrics.clients_connected(-1);
     }
 
-    fn dispatch(&self, event: &Event) {
+    /// Delivers one event to the connected members (events must come in
+    /// id order, each once).
+    pub(crate) fn dispatch(&self, event: &Event) {
         let frame = Frame {
             id: event.id,
             json: Utf8Bytes::from(render_event(event)),

@@ -8,6 +8,8 @@
 #![deny(missing_docs)]
 
 mod api;
+mod bus;
+mod cluster;
 mod config;
 mod error;
 mod hub;
@@ -25,14 +27,17 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::extract::FromRef;
-use kaifang_store::{Governance, PgConfig, PgStore, SqliteConfig, SqliteStore, Store};
+use kaifang_store::{
+    Administration, Governance, PgConfig, PgStore, SqliteConfig, SqliteStore, Store, User,
+};
 use tokio::net::TcpListener;
 
 // The public surface: what the binary, the benchmarks and embedders use.
 // Everything else is private, so that it can change without notice.
 pub use config::{
-    AuthSettings, Cidr, GovernanceSettings, HttpSettings, Limits, LinkSettings, LogFormat,
-    LogSettings, PreviewSettings, ProxyHeader, Settings, StorageSettings, StreamSettings,
+    AuthSettings, BusSettings, Cidr, GovernanceSettings, HttpSettings, Limits, LinkSettings,
+    LogFormat, LogSettings, PreviewSettings, ProxyHeader, Registration, Settings, StorageSettings,
+    StreamSettings,
 };
 use hub::Hub;
 use metrics::Metrics;
@@ -79,6 +84,17 @@ pub struct AppState {
     pub streams: Arc<tokio::sync::Semaphore>,
     /// Raised on shutdown: streams close with 1012, long polls answer.
     pub(crate) stopping: listener::Stopping,
+    /// The message bus, when this server is one node of several.
+    pub(crate) bus: Option<Arc<bus::Bus>>,
+}
+
+/// The storage traits, one store behind all three, and the SQLite store
+/// as itself when that is the backend (checkpointed at a clean stop).
+struct Stores {
+    store: Arc<dyn Store>,
+    governance: Arc<dyn Governance>,
+    administration: Arc<dyn Administration>,
+    sqlite: Option<Arc<SqliteStore>>,
 }
 
 /// The store the settings choose: PostgreSQL when `database.url` is set,
@@ -86,26 +102,86 @@ pub struct AppState {
 async fn open_store(
     settings: &Settings,
     sink: kaifang_store::EventSink,
-) -> Result<(Arc<dyn Store>, Arc<dyn Governance>), kaifang_store::Error> {
+) -> Result<Stores, kaifang_store::Error> {
     if settings.database.url.is_empty() {
         let mut sqlite = SqliteConfig::new(settings.sqlite_path());
         sqlite.sync_full = settings.storage.sync_full;
         sqlite.max_batch = settings.storage.max_batch;
         sqlite.readers = settings.storage.readers;
         let store = Arc::new(SqliteStore::open(sqlite, sink)?);
-        return Ok((store.clone(), store));
+        return Ok(Stores {
+            store: store.clone(),
+            governance: store.clone(),
+            administration: store.clone(),
+            sqlite: Some(store),
+        });
     }
     let mut pg = PgConfig::new(settings.database.url.clone());
     pg.pool_size = settings.database.pool_size;
     pg.connect_timeout_ms = settings.database.connect_timeout_ms;
+    pg.acquire_timeout_ms = settings.database.acquire_timeout_ms;
     let store = Arc::new(PgStore::connect(pg, sink).await?);
-    Ok((store.clone(), store))
+    Ok(Stores {
+        store: store.clone(),
+        governance: store.clone(),
+        administration: store,
+        sqlite: None,
+    })
+}
+
+fn accounts(
+    settings: &Settings,
+    store: Arc<dyn Store>,
+    administration: Arc<dyn Administration>,
+) -> Result<Accounts, StartError> {
+    Accounts::new(
+        store,
+        administration,
+        settings.auth.clone(),
+        (
+            settings.limits.requests_per_second,
+            settings.limits.requests_burst,
+        ),
+        settings.limits.rate_limit_keys,
+    )
+}
+
+/// Creates an operator administrator in the database the settings name,
+/// opened directly (`kaifang admin create`, with the server running or
+/// not), and records it in the audit log as the new account's own act.
+pub async fn create_administrator(
+    settings: &Settings,
+    handle: &str,
+    password: &str,
+    display_name: Option<&str>,
+) -> Result<User, ServiceError> {
+    let (sink, _events) = tokio::sync::mpsc::unbounded_channel();
+    let Stores {
+        store,
+        governance: audit,
+        administration,
+        ..
+    } = open_store(settings, sink).await?;
+    let accounts = accounts(settings, store, administration).map_err(ServiceError::internal)?;
+    let max_name = settings.limits.max_display_name_chars;
+    let user = accounts
+        .create_administrator(handle, password, display_name, max_name)
+        .await?;
+    let detail = serde_json::json!({ "handle": user.handle, "via": "kaifang admin create" });
+    audit
+        .audit(user.id, "admin.create", &detail.to_string())
+        .await?;
+    Ok(user)
 }
 
 /// A server ready to accept connections.
 pub struct Server {
     listener: TcpListener,
     router: axum::Router,
+    /// `metrics.listen`'s listener and its routes, when set.
+    metrics: Option<(TcpListener, axum::Router)>,
+    /// The SQLite database, whose WAL is folded into it at a clean stop.
+    sqlite: Option<Arc<SqliteStore>>,
     settings: Arc<Settings>,
     stop: tokio::sync::watch::Sender<bool>,
     streams: Arc<tokio::sync::Semaphore>,
@@ -114,21 +190,40 @@ pub struct Server {
 impl Server {
     /// Opens the database, starts the fan-out and binds the listener.
     pub async fn build(settings: Settings) -> Result<Self, StartError> {
+        let clustered = !settings.bus.url.is_empty();
+        if clustered && settings.database.url.is_empty() {
+            return Err(StartError::BusWithoutPostgres);
+        }
         let (sink, events) = tokio::sync::mpsc::unbounded_channel();
         let (stop, stopping) = listener::Stopping::new();
-        let (store, governance_store) = open_store(&settings, sink).await?;
+        let Stores {
+            store,
+            governance: governance_store,
+            administration,
+            sqlite,
+        } = open_store(&settings, sink).await?;
         let metrics = Arc::new(Metrics::default());
+        // In a cluster, the position is read before the memberships: the
+        // events in between are applied again, which leaves them as they are.
+        let head = if clustered { store.head().await? } else { 0 };
         let hub = Hub::new(
             store.all_memberships().await?,
             settings.stream.queue_capacity,
             metrics.clone(),
         );
-        tokio::spawn(hub.clone().run(events));
+        let bus = if clustered {
+            metrics.bus_configured();
+            let (bus, inbound) = bus::Bus::start(&settings.bus, metrics.clone())
+                .await
+                .map_err(StartError::Bus)?;
+            Some((bus, inbound))
+        } else {
+            None
+        };
         let links = Arc::new(Links::load(settings.links.clone())?);
         let previews = Arc::new(Previews::new(store.clone(), settings.preview.clone())?);
-        let admins = Arc::new(Admins::new(store.clone(), governance_store.clone()));
         let governance = Arc::new(GovernanceService::new(
-            governance_store,
+            governance_store.clone(),
             store.clone(),
             links.clone(),
             settings.governance.clone(),
@@ -136,16 +231,45 @@ impl Server {
         // Put in force whatever the database says, before serving anyone.
         governance.sync().await;
         tokio::spawn(governance.clone().run());
+        let mut accounts = accounts(&settings, store.clone(), administration.clone())?;
+        if clustered {
+            accounts =
+                accounts.bound_token_cache(Duration::from_millis(settings.bus.revocation_ms));
+        }
+        let accounts = Arc::new(accounts);
+        let bus = match bus {
+            None => {
+                tokio::spawn(hub.clone().run(events));
+                None
+            }
+            Some((bus, inbound)) => {
+                let cluster = cluster::Cluster {
+                    hub: hub.clone(),
+                    store: store.clone(),
+                    bus: Some(bus.clone()),
+                    accounts: accounts.clone(),
+                    metrics: metrics.clone(),
+                    head,
+                    pending: Default::default(),
+                    page: settings.stream.catch_up_page.max(1),
+                    resync: Duration::from_millis(settings.bus.resync_interval_ms),
+                    revocation: Duration::from_millis(settings.bus.revocation_ms),
+                };
+                tokio::spawn(cluster.run(events, inbound));
+                Some(bus)
+            }
+        };
+        let events = Arc::new(Events::new(store.clone(), hub.clone(), bus.clone()));
+        let admins = Arc::new(Admins::new(
+            store.clone(),
+            governance_store,
+            administration,
+            accounts.clone(),
+            events.clone(),
+            &settings,
+        ));
         let state = AppState {
-            accounts: Arc::new(Accounts::new(
-                store.clone(),
-                settings.auth.clone(),
-                (
-                    settings.limits.requests_per_second,
-                    settings.limits.requests_burst,
-                ),
-                settings.limits.rate_limit_keys,
-            )?),
+            accounts,
             conversations: Arc::new(Conversations::new(store.clone(), settings.limits.clone())),
             messaging: Arc::new(Messaging::new(
                 store.clone(),
@@ -159,7 +283,8 @@ impl Server {
             previews,
             governance,
             admins,
-            events: Arc::new(Events::new(store.clone(), hub)),
+            events,
+            bus,
             metrics,
             // tokio's semaphore panics past `MAX_PERMITS`; no server has that many.
             streams: Arc::new(tokio::sync::Semaphore::new(
@@ -175,8 +300,19 @@ impl Server {
         let listener = TcpListener::bind(addr)
             .await
             .map_err(|source| StartError::Bind { addr, source })?;
+        let metrics = match state.settings.metrics.listen {
+            Some(addr) => {
+                let listener = TcpListener::bind(addr)
+                    .await
+                    .map_err(|source| StartError::Bind { addr, source })?;
+                Some((listener, api::metrics_routes(state.clone())))
+            }
+            None => None,
+        };
         Ok(Self {
             listener,
+            metrics,
+            sqlite,
             settings: state.settings.clone(),
             streams: state.streams.clone(),
             stop,
@@ -194,16 +330,41 @@ impl Server {
         self.listener.local_addr()
     }
 
+    /// The bound address of the `metrics.listen` listener, if set.
+    pub fn metrics_addr(&self) -> Option<std::io::Result<SocketAddr>> {
+        self.metrics.as_ref().map(|(l, _)| l.local_addr())
+    }
+
     /// Serves until `shutdown` completes, then stops accepting, lets
     /// requests in progress finish, answers waiting long polls and closes
     /// WebSocket streams with code 1012 (service restart: reconnect), for
-    /// at most `http.shutdown_timeout_ms`. Failures of single connections
-    /// are the clients' and end only those connections, so this returns
-    /// nothing.
+    /// at most `http.shutdown_timeout_ms`; then folds SQLite's WAL into
+    /// the database file. Failures of single connections are the clients'
+    /// and end only those connections, so this returns nothing.
     pub async fn run(self, shutdown: impl std::future::Future<Output = ()> + Send + 'static) {
+        let sqlite = self.sqlite.clone();
+        self.serve(shutdown).await;
+        if let Some(sqlite) = sqlite {
+            // So that the `.db` file alone is the whole database once the
+            // server has stopped (copied, inspected, restored elsewhere).
+            match sqlite.checkpoint().await {
+                Ok(()) => tracing::info!("database checkpointed: the WAL is empty"),
+                Err(error) => tracing::warn!(%error, "database checkpoint at stop failed"),
+            }
+        }
+    }
+
+    async fn serve(self, shutdown: impl std::future::Future<Output = ()> + Send + 'static) {
         let http = self.settings.http.clone();
         let limit = Duration::from_millis(http.shutdown_timeout_ms);
         let (stop, streams) = (self.stop, self.streams);
+        if let Some((listener, router)) = self.metrics {
+            let mut stopped = stop.subscribe();
+            let until = async move {
+                let _ = stopped.wait_for(|stopping| *stopping).await;
+            };
+            tokio::spawn(listener::serve(listener, router, http.clone(), until));
+        }
         let (asked_tx, asked) = tokio::sync::oneshot::channel();
         let shutdown = async move {
             shutdown.await;

@@ -40,6 +40,17 @@ pub enum StartError {
     /// The argon2 parameters (`auth.argon2_*`) are out of range.
     #[error("argon2 settings: {0}")]
     Argon2(String),
+    /// `bus.url` is set while the data is in the embedded SQLite database,
+    /// which only one process can use: a cluster needs PostgreSQL.
+    #[error(
+        "bus.url is set but database.url is not: several servers can only share a PostgreSQL \
+         database, never the embedded SQLite file; set database.url, or leave bus.url empty"
+    )]
+    BusWithoutPostgres,
+    /// `bus.url` cannot be used (malformed); an unreachable bus is not an
+    /// error: the server starts degraded and keeps trying.
+    #[error("bus.url: {0}")]
+    Bus(String),
     /// The preview fetcher could not be built (e.g. its TLS set-up).
     #[error("preview fetcher: {0}")]
     PreviewClient(#[from] kaifang_fetch::FetchError),

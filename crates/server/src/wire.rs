@@ -28,6 +28,9 @@ pub struct MessageView<'a> {
     /// Previews fetched so far, keyed by the link's URL.
     #[schema(value_type = Object)]
     pub previews: &'a RawValue,
+    /// An operator administrator removed it: `body`, `links` and
+    /// `previews` are empty; show "removed by an administrator".
+    pub removed: bool,
 }
 
 /// RFC 3339 with milliseconds, from Unix milliseconds.
@@ -63,6 +66,7 @@ impl<'a> MessageView<'a> {
             client_txn_id: m.client_txn_id.as_deref(),
             links: raw(&m.links, "[]"),
             previews: raw(m.previews.as_deref().unwrap_or("{}"), "{}"),
+            removed: m.removed_at.is_some(),
         }
     }
 }
@@ -157,6 +161,16 @@ struct PreviewEvent<'a> {
     preview: &'a RawValue,
 }
 
+#[derive(Serialize)]
+struct RemovalEvent {
+    cursor: String,
+    #[serde(rename = "type")]
+    kind: &'static str,
+    conversation_id: i64,
+    message_id: i64,
+    seq: i64,
+}
+
 /// Serializes an event once; every recipient gets the same bytes.
 pub fn render_event(event: &Event) -> String {
     let cursor = cursor::encode(event.id);
@@ -186,6 +200,13 @@ pub fn render_event(event: &Event) -> String {
             message_id: *message_id,
             url,
             preview: raw(preview, "{}"),
+        }),
+        EventBody::Removal { message_id, seq } => serde_json::to_string(&RemovalEvent {
+            cursor,
+            kind: "removal",
+            conversation_id: event.conversation_id,
+            message_id: *message_id,
+            seq: *seq,
         }),
     };
     json.unwrap_or_default()

@@ -26,6 +26,13 @@ pub enum Error {
     /// error is kept as the source).
     #[error("database error: {0}")]
     Backend(#[source] BackendError),
+    /// The database cannot be reached right now (connection refused, lost,
+    /// or no pooled connection free within the acquire timeout). Nothing
+    /// was committed by the failed call unless its commit's answer was what
+    /// got lost; a retry once the database is back is the remedy, and
+    /// idempotent sends make that retry safe.
+    #[error("database unavailable: {0}")]
+    Unavailable(#[source] BackendError),
     /// Creating the data folder or another file operation failed.
     #[error("I/O error: {0}")]
     Io(#[from] std::io::Error),

@@ -1,10 +1,11 @@
 //! Kaifang's storage layer.
 //!
-//! The server talks to storage only through the [`Store`] and [`Governance`]
-//! traits, and storage errors name no database library, so the API handlers
-//! do not depend on the backend. Two backends implement them: the embedded
-//! default, [`SqliteStore`], keeps every write on one thread that groups
-//! concurrent writes into one transaction; [`PgStore`] runs on PostgreSQL.
+//! The server talks to storage only through the [`Store`], [`Governance`]
+//! and [`Administration`] traits, and storage errors name no database
+//! library, so the API handlers do not depend on the backend. Two backends
+//! implement them: the embedded default, [`SqliteStore`], keeps every
+//! write on one thread that groups concurrent writes into one transaction;
+//! [`PgStore`] runs on PostgreSQL.
 //! On both, a send is acknowledged only after its transaction committed, so
 //! it survives a crash of the process.
 //!
@@ -22,6 +23,7 @@
 //! ```
 #![deny(missing_docs)]
 
+mod administration;
 mod error;
 mod governance;
 mod membership;
@@ -30,6 +32,7 @@ mod postgres;
 mod sqlite;
 mod store;
 
+pub use administration::{Account, Administration, Invite, InvitedSignUp, refusal};
 pub use error::{BackendError, Error};
 pub use governance::{Activation, AuditEntry, Governance, PolicyVersion, ShareCount};
 pub use membership::{MemberChange, check_member_change};

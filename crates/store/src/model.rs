@@ -142,7 +142,7 @@ pub struct ConversationSummary {
 }
 
 /// A stored message.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Message {
     /// Global id.
     pub id: i64,
@@ -164,6 +164,9 @@ pub struct Message {
     pub links: String,
     /// Previews fetched for this message's links, as a JSON object keyed by URL.
     pub previews: Option<String>,
+    /// When an operator administrator removed it; its text, links and
+    /// previews are then gone (empty) and clients show a placeholder.
+    pub removed_at: Option<Timestamp>,
 }
 
 /// What a client asks to append.
@@ -239,7 +242,7 @@ pub struct MemberEvent {
 }
 
 /// The payload of an event.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum EventBody {
     /// A new message.
     Message(Message),
@@ -254,10 +257,18 @@ pub enum EventBody {
         /// The preview object, as JSON.
         preview: String,
     },
+    /// An operator administrator removed a message: clients replace it
+    /// with a placeholder.
+    Removal {
+        /// The message removed.
+        message_id: i64,
+        /// Its position in the conversation.
+        seq: i64,
+    },
 }
 
 /// One entry of the event log.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Event {
     /// Position in the log (the cursor).
     pub id: EventId,

@@ -41,6 +41,10 @@ pub trait Store: Send + Sync + 'static {
     async fn create_session(&self, user_id: UserId, token_hash: [u8; 32]) -> Result<(), Error>;
     /// The user behind a live (not revoked) session token hash.
     async fn session_user(&self, token_hash: [u8; 32]) -> Result<Option<UserId>, Error>;
+    /// Of the given session token hashes, those that are no longer live
+    /// (revoked, or unknown): what a node checks for the streams it holds
+    /// open when a sign-out on another node may not have reached it.
+    async fn ended_sessions(&self, token_hashes: Vec<[u8; 32]>) -> Result<Vec<[u8; 32]>, Error>;
     /// Revokes a session; revoking twice is harmless.
     async fn revoke_session(&self, token_hash: [u8; 32]) -> Result<(), Error>;
 
@@ -102,6 +106,9 @@ pub trait Store: Send + Sync + 'static {
         after: EventId,
         limit: u32,
     ) -> Result<Vec<Event>, Error>;
+    /// Every event after `after`, whichever conversation, oldest first, at
+    /// most `limit`: what a node that missed some re-reads to catch up.
+    async fn events_after(&self, after: EventId, limit: u32) -> Result<Vec<Event>, Error>;
     /// The newest event id (0 when the log is empty).
     async fn head(&self) -> Result<EventId, Error>;
 

@@ -112,6 +112,15 @@ async fn sessions_can_be_revoked(backend: Backend) {
     f.store.revoke_session(token).await.unwrap();
     assert_eq!(f.store.session_user(token).await.unwrap(), None);
     assert_eq!(f.store.session_user([8u8; 32]).await.unwrap(), None);
+    // Among several: the revoked one and the unknown one have ended.
+    f.store.create_session(u.id, [9u8; 32]).await.unwrap();
+    let ended = f
+        .store
+        .ended_sessions(vec![token, [8u8; 32], [9u8; 32]])
+        .await
+        .unwrap();
+    assert_eq!(ended, vec![token, [8u8; 32]]);
+    assert!(f.store.ended_sessions(Vec::new()).await.unwrap().is_empty());
 }
 
 async fn a_pair_has_one_direct_conversation(backend: Backend) {
@@ -514,6 +523,70 @@ async fn the_preview_cache_is_bounded_and_remembers_failures(backend: Backend) {
     assert_eq!((a.expires_at, a.data.as_deref()), (40, Some("{\"t\":1}")));
 }
 
+/// What a node that missed events re-reads: every conversation's events
+/// after a position, in id order, paged, the same as the sink delivered;
+/// and the ids have no holes, so a missing one can be noticed.
+async fn events_after_reads_every_conversation_in_order(backend: Backend) {
+    let mut f = open(backend).await;
+    let a = f
+        .store
+        .create_user("alice", "A", "h", AdminGrant::No)
+        .await
+        .unwrap();
+    let b = f
+        .store
+        .create_user("bob", "B", "h", AdminGrant::No)
+        .await
+        .unwrap();
+    let (direct, _) = f.store.open_direct(a.id, b.id).await.unwrap();
+    let group = f.store.create_group(a.id, "G", &[b.id]).await.unwrap();
+    let store = std::sync::Arc::new(f.store);
+    let tasks: Vec<_> = (0..30)
+        .map(|i| {
+            let store = store.clone();
+            let c = if i % 2 == 0 { direct.id } else { group.id };
+            tokio::spawn(async move {
+                store
+                    .append_message(msg(c, a.id, &format!("m{i}"), None))
+                    .await
+                    .unwrap()
+            })
+        })
+        .collect();
+    for t in tasks {
+        t.await.unwrap();
+    }
+    // A refused send and a repeated one log nothing.
+    assert!(
+        store
+            .append_message(msg(direct.id, 999, "x", None))
+            .await
+            .is_err()
+    );
+    let mut sunk = Vec::new();
+    while let Ok(batch) = f.events.try_recv() {
+        sunk.extend(batch);
+    }
+    let head = store.head().await.unwrap();
+    let all = store.events_after(0, 1_000).await.unwrap();
+    assert_eq!(all, sunk, "re-read differs from what was delivered");
+    let ids: Vec<i64> = all.iter().map(|e| e.id).collect();
+    assert_eq!(ids, (1..=head).collect::<Vec<_>>(), "ids with holes");
+    assert!(all.iter().any(|e| e.conversation_id == direct.id));
+    assert!(all.iter().any(|e| e.conversation_id == group.id));
+    // Paging from any position gives the same events.
+    let mut paged = Vec::new();
+    let mut after = 3;
+    loop {
+        let page = store.events_after(after, 7).await.unwrap();
+        let Some(last) = page.last() else { break };
+        after = last.id;
+        paged.extend(page);
+    }
+    assert_eq!(paged, all[3..].to_vec());
+    assert!(store.events_after(head, 10).await.unwrap().is_empty());
+}
+
 on_every_backend!(
     handles_are_unique,
     concurrent_first_accounts_make_exactly_one_admin,
@@ -528,4 +601,5 @@ on_every_backend!(
     data_survives_reopening,
     previews_attach_to_messages_and_are_logged,
     the_preview_cache_is_bounded_and_remembers_failures,
+    events_after_reads_every_conversation_in_order,
 );

@@ -74,3 +74,64 @@ fn an_unreachable_database_stops_the_server_clearly() {
     assert!(!stderr.contains("s3cret-pw") && !stdout.contains("s3cret-pw"));
     assert!(!stdout.contains("listening on"));
 }
+
+/// Two servers starting at the same moment on one empty database both
+/// come up, serve the same data, and each migration is applied once:
+/// `kaifang_migrations` holds every version of this build exactly once.
+#[tokio::test]
+async fn two_servers_starting_at_once_migrate_the_database_once() {
+    let db = PgDb::create();
+    let gate = std::sync::Arc::new(std::sync::Barrier::new(2));
+    let start = |gate: std::sync::Arc<std::sync::Barrier>, url: String| {
+        std::thread::spawn(move || {
+            gate.wait();
+            TestServer::start_with(&[("KAIFANG_DATABASE__URL", &url)])
+        })
+    };
+    let a = start(gate.clone(), db.url.clone());
+    let b = start(gate, db.url.clone());
+    let (a, b) = (a.join().unwrap(), b.join().unwrap());
+
+    // One database behind both: an account made on one signs in on the other.
+    let _alice = user(&a, "alice").await;
+    let mut on_b = kaifang_client::Client::new(&b.url).unwrap();
+    on_b.sign_in("alice", crate::PASSWORD).await.unwrap();
+
+    let migrations = std::fs::read_dir(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../store/migrations/postgres"
+    ))
+    .unwrap()
+    .filter(|e| {
+        e.as_ref()
+            .is_ok_and(|e| e.path().extension().is_some_and(|x| x == "sql"))
+    })
+    .count() as i64;
+    let (client, connection) = tokio_postgres::connect(&db.url, tokio_postgres::NoTls)
+        .await
+        .unwrap();
+    tokio::spawn(connection);
+    let versions: Vec<i64> = client
+        .query(
+            "SELECT version FROM kaifang_migrations ORDER BY version",
+            &[],
+        )
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    assert_eq!(versions, (1..=migrations).collect::<Vec<_>>());
+    // All by one server, in one transaction (`now()` is its start): not
+    // some versions by each.
+    let runs: i64 = client
+        .query_one(
+            "SELECT COUNT(DISTINCT applied_at) FROM kaifang_migrations",
+            &[],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(runs, 1);
+    drop((a, b, client));
+}

@@ -221,3 +221,106 @@ fn links_check_decides_json_lines_in_order_and_names_bad_lines() {
     );
     assert_eq!(ok_raw(&clean).iter().filter(|&&b| b == b'\n').count(), 1);
 }
+
+/// A free loopback port below the ephemeral range, which servers started
+/// on port 0 (the other tests') draw from: a server can stop and a new one
+/// take the same port without another test's server taking it meanwhile.
+fn port_outside_the_ephemeral_range() -> u16 {
+    let range = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
+        .unwrap_or_else(|_| "32768 60999".into());
+    let low: u16 = range.split_whitespace().next().unwrap().parse().unwrap();
+    let start = low - 1 - (std::process::id() % 4000) as u16;
+    (2000..start)
+        .rev()
+        .find(|p| std::net::TcpListener::bind(("127.0.0.1", *p)).is_ok())
+        .expect("a free port")
+}
+
+/// `kaifang tail` across a graceful restart: the server is stopped with
+/// SIGTERM (its streams close with 1012) and a new one starts on the same
+/// data and port; tail reconnects by itself and prints every message
+/// exactly once, in order, those sent before and after the restart.
+#[tokio::test]
+async fn tail_resumes_across_a_server_restart_without_loss_or_duplicates() {
+    use std::io::BufRead;
+    let port = port_outside_the_ephemeral_range();
+    let listen = format!("127.0.0.1:{port}");
+    let mut server = TestServer::start_with(&[("KAIFANG_LISTEN", &listen)]);
+    let alice = crate::user(&server, "alice").await;
+    let bob = crate::user(&server, "bob").await;
+    let direct = crate::id(&alice.open_direct("bob").await.unwrap());
+
+    let dir = tempfile::tempdir().unwrap();
+    let mut tail = Command::new(env!("CARGO_BIN_EXE_kaifang"))
+        .args(["--server", &server.url, "--client-config"])
+        .arg(dir.path().join("bob.json"))
+        .args(["tail", "--count", "10", "--give-up-after", "60"])
+        .env("KAIFANG_TOKEN", bob.token().unwrap())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let (lines, printed) = std::sync::mpsc::channel();
+    let stdout = std::io::BufReader::new(tail.stdout.take().unwrap());
+    let reader = std::thread::spawn(move || {
+        for line in stdout.lines().map_while(Result::ok) {
+            let _ = lines.send(line);
+        }
+    });
+    let mut seen: Vec<serde_json::Value> = Vec::new();
+    let read = |seen: &mut Vec<serde_json::Value>, n: usize| {
+        while seen.len() < n {
+            let line = printed
+                .recv_timeout(std::time::Duration::from_secs(60))
+                .unwrap_or_else(|_| panic!("tail printed {} lines, not {n}", seen.len()));
+            seen.push(serde_json::from_str(&line).unwrap());
+        }
+    };
+
+    server.wait_for_clients(1).await;
+    for i in 0..5 {
+        alice.send(direct, &format!("m{i}"), None).await.unwrap();
+    }
+    read(&mut seen, 5);
+
+    server.sigterm();
+    let (status, _) = server.wait_exit(std::time::Duration::from_secs(30));
+    assert!(status.success(), "{status}");
+    server.restart();
+    assert!(server.url.ends_with(&format!(":{port}")), "{}", server.url);
+    // A new client: the old one's kept-alive connections died with the server.
+    let alice = kaifang_client::Client::new(&server.url)
+        .unwrap()
+        .with_token(alice.token().unwrap());
+    for i in 5..10 {
+        alice.send(direct, &format!("m{i}"), None).await.unwrap();
+    }
+    read(&mut seen, 10);
+
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    let status = loop {
+        if let Some(status) = tail.try_wait().unwrap() {
+            break status;
+        }
+        if std::time::Instant::now() > deadline {
+            let _ = tail.kill();
+            let _ = tail.wait();
+            panic!("tail did not stop after --count 10");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    };
+    assert!(status.success(), "{status}");
+    // Its output is complete once the reader has met its end.
+    reader.join().unwrap();
+    assert_eq!(
+        printed.try_iter().count(),
+        0,
+        "tail printed more than 10 lines"
+    );
+    let bodies: Vec<&str> = seen
+        .iter()
+        .map(|e| e["message"]["body"].as_str().unwrap_or_default())
+        .collect();
+    let expected: Vec<String> = (0..10).map(|i| format!("m{i}")).collect();
+    assert_eq!(bodies, expected);
+}

@@ -3,19 +3,25 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod accounts;
+mod administration;
 mod backend;
 mod backup;
+mod checkpoint;
 mod cli;
 mod connections;
 mod contract;
 mod conversations;
+mod dbfaults;
 mod durability;
 mod events;
 mod governance;
+mod limits;
 mod links;
 mod logs;
 mod messages;
 mod metrics_auth;
+mod metrics_listener;
+mod nodes;
 mod pgdb;
 mod previews;
 mod privileges;

@@ -9,6 +9,8 @@ use std::time::{Duration, Instant};
 pub struct TestServer {
     child: Option<Child>,
     pub url: String,
+    /// The `metrics.listen` listener's URL, when the server has one.
+    pub metrics_url: Option<String>,
     pub data: PathBuf,
     _dir: Option<tempfile::TempDir>,
     env: Vec<(String, String)>,
@@ -18,21 +20,28 @@ pub struct TestServer {
 }
 
 /// Settings every test server gets: cheap password hashing (tests check the
-/// flow, not the hash's cost), an ephemeral port, and no system DNS.
+/// flow, not the hash's cost), an ephemeral port, no system DNS, and the
+/// first account as the operator.
 const BASE_ENV: &[(&str, &str)] = &[
     ("KAIFANG_LISTEN", "127.0.0.1:0"),
     ("KAIFANG_AUTH__ARGON2_MEMORY_KIB", "1024"),
     ("KAIFANG_AUTH__ARGON2_ITERATIONS", "1"),
+    // Most tests act as the operator through the first account; the tests
+    // of `kaifang admin create` turn this off.
+    ("KAIFANG_AUTH__FIRST_SIGNUP_BECOMES_ADMIN", "true"),
     ("KAIFANG_LOG", "warn"),
     // Previews may only reach names a test maps in `preview.resolve`: no
     // DNS query, let alone a connection, ever leaves the machine.
     ("KAIFANG_PREVIEW__SYSTEM_DNS", "false"),
 ];
 
+/// The process, its URL and its metrics listener's URL.
+type Spawned = (Child, String, Option<String>);
+
 // The child is waited for by `TestServer::kill_hard`; a panic here fails
 // the test anyway.
 #[allow(clippy::zombie_processes)]
-fn spawn(data: &Path, env: &[(String, String)], config: Option<&Path>) -> (Child, String) {
+fn spawn(data: &Path, env: &[(String, String)], config: Option<&Path>) -> Spawned {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_kaifang"));
     cmd.arg("serve");
     if let Some(config) = config {
@@ -52,24 +61,29 @@ fn spawn(data: &Path, env: &[(String, String)], config: Option<&Path>) -> (Child
     let stdout = child.stdout.take().expect("stdout");
     let mut lines = BufReader::new(stdout).lines();
     let deadline = Instant::now() + Duration::from_secs(30);
+    let mut metrics_url = None;
     loop {
         assert!(Instant::now() < deadline, "server did not start in time");
         let line = lines
             .next()
             .expect("server exited before listening")
             .expect("read stdout");
+        if let Some(url) = line.strip_prefix("metrics on ") {
+            metrics_url = Some(url.trim().to_owned());
+        }
         if let Some(url) = line.strip_prefix("listening on ") {
             // Keep draining stdout so the server never blocks on it.
             std::thread::spawn(move || for _ in lines {});
-            return (child, url.trim().to_owned());
+            return (child, url.trim().to_owned(), metrics_url);
         }
     }
 }
 
 impl TestServer {
-    /// The Prometheus text at `/metrics`.
+    /// The Prometheus text at `/metrics` (on the metrics listener, if any).
     pub async fn metrics(&self) -> String {
-        reqwest::get(format!("{}/metrics", self.url))
+        let base = self.metrics_url.as_ref().unwrap_or(&self.url);
+        reqwest::get(format!("{base}/metrics"))
             .await
             .unwrap()
             .text()
@@ -130,10 +144,11 @@ impl TestServer {
         if let Some(db) = &db {
             env.push(("KAIFANG_DATABASE__URL".into(), db.url.clone()));
         }
-        let (child, url) = spawn(&data, &env, config.as_deref());
+        let (child, url, metrics_url) = spawn(&data, &env, config.as_deref());
         Self {
             child: Some(child),
             url,
+            metrics_url,
             data,
             _dir: Some(dir),
             env,
@@ -144,16 +159,32 @@ impl TestServer {
 
     /// On a data folder the test owns (e.g. one a backup was restored into).
     pub fn start_in(data: &Path) -> Self {
-        let (child, url) = spawn(data, &[], None);
+        let (child, url, metrics_url) = spawn(data, &[], None);
         Self {
             child: Some(child),
             url,
+            metrics_url,
             data: data.to_owned(),
             _dir: None,
             env: Vec::new(),
             config: None,
             _db: None,
         }
+    }
+
+    /// A `kaifang` command on this server's data: its data folder and the
+    /// variables it was started with (its database, when PostgreSQL; not
+    /// its settings file).
+    pub fn offline_command(&self) -> Command {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_kaifang"));
+        cmd.env("KAIFANG_DATA_DIR", &self.data);
+        for (k, v) in BASE_ENV {
+            cmd.env(k, v);
+        }
+        for (k, v) in &self.env {
+            cmd.env(k, v);
+        }
+        cmd
     }
 
     /// The server process's id (to read its memory from `/proc`).
@@ -202,9 +233,10 @@ impl TestServer {
     /// Starts again on the same data folder (a new port).
     pub fn restart(&mut self) {
         self.kill_hard();
-        let (child, url) = spawn(&self.data, &self.env, self.config.as_deref());
+        let (child, url, metrics_url) = spawn(&self.data, &self.env, self.config.as_deref());
         self.child = Some(child);
         self.url = url;
+        self.metrics_url = metrics_url;
     }
 }
 

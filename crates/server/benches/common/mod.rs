@@ -33,6 +33,7 @@ pub async fn start(dir: &std::path::Path) -> (axum::Router, String) {
     };
     settings.auth.argon2_memory_kib = 1024;
     settings.auth.argon2_iterations = 1;
+    settings.auth.first_signup_becomes_admin = true;
     settings.limits.requests_per_second = u32::MAX;
     settings.limits.requests_burst = u32::MAX;
     settings.preview.system_dns = false;

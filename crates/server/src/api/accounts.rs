@@ -1,4 +1,5 @@
-//! `POST /api/v1/accounts`, `POST /api/v1/sessions`, `DELETE /api/v1/sessions/current`, `GET /api/v1/me`.
+//! `POST /api/v1/accounts`, `POST /api/v1/sessions`, `DELETE /api/v1/sessions/current`, `GET /api/v1/me`,
+//! `POST /api/v1/account/password-reset`.
 use std::sync::Arc;
 
 use axum::extract::State;
@@ -22,6 +23,19 @@ pub struct SignUp {
     pub password: String,
     /// Any Unicode, length-capped; defaults to the handle.
     pub display_name: Option<String>,
+    /// An invite code from an administrator: required when the server's
+    /// `auth.registration` is `invite`, ignored when it is `open`.
+    pub invite: Option<String>,
+}
+
+/// Redeeming a password-reset code.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PasswordReset {
+    /// The one-time code an administrator gave.
+    pub code: String,
+    /// The new password.
+    pub password: String,
 }
 
 /// A new account.
@@ -68,6 +82,7 @@ pub struct Me {
 /// Creates an account.
 #[utoipa::path(post, path = "/api/v1/accounts", tag = "accounts", request_body = SignUp,
     responses((status = 201, body = SignedUp), (status = 400, description = "invalid handle, password or name"),
+              (status = 403, description = "sign-ups are closed, or need an invite code, or the invite code is not valid, has expired or is used up (the detail says which)"),
               (status = 409, description = "handle taken"),
               (status = 429, description = "too many sign-ups from this address",
                headers(("Retry-After" = u64, description = "seconds to wait"))),
@@ -85,6 +100,7 @@ pub async fn sign_up(
             &req.handle,
             &req.password,
             req.display_name.as_deref(),
+            req.invite.as_deref(),
             max_name,
             from,
         )
@@ -98,9 +114,35 @@ pub async fn sign_up(
     ))
 }
 
+/// Sets a new password with a one-time code from an administrator. Every
+/// session of the account ends (tokens refused, streams closed with 4001).
+#[utoipa::path(post, path = "/api/v1/account/password-reset", tag = "accounts", request_body = PasswordReset,
+    responses((status = 204, description = "the password is changed; sign in with it"),
+              (status = 400, description = "the new password is too short or too long"),
+              (status = 403, description = "the code is not valid, has expired or has been used (the detail says which)"),
+              (status = 429, description = "too many attempts from this address",
+               headers(("Retry-After" = u64, description = "seconds to wait"))),
+              (status = 503, description = "too many passwords being hashed at once",
+               headers(("Retry-After" = u64, description = "seconds to wait")))))]
+pub async fn reset_password(
+    State(state): State<AppState>,
+    ClientAddr(from): ClientAddr,
+    Json(req): Json<PasswordReset>,
+) -> ApiResult<StatusCode> {
+    let (user, sessions) = state
+        .accounts
+        .redeem_password_reset(&req.code, &req.password, from)
+        .await?;
+    for session in sessions {
+        state.events.end_session(user.id, session);
+    }
+    Ok(StatusCode::NO_CONTENT)
+}
+
 /// Signs in and returns a bearer token.
 #[utoipa::path(post, path = "/api/v1/sessions", tag = "accounts", request_body = SignIn,
     responses((status = 201, body = Session), (status = 401, description = "wrong handle or password"),
+              (status = 403, description = "the account is suspended"),
               (status = 429, description = "back-off after failed sign-ins for this handle or address",
                headers(("Retry-After" = u64, description = "seconds to wait"))),
               (status = 503, description = "too many passwords being checked at once",

@@ -8,6 +8,9 @@
 //! - 401 and 429 (with `Retry-After`) on every operation that takes a
 //!   token: each authenticated request counts against
 //!   `limits.requests_per_second`;
+//! - 503 (with `Retry-After`) on every `/api/v1` operation but this
+//!   document: each may read or write the database, and a PostgreSQL
+//!   database can become unreachable;
 //! - 400, 413 and 415 on every operation with a JSON body (malformed,
 //!   over `limits.max_body_bytes`, not JSON);
 //! - 400 on every operation with query parameters, 404 on every operation
@@ -44,7 +47,7 @@ pub fn document(settings: &Settings) -> Value {
         for (path, item) in paths.iter_mut() {
             for method in METHODS {
                 if let Some(op) = item.get_mut(*method) {
-                    complete_statuses(op);
+                    complete_statuses(path, op);
                     parameter_limits(path, op, settings);
                 }
             }
@@ -84,7 +87,7 @@ fn has_param(op: &Value, place: &str) -> bool {
         .is_some_and(|ps| ps.iter().any(|p| p["in"] == place))
 }
 
-fn complete_statuses(op: &mut Value) {
+fn complete_statuses(path: &str, op: &mut Value) {
     let authenticated = op
         .get("security")
         .and_then(Value::as_array)
@@ -93,6 +96,9 @@ fn complete_statuses(op: &mut Value) {
     if authenticated {
         wanted.push(("401", "no valid token"));
         wanted.push(("429", "over the request rate; see Retry-After"));
+    }
+    if path.starts_with("/api/v1/") && path != "/api/v1/openapi.json" {
+        wanted.push(("503", "the database cannot be reached; see Retry-After"));
     }
     if op.get("requestBody").is_some() {
         wanted.push(("400", "malformed request"));
@@ -177,6 +183,10 @@ fn parameter_limits(path: &str, op: &mut Value, s: &Settings) {
                 ("minimum", json!(0)),
                 ("maximum", json!(s.limits.max_history_page)),
             ],
+            "limit" if path.ends_with("/admin/users") => vec![
+                ("minimum", json!(1)),
+                ("maximum", json!(s.limits.max_users_page)),
+            ],
             "url" => vec![("format", json!("uri"))],
             "from" | "to" if path.contains("/reports/") => vec![("format", json!("date-time"))],
             "format" if path.contains("/reports/") => vec![("enum", json!(["json", "csv"]))],
@@ -242,6 +252,30 @@ fn body_limits(doc: &mut Value, s: &Settings) {
             vec![
                 ("minLength", json!(1)),
                 ("maxLength", json!(l.max_txn_id_bytes)),
+            ],
+        ),
+        (
+            "PasswordReset",
+            "password",
+            vec![
+                ("minLength", json!(s.auth.min_password_chars)),
+                ("maxLength", json!(MAX_PASSWORD_BYTES)),
+            ],
+        ),
+        (
+            "NewInvite",
+            "max_uses",
+            vec![
+                ("minimum", json!(1)),
+                ("maximum", json!(s.auth.invite_max_uses)),
+            ],
+        ),
+        (
+            "NewInvite",
+            "valid_seconds",
+            vec![
+                ("minimum", json!(1)),
+                ("maximum", json!(s.auth.invite_max_seconds)),
             ],
         ),
         ("Activate", "at", vec![("format", json!("date-time"))]),

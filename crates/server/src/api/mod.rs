@@ -11,6 +11,7 @@ pub mod extract;
 mod go_page;
 pub mod links;
 pub mod messages;
+pub mod operators;
 pub mod previews;
 pub mod stream;
 pub mod system;
@@ -45,6 +46,10 @@ use crate::error::{ApiError, REQUEST_ID};
         admin::replay, admin::audit,
         system::healthz, system::metrics, system::openapi,
         administrators::grant, administrators::revoke,
+        accounts::reset_password,
+        operators::create_invite, operators::invites, operators::revoke_invite,
+        operators::users, operators::suspend, operators::restore, operators::reset_password,
+        operators::remove_message,
     ),
     modifiers(&BearerAuth),
 )]
@@ -116,17 +121,37 @@ pub fn routes(state: AppState) -> Router {
             "/admin/administrators/{handle}",
             put(administrators::grant).delete(administrators::revoke),
         )
+        .route("/account/password-reset", post(accounts::reset_password))
+        .route(
+            "/admin/invites",
+            post(operators::create_invite).get(operators::invites),
+        )
+        .route("/admin/invites/{id}", delete(operators::revoke_invite))
+        .route("/admin/users", get(operators::users))
+        .route("/admin/messages/{id}", delete(operators::remove_message))
+        .route(
+            "/admin/users/{handle}/suspension",
+            put(operators::suspend).delete(operators::restore),
+        )
+        .route(
+            "/admin/users/{handle}/password-reset",
+            post(operators::reset_password),
+        )
         .route("/openapi.json", get(system::openapi))
         .fallback(|| async { ApiError::not_found("endpoint") })
         // Last, so that it covers every route above.
         .method_not_allowed_fallback(|| async { ApiError::method_not_allowed() });
-    Router::new()
+    let mut public = Router::new()
         .nest("/api/v1", api)
         .route("/", get(crate::web::index))
         .route("/app/{*path}", get(crate::web::asset))
         .route("/go", get(links::go))
-        .route("/healthz", get(system::healthz))
-        .route("/metrics", get(system::metrics))
+        .route("/healthz", get(system::healthz));
+    // With a listener of its own, `/metrics` is not public: 404 here.
+    if state.settings.metrics.listen.is_none() {
+        public = public.route("/metrics", get(system::metrics));
+    }
+    public
         .fallback(|| async { ApiError::not_found("page") })
         .method_not_allowed_fallback(|| async { ApiError::method_not_allowed() })
         .layer(DefaultBodyLimit::max(max_body))
@@ -134,6 +159,24 @@ pub fn routes(state: AppState) -> Router {
             caps,
             body::refuse_oversized,
         ))
+        .layer(axum::middleware::from_fn_with_state(
+            metrics,
+            crate::metrics::track,
+        ))
+        .layer(axum::middleware::from_fn(request_id))
+        .with_state(state)
+}
+
+/// The routes of the `metrics.listen` listener: `/metrics` (still behind
+/// `metrics.token` when set) and `/healthz`, so a probe can tell the
+/// listener is up. Scrapes are counted like any other request.
+pub fn metrics_routes(state: AppState) -> Router {
+    let metrics = state.metrics.clone();
+    Router::new()
+        .route("/metrics", get(system::metrics))
+        .route("/healthz", get(system::healthz))
+        .fallback(|| async { ApiError::not_found("page") })
+        .method_not_allowed_fallback(|| async { ApiError::method_not_allowed() })
         .layer(axum::middleware::from_fn_with_state(
             metrics,
             crate::metrics::track,

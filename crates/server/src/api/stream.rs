@@ -33,7 +33,7 @@ pub struct StreamQuery {
 /// The close code a stream ends with when its session signs out.
 pub const CLOSE_SIGNED_OUT: u16 = 4001;
 
-/// Upgrades to a WebSocket carrying `{"cursor","type":"message"|"member"|"preview",…}`
+/// Upgrades to a WebSocket carrying `{"cursor","type":"message"|"member"|"preview"|"removal",…}`
 /// frames; a client too far behind gets `{"type":"resync","cursor"}` and is closed.
 /// When the session that opened the stream signs out, the socket is closed
 /// with code 4001 ("signed out"); when the server stops, with 1012
@@ -95,6 +95,15 @@ fn restarting() -> CloseFrame {
     }
 }
 
+/// The database failed under a stream: 1013, try again later, from the
+/// cursor the client has.
+fn try_again() -> CloseFrame {
+    CloseFrame {
+        code: close_code::AGAIN,
+        reason: Utf8Bytes::from_static("database unavailable; reconnect later"),
+    }
+}
+
 fn signed_out() -> CloseFrame {
     CloseFrame {
         code: CLOSE_SIGNED_OUT,
@@ -110,13 +119,22 @@ async fn connection(socket: WebSocket, state: AppState, caller: Caller, mut last
     let mut subscription = state.events.subscribe(user, caller.token_hash);
     // A sign-out between the token check and the subscription found no
     // stream to end: ask again now that this one can be found.
-    if state.accounts.session(caller.token_hash).await.is_err() {
-        let _ = tx.send(Message::Close(Some(signed_out()))).await;
-        return;
+    match state.accounts.session(caller.token_hash).await {
+        Ok(_) => {}
+        Err(crate::ServiceError::Unauthenticated(_)) => {
+            let _ = tx.send(Message::Close(Some(signed_out()))).await;
+            return;
+        }
+        // The database did not answer: the session may well be valid.
+        Err(_) => {
+            let _ = tx.send(Message::Close(Some(try_again()))).await;
+            return;
+        }
     }
     let page = state.settings.stream.catch_up_page;
     loop {
         let Ok(frames) = state.events.catch_up(user, last, page).await else {
+            let _ = tx.send(Message::Close(Some(try_again()))).await;
             return;
         };
         let n = frames.len();

@@ -9,16 +9,25 @@ use crate::Settings;
 use crate::error::{ApiError, ApiResult};
 use crate::metrics::Metrics;
 
-/// Liveness: answers `ok` while the server runs.
-#[utoipa::path(get, path = "/healthz", tag = "system", responses((status = 200, description = "ok")))]
-pub async fn healthz() -> &'static str {
-    "ok"
+/// Liveness: answers `ok` while the server runs; a node of a cluster whose
+/// message bus is unreachable answers `degraded: message bus unreachable`,
+/// still with 200: it serves its clients, reading other nodes' events from
+/// the database.
+#[utoipa::path(get, path = "/healthz", tag = "system", responses((status = 200,
+    description = "`ok`, or `degraded: message bus unreachable` (a cluster node serving without its bus)")))]
+pub async fn healthz(State(state): State<crate::AppState>) -> &'static str {
+    match &state.bus {
+        Some(bus) if !bus.connected() => "degraded: message bus unreachable",
+        _ => "ok",
+    }
 }
 
 /// Prometheus metrics: requests, latencies, connected clients, messages
-/// sent. With `metrics.token` set, only for `Authorization: Bearer <token>`.
+/// sent. With `metrics.token` set, only for `Authorization: Bearer <token>`;
+/// with `metrics.listen` set, only on that listener (404 here).
 #[utoipa::path(get, path = "/metrics", tag = "system", responses((status = 200, description = "Prometheus text format"),
-    (status = 401, description = "`metrics.token` is set and the request does not carry it")))]
+    (status = 401, description = "`metrics.token` is set and the request does not carry it"),
+    (status = 404, description = "`metrics.listen` is set: metrics are served on that address instead")))]
 pub async fn metrics(
     State(metrics): State<Arc<Metrics>>,
     State(settings): State<Arc<Settings>>,

@@ -5,11 +5,11 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use base64::Engine;
-use kaifang_store::{AdminGrant, Store, User, UserId};
+use kaifang_store::{AdminGrant, Administration, InvitedSignUp, Store, User, UserId};
 use rand::RngCore;
 use sha2::{Digest, Sha256};
 
-use crate::config::AuthSettings;
+use crate::config::{AuthSettings, Registration};
 use crate::ratelimit::{Backoff, Buckets, Window};
 use crate::service::error::{Error, Result};
 use crate::service::passwords::Passwords;
@@ -26,18 +26,37 @@ pub struct Caller {
 /// The accounts service.
 pub struct Accounts {
     store: Arc<dyn Store>,
+    /// Invite codes, suspension and reset codes.
+    administration: Arc<dyn Administration>,
     settings: AuthSettings,
     tokens: Mutex<HashMap<[u8; 32], (UserId, Instant)>>,
+    /// How long a cached token is trusted (`auth.token_cache_seconds`, or
+    /// less in a cluster: `bus.revocation_ms`).
+    token_ttl: Duration,
     passwords: Passwords,
     /// Failed sign-ins per (handle, address): the owner elsewhere is free.
     by_handle: Backoff,
     /// Failed sign-ins per address, any handle (password spraying).
     by_address: Backoff,
     signups: Window,
+    /// Password-reset redemptions per address, right or wrong.
+    resets: Window,
     requests: Buckets,
 }
 
-fn validate_handle(handle: &str) -> Result<()> {
+/// A new secret for a person to hold (a token or a code): 32 random bytes,
+/// URL-safe, after a prefix that says what it is. Stored only as its
+/// [`token_digest`].
+pub fn new_secret(prefix: &str) -> String {
+    let mut raw = [0u8; 32];
+    rand::rngs::OsRng.fill_bytes(&mut raw);
+    format!(
+        "{prefix}{}",
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(raw)
+    )
+}
+
+pub(crate) fn validate_handle(handle: &str) -> Result<()> {
     let ok = (3..=32).contains(&handle.len())
         && handle
             .bytes()
@@ -116,6 +135,7 @@ impl Accounts {
     /// `rate_limit_keys` bounds each limiter's memory (see [`Buckets::new`]).
     pub fn new(
         store: Arc<dyn Store>,
+        administration: Arc<dyn Administration>,
         settings: AuthSettings,
         requests: (u32, u32),
         rate_limit_keys: usize,
@@ -124,6 +144,7 @@ impl Accounts {
         let base = Duration::from_millis(settings.login_backoff_ms.max(1));
         Ok(Self {
             store,
+            administration,
             passwords,
             by_handle: Backoff::new(
                 settings.login_free_failures_per_handle,
@@ -142,38 +163,45 @@ impl Accounts {
                 Duration::from_secs(3600),
                 rate_limit_keys,
             ),
+            resets: Window::new(
+                settings.password_resets_per_address_per_hour,
+                Duration::from_secs(3600),
+                rate_limit_keys,
+            ),
             requests: Buckets::new(requests.0, requests.1, rate_limit_keys),
+            token_ttl: Duration::from_secs(settings.token_cache_seconds),
             settings,
             tokens: Mutex::new(HashMap::new()),
         })
     }
 
-    /// Creates an account. The first account, and handles named in the
-    /// settings, are operator administrators.
+    /// Creates an account, as `auth.registration` allows (`invite`: the
+    /// code an administrator gave). Handles named in the settings are
+    /// operator administrators, and so is the very first account when
+    /// `auth.first_signup_becomes_admin` says so.
     pub async fn sign_up(
         &self,
         handle: &str,
         password: &str,
         display_name: Option<&str>,
+        invite: Option<&str>,
         max_display_name_chars: usize,
         from: IpAddr,
     ) -> Result<User> {
+        // Decided first: a closed server hashes nothing for anyone.
+        let invite = match self.settings.registration {
+            Registration::Open => None,
+            Registration::Closed => return Err(Error::Forbidden("sign-ups are closed".into())),
+            Registration::Invite => Some(
+                invite
+                    .filter(|code| !code.is_empty())
+                    .ok_or_else(|| Error::Forbidden("sign-ups need an invite code".into()))?,
+            ),
+        };
         validate_handle(handle)?;
-        if password.chars().count() < self.settings.min_password_chars || password.len() > 1024 {
-            return Err(Error::invalid(format!(
-                "a password has {} to 1024 characters",
-                self.settings.min_password_chars
-            )));
-        }
-        let display_name = display_name.unwrap_or(handle).trim();
-        if display_name.is_empty()
-            || display_name.chars().count() > max_display_name_chars
-            || display_name.chars().any(char::is_control)
-        {
-            return Err(Error::invalid(format!(
-                "a display name has 1 to {max_display_name_chars} characters and no control characters"
-            )));
-        }
+        validate_password(password, self.settings.min_password_chars)?;
+        let display_name =
+            validate_display_name(display_name.unwrap_or(handle), max_display_name_chars)?;
         let address_key = format!("signup:{from}");
         self.signups.check(&address_key).map_err(|wait| {
             Error::rate_limited("too many accounts created from this address", wait)
@@ -181,15 +209,55 @@ impl Accounts {
         let hash = self.passwords.hash(password).await?;
         let admin = if self.settings.admins.iter().any(|a| a == handle) {
             AdminGrant::Yes
-        } else {
+        } else if self.settings.first_signup_becomes_admin {
             AdminGrant::IfFirst
+        } else {
+            AdminGrant::No
         };
-        let user = self
-            .store
-            .create_user(handle, display_name, &hash, admin)
-            .await?;
+        let user = match invite {
+            None => {
+                self.store
+                    .create_user(handle, display_name, &hash, admin)
+                    .await?
+            }
+            // The code is checked and its use counted in the account's own
+            // transaction: a used-up code cannot create one more.
+            Some(code) => {
+                self.administration
+                    .sign_up_with_invite(InvitedSignUp {
+                        code_hash: token_digest(code),
+                        now: crate::now_ms(),
+                        handle: handle.to_owned(),
+                        display_name: display_name.to_owned(),
+                        password_hash: hash,
+                        admin,
+                    })
+                    .await?
+            }
+        };
         self.signups.record(&address_key);
         Ok(user)
+    }
+
+    /// Creates an operator administrator directly, for `kaifang admin
+    /// create`: no registration mode or sign-up limit applies, since only
+    /// someone who can open the database gets here.
+    pub async fn create_administrator(
+        &self,
+        handle: &str,
+        password: &str,
+        display_name: Option<&str>,
+        max_display_name_chars: usize,
+    ) -> Result<User> {
+        validate_handle(handle)?;
+        validate_password(password, self.settings.min_password_chars)?;
+        let display_name =
+            validate_display_name(display_name.unwrap_or(handle), max_display_name_chars)?;
+        let hash = self.passwords.hash(password).await?;
+        Ok(self
+            .store
+            .create_user(handle, display_name, &hash, AdminGrant::Yes)
+            .await?)
     }
 
     /// Checks a password and opens a session; returns the token.
@@ -221,12 +289,14 @@ impl Accounts {
         // the address's own count stays (others behind it may be guessing).
         by_handle.succeed(true);
         by_address.succeed(false);
-        let mut raw = [0u8; 32];
-        rand::rngs::OsRng.fill_bytes(&mut raw);
-        let token = format!(
-            "kf_{}",
-            base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(raw)
-        );
+        // Told only to whoever knows the password: guessers learn nothing.
+        let suspended = self.administration.account(account.user.id).await?;
+        if suspended.is_some_and(|a| a.suspended_at.is_some()) {
+            return Err(Error::Forbidden(
+                "this account is suspended; ask the server's operator".into(),
+            ));
+        }
+        let token = new_secret("kf_");
         self.store
             .create_session(account.user.id, token_digest(&token))
             .await?;
@@ -249,7 +319,7 @@ impl Accounts {
 
     /// The caller behind a session token's hash, or 401 once signed out.
     pub async fn session(&self, token_hash: [u8; 32]) -> Result<Caller> {
-        let ttl = Duration::from_secs(self.settings.token_cache_seconds);
+        let ttl = self.token_ttl;
         if let Ok(cache) = self.tokens.lock()
             && let Some((user_id, at)) = cache.get(&token_hash)
             && at.elapsed() < ttl
@@ -285,10 +355,58 @@ impl Accounts {
         Ok(())
     }
 
-    fn forget_token(&self, token_hash: &[u8; 32]) {
+    /// Keeps verified tokens in the cache at most `bound` (a cluster: a
+    /// sign-out on another node must take effect within it even when the
+    /// bus does not bring it).
+    pub fn bound_token_cache(mut self, bound: Duration) -> Self {
+        self.token_ttl = self.token_ttl.min(bound);
+        self
+    }
+
+    /// Forgets a cached token (signed out here or on another node).
+    pub fn forget_token(&self, token_hash: &[u8; 32]) {
         if let Ok(mut cache) = self.tokens.lock() {
             cache.remove(token_hash);
         }
+    }
+
+    /// Forgets every cached token of `user` (its sessions were revoked in
+    /// the database: suspension, password reset), so that none is trusted
+    /// for the rest of `auth.token_cache_seconds`.
+    pub fn forget_user(&self, user: UserId) {
+        if let Ok(mut cache) = self.tokens.lock() {
+            cache.retain(|_, (id, _)| *id != user);
+        }
+    }
+
+    /// Hashes a new password (checked against the settings), for a reset.
+    pub async fn hash_new_password(&self, password: &str) -> Result<String> {
+        validate_password(password, self.settings.min_password_chars)?;
+        self.passwords.hash(password).await
+    }
+
+    /// Redeems a one-time reset code an administrator made: the account
+    /// gets `password` and every one of its sessions ends. Returns the
+    /// account and the ended sessions' digests (their streams are the
+    /// caller's to close). Attempts per address are limited, right or wrong.
+    pub async fn redeem_password_reset(
+        &self,
+        code: &str,
+        password: &str,
+        from: IpAddr,
+    ) -> Result<(User, Vec<[u8; 32]>)> {
+        let key = format!("reset:{}", address_key(from));
+        self.resets.check(&key).map_err(|wait| {
+            Error::rate_limited("too many password-reset attempts from this address", wait)
+        })?;
+        self.resets.record(&key);
+        let hash = self.hash_new_password(password).await?;
+        let (user, sessions) = self
+            .administration
+            .redeem_password_reset(token_digest(code), crate::now_ms(), &hash)
+            .await?;
+        self.forget_user(user.id);
+        Ok((user, sessions))
     }
 
     /// The caller's account.
@@ -306,6 +424,25 @@ impl Accounts {
             .await?
             .ok_or_else(|| Error::not_found("user"))
     }
+}
+
+pub(crate) fn validate_password(password: &str, min_chars: usize) -> Result<()> {
+    if password.chars().count() < min_chars || password.len() > 1024 {
+        return Err(Error::invalid(format!(
+            "a password has {min_chars} to 1024 characters"
+        )));
+    }
+    Ok(())
+}
+
+pub(crate) fn validate_display_name(name: &str, max_chars: usize) -> Result<&str> {
+    let name = name.trim();
+    if name.is_empty() || name.chars().count() > max_chars || name.chars().any(char::is_control) {
+        return Err(Error::invalid(format!(
+            "a display name has 1 to {max_chars} characters and no control characters"
+        )));
+    }
+    Ok(name)
 }
 
 #[cfg(test)]

@@ -6,6 +6,7 @@ use std::time::Duration;
 use axum::extract::ws::Utf8Bytes;
 use kaifang_store::{EventId, Store, UserId};
 
+use crate::bus::Bus;
 use crate::hub::{Frame, Hub, Subscription};
 use crate::service::error::{Error, Result};
 use crate::wire::{cursor, render_event};
@@ -14,12 +15,14 @@ use crate::wire::{cursor, render_event};
 pub struct Events {
     store: Arc<dyn Store>,
     hub: Arc<Hub>,
+    /// In a cluster: where sign-outs are told to the other nodes.
+    bus: Option<Arc<Bus>>,
 }
 
 impl Events {
     /// Builds the service.
-    pub fn new(store: Arc<dyn Store>, hub: Arc<Hub>) -> Self {
-        Self { store, hub }
+    pub fn new(store: Arc<dyn Store>, hub: Arc<Hub>, bus: Option<Arc<Bus>>) -> Self {
+        Self { store, hub, bus }
     }
 
     /// Decodes a client's cursor; `None` means "from now on". A cursor past
@@ -46,9 +49,13 @@ impl Events {
         self.hub.subscribe(user, session)
     }
 
-    /// Ends the session's open streams and long polls (on sign-out).
+    /// Ends the session's open streams and long polls (on sign-out), on
+    /// this node and, through the bus, on the others.
     pub fn end_session(&self, user: UserId, session: [u8; 32]) {
         self.hub.end_session(user, session);
+        if let Some(bus) = &self.bus {
+            bus.publish_signout(user, session);
+        }
     }
 
     /// Events after `after` from the database, rendered.

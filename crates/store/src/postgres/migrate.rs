@@ -24,6 +24,10 @@ const MIGRATIONS: &[(u32, &str)] = &[
         5,
         include_str!("../../migrations/postgres/0005_link_share_flags.sql"),
     ),
+    (
+        6,
+        include_str!("../../migrations/postgres/0006_administration.sql"),
+    ),
 ];
 
 /// The advisory-lock key that guards migrations (any constant distinct from

@@ -11,6 +11,7 @@
 //! the sink keeps the sink in id order too. The same lock also decides
 //! "first account is admin" and "not the last admin" without races. A
 //! commit-ordered cursor for several writers is the next step (issue 9).
+mod administration;
 mod error;
 mod governance;
 mod migrate;
@@ -23,7 +24,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Transaction};
+use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Runtime, Transaction};
 use tokio_postgres::NoTls;
 
 use crate::{
@@ -43,6 +44,10 @@ pub struct PgConfig {
     pub pool_size: usize,
     /// How long opening one connection may take (ms, default 5,000).
     pub connect_timeout_ms: u64,
+    /// How long a call may wait for a pooled connection before it fails
+    /// with [`Error::Unavailable`] (ms, default 5,000): with the database
+    /// gone, calls fail within this instead of queueing without end.
+    pub acquire_timeout_ms: u64,
 }
 
 impl PgConfig {
@@ -52,6 +57,7 @@ impl PgConfig {
             url: url.into(),
             pool_size: 16,
             connect_timeout_ms: 5_000,
+            acquire_timeout_ms: 5_000,
         }
     }
 }
@@ -66,7 +72,15 @@ pub struct PgStore {
     sink: EventSink,
     /// This process's turn to write, held until the events are in the sink.
     turn: Arc<tokio::sync::Mutex<()>>,
+    /// Longest wait for the turn, as for a pooled connection: writes stuck
+    /// behind a database that stopped answering fail instead of queueing.
+    acquire_timeout: Duration,
 }
+
+/// The turn to write was not free within the acquire timeout.
+#[derive(Debug, thiserror::Error)]
+#[error("no turn to write within {0} ms: earlier writes are waiting for the database")]
+struct TurnTimeout(u128);
 
 type WriteFuture<'c, T> = Pin<Box<dyn Future<Output = Result<T, Error>> + Send + 'c>>;
 
@@ -86,6 +100,10 @@ impl PgStore {
         );
         let pool = Pool::builder(manager)
             .max_size(config.pool_size.max(1))
+            .runtime(Runtime::Tokio1)
+            .wait_timeout(Some(Duration::from_millis(config.acquire_timeout_ms)))
+            .create_timeout(Some(Duration::from_millis(config.connect_timeout_ms)))
+            .recycle_timeout(Some(Duration::from_millis(config.acquire_timeout_ms)))
             .build()
             .map_err(|e| Error::Backend(Box::new(e)))?;
         let mut client = pool.get().await?;
@@ -95,6 +113,7 @@ impl PgStore {
             pool,
             sink,
             turn: Arc::new(tokio::sync::Mutex::new(())),
+            acquire_timeout: Duration::from_millis(config.acquire_timeout_ms),
         })
     }
 
@@ -115,8 +134,11 @@ impl PgStore {
             + 'static,
     {
         let (pool, sink, turn) = (self.pool.clone(), self.sink.clone(), self.turn.clone());
+        let wait = self.acquire_timeout;
         let task = tokio::spawn(async move {
-            let _turn = turn.lock_owned().await;
+            let _turn = tokio::time::timeout(wait, turn.lock_owned())
+                .await
+                .map_err(|_| Error::Unavailable(Box::new(TurnTimeout(wait.as_millis()))))?;
             let mut client = pool.get().await?;
             let tx = client.transaction().await?;
             tx.execute("SELECT pg_advisory_xact_lock($1)", &[&WRITE_LOCK])
@@ -208,11 +230,35 @@ impl Store for PgStore {
     async fn session_user(&self, token_hash: [u8; 32]) -> Result<Option<UserId>, Error> {
         let row = query_opt(
             &self.client().await?,
-            "SELECT user_id FROM sessions WHERE token_hash = $1 AND revoked_at IS NULL",
+            // A suspended account's tokens are refused even if one was
+            // issued in the instant around its suspension.
+            "SELECT s.user_id FROM sessions s JOIN users u ON u.id = s.user_id \
+             WHERE s.token_hash = $1 AND s.revoked_at IS NULL AND u.suspended_at IS NULL",
             &[&&token_hash[..]],
         )
         .await?;
         Ok(row.map(|r| r.try_get(0)).transpose()?)
+    }
+
+    async fn ended_sessions(&self, token_hashes: Vec<[u8; 32]>) -> Result<Vec<[u8; 32]>, Error> {
+        if token_hashes.is_empty() {
+            return Ok(Vec::new());
+        }
+        let given: Vec<&[u8]> = token_hashes.iter().map(|h| &h[..]).collect();
+        let rows = read::query(
+            &self.client().await?,
+            "SELECT token_hash FROM sessions WHERE token_hash = ANY($1) AND revoked_at IS NULL",
+            &[&given],
+        )
+        .await?;
+        let mut live = std::collections::HashSet::new();
+        for row in &rows {
+            live.insert(row.try_get::<_, Vec<u8>>(0)?);
+        }
+        Ok(token_hashes
+            .into_iter()
+            .filter(|h| !live.contains(&h[..]))
+            .collect())
     }
 
     async fn revoke_session(&self, token_hash: [u8; 32]) -> Result<(), Error> {
@@ -330,6 +376,10 @@ impl Store for PgStore {
         limit: u32,
     ) -> Result<Vec<Event>, Error> {
         read::events_for(&self.client().await?, user, after, limit).await
+    }
+
+    async fn events_after(&self, after: EventId, limit: u32) -> Result<Vec<Event>, Error> {
+        read::events_after(&self.client().await?, after, limit).await
     }
 
     async fn head(&self) -> Result<EventId, Error> {

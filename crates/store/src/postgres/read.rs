@@ -202,7 +202,7 @@ pub(super) async fn all_memberships<C: GenericClient>(
 }
 
 const MESSAGE_COLUMNS: &str = "m.id, m.conversation_id, m.seq, m.sender_id, u.handle, m.body, \
-     m.created_at, m.client_txn_id, m.links, m.previews";
+     m.created_at, m.client_txn_id, m.links, m.previews, m.removed_at";
 
 fn message_from(row: &Row, at: usize) -> Result<Message, Error> {
     Ok(Message {
@@ -216,6 +216,7 @@ fn message_from(row: &Row, at: usize) -> Result<Message, Error> {
         client_txn_id: row.try_get(at + 7)?,
         links: row.try_get(at + 8)?,
         previews: row.try_get(at + 9)?,
+        removed_at: row.try_get(at + 10)?,
     })
 }
 
@@ -263,8 +264,28 @@ pub(super) async fn events_for<C: GenericClient>(
          WHERE e.id > $2 ORDER BY e.id LIMIT $3"
     );
     let rows = query(c, &sql, &[&user, &after, &i64::from(limit)]).await?;
+    events_from(&rows)
+}
+
+pub(super) async fn events_after<C: GenericClient>(
+    c: &C,
+    after: EventId,
+    limit: u32,
+) -> Result<Vec<Event>, Error> {
+    let sql = format!(
+        "SELECT e.id, e.conversation_id, e.kind, e.message_id, e.data, {MESSAGE_COLUMNS} \
+         FROM events e \
+         LEFT JOIN messages m ON m.id = e.message_id AND e.kind = 'message' \
+         LEFT JOIN users u ON u.id = m.sender_id \
+         WHERE e.id > $1 ORDER BY e.id LIMIT $2"
+    );
+    let rows = query(c, &sql, &[&after, &i64::from(limit)]).await?;
+    events_from(&rows)
+}
+
+fn events_from(rows: &[Row]) -> Result<Vec<Event>, Error> {
     let mut out = Vec::with_capacity(rows.len());
-    for row in &rows {
+    for row in rows {
         let kind: String = row.try_get(2)?;
         let data: Option<String> = row.try_get(4)?;
         let body = match kind.as_str() {
@@ -291,6 +312,10 @@ pub(super) async fn events_for<C: GenericClient>(
                     url,
                     preview: value["preview"].to_string(),
                 }
+            }
+            "removal" => {
+                let data = data.ok_or_else(|| corrupt("events.data"))?;
+                crate::administration::removal(&data)?
             }
             _ => return Err(corrupt("events.kind")),
         };

@@ -19,10 +19,15 @@ async fn log_event<C: GenericClient>(
     message_id: Option<i64>,
     data: Option<&str>,
 ) -> Result<i64, Error> {
+    // The id is the newest plus one, not the column's identity sequence:
+    // the write lock is held, so this is race-free, and a rolled-back write
+    // leaves no hole. Ids without holes let a node of a cluster tell a
+    // missed event (a gap) from one that never existed (docs/scale-out.md).
     let row = query_one(
         c,
-        "INSERT INTO events (conversation_id, kind, message_id, data, created_at) \
-         VALUES ($1, $2, $3, $4, $5) RETURNING id",
+        "INSERT INTO events (id, conversation_id, kind, message_id, data, created_at) \
+         SELECT COALESCE(MAX(id), 0) + 1, $1::BIGINT, $2::TEXT, $3::BIGINT, $4::TEXT, $5::BIGINT \
+         FROM events RETURNING id",
         &[&conversation_id, &kind, &message_id, &data, &now_ms()],
     )
     .await?;
@@ -444,6 +449,7 @@ pub(super) async fn append_message<C: GenericClient>(
         client_txn_id: new.client_txn_id,
         links: new.links,
         previews: None,
+        removed_at: None,
     };
     events.push(Event {
         id: event_id,

@@ -46,6 +46,11 @@ pub(super) const MIGRATIONS: &[Migration] = &[
         "link_share_flags",
         include_str!("../../migrations/sqlite/0005_link_share_flags.sql"),
     ),
+    m(
+        6,
+        "administration",
+        include_str!("../../migrations/sqlite/0006_administration.sql"),
+    ),
 ];
 
 /// Versions up to this one were recorded only in `user_version`: a

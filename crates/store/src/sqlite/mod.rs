@@ -1,5 +1,6 @@
 //! The embedded backend: one SQLite file in WAL mode, one writer thread that
 //! commits concurrent writes together, and a small pool of readers.
+mod administration;
 mod error;
 mod governance;
 pub mod maintenance;
@@ -96,6 +97,36 @@ impl SqliteStore {
         Ok(Self { writer, readers })
     }
 
+    /// Folds the whole WAL into the database file and truncates the WAL to
+    /// zero bytes (`PRAGMA wal_checkpoint(TRUNCATE)`), so that the `.db`
+    /// file alone holds every commit. The server calls it once it has
+    /// stopped serving. It waits (up to the busy timeout) for a write in
+    /// progress, and fails if a reader elsewhere (a running backup) still
+    /// needs the WAL: the WAL is then left whole, and nothing is lost.
+    pub async fn checkpoint(&self) -> Result<(), Error> {
+        let config = self.readers.config.clone();
+        tokio::task::spawn_blocking(move || {
+            let conn = open_connection(&config, false)?;
+            // (busy, frames in the WAL, frames folded into the database)
+            let (busy, log, folded): (i64, i64, i64) =
+                conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |row| {
+                    Ok((row.get(0)?, row.get(1)?, row.get(2)?))
+                })?;
+            if busy != 0 {
+                return Err(Error::Backend(
+                    format!(
+                        "checkpoint incomplete: {folded} of {log} WAL frames folded \
+                         (another connection was still reading)"
+                    )
+                    .into(),
+                ));
+            }
+            Ok(())
+        })
+        .await
+        .map_err(|_| Error::WriterGone)?
+    }
+
     /// Runs `f` on a pooled read connection, off the async runtime.
     async fn read<T, F>(&self, f: F) -> Result<T, Error>
     where
@@ -181,6 +212,19 @@ impl Store for SqliteStore {
 
     async fn session_user(&self, token_hash: [u8; 32]) -> Result<Option<UserId>, Error> {
         self.read(move |c| read::session_user(c, &token_hash)).await
+    }
+
+    async fn ended_sessions(&self, token_hashes: Vec<[u8; 32]>) -> Result<Vec<[u8; 32]>, Error> {
+        self.read(move |c| {
+            let mut ended = Vec::new();
+            for hash in token_hashes {
+                if read::session_user(c, &hash)?.is_none() {
+                    ended.push(hash);
+                }
+            }
+            Ok(ended)
+        })
+        .await
     }
 
     async fn revoke_session(&self, token_hash: [u8; 32]) -> Result<(), Error> {
@@ -291,6 +335,11 @@ impl Store for SqliteStore {
         limit: u32,
     ) -> Result<Vec<Event>, Error> {
         self.read(move |c| read::events_for(c, user, after, limit))
+            .await
+    }
+
+    async fn events_after(&self, after: EventId, limit: u32) -> Result<Vec<Event>, Error> {
+        self.read(move |c| read::events_after(c, after, limit))
             .await
     }
 

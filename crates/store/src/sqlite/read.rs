@@ -51,7 +51,10 @@ pub(super) fn session_user(
 ) -> Result<Option<UserId>, Error> {
     Ok(conn
         .prepare_cached(
-            "SELECT user_id FROM sessions WHERE token_hash = ?1 AND revoked_at IS NULL",
+            // A suspended account's tokens are refused even if one was
+            // issued in the instant around its suspension.
+            "SELECT s.user_id FROM sessions s JOIN users u ON u.id = s.user_id \
+             WHERE s.token_hash = ?1 AND s.revoked_at IS NULL AND u.suspended_at IS NULL",
         )?
         .query_row([&token_hash[..]], |r| r.get(0))
         .optional()?)
@@ -147,7 +150,7 @@ pub(super) fn all_memberships(
 }
 
 const MESSAGE_COLUMNS: &str = "m.id, m.conversation_id, m.seq, m.sender_id, u.handle, m.body, \
-     m.created_at, m.client_txn_id, m.links, m.previews";
+     m.created_at, m.client_txn_id, m.links, m.previews, m.removed_at";
 
 fn message_from(row: &Row<'_>, at: usize) -> rusqlite::Result<Message> {
     Ok(Message {
@@ -161,6 +164,7 @@ fn message_from(row: &Row<'_>, at: usize) -> rusqlite::Result<Message> {
         client_txn_id: row.get(at + 7)?,
         links: row.get(at + 8)?,
         previews: row.get(at + 9)?,
+        removed_at: row.get(at + 10)?,
     })
 }
 
@@ -211,7 +215,26 @@ pub(super) fn events_for(
          WHERE e.id > ?2 ORDER BY e.id LIMIT ?3"
     );
     let mut stmt = conn.prepare_cached(&sql)?;
-    let mut rows = stmt.query(params![user, after, limit])?;
+    events_from(stmt.query(params![user, after, limit])?)
+}
+
+pub(super) fn events_after(
+    conn: &Connection,
+    after: EventId,
+    limit: u32,
+) -> Result<Vec<Event>, Error> {
+    let sql = format!(
+        "SELECT e.id, e.conversation_id, e.kind, e.message_id, e.data, {MESSAGE_COLUMNS} \
+         FROM events e \
+         LEFT JOIN messages m ON m.id = e.message_id AND e.kind = 'message' \
+         LEFT JOIN users u ON u.id = m.sender_id \
+         WHERE e.id > ?1 ORDER BY e.id LIMIT ?2"
+    );
+    let mut stmt = conn.prepare_cached(&sql)?;
+    events_from(stmt.query(params![after, limit])?)
+}
+
+fn events_from(mut rows: rusqlite::Rows<'_>) -> Result<Vec<Event>, Error> {
     let mut out = Vec::new();
     while let Some(row) = rows.next()? {
         let id: i64 = row.get(0)?;
@@ -242,6 +265,10 @@ pub(super) fn events_for(
                     url,
                     preview: value["preview"].to_string(),
                 }
+            }
+            "removal" => {
+                let data = data.ok_or_else(|| corrupt("events.data"))?;
+                crate::administration::removal(&data)?
             }
             _ => return Err(corrupt("events.kind")),
         };

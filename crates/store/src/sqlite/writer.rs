@@ -549,6 +549,7 @@ pub(super) fn append_message(
         client_txn_id: new.client_txn_id,
         links: new.links,
         previews: None,
+        removed_at: None,
     };
     events.push(Event {
         id: event_id,

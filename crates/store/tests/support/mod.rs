@@ -11,7 +11,9 @@
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use kaifang_store::{Event, Governance, PgConfig, PgStore, SqliteConfig, SqliteStore, Store};
+use kaifang_store::{
+    Administration, Event, Governance, PgConfig, PgStore, SqliteConfig, SqliteStore, Store,
+};
 use tokio::sync::mpsc;
 
 /// Runs each named `async fn name(backend: Backend)` as `sqlite::name` and
@@ -38,9 +40,9 @@ macro_rules! on_every_backend {
     };
 }
 
-/// Both storage traits, so that a test holds one object.
-pub trait AnyStore: Store + Governance {}
-impl<T: Store + Governance> AnyStore for T {}
+/// Every storage trait, so that a test holds one object.
+pub trait AnyStore: Store + Governance + Administration {}
+impl<T: Store + Governance + Administration> AnyStore for T {}
 
 #[derive(Debug, Clone, Copy)]
 pub enum Backend {
