@@ -102,6 +102,40 @@ fn full_and_half_width_delimiters_are_both_codes() {
     assert!(found(&registry, "(Ab3dE5fG7hK)").is_empty());
 }
 
+/// The byte-level pre-check that skips the scan on most messages must not lose a code: every
+/// delimiter pair of every registered format, at the very start and the very end of a message.
+#[test]
+fn every_registered_delimiter_is_found_at_either_end_of_a_message() {
+    let registry = Registry::builtin().unwrap();
+    let mut checked = 0;
+    for platform in registry.platforms() {
+        for format in &platform.share_codes {
+            // Mixes all three classes, so any `min_classes` is met once it is 3 long.
+            let body: String = "aB3cD4eF5gH6iJ7kL8mN9pQ2rS3tU4vW5xY6zA7bC8dE9"
+                .chars()
+                .take(format.min_len.max(3).min(format.max_len))
+                .collect();
+            let cue = format.cues.first().map(String::as_str).unwrap_or("");
+            for (open, close) in &format.delimiters {
+                let code = format!("{open}{body}{close}");
+                for text in [format!("{code} {cue}"), format!("{cue} {code}")] {
+                    let got = found(&registry, &text);
+                    assert!(
+                        got.iter().any(|(c, _)| *c == code),
+                        "{}: {text:?} gave {got:?}",
+                        platform.id
+                    );
+                    checked += 1;
+                }
+            }
+        }
+    }
+    assert!(
+        checked >= 40,
+        "only {checked} cases: the registry lost its formats?"
+    );
+}
+
 #[test]
 fn codes_split_across_lines_are_not_codes_but_one_per_line_are() {
     let registry = Registry::builtin().unwrap();
