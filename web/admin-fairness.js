@@ -17,10 +17,11 @@ export function fairnessPage() {
     h('div', { id: 'fairness-out' }));
 }
 
-const contextKey = (c) => `${c.kind}/${c.member_count}/${c.role}`;
+const contextKey = (c) => `${c.kind}/${c.member_count}/${c.role}/${c.link || 'url'}`;
 
 function contextLabel(c) {
-  return t('fairnessContext', { kind: t(`kind_${c.kind}`), n: c.member_count, role: t(`role_${c.role}`) });
+  const context = t('fairnessContext', { kind: t(`kind_${c.kind}`), n: c.member_count, role: t(`role_${c.role}`) });
+  return c.link === 'share_code' ? t('fairnessCodes', { context }) : context;
 }
 
 /** Checks the policy in force, or `candidate` (Cedar text) when given. */

@@ -49,6 +49,25 @@ function liveAnchor(link, text) {
   return h('a.link.live', { href, rel: REL, target: '_blank', title: link.display_host || null, dataset: { treatment: 'live', platform: link.platform || '' } }, textNodes(text));
 }
 
+/**
+ * A live share code (a Taobao passphrase, a Douyin share text…): a chip that
+ * names the platform and copies the code, which opens in that platform's app.
+ */
+function codeChip(link, text) {
+  const platform = platformName(link);
+  const chip = h(
+    'button.code-chip',
+    { type: 'button', title: t('codeChipTitle', { platform }), dataset: { treatment: String(link.treatment), platform: link.platform || '', kind: 'share_code' } },
+    h('span.code-text', {}, textNodes(text)),
+    h('span.code-platform', {}, ` ⧉ ${platform}`),
+  );
+  chip.addEventListener('click', () => {
+    const done = () => { chip.dataset.copied = 'true'; chip.querySelector('.code-platform').textContent = ` ✓ ${t('codeCopied')}`; };
+    if (navigator.clipboard && navigator.clipboard.writeText) navigator.clipboard.writeText(text).then(done, () => {});
+  });
+  return chip;
+}
+
 function goHref(link) {
   const given = localPath(link.go) || httpUrl(link.go);
   if (given) return given;
@@ -78,7 +97,7 @@ function flagText(link) {
   return flags.map((f) => (FLAG_KEYS[f] ? t(FLAG_KEYS[f]) : f)).join(', ');
 }
 
-const FLAG_KEYS = { bidi: 'flag_bidi', homograph: 'flag_homograph' };
+const FLAG_KEYS = { bidi: 'flag_bidi', homograph: 'flag_homograph', lookalike: 'flag_lookalike' };
 
 function inertNote(link, kind) {
   const platform = platformName(link);
@@ -155,7 +174,12 @@ export function renderBody(message, kind) {
   for (const link of usableLinks(body, message.links)) {
     if (link.start_utf16 > pos) text.append(...textNodes(body.slice(pos, link.start_utf16)));
     const slice = body.slice(link.start_utf16, link.end_utf16);
-    switch (link.treatment) {
+    // A code is never a hyperlink: live (or warn) is a chip, inert is text.
+    const code = link.kind === 'share_code' && (link.treatment === 'live' || link.treatment === 'warn');
+    switch (code ? 'code' : link.treatment) {
+      case 'code':
+        text.append(codeChip(link, slice));
+        break;
       case 'live': {
         text.append(liveAnchor(link, slice));
         const c = link.preview !== false ? card(link, previewFor(message, link)) : null;

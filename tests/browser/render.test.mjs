@@ -160,3 +160,40 @@ test('spans out of range, overlapping or malformed are ignored, never thrown', a
   assert.equal(out.text, body);
   assert.equal(out.anchors.length, 1);
 });
+
+test('a live share code is a chip naming its platform, never a hyperlink; an inert one is text', async () => {
+  const code = '￥Ab3dE5fG7hK￥';
+  const body = `复制这段描述${code}后到👉淘宝👈`;
+  const shared = { kind: 'share_code', platform_name: 'Taobao' };
+  const drawn = (treatment) =>
+    page.evaluate(
+      async ({ message }) => {
+        const { renderBody } = await import('/app/render.js');
+        const box = document.createElement('div');
+        box.append(...renderBody(message, 'direct'));
+        document.body.append(box);
+        const out = {
+          chips: [...box.querySelectorAll('button.code-chip')].map((c) => ({
+            code: c.querySelector('.code-text').textContent,
+            platform: c.querySelector('.code-platform').textContent,
+            title: c.title,
+          })),
+          anchors: box.querySelectorAll('a').length,
+          text: box.textContent,
+        };
+        box.remove();
+        return out;
+      },
+      { message: { body, links: [link(body, code, { ...shared, treatment })] } },
+    );
+  const live = await drawn('live');
+  assert.equal(live.anchors, 0);
+  assert.equal(live.chips.length, 1);
+  assert.equal(live.chips[0].code, code);
+  assert.match(live.chips[0].platform, /Taobao/);
+  assert.match(live.chips[0].title, /Taobao/);
+  const inert = await drawn('inert');
+  assert.deepEqual(inert.chips, []);
+  assert.equal(inert.anchors, 0);
+  assert.ok(inert.text.includes(code), inert.text);
+});

@@ -31,6 +31,17 @@ const server = await startServerFor(shop, Server, dir, '[links]\noperator_owner 
 const browser = await launchBrowser();
 try {
   const wide = { width: 1100, height: 700 };
+  // The /go warning page: a link that may be opened (English), and the same link inert in a
+  // group (Chinese, from the browser's language), under the default policy (taken before the
+  // operator screens below schedule another).
+  const taobao = encodeURIComponent('https://item.taobao.com/item.htm?id=678');
+  const goEn = await person(browser, server, { viewport: { width: 900, height: 620 }, locale: 'en-GB' });
+  await goEn.page.goto(`/go?url=${taobao}`);
+  await shot(goEn.page, 'go-en');
+  const goZh = await person(browser, server, { viewport: { width: 900, height: 620 }, locale: 'zh-CN' });
+  await goZh.page.goto(`/go?url=${taobao}&kind=group`);
+  await shot(goZh.page, 'go-zh-inert');
+
   const lihua = await person(browser, server, { viewport: wide });
   const wang = await person(browser, server, { viewport: wide });
 

@@ -236,19 +236,24 @@ pub struct BenchArgs {
 /// `./kaifang.toml`: registry, threat lists, policy, operator).
 #[derive(Subcommand)]
 pub enum LinksCommand {
-    /// Decides the links of a text, printing JSON.
+    /// Decides the links of a text, printing JSON. Without a text (or with
+    /// `-`), reads JSON lines `{"id","text","conversation_kind","members"}`
+    /// on stdin and prints one `{"id","links","policy_version"}` line per
+    /// case, in order (a progress line on stderr when it is a terminal); a
+    /// line that is not a case is reported on stderr by number, the rest goes
+    /// on, and the exit is non-zero at the end.
     Check {
-        /// `direct` or `group`.
+        /// `direct` or `group` (for a single text).
         #[arg(long, default_value = "direct")]
         kind: String,
-        /// Members of the conversation.
+        /// Members of the conversation (for a single text).
         #[arg(long)]
         members: Option<u32>,
         /// Settings file.
         #[arg(long)]
         config: Option<PathBuf>,
-        /// The message text.
-        text: String,
+        /// The message text; omit it (or `-`) to read JSON lines on stdin.
+        text: Option<String>,
     },
     /// Batch extraction for corpora: reads JSON lines `{"id","text"}` on
     /// stdin, prints `{"id","urls":[…]}` per line, in order.

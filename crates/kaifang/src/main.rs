@@ -1,5 +1,6 @@
 //! `kaifang`: parses the command line and hands over to the libraries.
 mod admin;
+mod batch;
 mod cli;
 mod client_config;
 mod commands;

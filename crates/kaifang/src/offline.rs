@@ -3,7 +3,7 @@ use std::io::{BufRead, Read, Write};
 use std::process::ExitCode;
 
 use anyhow::Context as _;
-use kaifang_policy::{Context, ConversationKind, Role};
+use kaifang_policy::ConversationKind;
 use serde_json::json;
 
 use crate::cli::{LinksCommand, PreviewCommand};
@@ -24,16 +24,15 @@ pub fn links(cmd: &LinksCommand) -> anyhow::Result<ExitCode> {
                 "group" => ConversationKind::Group,
                 other => anyhow::bail!("--kind is direct or group, not {other:?}"),
             };
-            let member_count = members.unwrap_or(if kind == ConversationKind::Direct {
-                2
-            } else {
-                3
-            });
-            let ctx = Context {
-                conversation_kind: kind,
-                member_count,
-                sender_role: Role::Member,
+            let Some(text) = text.as_deref().filter(|t| *t != "-") else {
+                let failed =
+                    crate::batch::run(&engine, std::io::stdin().lock(), std::io::stdout().lock())?;
+                if failed > 0 {
+                    anyhow::bail!("{failed} line(s) were not cases (see above)");
+                }
+                return Ok(ExitCode::SUCCESS);
             };
+            let ctx = crate::batch::context(kind, *members);
             let (decisions, version) = engine.evaluate(text, &ctx);
             println!(
                 "{}",

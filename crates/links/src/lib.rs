@@ -1,5 +1,5 @@
 //! Kaifang's link engine, without I/O: find every URL in a message ([`extract`]), turn one into a
-//! canonical key ([`normalise`]), name its platform and owner ([`Registry`]) and the threat lists it is
+//! canonical key ([`normalise`]), name its platform and owner ([`Registry`]), find share codes ([`Registry::find_share_codes`]) and the threat lists it is
 //! on ([`Blocklists`]). Policy decisions live in `kaifang-policy`.
 //!
 //! ```
@@ -22,9 +22,11 @@ mod extract;
 mod hash;
 mod normalise;
 mod registry;
+mod share;
 
 pub use blocklist::{Blocklists, ListStats};
 pub use error::{Error, RegistryError};
 pub use extract::{ExtractConfig, FoundUrl, extract, extract_with, is_known_tld};
 pub use normalise::{NormaliseConfig, NormalisedUrl, SuffixList, UrlFlags, normalise};
 pub use registry::{Classification, Owner, Platform, Registry};
+pub use share::{FoundCode, ShareCodeFormat};

@@ -9,6 +9,7 @@ use toml::Spanned;
 
 use crate::RegistryError;
 use crate::hash::FastBuild;
+use crate::share::{FoundCode, ShareCodeFormat, ShareMatcher};
 
 /// The compiled-in registry shipped with Kaifang.
 const BUILTIN: &str = include_str!("../../../data/platforms.toml");
@@ -27,6 +28,8 @@ pub struct Platform {
     pub category: String,
     /// Its domains (lower-case ASCII); subdomains belong to the platform too.
     pub domains: Vec<String>,
+    /// The share codes it uses instead of URLs (passphrases, share texts); may be empty.
+    pub share_codes: Vec<ShareCodeFormat>,
 }
 
 /// A company that owns platforms.
@@ -59,6 +62,11 @@ pub struct Registry {
     by_domain: HashMap<String, usize, FastBuild>,
     unknown: Platform,
     unknown_owner: Owner,
+    /// Every platform's share-code formats, compiled; rebuilt when platforms change.
+    share: Option<ShareMatcher>,
+    /// Each registry domain, and each with one character deleted, → the domain: finds hosts one
+    /// edit away from a registered domain with a few lookups (symmetric deletion).
+    near: HashMap<String, usize, FastBuild>,
 }
 
 #[derive(Deserialize)]
@@ -84,6 +92,58 @@ struct RawPlatform {
     owner: Spanned<String>,
     category: Spanned<String>,
     domains: Spanned<Vec<Spanned<String>>>,
+    #[serde(default)]
+    share_codes: Vec<Spanned<RawShareCode>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawShareCode {
+    delimiters: Vec<(String, String)>,
+    length: (usize, usize),
+    #[serde(default = "two")]
+    min_classes: u8,
+    #[serde(default)]
+    cues: Vec<String>,
+    #[serde(default)]
+    cue_required: bool,
+}
+
+fn two() -> u8 {
+    2
+}
+
+/// Longest code body a format may declare: bounds the matcher's walk back.
+const MAX_CODE_LEN: usize = 64;
+
+/// A format's problem, if any.
+fn share_code_problem(raw: &RawShareCode) -> Option<String> {
+    let (min, max) = raw.length;
+    if raw.delimiters.is_empty() {
+        return Some("a share code needs at least one pair of delimiters".to_owned());
+    }
+    for (open, close) in &raw.delimiters {
+        if close.is_empty()
+            || close.starts_with(|c: char| c.is_ascii_alphanumeric())
+            || open.ends_with(|c: char| c.is_ascii_alphanumeric())
+        {
+            return Some(format!(
+                "delimiters [{open:?}, {close:?}]: the closing one must not be empty, and neither may touch the code with a letter or digit"
+            ));
+        }
+    }
+    if min == 0 || min > max || max > MAX_CODE_LEN {
+        return Some(format!(
+            "length [{min}, {max}]: need 1 <= shortest <= longest <= {MAX_CODE_LEN}"
+        ));
+    }
+    if !(1..=3).contains(&raw.min_classes) {
+        return Some("min_classes is 1, 2 or 3".to_owned());
+    }
+    if raw.cue_required && raw.cues.iter().all(|c| c.trim().is_empty()) {
+        return Some("cue_required needs at least one cue".to_owned());
+    }
+    None
 }
 
 const UNKNOWN: &str = "unknown";
@@ -115,6 +175,32 @@ pub(crate) fn ascii_domain(raw: &str) -> Option<String> {
     (!ascii.is_empty() && ascii.split('.').all(|l| !l.is_empty())).then_some(ascii)
 }
 
+/// `s` with one byte deleted, each position (domains are ASCII).
+fn deletions(s: &str) -> impl Iterator<Item = String> + '_ {
+    (0..s.len()).filter_map(move |i| {
+        let (a, b) = (s.get(..i)?, s.get(i + 1..)?);
+        Some(format!("{a}{b}"))
+    })
+}
+
+/// Exactly one insertion, deletion, substitution or adjacent swap apart (ASCII).
+fn one_edit(a: &str, b: &str) -> bool {
+    let (a, b) = (a.as_bytes(), b.as_bytes());
+    if a == b {
+        return false;
+    }
+    let prefix = a.iter().zip(b).take_while(|(x, y)| x == y).count();
+    let (ra, rb) = (&a[prefix..], &b[prefix..]);
+    match ra.len().cmp(&rb.len()) {
+        std::cmp::Ordering::Equal => {
+            ra.get(1..) == rb.get(1..)
+                || (ra.len() >= 2 && ra[0] == rb[1] && ra[1] == rb[0] && ra.get(2..) == rb.get(2..))
+        }
+        std::cmp::Ordering::Less => ra == &rb[1..],
+        std::cmp::Ordering::Greater => &ra[1..] == rb,
+    }
+}
+
 impl Registry {
     /// A registry with no platforms: everything classifies as `unknown`.
     pub fn empty() -> Registry {
@@ -128,12 +214,88 @@ impl Registry {
                 owner: UNKNOWN.to_owned(),
                 category: UNKNOWN.to_owned(),
                 domains: Vec::new(),
+                share_codes: Vec::new(),
             },
             unknown_owner: Owner {
                 id: UNKNOWN.to_owned(),
                 name: "Unknown".to_owned(),
             },
+            share: None,
+            near: HashMap::default(),
         }
+    }
+
+    fn compile_near(&mut self) {
+        self.near.clear();
+        for (i, p) in self.platforms.iter().enumerate() {
+            for d in &p.domains {
+                for variant in deletions(d) {
+                    self.near.entry(variant).or_insert(i);
+                }
+                self.near.insert(d.clone(), i);
+            }
+        }
+    }
+
+    /// The registered platform whose domain `domain` imitates: `domain` (a registrable domain, ASCII)
+    /// is not registered itself but is one edit (a character inserted, deleted or replaced, or two
+    /// neighbours swapped) away from a registry domain, like `taobaoo.com` or `jb.com`.
+    ///
+    /// ```
+    /// let r = kaifang_links::Registry::builtin()?;
+    /// assert_eq!(r.lookalike_of("taob4o.com").map(|p| p.id.as_str()), Some("taobao"));
+    /// assert!(r.lookalike_of("taobao.com").is_none());
+    /// assert!(r.lookalike_of("example.org").is_none());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn lookalike_of(&self, domain: &str) -> Option<&Platform> {
+        let domain = domain.trim_end_matches('.');
+        // Short names are one edit from too much (`qq.com` and `jd.com` from most 2-letter .coms).
+        if domain.len() < 7 || self.classify(domain).matched_domain.is_some() {
+            return None;
+        }
+        let check = |variant: &str| {
+            self.near
+                .get(variant)
+                .and_then(|&i| self.platforms.get(i))
+                .filter(|p| {
+                    p.domains
+                        .iter()
+                        .any(|d| d.len() >= 7 && one_edit(d, domain))
+                })
+        };
+        check(domain).or_else(|| deletions(domain).find_map(|v| check(&v)))
+    }
+
+    fn compile_share_codes(&mut self) {
+        self.share = ShareMatcher::new(
+            self.platforms
+                .iter()
+                .enumerate()
+                .flat_map(|(i, p)| p.share_codes.iter().map(move |f| (i, f))),
+        );
+    }
+
+    /// The share codes in `text` (see `data/platforms.toml`, `share_codes`), in order, at most
+    /// `max`, none overlapping a byte range of `skip` (sorted; pass the text's URLs so that a code
+    /// inside a URL is not counted twice). Linear in the length of `text`.
+    ///
+    /// ```
+    /// let registry = kaifang_links::Registry::builtin()?;
+    /// let codes = registry.find_share_codes("复制这段描述￥Ab3dE5fG7hK￥后到👉淘宝👈", &[], 10);
+    /// assert_eq!(codes[0].code, "￥Ab3dE5fG7hK￥");
+    /// assert_eq!(registry.platforms()[codes[0].platform].id, "taobao");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn find_share_codes<'a>(
+        &self,
+        text: &'a str,
+        skip: &[Range<usize>],
+        max: usize,
+    ) -> Vec<FoundCode<'a>> {
+        self.share
+            .as_ref()
+            .map_or_else(Vec::new, |m| m.find(text, skip, max))
     }
 
     /// The registry shipped in `data/platforms.toml`, compiled in.
@@ -257,14 +419,37 @@ impl Registry {
                 reg.by_domain.insert(ascii.clone(), index);
                 domains.push(ascii);
             }
+            let mut share_codes = Vec::new();
+            for raw in p.share_codes {
+                let span = raw.span();
+                let raw = raw.into_inner();
+                if let Some(problem) = share_code_problem(&raw) {
+                    return Err(invalid(span, "share_codes", problem));
+                }
+                share_codes.push(ShareCodeFormat {
+                    delimiters: raw.delimiters,
+                    min_len: raw.length.0,
+                    max_len: raw.length.1,
+                    min_classes: raw.min_classes,
+                    cues: raw
+                        .cues
+                        .into_iter()
+                        .filter(|c| !c.trim().is_empty())
+                        .collect(),
+                    cue_required: raw.cue_required,
+                });
+            }
             reg.platforms.push(Platform {
                 id: p.id.into_inner(),
                 name: p.name.into_inner(),
                 owner: p.owner.into_inner(),
                 category: p.category.into_inner(),
                 domains,
+                share_codes,
             });
         }
+        reg.compile_share_codes();
+        reg.compile_near();
         Ok(reg)
     }
 
@@ -295,6 +480,8 @@ impl Registry {
                 self.platforms[index] = p;
             }
         }
+        self.compile_share_codes();
+        self.compile_near();
     }
 
     /// The platform of `host` (ASCII or Unicode, any case, trailing dot allowed): the registry domain

@@ -151,9 +151,13 @@ impl DecisionCache {
         if r.has(Reads::LISTS) {
             f.lists.hash(&mut h);
         }
+        // The link's kind is always part of the key: `kind` names both it and
+        // the conversation's kind, so the reads cannot tell them apart.
+        f.kind.hash(&mut h);
         let flags = [
             r.has(Reads::BIDI) && f.bidi,
             r.has(Reads::MIXED_SCRIPT) && f.mixed_script,
+            r.has(Reads::LOOKALIKE) && f.lookalike,
             r.has(Reads::CATEGORY_CONTESTED) && f.category_contested,
             r.has(Reads::OPERATOR_OWNED) && key.operator_owned,
         ];
@@ -174,13 +178,15 @@ impl DecisionCache {
         let r = self.reads;
         let (s, f) = (&stored.facts, key.facts);
         let (sc, c) = (&stored.ctx, key.ctx);
-        (!r.has(Reads::PLATFORM) || s.platform == f.platform)
+        s.kind == f.kind
+            && (!r.has(Reads::PLATFORM) || s.platform == f.platform)
             && (!r.has(Reads::OWNER) || s.owner == f.owner)
             && (!r.has(Reads::CATEGORY) || s.category == f.category)
             && (!r.has(Reads::DOMAIN) || s.domain == f.domain)
             && (!r.has(Reads::LISTS) || s.lists == f.lists)
             && (!r.has(Reads::BIDI) || s.bidi == f.bidi)
             && (!r.has(Reads::MIXED_SCRIPT) || s.mixed_script == f.mixed_script)
+            && (!r.has(Reads::LOOKALIKE) || s.lookalike == f.lookalike)
             && (!r.has(Reads::CATEGORY_CONTESTED) || s.category_contested == f.category_contested)
             && (!r.has(Reads::OPERATOR_OWNED) || stored.operator_owned == key.operator_owned)
             && (!r.has(Reads::KIND) || sc.conversation_kind == c.conversation_kind)
@@ -196,6 +202,7 @@ impl DecisionCache {
         OwnedKey {
             ctx: *key.ctx,
             facts: LinkFacts {
+                kind: f.kind,
                 platform: text(Reads::PLATFORM, &f.platform),
                 owner: text(Reads::OWNER, &f.owner),
                 category: text(Reads::CATEGORY, &f.category),
@@ -207,6 +214,7 @@ impl DecisionCache {
                 },
                 bidi: f.bidi,
                 mixed_script: f.mixed_script,
+                lookalike: f.lookalike,
                 category_contested: f.category_contested,
             },
             operator_owned: key.operator_owned,

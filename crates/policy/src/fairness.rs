@@ -6,7 +6,7 @@ use std::collections::{BTreeSet, HashSet};
 
 use serde::{Deserialize, Serialize};
 
-use crate::model::{Context, ConversationKind, LinkFacts, Role, Treatment, UNKNOWN};
+use crate::model::{Context, ConversationKind, LinkFacts, LinkKind, Role, Treatment, UNKNOWN};
 use crate::policy_engine::PolicyEngine;
 
 /// One registry platform, as the check needs it.
@@ -103,17 +103,26 @@ pub struct CaseContext {
     pub member_count: u32,
     /// The sender's role.
     pub role: Role,
+    /// The kind of link compared: a URL or a share code of each platform.
+    #[serde(default)]
+    pub link: LinkKind,
 }
 
 impl CaseContext {
-    /// A short label, e.g. `group/50/member`.
+    /// A short label, e.g. `group/50/member`, or `group/50/member/share_code`
+    /// for share codes.
     pub fn label(&self) -> String {
-        format!(
+        let mut label = format!(
             "{}/{}/{}",
             self.kind.as_str(),
             self.member_count,
             self.role.as_str()
-        )
+        );
+        if self.link != LinkKind::Url {
+            label.push('/');
+            label.push_str(self.link.as_str());
+        }
+        label
     }
 
     fn to_context(self) -> Context {
@@ -212,7 +221,7 @@ pub fn check_non_discrimination(
 }
 
 /// Evaluate every platform × context (direct, and groups of each configured
-/// size, × every sender role) and report each case where a platform whose
+/// size, × every sender role, × URL and share code) and report each case where a platform whose
 /// owner is not `operator_owner` gets a worse treatment — or no preview where
 /// the house platform has one — than a platform of `operator_owner` in the
 /// same category. Pure: the engine's cache is neither read nor filled.
@@ -234,6 +243,7 @@ pub fn check_non_discrimination_with(
         .iter()
         .map(|p| {
             let facts = LinkFacts {
+                kind: LinkKind::Url,
                 platform: p.id.clone(),
                 owner: p.owner.clone(),
                 category: p.category.clone(),
@@ -244,11 +254,16 @@ pub fn check_non_discrimination_with(
             contexts
                 .iter()
                 .map(|c| {
+                    let facts = LinkFacts {
+                        kind: c.link,
+                        ..facts.clone()
+                    };
                     let d = engine.decide_uncached(&c.to_context(), &facts);
                     Outcome {
                         cell: Cell {
                             treatment: d.decision.treatment,
-                            preview: d.decision.preview,
+                            // The link engine never previews a code.
+                            preview: d.decision.preview && c.link == LinkKind::Url,
                         },
                         policies: d.decision.policies.to_vec(),
                         preview_policies: d.preview_policies,
@@ -328,13 +343,18 @@ fn contexts(settings: &FairnessSettings) -> Vec<CaseContext> {
             .iter()
             .map(|&n| (ConversationKind::Group, n)),
     );
-    kinds
+    // Every context once for URLs, then once for share codes: a policy that
+    // treats a rival's codes worse than the house's is self-preferencing too.
+    LinkKind::ALL
         .into_iter()
-        .flat_map(|(kind, member_count)| {
-            [Role::Owner, Role::Admin, Role::Member].map(|role| CaseContext {
-                kind,
-                member_count,
-                role,
+        .flat_map(|link| {
+            kinds.iter().flat_map(move |&(kind, member_count)| {
+                [Role::Owner, Role::Admin, Role::Member].map(|role| CaseContext {
+                    kind,
+                    member_count,
+                    role,
+                    link,
+                })
             })
         })
         .collect()

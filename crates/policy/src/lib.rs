@@ -2,8 +2,8 @@
 //!
 //! An operator writes its link rules as Cedar policies over a fixed schema
 //! ([`SCHEMA`]): the sender (`Kaifang::User`, attribute `role`), the link
-//! (`Kaifang::Link`: `platform`, `owner`, `category`, `domain`, `lists`,
-//! `bidi`, `mixed_script`, `operator_owned`, `category_contested`) and the
+//! (`Kaifang::Link`: `kind` (`url` or `share_code`), `platform`, `owner`, `category`, `domain`, `lists`,
+//! `bidi`, `mixed_script`, `lookalike`, `operator_owned`, `category_contested`) and the
 //! request context (`context.conversation.kind`, `.member_count`,
 //! `context.operator`). Four actions decide a link's [`Treatment`]:
 //! `deliver` denied → blocked, `linkify` denied → inert, `open_directly`
@@ -56,7 +56,9 @@ pub use fairness::{
     PlatformFacts, check_non_discrimination, check_non_discrimination_with,
 };
 pub use link_engine::{LINK_CAP_ID, LinkDecision, LinkEngine, LinkEngineSettings, MALFORMED_ID};
-pub use model::{Context, ConversationKind, Decision, LinkFacts, Role, Treatment, UNKNOWN};
+pub use model::{
+    Context, ConversationKind, Decision, LinkFacts, LinkKind, Role, Treatment, UNKNOWN,
+};
 pub use policy_engine::{BIDI_FLOOR_ID, EVALUATION_ERROR_ID, EngineSettings, PolicyEngine, SCHEMA};
 
 /// The default policy (`policies/default.cedar`): WeChat, September 2021,

@@ -10,13 +10,13 @@ use std::collections::HashMap;
 use std::sync::{Arc, PoisonError, RwLock};
 
 use kaifang_links::{
-    Blocklists, ExtractConfig, FoundUrl, NormaliseConfig, NormalisedUrl, Registry, extract_with,
-    normalise,
+    Blocklists, ExtractConfig, FoundCode, FoundUrl, NormaliseConfig, NormalisedUrl, Registry,
+    extract_with, normalise,
 };
 use serde::{Deserialize, Serialize};
 
 use crate::fairness::ContestedCategories;
-use crate::model::{Context, Decision, LinkFacts, Treatment, UNKNOWN};
+use crate::model::{Context, Decision, LinkFacts, LinkKind, Treatment, UNKNOWN};
 use crate::policy_engine::PolicyEngine;
 
 /// Policy id reported for links past [`LinkEngineSettings::max_decided_links`].
@@ -29,13 +29,14 @@ pub const MALFORMED_ID: &str = "kaifang:malformed";
 /// Settings of a [`LinkEngine`].
 #[derive(Debug, Clone)]
 pub struct LinkEngineSettings {
-    /// Extraction limits; `max_urls` bounds the links reported per message
-    /// (later URLs are left as plain text and not reported). Default: 1,000
-    /// URLs, 4,096 units per URL.
+    /// Extraction limits; `max_urls` bounds the URLs, and separately the
+    /// share codes, reported per message (later ones are left as plain text
+    /// and not reported). Default: 1,000 URLs, 4,096 units per URL.
     pub extract: ExtractConfig,
     /// Normalisation settings (tracking parameters, Public Suffix List).
     pub normalise: NormaliseConfig,
-    /// Links fully decided per message, in order. Later links are reported
+    /// Links (URLs and share codes together) fully decided per message, in
+    /// order. Later links are reported
     /// inert ([`LINK_CAP_ID`]) without being normalised — unless their host is
     /// on a threat list, in which case they are decided too, so a blocked link
     /// cannot hide behind the cap. Default 50.
@@ -61,7 +62,11 @@ impl Default for LinkEngineSettings {
 /// One link of a message and what happens to it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LinkDecision {
-    /// The URL as written.
+    /// `url`, or `share_code` for a platform's share code.
+    #[serde(default)]
+    pub kind: LinkKind,
+    /// The URL as written; for a share code, the code as written, delimiters
+    /// included (what a live chip copies).
     pub url: String,
     /// Canonical key (no tracking parameters); `None` when not normalised
     /// (malformed, or past the cap).
@@ -101,6 +106,8 @@ pub struct LinkDecision {
 pub const FLAG_BIDI: &str = "bidi";
 /// The [`LinkDecision::flags`] entry for a mixed-script host.
 pub const FLAG_HOMOGRAPH: &str = "homograph";
+/// The [`LinkDecision::flags`] entry for a domain one edit from a registered one.
+pub const FLAG_LOOKALIKE: &str = "lookalike";
 
 impl LinkDecision {
     /// The [`LinkFacts::bidi`] fact the decision was made with.
@@ -111,6 +118,11 @@ impl LinkDecision {
     /// The [`LinkFacts::mixed_script`] fact the decision was made with.
     pub fn mixed_script(&self) -> bool {
         self.flags.iter().any(|f| f == FLAG_HOMOGRAPH)
+    }
+
+    /// The [`LinkFacts::lookalike`] fact the decision was made with.
+    pub fn lookalike(&self) -> bool {
+        self.flags.iter().any(|f| f == FLAG_LOOKALIKE)
     }
 }
 
@@ -133,6 +145,7 @@ struct HostFacts {
     category: String,
     lists: Vec<String>,
     category_contested: bool,
+    lookalike: bool,
 }
 
 /// Per-host [`HostFacts`], bounded. Lives and dies with its [`LinkEngine`],
@@ -198,20 +211,115 @@ impl LinkEngine {
         }
     }
 
-    /// Every link in `text`, in order, with its decision in context `ctx`.
+    /// Every link in `text` — URLs and share codes, in order of appearance —
+    /// with its decision in context `ctx`.
     pub fn evaluate(&self, text: &str, ctx: &Context) -> Vec<LinkDecision> {
         let found = extract_with(text, &self.settings.extract);
-        let mut out = Vec::with_capacity(found.len());
-        for (i, f) in found.iter().enumerate() {
-            let listed =
-                i >= self.settings.max_decided_links && self.blocklists.mask_for(f.host) != 0;
-            if i < self.settings.max_decided_links || listed {
-                out.push(self.decide_one(f, ctx));
+        // A code inside a URL is part of that URL, not a second link.
+        let urls: Vec<std::ops::Range<usize>> =
+            found.iter().map(|f| f.byte_start..f.byte_end).collect();
+        let codes = self
+            .registry
+            .find_share_codes(text, &urls, self.settings.extract.max_urls);
+        let mut out = Vec::with_capacity(found.len() + codes.len());
+        let (mut urls, mut codes) = (found.iter().peekable(), codes.iter().peekable());
+        loop {
+            let next_is_url = match (urls.peek(), codes.peek()) {
+                (Some(u), Some(c)) => u.byte_start < c.byte_start,
+                (Some(_), None) => true,
+                (None, Some(_)) => false,
+                (None, None) => break,
+            };
+            let decide = out.len() < self.settings.max_decided_links;
+            if next_is_url {
+                let Some(f) = urls.next() else { break };
+                if decide || self.blocklists.mask_for(f.host) != 0 {
+                    out.push(self.decide_one(f, ctx));
+                } else {
+                    out.push(undecided(f, LINK_CAP_ID));
+                }
             } else {
-                out.push(undecided(f, LINK_CAP_ID));
+                let Some(c) = codes.next() else { break };
+                out.push(if decide {
+                    self.decide_code(c, ctx)
+                } else {
+                    self.undecided_code(c)
+                });
             }
         }
         out
+    }
+
+    /// A share code: its platform's facts, decided by the same policy.
+    fn decide_code(&self, code: &FoundCode<'_>, ctx: &Context) -> LinkDecision {
+        let Some(platform) = self.registry.platforms().get(code.platform) else {
+            return self.undecided_code(code);
+        };
+        let domain = platform.domains.first().cloned().unwrap_or_default();
+        let facts = LinkFacts {
+            kind: LinkKind::ShareCode,
+            platform: platform.id.clone(),
+            owner: platform.owner.clone(),
+            category: platform.category.clone(),
+            domain: domain.clone(),
+            lists: Vec::new(),
+            bidi: false,
+            mixed_script: false,
+            lookalike: false,
+            category_contested: self.contested.contains(&platform.category),
+        };
+        let Decision {
+            treatment,
+            policies,
+            ..
+        } = self.policy.decide(ctx, &facts);
+        LinkDecision {
+            kind: LinkKind::ShareCode,
+            url: code.code.to_owned(),
+            canonical: None,
+            start: code.start,
+            end: code.end,
+            start_utf16: code.start_utf16,
+            end_utf16: code.end_utf16,
+            platform: facts.platform,
+            owner: facts.owner,
+            category: facts.category,
+            display_host: domain,
+            domain: facts.domain,
+            lists: Vec::new(),
+            flags: Vec::new(),
+            treatment,
+            // Nothing to fetch: a code opens in its platform's app.
+            preview: false,
+            policies,
+        }
+    }
+
+    /// A share code past the cap: plain text, its platform still named.
+    fn undecided_code(&self, code: &FoundCode<'_>) -> LinkDecision {
+        let platform = self.registry.platforms().get(code.platform);
+        let name = |f: fn(&kaifang_links::Platform) -> &String| {
+            platform.map_or_else(|| UNKNOWN.to_owned(), |p| f(p).clone())
+        };
+        LinkDecision {
+            kind: LinkKind::ShareCode,
+            url: code.code.to_owned(),
+            canonical: None,
+            start: code.start,
+            end: code.end,
+            start_utf16: code.start_utf16,
+            end_utf16: code.end_utf16,
+            platform: name(|p| &p.id),
+            owner: name(|p| &p.owner),
+            category: name(|p| &p.category),
+            domain: String::new(),
+            display_host: String::new(),
+            lists: Vec::new(),
+            flags: Vec::new(),
+            treatment: Treatment::Inert,
+            preview: false,
+            policies: Arc::from(vec![LINK_CAP_ID.to_owned()]),
+        }
     }
 
     /// The policy engine in use.
@@ -241,7 +349,11 @@ impl LinkEngine {
         if facts.mixed_script {
             flags.push(FLAG_HOMOGRAPH.to_owned());
         }
+        if facts.lookalike {
+            flags.push(FLAG_LOOKALIKE.to_owned());
+        }
         LinkDecision {
+            kind: LinkKind::Url,
             url: found.url.to_owned(),
             canonical: Some(url.canonical),
             start: found.start,
@@ -263,10 +375,11 @@ impl LinkEngine {
 
     /// Facts of one link; takes the registrable domain out of `url`.
     fn facts(&self, found: &FoundUrl<'_>, url: &mut NormalisedUrl) -> LinkFacts {
-        let host = self
-            .hosts
-            .get_or_insert(&url.host, || self.host_facts(&url.host));
+        let host = self.hosts.get_or_insert(&url.host, || {
+            self.host_facts(&url.host, url.registrable_domain.as_deref())
+        });
         LinkFacts {
+            kind: LinkKind::Url,
             platform: host.platform.clone(),
             owner: host.owner.clone(),
             category: host.category.clone(),
@@ -277,11 +390,14 @@ impl LinkEngine {
             lists: host.lists.clone(),
             bidi: found.bidi_nearby || url.flags.bidi_controls,
             mixed_script: url.flags.homograph,
+            lookalike: host.lookalike,
             category_contested: host.category_contested,
         }
     }
 
-    fn host_facts(&self, host: &str) -> HostFacts {
+    /// `domain` is the host's registrable domain (a function of the host, so
+    /// the result may be cached by host).
+    fn host_facts(&self, host: &str, domain: Option<&str>) -> HostFacts {
         let platform = self.registry.classify(host).platform;
         let mask = self.blocklists.mask_for(host);
         let lists = if mask == 0 {
@@ -299,6 +415,9 @@ impl LinkEngine {
             category: platform.category.clone(),
             lists,
             category_contested: self.contested.contains(&platform.category),
+            // Only unregistered hosts can imitate a registered one.
+            lookalike: platform.id == UNKNOWN
+                && domain.is_some_and(|d| self.registry.lookalike_of(d).is_some()),
         }
     }
 }
@@ -306,6 +425,7 @@ impl LinkEngine {
 /// A link reported as plain text without a policy decision.
 fn undecided(found: &FoundUrl<'_>, reason: &str) -> LinkDecision {
     LinkDecision {
+        kind: LinkKind::Url,
         url: found.url.to_owned(),
         canonical: None,
         start: found.start,
@@ -340,6 +460,7 @@ mod tests {
             category: UNKNOWN.to_owned(),
             lists: Vec::new(),
             category_contested: false,
+            lookalike: false,
         }
     }
 

@@ -11,6 +11,9 @@ use serde::{Deserialize, Serialize};
 /// not know (the [`Default`] value).
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct LinkFacts {
+    /// A URL, or a platform's share code (`￥AbCd1234XyZ￥`).
+    #[serde(default)]
+    pub kind: LinkKind,
     /// Platform id from the registry (`"taobao"`), or `"unknown"`.
     pub platform: String,
     /// Owner of the platform (`"alibaba"`), or `"unknown"`.
@@ -26,6 +29,10 @@ pub struct LinkFacts {
     pub bidi: bool,
     /// The host mixes scripts (possible homograph).
     pub mixed_script: bool,
+    /// The domain is not registered but is one edit away from a registered
+    /// platform's domain (`taobaoo.com`): a possible typosquat.
+    #[serde(default)]
+    pub lookalike: bool,
     /// The operator owns a registered platform in this category and so does at
     /// least one other owner. See [`ContestedCategories`](crate::ContestedCategories).
     pub category_contested: bool,
@@ -34,6 +41,7 @@ pub struct LinkFacts {
 impl Default for LinkFacts {
     fn default() -> Self {
         Self {
+            kind: LinkKind::Url,
             platform: UNKNOWN.to_owned(),
             owner: UNKNOWN.to_owned(),
             category: UNKNOWN.to_owned(),
@@ -41,7 +49,37 @@ impl Default for LinkFacts {
             lists: Vec::new(),
             bidi: false,
             mixed_script: false,
+            lookalike: false,
             category_contested: false,
+        }
+    }
+}
+
+/// What kind of link: a URL, or a share code that a platform's app opens
+/// (a Taobao passphrase, a Douyin share text, …). Policies see it as
+/// `resource.kind`, `"url"` or `"share_code"`.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default, Serialize, Deserialize,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum LinkKind {
+    /// An http(s) URL.
+    #[default]
+    Url,
+    /// A platform's share code: "live" is a chip that copies it and names
+    /// the platform, "inert" is plain text; codes never get previews.
+    ShareCode,
+}
+
+impl LinkKind {
+    /// Every kind.
+    pub const ALL: [Self; 2] = [Self::Url, Self::ShareCode];
+
+    /// The name policies compare against: `"url"` or `"share_code"`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Url => "url",
+            Self::ShareCode => "share_code",
         }
     }
 }

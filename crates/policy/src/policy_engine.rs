@@ -302,6 +302,7 @@ impl PolicyEngine {
         let link = Entity::new(
             self.uids.link.clone(),
             HashMap::from([
+                ("kind".to_owned(), text(facts.kind.as_str())),
                 ("platform".to_owned(), text(&facts.platform)),
                 ("owner".to_owned(), text(&facts.owner)),
                 ("category".to_owned(), text(&facts.category)),
@@ -314,6 +315,10 @@ impl PolicyEngine {
                 (
                     "mixed_script".to_owned(),
                     RestrictedExpression::new_bool(facts.mixed_script),
+                ),
+                (
+                    "lookalike".to_owned(),
+                    RestrictedExpression::new_bool(facts.lookalike),
                 ),
                 (
                     "operator_owned".to_owned(),

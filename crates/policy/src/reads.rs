@@ -22,11 +22,12 @@ impl Reads {
     pub(crate) const KIND: Self = Self(1 << 9);
     pub(crate) const MEMBER_COUNT: Self = Self(1 << 10);
     pub(crate) const ROLE: Self = Self(1 << 11);
+    pub(crate) const LOOKALIKE: Self = Self(1 << 12);
     pub(crate) const CONVERSATION: Self = Self(Self::KIND.0 | Self::MEMBER_COUNT.0);
-    pub(crate) const ALL: Self = Self((1 << 12) - 1);
+    pub(crate) const ALL: Self = Self((1 << 13) - 1);
 
     /// Attribute names as the schema spells them, with the facts they stand for.
-    const NAMES: [(&'static str, Self); 13] = [
+    const NAMES: [(&'static str, Self); 14] = [
         ("platform", Self::PLATFORM),
         ("owner", Self::OWNER),
         ("category", Self::CATEGORY),
@@ -34,6 +35,7 @@ impl Reads {
         ("lists", Self::LISTS),
         ("bidi", Self::BIDI),
         ("mixed_script", Self::MIXED_SCRIPT),
+        ("lookalike", Self::LOOKALIKE),
         ("operator_owned", Self::OPERATOR_OWNED),
         ("category_contested", Self::CATEGORY_CONTESTED),
         ("kind", Self::KIND),

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use kaifang_links::{Blocklists, Registry};
 use kaifang_policy::{
     Context, ConversationKind, DEFAULT_POLICY, LINK_CAP_ID, LinkEngine, LinkEngineSettings,
-    MALFORMED_ID, PlatformFacts, PolicyEngine, Role, Treatment, check_non_discrimination,
+    LinkKind, MALFORMED_ID, PlatformFacts, PolicyEngine, Role, Treatment, check_non_discrimination,
 };
 
 fn ctx(kind: ConversationKind) -> Context {
@@ -68,7 +68,7 @@ fn spans_and_json_shape() {
     assert_eq!(
         json,
         serde_json::json!({
-            "url": "jd.com/1.html", "canonical": "https://jd.com/1.html",
+            "kind": "url", "url": "jd.com/1.html", "canonical": "https://jd.com/1.html",
             "start": 2, "end": 15, "start_utf16": 3, "end_utf16": 16,
             "platform": "jd", "owner": "jd", "category": "commerce",
             "domain": "jd.com", "display_host": "jd.com", "lists": [], "flags": [],
@@ -194,5 +194,127 @@ fn the_default_policy_passes_over_the_builtin_registry() {
         let report = check_non_discrimination(&engine, &platforms, operator);
         assert!(report.passed, "{operator}: {:?}", report.offences.first());
         assert_eq!(report.rows.len(), platforms.len());
+    }
+}
+
+const PASSPHRASE: &str = "【夏季新款】复制这段描述￥Ab3dE5fG7hK￥后到👉淘宝👈";
+
+/// Issue 12's "done when": under the default policy a Taobao passphrase is
+/// plain text in a group and a live chip in a direct chat, like a Taobao URL.
+#[test]
+fn a_taobao_passphrase_is_inert_in_groups_and_live_in_direct_chats() {
+    let e = engine();
+    let d = e.evaluate(PASSPHRASE, &ctx(ConversationKind::Direct));
+    assert_eq!(d.len(), 1, "{d:?}");
+    let code = &d[0];
+    assert_eq!(code.kind, LinkKind::ShareCode);
+    assert_eq!(code.url, "￥Ab3dE5fG7hK￥");
+    assert_eq!(
+        (
+            code.platform.as_str(),
+            code.owner.as_str(),
+            code.domain.as_str()
+        ),
+        ("taobao", "alibaba", "taobao.com")
+    );
+    assert_eq!((code.start, code.end), (12, 25));
+    assert_eq!((code.treatment, code.preview), (Treatment::Live, false));
+    let json = serde_json::to_value(code).unwrap();
+    assert_eq!(json["kind"], "share_code");
+
+    let g = e.evaluate(PASSPHRASE, &ctx(ConversationKind::Group));
+    assert_eq!(g[0].treatment, Treatment::Inert);
+    assert_eq!(&g[0].policies[..], ["groups-rival-platforms-inert"]);
+    // URLs say so too.
+    let url = e.evaluate(TAOBAO, &ctx(ConversationKind::Direct));
+    assert_eq!(serde_json::to_value(&url[0]).unwrap()["kind"], "url");
+}
+
+/// An operator can treat codes apart from URLs: the schema exposes `kind`.
+#[test]
+fn a_policy_can_tell_codes_from_urls() {
+    let policy = format!(
+        "{DEFAULT_POLICY}\n@id(\"codes-warn\") forbid (principal, action == Kaifang::Action::\"open_directly\", resource) when {{ resource.kind == \"share_code\" }};"
+    );
+    let e = LinkEngine::new(
+        Arc::new(PolicyEngine::new(&policy, "tencent").unwrap()),
+        Arc::new(Registry::builtin().unwrap()),
+        Arc::new(Blocklists::new()),
+        LinkEngineSettings::default(),
+    );
+    let text = format!("{TAOBAO} {PASSPHRASE}");
+    let d = e.evaluate(&text, &ctx(ConversationKind::Direct));
+    let got: Vec<(LinkKind, Treatment)> = d.iter().map(|l| (l.kind, l.treatment)).collect();
+    assert_eq!(
+        got,
+        [
+            (LinkKind::Url, Treatment::Live),
+            (LinkKind::ShareCode, Treatment::Warn)
+        ]
+    );
+    // Asked again, from the cache: the kind is part of the key.
+    let again = e.evaluate(&text, &ctx(ConversationKind::Direct));
+    assert_eq!(again[1].treatment, Treatment::Warn);
+    assert_eq!(again[0].treatment, Treatment::Live);
+}
+
+/// A code inside a URL belongs to the URL: one link, not two.
+#[test]
+fn a_code_inside_a_url_is_one_link() {
+    let d = engine().evaluate(
+        "淘宝 https://s.click.taobao.com/t?e=(Ab3dE5fG7hK)&p=/Zz9yX8wV7uT/",
+        &ctx(ConversationKind::Direct),
+    );
+    assert_eq!(d.len(), 1, "{d:?}");
+    assert_eq!(d[0].kind, LinkKind::Url);
+}
+
+/// 16 KiB of code-like tokens: URLs and codes share the per-message cap
+/// (`links.max_links_per_message`); the rest is plain text.
+#[test]
+fn sixteen_kib_of_codes_obeys_the_link_cap() {
+    let e = engine_with(LinkEngineSettings {
+        max_decided_links: 20,
+        ..LinkEngineSettings::default()
+    });
+    let text = "￥Ab3dE5fG7hK￥ 淘宝 https://jd.com/1.html ".repeat(16 * 1024 / 40);
+    assert!(text.len() >= 15 * 1024);
+    let d = e.evaluate(&text, &ctx(ConversationKind::Direct));
+    assert_eq!(d.len(), 2 * (16 * 1024 / 40));
+    assert!(d.windows(2).all(|w| w[0].start < w[1].start));
+    let (decided, capped) = d.split_at(20);
+    assert!(decided.iter().all(|l| l.treatment == Treatment::Live));
+    assert!(
+        capped
+            .iter()
+            .all(|l| l.treatment == Treatment::Inert && l.policies[..] == [LINK_CAP_ID])
+    );
+    assert!(capped.iter().any(|l| l.kind == LinkKind::ShareCode));
+}
+
+/// A typosquat of a registered domain opens through the warning page under
+/// the default policy, flagged; the real domain and unrelated sites do not.
+#[test]
+fn lookalike_domains_are_warned() {
+    let e = engine();
+    for url in [
+        "https://taobaoo.com/item",
+        "https://www.taob4o.com/",
+        "https://tmal.com/x",
+    ] {
+        let d = e.evaluate(url, &ctx(ConversationKind::Direct));
+        assert_eq!(d[0].treatment, Treatment::Warn, "{url}: {d:?}");
+        assert_eq!(&d[0].policies[..], ["lookalikes-warn"], "{url}");
+        assert!(d[0].lookalike(), "{url}");
+        assert_eq!(d[0].platform, "unknown");
+    }
+    for url in [
+        "https://item.taobao.com/x",
+        "https://example.org/",
+        "https://jb.com/",
+    ] {
+        let d = e.evaluate(url, &ctx(ConversationKind::Direct));
+        assert!(!d[0].lookalike(), "{url}");
+        assert_eq!(d[0].treatment, Treatment::Live, "{url}");
     }
 }

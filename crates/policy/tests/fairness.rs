@@ -2,8 +2,9 @@
 //! The non-discrimination check: the default passes, self-preferencing is caught.
 
 use kaifang_policy::{
-    ContestedCategories, ConversationKind, DEFAULT_POLICY, FairnessSettings, PlatformFacts,
-    PolicyEngine, Treatment, check_non_discrimination, check_non_discrimination_with,
+    ContestedCategories, ConversationKind, DEFAULT_POLICY, FairnessSettings, LinkKind,
+    PlatformFacts, PolicyEngine, Treatment, check_non_discrimination,
+    check_non_discrimination_with,
 };
 
 fn p(id: &str, owner: &str, category: &str, domain: &str) -> PlatformFacts {
@@ -49,9 +50,18 @@ fn the_default_policy_passes() {
     assert!(report.passed, "{:#?}", report.offences);
     assert!(report.offences.is_empty() && report.offending_policies.is_empty());
 
-    // The matrix: a row per platform, a cell per context (direct + 3 group sizes) × 3 roles.
+    // The matrix: a row per platform, a cell per context (direct + 3 group sizes) × 3 roles,
+    // for URLs and again for share codes.
     assert_eq!(report.rows.len(), registry().len());
-    assert_eq!(report.contexts.len(), 12);
+    assert_eq!(report.contexts.len(), 24);
+    assert_eq!(
+        report
+            .contexts
+            .iter()
+            .filter(|c| c.link == LinkKind::ShareCode)
+            .count(),
+        12
+    );
     let row = |id: &str| report.rows.iter().find(|r| r.platform == id).unwrap();
     let group_col = report
         .contexts
@@ -101,8 +111,8 @@ fn a_planted_rule_keeping_rival_commerce_inert_in_groups_is_caught() {
     let report = check_non_discrimination(&engine, &registry(), "tencent");
     assert!(!report.passed);
     assert_eq!(report.offending_policies, ["planted-rival-commerce-inert"]);
-    // Taobao and JD against WeChat Shop, in 3 group sizes × 3 roles.
-    assert_eq!(report.offences.len(), 2 * 9);
+    // Taobao and JD against WeChat Shop, in 3 group sizes × 3 roles, for URLs and for codes.
+    assert_eq!(report.offences.len(), 2 * 9 * 2);
     for o in &report.offences {
         assert!(o.rival == "taobao" || o.rival == "jd", "{o:?}");
         assert_eq!(o.house, "wechat-shop");
@@ -184,7 +194,7 @@ fn settings_choose_the_group_sizes() {
         group_sizes: vec![],
     };
     let report = check_non_discrimination_with(&engine, &registry(), "tencent", &settings);
-    assert_eq!(report.contexts.len(), 3);
+    assert_eq!(report.contexts.len(), 6);
     assert!(
         report
             .contexts
@@ -205,4 +215,27 @@ fn contested_categories_need_the_house_and_a_rival() {
         assert!(c.contains(cat), "{cat}");
     }
     assert!(!c.contains("search") && !c.contains("social") && !c.contains("unknown"));
+}
+
+/// Share codes are covered: keeping only rivals' codes as text is caught,
+/// in the share-code columns of the matrix.
+#[test]
+fn a_rule_against_rivals_share_codes_is_caught() {
+    let planted = format!(
+        r#"{BASE}
+        @id("rival-codes-inert")
+        forbid (principal, action == Kaifang::Action::"linkify", resource)
+        when {{ resource.kind == "share_code" && !resource.operator_owned }};"#
+    );
+    let engine = PolicyEngine::new(&planted, "tencent").unwrap();
+    let report = check_non_discrimination(&engine, &registry(), "tencent");
+    assert!(!report.passed);
+    assert_eq!(report.offending_policies, ["rival-codes-inert"]);
+    assert!(!report.offences.is_empty());
+    for o in &report.offences {
+        assert_eq!(o.context.link, LinkKind::ShareCode, "{o:?}");
+        assert!(o.context.label().ends_with("/share_code"));
+    }
+    let json = serde_json::to_value(&report).unwrap();
+    assert_eq!(json["offences"][0]["context"]["link"], "share_code");
 }

@@ -1,3 +1,4 @@
+use serde_json::json;
 use std::process::Command;
 
 use crate::TestServer;
@@ -179,6 +180,46 @@ fn preview_extract_reads_a_page_from_stdin() {
         "loopback is refused before connecting"
     );
     assert!(String::from_utf8_lossy(&refused.stderr).contains("loopback"));
+}
+
+/// Batch `links check`: one decision line per case, in order; a malformed
+/// line is named on stderr by number, the rest still decided, exit non-zero.
+#[test]
+fn links_check_decides_json_lines_in_order_and_names_bad_lines() {
+    let input = concat!(
+        "{\"id\":\"g\",\"text\":\"￥Ab3dE5fG7hK￥ 打开淘宝\",\"conversation_kind\":\"group\",\"members\":12}\n",
+        "{\"id\":2,\"text\":\"￥Ab3dE5fG7hK￥ 打开淘宝\",\"conversation_kind\":\"direct\"}\n",
+        "{\"id\":3,\"text\":\"看 https://item.taobao.com/item.htm?id=1\",\"conversation_kind\":\"channel\"}\n",
+        "not json\n",
+        "\n",
+        "{\"id\":5,\"text\":\"no links here\"}\n",
+    );
+    let out = offline(&["links", "check"], input);
+    assert!(!out.status.success(), "bad lines make the exit non-zero");
+    let err = String::from_utf8_lossy(&out.stderr);
+    let err_lines: Vec<&str> = err.lines().collect();
+    assert!(err_lines.iter().any(|l| l.starts_with("line 3:")), "{err}");
+    assert!(err_lines.iter().any(|l| l.starts_with("line 4:")), "{err}");
+    // Not a terminal: no progress line.
+    assert!(!err.contains("lines/s"), "{err}");
+    let lines: Vec<serde_json::Value> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let ids: Vec<&serde_json::Value> = lines.iter().map(|l| &l["id"]).collect();
+    assert_eq!(ids, [&json!("g"), &json!(2), &json!(5)]);
+    assert_eq!(lines[0]["links"][0]["kind"], "share_code");
+    assert_eq!(lines[0]["links"][0]["platform"], "taobao");
+    assert_eq!(lines[0]["links"][0]["treatment"], "inert");
+    assert_eq!(lines[1]["links"][0]["treatment"], "live");
+    assert_eq!(lines[2]["links"], json!([]));
+    assert_eq!(lines[2]["policy_version"], 0);
+
+    let clean = offline(
+        &["links", "check", "-"],
+        "{\"id\":1,\"text\":\"jd.com/1.html\"}\n",
+    );
+    assert_eq!(ok_raw(&clean).iter().filter(|&&b| b == b'\n').count(), 1);
 }
 
 /// A free loopback port below the ephemeral range, which servers started

@@ -165,27 +165,87 @@ async fn bidi_controls_make_a_link_inert_and_flagged() {
 #[tokio::test]
 async fn the_interstitial_names_platform_owner_and_policy() {
     let server = TestServer::start();
-    let r = reqwest::get(format!(
-        "{}/go?url={}",
-        server.url,
-        crate::urlencode(TAOBAO)
-    ))
-    .await
-    .unwrap();
+    let http = reqwest::Client::new();
+    let get = |query: String, lang: &'static str| {
+        http.get(format!("{}/go?{query}", server.url))
+            .header("accept-language", lang)
+            .send()
+    };
+    let url = crate::urlencode(TAOBAO);
+    let r = get(format!("url={url}"), "en-GB,en;q=0.9").await.unwrap();
     assert_eq!(r.status(), 200);
+    let csp = r.headers()["content-security-policy"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert!(
+        csp.contains("script-src 'self'") && !csp.contains("unsafe-inline"),
+        "{csp}"
+    );
     let page = r.text().await.unwrap();
+    assert!(page.contains("<html lang=\"en\">"), "{page}");
     assert!(page.contains("Taobao"), "{page}");
     assert!(page.contains("Alibaba"), "{page}");
+    // The full host, its registrable domain emphasised; the policy id; both ways out.
     assert!(
-        page.contains("href=\"https://item.taobao.com/item.htm?id=678\""),
+        page.contains("item.<strong class=\"domain\">taobao.com</strong>"),
         "{page}"
     );
-    let r = reqwest::get(format!(
-        "{}/go?url={}",
-        server.url,
-        crate::urlencode("javascript:alert(1)")
-    ))
-    .await
-    .unwrap();
-    assert_eq!(r.status(), 400);
+    assert!(page.contains("links-live"), "{page}");
+    assert!(
+        page.contains("href=\"https://item.taobao.com/item.htm?id=678\">Continue"),
+        "{page}"
+    );
+    assert!(page.contains("id=\"go-back\""), "{page}");
+    assert!(page.contains("lang=zh"), "the switch to Chinese: {page}");
+
+    // Chinese from Accept-Language; in a group, Taobao is inert: Copy link, no Continue.
+    let page = get(format!("url={url}&kind=group"), "zh-CN,zh;q=0.9,en;q=0.5")
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(page.contains("<html lang=\"zh\">"), "{page}");
+    assert!(
+        page.contains("复制链接") && !page.contains("go-continue"),
+        "{page}"
+    );
+    assert!(page.contains("groups-rival-platforms-inert"), "{page}");
+    // The link in the page overrides the header.
+    let page = get(format!("url={url}&lang=en"), "zh-CN")
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(page.contains("Continue"), "{page}");
+
+    // Not a link: a 400 page, not a redirect.
+    for bad in [
+        "javascript:alert(1)",
+        "not a url",
+        "￥Ab3dE5fG7hK￥",
+        "https://a.com x.com",
+    ] {
+        let r = get(format!("url={}", crate::urlencode(bad)), "en")
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 400, "{bad}");
+        assert!(r.headers().get("location").is_none());
+        assert!(
+            r.headers()["content-type"]
+                .to_str()
+                .unwrap()
+                .starts_with("text/html")
+        );
+        assert!(r.text().await.unwrap().contains("Not a valid link"));
+    }
+    // The page's own style and script are served.
+    for asset in ["go.css", "go.js"] {
+        let r = reqwest::get(format!("{}/app/{asset}", server.url))
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200, "{asset}");
+    }
 }

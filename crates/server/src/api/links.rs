@@ -2,14 +2,15 @@
 use std::sync::Arc;
 
 use axum::extract::State;
-use axum::http::header;
+use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use kaifang_policy::{Context, ConversationKind, Role, Treatment};
+use kaifang_policy::{Context, ConversationKind, LinkKind, Role};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use super::extract::{Json, Query};
-use crate::error::{ApiError, ApiResult};
+use super::go_page::{self, Lang};
+use crate::error::ApiResult;
 use crate::service::accounts::Caller;
 use crate::service::links::{LinkDecision, Links};
 
@@ -69,77 +70,79 @@ pub struct GoQuery {
     pub url: String,
     /// The conversation kind the link was shared in (default `direct`).
     pub kind: Option<String>,
+    /// Page language, `zh` or `en` (default: from `Accept-Language`).
+    pub lang: Option<String>,
 }
 
-fn escape(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
-        .replace('\'', "&#39;")
-}
-
-/// The page a `warn` link opens: it names the destination's platform and
-/// owner and the policy, then offers the link. The decision is made again
-/// here; nothing in the query is trusted but the URL.
+/// The page a `warn` link opens: the destination's full host with its
+/// registrable domain emphasised, its platform and owner, why the page
+/// appears and the policy, then Continue / Go back (Copy link for inert
+/// links), in zh or en. The decision is made again here; nothing in the
+/// query is trusted but the URL. Not a link: a 400 page, never a redirect.
 #[utoipa::path(get, path = "/go", tag = "links", params(GoQuery),
-    responses((status = 200, description = "an HTML page"), (status = 400)))]
-pub async fn go(State(links): State<Arc<Links>>, Query(q): Query<GoQuery>) -> ApiResult<Response> {
-    let kind = match q.kind.as_deref() {
-        Some("group") => ConversationKind::Group,
-        _ => ConversationKind::Direct,
-    };
+    responses(
+        (status = 200, description = "the warning page", content_type = "text/html", body = String),
+        (status = 400, description = "not a valid http(s) link: an explanation page", content_type = "text/html", body = String)))]
+pub async fn go(
+    State(links): State<Arc<Links>>,
+    headers: HeaderMap,
+    Query(q): Query<GoQuery>,
+) -> Response {
+    let lang = Lang::choose(
+        q.lang.as_deref(),
+        headers
+            .get(header::ACCEPT_LANGUAGE)
+            .and_then(|v| v.to_str().ok()),
+    );
+    let group = q.kind.as_deref() == Some("group");
     let ctx = Context {
-        conversation_kind: kind,
+        conversation_kind: if group {
+            ConversationKind::Group
+        } else {
+            ConversationKind::Direct
+        },
         member_count: 3,
         sender_role: Role::Member,
     };
     let (decisions, _) = links.evaluate(&q.url, &ctx);
-    let named = decisions
-        .into_iter()
-        .find(|n| n.decision.start == 0 && n.decision.url.len() == q.url.trim().len())
-        .ok_or_else(|| ApiError::bad_request("not a single http(s) URL"))?;
-    let d = &named.decision;
-    let canonical = d
-        .canonical
-        .as_deref()
-        .ok_or_else(|| ApiError::bad_request("not a valid http(s) URL"))?;
-    let parsed = url::Url::parse(canonical).map_err(|e| ApiError::bad_request(e.to_string()))?;
-    if !matches!(parsed.scheme(), "http" | "https") {
-        return Err(ApiError::bad_request("only http and https links"));
-    }
-    let action = if d.treatment == Treatment::Blocked {
-        "<p class=\"blocked\">This link is blocked and cannot be opened. 此链接已被屏蔽。</p>"
-            .to_owned()
-    } else {
-        format!(
-            "<p><a rel=\"noopener noreferrer nofollow\" href=\"{}\">Continue to {} · 继续访问</a></p>",
-            escape(canonical),
-            escape(&d.display_host)
-        )
+    let named = decisions.into_iter().find(|n| {
+        n.decision.kind == LinkKind::Url
+            && n.decision.start == 0
+            && n.decision.url.len() == q.url.trim().len()
+    });
+    let valid = named.as_ref().and_then(|n| {
+        let canonical = n.decision.canonical.as_deref()?;
+        let parsed = url::Url::parse(canonical).ok()?;
+        matches!(parsed.scheme(), "http" | "https").then_some(n)
+    });
+    let (status, page) = match valid {
+        Some(link) => (
+            StatusCode::OK,
+            go_page::render(&go_page::Page {
+                link,
+                group,
+                requested: &q.url,
+                lang,
+            }),
+        ),
+        None => (
+            StatusCode::BAD_REQUEST,
+            go_page::invalid(lang, "not a single http(s) URL"),
+        ),
     };
-    let page = format!(
-        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">\
-         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
-         <meta name=\"referrer\" content=\"no-referrer\"><title>Leaving Kaifang · 即将离开</title></head><body>\
-         <h1>You are leaving Kaifang · 您即将离开</h1>\
-         <p>Destination: <strong>{host}</strong> — platform <strong>{platform}</strong>, owned by <strong>{owner}</strong>.</p>\
-         <p>Decided by policy: <code>{policies}</code></p>{action}</body></html>",
-        host = escape(&d.display_host),
-        platform = escape(&named.platform_name),
-        owner = escape(&named.owner_name),
-        policies = escape(&d.policies.join(", ")),
-    );
-    Ok((
+    (
+        status,
         [
             (header::CONTENT_TYPE, "text/html; charset=utf-8"),
             (
                 header::CONTENT_SECURITY_POLICY,
-                "default-src 'none'; frame-ancestors 'none'",
+                "default-src 'none'; style-src 'self'; script-src 'self'; base-uri 'none'; \
+                 form-action 'none'; frame-ancestors 'none'",
             ),
             (header::REFERRER_POLICY, "no-referrer"),
+            (header::VARY, "Accept-Language"),
         ],
         page,
     )
-        .into_response())
+        .into_response()
 }

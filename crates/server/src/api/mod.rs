@@ -8,6 +8,7 @@ mod contract;
 pub mod conversations;
 pub mod events;
 pub mod extract;
+mod go_page;
 pub mod links;
 pub mod messages;
 pub mod operators;

@@ -45,6 +45,8 @@ pub struct Replay {
 /// The facts the policy reads, rebuilt from a logged share.
 fn facts(s: &LinkShare, contested: &ContestedCategories) -> LinkFacts {
     LinkFacts {
+        // The link-share log does not record the kind yet: replayed as URLs.
+        kind: kaifang_policy::LinkKind::Url,
         platform: s.platform.clone(),
         owner: s.owner.clone(),
         category: s.category.clone(),
@@ -52,6 +54,8 @@ fn facts(s: &LinkShare, contested: &ContestedCategories) -> LinkFacts {
         lists: s.lists.clone(),
         bidi: s.bidi,
         mixed_script: s.mixed_script,
+        // Not in the link-share log yet: replayed as not a look-alike.
+        lookalike: false,
         category_contested: contested.contains(&s.category),
     }
 }
