@@ -241,6 +241,14 @@ async fn the_interstitial_names_platform_owner_and_policy() {
         );
         assert!(r.text().await.unwrap().contains("Not a valid link"));
     }
+    // A malformed query (no url, or two) is the same page, not a problem.
+    for query in ["kind=group".to_owned(), format!("url={url}&url={url}")] {
+        let r = get(query.clone(), "en").await.unwrap();
+        assert_eq!(r.status(), 400, "{query}");
+        let html = r.headers()["content-type"].to_str().unwrap().to_owned();
+        assert!(html.starts_with("text/html"), "{query}: {html}");
+        assert!(r.text().await.unwrap().contains("Not a valid link"));
+    }
     // The page's own style and script are served.
     for asset in ["go.css", "go.js"] {
         let r = reqwest::get(format!("{}/app/{asset}", server.url))

@@ -133,10 +133,17 @@ fn problem_response(code: &str, response: &mut Value) {
     response
         .entry("description")
         .or_insert_with(|| json!("refused"));
-    response.insert(
-        "content".into(),
-        json!({ "application/problem+json": { "schema": { "$ref": "#/components/schemas/Problem" } } }),
-    );
+    // A page for people (the `/go` warning page's 400) stays HTML; every
+    // other refusal is a problem.
+    let html = response
+        .get("content")
+        .is_some_and(|c| c.get("text/html").is_some());
+    if !html {
+        response.insert(
+            "content".into(),
+            json!({ "application/problem+json": { "schema": { "$ref": "#/components/schemas/Problem" } } }),
+        );
+    }
     let headers = response
         .entry("headers")
         .or_insert_with(|| json!({}))

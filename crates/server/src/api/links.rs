@@ -1,14 +1,15 @@
 //! `POST /api/v1/links/evaluate` and the interstitial page `GET /go`.
 use std::sync::Arc;
 
-use axum::extract::State;
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use kaifang_policy::{Context, ConversationKind, LinkKind, Role};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-use super::extract::{Json, Query};
+use super::extract::Json;
 use super::go_page::{self, Lang};
 use crate::error::ApiResult;
 use crate::service::accounts::Caller;
@@ -86,14 +87,18 @@ pub struct GoQuery {
 pub async fn go(
     State(links): State<Arc<Links>>,
     headers: HeaderMap,
-    Query(q): Query<GoQuery>,
+    query: Result<Query<GoQuery>, QueryRejection>,
 ) -> Response {
-    let lang = Lang::choose(
-        q.lang.as_deref(),
-        headers
-            .get(header::ACCEPT_LANGUAGE)
-            .and_then(|v| v.to_str().ok()),
-    );
+    let accept = headers
+        .get(header::ACCEPT_LANGUAGE)
+        .and_then(|v| v.to_str().ok());
+    // A person followed this link: a malformed query (no `url`, or two)
+    // gets the explanation page too, not a problem document.
+    let Ok(Query(q)) = query else {
+        let page = go_page::invalid(Lang::choose(None, accept), "a malformed query");
+        return html_page(StatusCode::BAD_REQUEST, page);
+    };
+    let lang = Lang::choose(q.lang.as_deref(), accept);
     let group = q.kind.as_deref() == Some("group");
     let ctx = Context {
         conversation_kind: if group {
@@ -130,6 +135,12 @@ pub async fn go(
             go_page::invalid(lang, "not a single http(s) URL"),
         ),
     };
+    html_page(status, page)
+}
+
+/// The `/go` page's answer: HTML under a strict content security policy,
+/// never sent on to the destination as a referrer.
+fn html_page(status: StatusCode, page: String) -> Response {
     (
         status,
         [
