@@ -436,6 +436,9 @@ pub struct DatabaseSettings {
     /// `Retry-After`, so a database that stopped answering is reported
     /// promptly instead of piling requests up.
     pub acquire_timeout_ms: u64,
+    /// Most writes committed in one transaction (default 64): writes that
+    /// arrive while one commits share the next commit (group commit).
+    pub max_batch: usize,
 }
 
 impl Default for DatabaseSettings {
@@ -445,6 +448,7 @@ impl Default for DatabaseSettings {
             pool_size: 16,
             connect_timeout_ms: 5_000,
             acquire_timeout_ms: 5_000,
+            max_batch: 64,
         }
     }
 }

@@ -120,6 +120,7 @@ async fn open_store(
     pg.pool_size = settings.database.pool_size;
     pg.connect_timeout_ms = settings.database.connect_timeout_ms;
     pg.acquire_timeout_ms = settings.database.acquire_timeout_ms;
+    pg.max_batch = settings.database.max_batch;
     let store = Arc::new(PgStore::connect(pg, sink).await?);
     Ok(Stores {
         store: store.clone(),

@@ -303,8 +303,11 @@ async fn a_removed_message_keeps_its_place_and_loses_its_text(backend: Backend) 
         .await
         .unwrap();
     while f.events.try_recv().is_ok() {}
+    let head = f.store.head().await.unwrap();
 
     let event = f.store.remove_message(gone.id, NOW).await.unwrap();
+    // The next id, as every event's: ids have no holes and no repeats.
+    assert_eq!(event.id, head + 1);
     assert_eq!(
         event.body,
         EventBody::Removal {

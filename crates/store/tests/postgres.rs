@@ -158,8 +158,8 @@ where
 /// reader would move its cursor past the open one's id and never see it.
 ///
 /// Forced here: an outside writer (another node, as raw SQL following the
-/// store's protocol: the write lock, then the insert) takes an event id and
-/// stays open; then this store starts a send. The test waits until
+/// store's protocol: the write lock, then the insert of the newest id plus
+/// one) takes an event id and stays open; then this store starts a send. The test waits until
 /// PostgreSQL shows the send queued on the lock, lets a reader tail by
 /// cursor several times meanwhile, then commits the outside writer. The
 /// reader's events are exactly the committed ones, in id order, each once,
@@ -229,8 +229,9 @@ async fn a_later_transaction_cannot_commit_past_an_open_one() {
         .unwrap();
     let open_id: i64 = tx
         .query_one(
-            "INSERT INTO events (conversation_id, kind, message_id, data, created_at) \
-             VALUES ($1, 'preview', $2, $3, 0) RETURNING id",
+            "INSERT INTO events (id, conversation_id, kind, message_id, data, created_at) \
+             SELECT COALESCE(MAX(id), 0) + 1, $1::BIGINT, 'preview', $2::BIGINT, $3::TEXT, 0 \
+             FROM events RETURNING id",
             &[
                 &direct.id,
                 &first.id,
@@ -294,4 +295,251 @@ async fn a_later_transaction_cannot_commit_past_an_open_one() {
     assert!(open_id < after_event, "{open_id} vs {after_event}");
     assert!(seen.contains(&open_id));
     drop((store, outside, watcher));
+}
+
+/// Polls `future` once: a write is queued for the store's writer task by
+/// then (the writer guarantees that of its first poll), and the returned
+/// future waits for the answer.
+async fn queue<F: std::future::Future + Unpin>(mut future: F) -> F {
+    std::future::poll_fn(|cx| {
+        assert!(
+            std::pin::Pin::new(&mut future).poll(cx).is_pending(),
+            "answered while the writer was held up"
+        );
+        std::task::Poll::Ready(())
+    })
+    .await;
+    future
+}
+
+/// How many sessions of this test's database wait for an advisory lock,
+/// and the process id of one of them.
+async fn lock_waiters(watcher: &tokio_postgres::Client) -> (i64, Option<i32>) {
+    let row = watcher
+        .query_one(
+            "SELECT COUNT(*), MIN(l.pid) FROM pg_locks l JOIN pg_database d ON d.oid = l.database \
+             WHERE l.locktype = 'advisory' AND NOT l.granted AND d.datname = current_database()",
+            &[],
+        )
+        .await
+        .unwrap();
+    (row.get(0), row.get(1))
+}
+
+/// Writes queued while a transaction is open all join the next one (group
+/// commit), each in its own savepoint. Forced here: an outside writer holds
+/// the write lock while the store's writer waits for it with a first send,
+/// and eight more writes queue meanwhile; then the lock is released. In
+/// that one batch, a send by a non-member (refused before any statement
+/// fails) and a sign-up with a taken handle (a unique violation, which
+/// aborts PostgreSQL's transaction until its savepoint is rolled back) fail
+/// with their own errors, and only they fail; two sends with the same
+/// `client_txn_id` make one message, the second answering with the
+/// original; the event ids stay without holes, in the log and the fan-out.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn one_failing_write_in_a_batch_fails_alone() {
+    let db = TestDb::create().await;
+    let (sink, mut events) = tokio::sync::mpsc::unbounded_channel();
+    let store = Arc::new(
+        PgStore::connect(PgConfig::new(db.url.clone()), sink)
+            .await
+            .unwrap(),
+    );
+    let alice = store
+        .create_user("alice", "Alice", "x", AdminGrant::No)
+        .await
+        .unwrap();
+    let bob = store
+        .create_user("bob", "Bob", "x", AdminGrant::No)
+        .await
+        .unwrap();
+    let eve = store
+        .create_user("eve", "Eve", "x", AdminGrant::No)
+        .await
+        .unwrap();
+    let (direct, _) = store.open_direct(alice.id, bob.id).await.unwrap();
+    let send = move |sender_id, body: &str, txn: Option<&str>| NewMessage {
+        conversation_id: direct.id,
+        sender_id,
+        body: body.into(),
+        client_txn_id: txn.map(Into::into),
+        links: "[]".into(),
+        shares: Vec::new(),
+    };
+
+    let mut outside = raw(&db.url).await;
+    let tx = outside.transaction().await.unwrap();
+    tx.execute("SELECT pg_advisory_xact_lock($1)", &[&WRITE_LOCK])
+        .await
+        .unwrap();
+    let first = {
+        let store = store.clone();
+        tokio::spawn(async move { store.append_message(send(alice.id, "first", None)).await })
+    };
+    let watcher = raw(&db.url).await;
+    wait_for("the store's writer to wait for the lock", || async {
+        lock_waiters(&watcher).await.0 == 1
+    })
+    .await;
+
+    let s = &store;
+    let m1 = queue(s.append_message(send(alice.id, "one", None))).await;
+    let refused = queue(s.append_message(send(eve.id, "let me in", None))).await;
+    let retried_a = queue(s.append_message(send(bob.id, "txn", Some("t1")))).await;
+    let taken = queue(s.create_user("alice", "Again", "x", AdminGrant::No)).await;
+    let retried_b = queue(s.append_message(send(bob.id, "txn again", Some("t1")))).await;
+    let signed_up = queue(s.create_user("carol", "Carol", "x", AdminGrant::No)).await;
+    let m2 = queue(s.append_message(send(alice.id, "two", None))).await;
+    let opened = queue(s.open_direct(alice.id, eve.id)).await;
+    tx.commit().await.unwrap();
+
+    let (first, _) = first.await.unwrap().unwrap();
+    let (m1, created) = m1.await.unwrap();
+    assert!(created);
+    assert!(matches!(refused.await, Err(Error::NotFound(_))));
+    let (original, created) = retried_a.await.unwrap();
+    assert!(created);
+    assert!(matches!(taken.await, Err(Error::HandleTaken)));
+    let (again, created) = retried_b.await.unwrap();
+    assert!(!created, "the retry made a second message");
+    assert_eq!(again, original);
+    assert_eq!(signed_up.await.unwrap().handle, "carol");
+    let (m2, created) = m2.await.unwrap();
+    assert!(created);
+    let (opened, created) = opened.await.unwrap();
+    assert!(created);
+
+    let stored = store.messages(direct.id, None, 100).await.unwrap();
+    let bodies: Vec<&str> = stored.iter().map(|m| m.body.as_str()).collect();
+    assert_eq!(bodies, ["first", "one", "txn", "two"]);
+    let seqs: Vec<i64> = stored.iter().map(|m| m.seq).collect();
+    assert_eq!(seqs, [1, 2, 3, 4]);
+    assert_eq!((first.seq, m1.seq, original.seq, m2.seq), (1, 2, 3, 4));
+    assert_eq!(store.user_by_handle("alice").await.unwrap().unwrap(), alice);
+    assert_eq!(
+        store.conversation(opened.id).await.unwrap().unwrap(),
+        opened
+    );
+    assert!(store.role(direct.id, eve.id).await.unwrap().is_none());
+
+    let logged = store.events_after(0, 1_000).await.unwrap();
+    let ids: Vec<i64> = logged.iter().map(|e| e.id).collect();
+    assert_eq!(ids, (1..=store.head().await.unwrap()).collect::<Vec<_>>());
+    let mut fanned_out = Vec::new();
+    while let Ok(batch) = events.try_recv() {
+        fanned_out.extend(batch);
+    }
+    assert_eq!(fanned_out, logged, "the fan-out differs from the log");
+    drop((store, outside, watcher));
+}
+
+/// A batch whose transaction fails is answered with the failure, every
+/// write in it, and none of it is committed. Forced here: the store's
+/// writer commits a first send and then waits for the write lock, which an
+/// outside writer took in between, with five writes queued; the writer's
+/// session is then ended by the database (as when it restarts). All five
+/// hear "database unavailable", nothing of them is stored, and the store
+/// writes again afterwards on a fresh connection.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_failed_batch_answers_every_write_with_the_failure() {
+    let db = TestDb::create().await;
+    let (sink, _events) = tokio::sync::mpsc::unbounded_channel();
+    let store = Arc::new(
+        PgStore::connect(PgConfig::new(db.url.clone()), sink)
+            .await
+            .unwrap(),
+    );
+    let alice = store
+        .create_user("alice", "Alice", "x", AdminGrant::No)
+        .await
+        .unwrap();
+    let bob = store
+        .create_user("bob", "Bob", "x", AdminGrant::No)
+        .await
+        .unwrap();
+    let (direct, _) = store.open_direct(alice.id, bob.id).await.unwrap();
+    let send = move |body: &str| NewMessage {
+        conversation_id: direct.id,
+        sender_id: alice.id,
+        body: body.into(),
+        client_txn_id: None,
+        links: "[]".into(),
+        shares: Vec::new(),
+    };
+    let head = store.head().await.unwrap();
+
+    // Outside writer 1 holds the lock; the store's writer waits with a
+    // first send; five writes queue behind it.
+    let mut outside_1 = raw(&db.url).await;
+    let tx_1 = outside_1.transaction().await.unwrap();
+    tx_1.execute("SELECT pg_advisory_xact_lock($1)", &[&WRITE_LOCK])
+        .await
+        .unwrap();
+    let first = {
+        let store = store.clone();
+        tokio::spawn(async move { store.append_message(send("first")).await })
+    };
+    let watcher = raw(&db.url).await;
+    wait_for("the store's writer to wait for the lock", || async {
+        lock_waiters(&watcher).await.0 == 1
+    })
+    .await;
+    let s = &store;
+    let queued = vec![
+        queue(s.append_message(send("a"))).await,
+        queue(s.append_message(send("b"))).await,
+        queue(s.append_message(send("c"))).await,
+    ];
+    let signed_up = queue(s.create_user("carol", "Carol", "x", AdminGrant::No)).await;
+    let opened = queue(s.open_direct(bob.id, alice.id)).await;
+    // Outside writer 2 queues for the lock after the store's writer, so it
+    // gets it between the first send's commit and the next batch.
+    let outside_2 = Arc::new(raw(&db.url).await);
+    let locked_2 = {
+        let outside_2 = outside_2.clone();
+        tokio::spawn(async move {
+            outside_2
+                .batch_execute(&format!(
+                    "BEGIN; SELECT pg_advisory_xact_lock({WRITE_LOCK})"
+                ))
+                .await
+                .unwrap();
+        })
+    };
+    wait_for("outside writer 2 to wait for the lock", || async {
+        lock_waiters(&watcher).await.0 == 2
+    })
+    .await;
+    tx_1.commit().await.unwrap();
+    let (first, _) = first.await.unwrap().unwrap();
+    locked_2.await.unwrap();
+    wait_for("the store's writer to wait for the lock again", || async {
+        lock_waiters(&watcher).await.0 == 1
+    })
+    .await;
+    // Outside writer 2 holds the lock: the one waiting is the store's writer.
+    let writer_pid = lock_waiters(&watcher).await.1;
+    let ended: bool = watcher
+        .query_one("SELECT pg_terminate_backend($1)", &[&writer_pid.unwrap()])
+        .await
+        .unwrap()
+        .get(0);
+    assert!(ended);
+
+    for answer in queued {
+        let e = answer.await.unwrap_err();
+        assert!(matches!(e, Error::Unavailable(_)), "{e:?}");
+    }
+    assert!(matches!(signed_up.await, Err(Error::Unavailable(_))));
+    assert!(matches!(opened.await, Err(Error::Unavailable(_))));
+    outside_2.batch_execute("COMMIT").await.unwrap();
+
+    let stored = store.messages(direct.id, None, 10).await.unwrap();
+    assert_eq!(stored, std::slice::from_ref(&first));
+    assert!(store.user_by_handle("carol").await.unwrap().is_none());
+    assert_eq!(store.head().await.unwrap(), head + 1);
+    let (after, _) = store.append_message(send("after")).await.unwrap();
+    assert_eq!(after.seq, first.seq + 1);
+    assert_eq!(store.head().await.unwrap(), head + 2);
+    drop((store, outside_1, outside_2, watcher));
 }

@@ -587,6 +587,82 @@ async fn events_after_reads_every_conversation_in_order(backend: Backend) {
     assert!(store.events_after(head, 10).await.unwrap().is_empty());
 }
 
+/// Two hundred sends from twenty tasks at once, over four conversations,
+/// with every send retried once at the same moment (the same
+/// `client_txn_id`, as a client whose first answer got lost): on
+/// PostgreSQL they share transactions (group commit). Every send is
+/// acknowledged, each retry answers with the original, each conversation
+/// is numbered 1..=50 without gaps, and the event log and the fan-out hold
+/// one event per message, ids without holes, in order.
+async fn concurrent_sends_and_retries_are_all_kept_once_in_order(backend: Backend) {
+    let mut f = open(backend).await;
+    let a = f
+        .store
+        .create_user("alice", "A", "h", AdminGrant::No)
+        .await
+        .unwrap();
+    let mut conversations = Vec::new();
+    for peer in ["bob", "carol", "dave", "erin"] {
+        let p = f
+            .store
+            .create_user(peer, peer, "h", AdminGrant::No)
+            .await
+            .unwrap();
+        conversations.push(f.store.open_direct(a.id, p.id).await.unwrap().0.id);
+    }
+    let head_before = f.store.head().await.unwrap();
+    while f.events.try_recv().is_ok() {}
+    let store = std::sync::Arc::new(f.store);
+    let tasks: Vec<_> = (0..20)
+        .map(|t| {
+            let (store, conversations) = (store.clone(), conversations.clone());
+            tokio::spawn(async move {
+                let mut sent = Vec::new();
+                for i in 0..10 {
+                    let c = conversations[(t + i) % conversations.len()];
+                    let txn = format!("{t}/{i}");
+                    let m = |body: &str| msg(c, a.id, body, Some(&txn));
+                    let (first, again) = tokio::join!(
+                        store.append_message(m(&txn)),
+                        store.append_message(m("retry"))
+                    );
+                    let (first, again) = (first.unwrap(), again.unwrap());
+                    // Exactly one of the two created the message; both
+                    // answer with it.
+                    assert!(first.1 != again.1, "{txn}: {first:?} / {again:?}");
+                    assert_eq!(first.0, again.0);
+                    assert_eq!(first.0.body, txn);
+                    sent.push(first.0);
+                }
+                sent
+            })
+        })
+        .collect();
+    let mut sent = Vec::new();
+    for task in tasks {
+        sent.extend(task.await.unwrap());
+    }
+    assert_eq!(sent.len(), 200);
+    for &c in &conversations {
+        let stored = store.messages(c, None, 500).await.unwrap();
+        let seqs: Vec<i64> = stored.iter().map(|m| m.seq).collect();
+        assert_eq!(seqs, (1..=50).collect::<Vec<_>>(), "conversation {c}");
+        for m in &stored {
+            assert!(sent.contains(m), "{m:?} was never acknowledged");
+        }
+    }
+    let head = store.head().await.unwrap();
+    let logged = store.events_after(head_before, 1_000).await.unwrap();
+    let ids: Vec<i64> = logged.iter().map(|e| e.id).collect();
+    assert_eq!(ids, (head_before + 1..=head).collect::<Vec<_>>());
+    assert_eq!(ids.len(), 200);
+    let mut fanned_out = Vec::new();
+    while let Ok(batch) = f.events.try_recv() {
+        fanned_out.extend(batch);
+    }
+    assert_eq!(fanned_out, logged, "the fan-out differs from the log");
+}
+
 on_every_backend!(
     handles_are_unique,
     concurrent_first_accounts_make_exactly_one_admin,
@@ -602,4 +678,5 @@ on_every_backend!(
     previews_attach_to_messages_and_are_logged,
     the_preview_cache_is_bounded_and_remembers_failures,
     events_after_reads_every_conversation_in_order,
+    concurrent_sends_and_retries_are_all_kept_once_in_order,
 );

@@ -1,7 +1,7 @@
 //! `database.url`: PostgreSQL instead of the embedded database, and what a
 //! server says when that database does not answer.
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use crate::pgdb::PgDb;
 use crate::{TestServer, user};
@@ -36,7 +36,7 @@ async fn database_url_puts_the_data_in_postgresql() {
 #[test]
 fn an_unreachable_database_stops_the_server_clearly() {
     let dir = tempfile::tempdir().unwrap();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_kaifang"))
+    let child = Command::new(env!("CARGO_BIN_EXE_kaifang"))
         .arg("serve")
         .env("KAIFANG_DATA_DIR", dir.path())
         .env("KAIFANG_LISTEN", "127.0.0.1:0")
@@ -52,16 +52,11 @@ fn an_unreachable_database_stops_the_server_clearly() {
         .spawn()
         .unwrap();
     // Bounded: a server that starts anyway (on SQLite) would never exit.
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while child.try_wait().unwrap().is_none() {
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("the server kept running without its database");
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    let output = child.wait_with_output().unwrap();
+    let output = crate::server::refused_start(
+        child,
+        Duration::from_secs(20),
+        "the server kept running without its database",
+    );
     assert!(!output.status.success());
     let stderr = String::from_utf8_lossy(&output.stderr);
     let stdout = String::from_utf8_lossy(&output.stdout);

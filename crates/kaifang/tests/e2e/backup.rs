@@ -59,7 +59,7 @@ fn refusal(out: &Output) -> String {
 
 /// `kaifang serve` on `data` must exit non-zero: its stderr.
 fn serve_refused(data: &Path) -> String {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_kaifang"))
+    let child = Command::new(env!("CARGO_BIN_EXE_kaifang"))
         .arg("serve")
         .env_remove("KAIFANG_TEST_BACKEND")
         .env_remove("KAIFANG_TEST_POSTGRES")
@@ -72,16 +72,11 @@ fn serve_refused(data: &Path) -> String {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while child.try_wait().unwrap().is_none() {
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("the server started on {}", data.display());
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    let out = child.wait_with_output().unwrap();
+    let out = crate::server::refused_start(
+        child,
+        Duration::from_secs(30),
+        &format!("the server started on {}", data.display()),
+    );
     refusal(&out)
 }
 

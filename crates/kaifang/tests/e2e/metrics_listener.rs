@@ -94,11 +94,11 @@ async fn the_metrics_listener_still_asks_for_the_token_when_one_is_set() {
 #[test]
 fn a_metrics_address_in_use_refuses_to_start() {
     use std::process::{Command, Stdio};
-    use std::time::{Duration, Instant};
+    use std::time::Duration;
     let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = taken.local_addr().unwrap().to_string();
     let dir = tempfile::tempdir().unwrap();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_kaifang"))
+    let child = Command::new(env!("CARGO_BIN_EXE_kaifang"))
         .arg("serve")
         .current_dir(dir.path())
         .env("KAIFANG_LISTEN", "127.0.0.1:0")
@@ -113,15 +113,11 @@ fn a_metrics_address_in_use_refuses_to_start() {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while child.try_wait().unwrap().is_none() {
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            panic!("the server started with its metrics address taken");
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    let out = child.wait_with_output().unwrap();
+    let out = crate::server::refused_start(
+        child,
+        Duration::from_secs(30),
+        "the server started with its metrics address taken",
+    );
     assert!(!out.status.success());
     assert!(!String::from_utf8_lossy(&out.stdout).contains("listening"));
     let stderr = String::from_utf8_lossy(&out.stderr);

@@ -687,7 +687,7 @@ async fn wait_for(acks: &AtomicUsize, n: usize) {
 #[test]
 fn a_bus_without_postgresql_is_refused_at_start() {
     let dir = tempfile::tempdir().unwrap();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_kaifang"))
+    let child = Command::new(env!("CARGO_BIN_EXE_kaifang"))
         .arg("serve")
         .env("KAIFANG_DATA_DIR", dir.path())
         .env("KAIFANG_LISTEN", "127.0.0.1:0")
@@ -698,16 +698,11 @@ fn a_bus_without_postgresql_is_refused_at_start() {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while child.try_wait().unwrap().is_none() {
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("the server started with a bus on SQLite");
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    let output = child.wait_with_output().unwrap();
+    let output = crate::server::refused_start(
+        child,
+        Duration::from_secs(20),
+        "the server started with a bus on SQLite",
+    );
     assert!(!output.status.success());
     let stderr = String::from_utf8_lossy(&output.stderr);
     let line = stderr

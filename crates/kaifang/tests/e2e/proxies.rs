@@ -145,7 +145,7 @@ fn a_malformed_trusted_proxy_refuses_to_start() {
     let dir = tempfile::tempdir().unwrap();
     let config = dir.path().join("kaifang.toml");
     std::fs::write(&config, "[http]\ntrusted_proxies = [\"10.0.0.0/33\"]\n").unwrap();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_kaifang"))
+    let child = Command::new(env!("CARGO_BIN_EXE_kaifang"))
         .args(["serve", "--config"])
         .arg(&config)
         .env("KAIFANG_LISTEN", "127.0.0.1:0")
@@ -155,15 +155,11 @@ fn a_malformed_trusted_proxy_refuses_to_start() {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while child.try_wait().unwrap().is_none() {
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            panic!("the server started with a malformed trusted_proxies entry");
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    let out = child.wait_with_output().unwrap();
+    let out = crate::server::refused_start(
+        child,
+        Duration::from_secs(30),
+        "the server started with a malformed trusted_proxies entry",
+    );
     assert!(!out.status.success());
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(!stdout.contains("listening"), "{stdout}");

@@ -3,7 +3,7 @@
 //! runs with `KAIFANG_TEST_BACKEND=postgres`.
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 pub struct TestServer {
@@ -244,4 +244,20 @@ impl Drop for TestServer {
     fn drop(&mut self) {
         self.kill_hard();
     }
+}
+
+/// Waits (at most `within`) for a `kaifang` process that must refuse to
+/// start, and returns its output. A server that starts anyway would never
+/// exit: it is killed and the test fails with `why`.
+pub fn refused_start(mut child: Child, within: Duration, why: &str) -> Output {
+    let deadline = Instant::now() + within;
+    while child.try_wait().expect("wait for kaifang").is_none() {
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("{why}");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    child.wait_with_output().expect("read kaifang's output")
 }

@@ -253,11 +253,16 @@ async fn remove_message<C: GenericClient>(
     )
     .await?;
     let data = removal_data(message_id, seq);
-    let row = query_one(
+    // The newest id plus one, as every event (see `write::log_event_at`).
+    // It comes before the preview events are deleted, so the newest id is
+    // never one that is deleted and then handed out again.
+    let id = write::log_event_at(
         c,
-        "INSERT INTO events (conversation_id, kind, message_id, data, created_at) \
-         VALUES ($1, 'removal', $2, $3, $4) RETURNING id",
-        &[&conversation_id, &message_id, &data, &now],
+        conversation_id,
+        "removal",
+        Some(message_id),
+        Some(&data),
+        now,
     )
     .await?;
     // Preview events carry the linked pages' titles and text.
@@ -268,7 +273,7 @@ async fn remove_message<C: GenericClient>(
     )
     .await?;
     let event = Event {
-        id: row.try_get(0)?,
+        id,
         conversation_id,
         body: EventBody::Removal { message_id, seq },
     };

@@ -2,25 +2,25 @@
 //! cache per connection) over `tokio-postgres`, without TLS (the database is
 //! expected on loopback or a private network).
 //!
-//! Writes are serialised: one at a time in this process, and each inside a
-//! transaction that first takes one advisory lock. Why: event ids come from
-//! a sequence, which hands them out before commit, so two concurrent writers
-//! could commit ids 4 and then 3, and a reader that saw 4 first would skip 3
-//! for ever. Holding one lock from the first insert to the commit makes ids
-//! visible in order, and holding the process's turn until the events are in
-//! the sink keeps the sink in id order too. The same lock also decides
-//! "first account is admin" and "not the last admin" without races. A
-//! commit-ordered cursor for several writers is the next step (issue 9).
+//! Writes are serialised: one transaction at a time in this process (its
+//! writer task, `writer.rs`, which puts concurrent writes in one
+//! transaction), and each transaction first takes one advisory lock, so
+//! writers in other processes wait their turn too. Why: event ids are the
+//! newest plus one (`write.rs`), so two concurrent writers could take the
+//! same id, or, with a sequence, commit ids 4 and then 3, and a reader that
+//! saw 4 first would skip 3 for ever. Holding one lock from the first insert
+//! to the commit makes ids contiguous and visible in order, and the single
+//! writer task hands the events to the sink after the commit, in id order.
+//! The same lock also decides "first account is admin" and "not the last
+//! admin" without races.
 mod administration;
 mod error;
 mod governance;
 mod migrate;
 mod read;
 mod write;
+mod writer;
 
-use std::future::Future;
-use std::pin::Pin;
-use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -34,6 +34,7 @@ use crate::{
 };
 use read::{execute, query_one, query_opt};
 use write::Events;
+use writer::{WriteFuture, Writer};
 
 /// Settings of the PostgreSQL backend.
 #[derive(Debug, Clone)]
@@ -48,6 +49,9 @@ pub struct PgConfig {
     /// with [`Error::Unavailable`] (ms, default 5,000): with the database
     /// gone, calls fail within this instead of queueing without end.
     pub acquire_timeout_ms: u64,
+    /// Most writes committed in one transaction (default 64): writes that
+    /// queue while one commits share the next commit.
+    pub max_batch: usize,
 }
 
 impl PgConfig {
@@ -58,6 +62,7 @@ impl PgConfig {
             pool_size: 16,
             connect_timeout_ms: 5_000,
             acquire_timeout_ms: 5_000,
+            max_batch: 64,
         }
     }
 }
@@ -69,20 +74,9 @@ const WRITE_LOCK: i64 = 0x6b61_6966_616e_6702;
 /// The PostgreSQL store.
 pub struct PgStore {
     pool: Pool,
-    sink: EventSink,
-    /// This process's turn to write, held until the events are in the sink.
-    turn: Arc<tokio::sync::Mutex<()>>,
-    /// Longest wait for the turn, as for a pooled connection: writes stuck
-    /// behind a database that stopped answering fail instead of queueing.
-    acquire_timeout: Duration,
+    /// This process's writer task, which commits every write.
+    writer: Writer,
 }
-
-/// The turn to write was not free within the acquire timeout.
-#[derive(Debug, thiserror::Error)]
-#[error("no turn to write within {0} ms: earlier writes are waiting for the database")]
-struct TurnTimeout(u128);
-
-type WriteFuture<'c, T> = Pin<Box<dyn Future<Output = Result<T, Error>> + Send + 'c>>;
 
 impl PgStore {
     /// Connects, applies pending migrations (exactly once, even when several
@@ -109,12 +103,13 @@ impl PgStore {
         let mut client = pool.get().await?;
         migrate::apply(&mut client).await?;
         drop(client);
-        Ok(Self {
-            pool,
+        let writer = Writer::start(
+            pool.clone(),
+            config.max_batch,
+            Duration::from_millis(config.acquire_timeout_ms),
             sink,
-            turn: Arc::new(tokio::sync::Mutex::new(())),
-            acquire_timeout: Duration::from_millis(config.acquire_timeout_ms),
-        })
+        );
+        Ok(Self { pool, writer })
     }
 
     /// A pooled connection for reads.
@@ -122,10 +117,9 @@ impl PgStore {
         Ok(self.pool.get().await?)
     }
 
-    /// Runs `work` in a write transaction holding the write lock, commits,
-    /// then sends its events to the sink. It runs in its own task, so a
-    /// caller that goes away (a client disconnecting) cannot stop it between
-    /// the commit and the sink.
+    /// Runs `work` in a write transaction holding the write lock (with
+    /// other writes queued at the same time), and returns its result once
+    /// committed and its events are in the sink.
     async fn write<T, F>(&self, work: F) -> Result<T, Error>
     where
         T: Send + 'static,
@@ -133,35 +127,7 @@ impl PgStore {
             + Send
             + 'static,
     {
-        let (pool, sink, turn) = (self.pool.clone(), self.sink.clone(), self.turn.clone());
-        let wait = self.acquire_timeout;
-        let task = tokio::spawn(async move {
-            let _turn = tokio::time::timeout(wait, turn.lock_owned())
-                .await
-                .map_err(|_| Error::Unavailable(Box::new(TurnTimeout(wait.as_millis()))))?;
-            let mut client = pool.get().await?;
-            let tx = client.transaction().await?;
-            tx.execute("SELECT pg_advisory_xact_lock($1)", &[&WRITE_LOCK])
-                .await?;
-            let mut events = Vec::new();
-            match work(&tx, &mut events).await {
-                Ok(value) => {
-                    tx.commit().await?;
-                    if !events.is_empty() {
-                        // The fan-out may be gone during shutdown; the data is safe anyway.
-                        let _ = sink.send(events);
-                    }
-                    Ok(value)
-                }
-                Err(e) => {
-                    // The caller hears its own error; a failed rollback only
-                    // means the connection is broken, and the pool drops it.
-                    let _ = tx.rollback().await;
-                    Err(e)
-                }
-            }
-        });
-        task.await.map_err(|_| Error::WriterGone)?
+        self.writer.run(work).await
     }
 }
 

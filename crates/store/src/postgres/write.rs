@@ -1,6 +1,8 @@
-//! The writes, each run by `PgStore::write` inside one transaction that
-//! holds the write lock (see `mod.rs`). Events they log are pushed to
-//! `events` and leave for the sink only after the commit.
+//! The writes, each run by `PgStore::write` inside a transaction that
+//! holds the write lock (see `mod.rs`), in a savepoint of its own when it
+//! shares the transaction with other writes (`writer.rs`): an error undoes
+//! the whole write and only it. Events they log are pushed to `events` and
+//! leave for the sink only after the commit.
 use deadpool_postgres::GenericClient;
 
 use super::now_ms;
@@ -19,6 +21,18 @@ async fn log_event<C: GenericClient>(
     message_id: Option<i64>,
     data: Option<&str>,
 ) -> Result<i64, Error> {
+    log_event_at(c, conversation_id, kind, message_id, data, now_ms()).await
+}
+
+/// Logs an event created at `created_at` (ms) and returns its id.
+pub(super) async fn log_event_at<C: GenericClient>(
+    c: &C,
+    conversation_id: i64,
+    kind: &str,
+    message_id: Option<i64>,
+    data: Option<&str>,
+    created_at: i64,
+) -> Result<i64, Error> {
     // The id is the newest plus one, not the column's identity sequence:
     // the write lock is held, so this is race-free, and a rolled-back write
     // leaves no hole. Ids without holes let a node of a cluster tell a
@@ -28,7 +42,7 @@ async fn log_event<C: GenericClient>(
         "INSERT INTO events (id, conversation_id, kind, message_id, data, created_at) \
          SELECT COALESCE(MAX(id), 0) + 1, $1::BIGINT, $2::TEXT, $3::BIGINT, $4::TEXT, $5::BIGINT \
          FROM events RETURNING id",
-        &[&conversation_id, &kind, &message_id, &data, &now_ms()],
+        &[&conversation_id, &kind, &message_id, &data, &created_at],
     )
     .await?;
     Ok(row.try_get(0)?)
