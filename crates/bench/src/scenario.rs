@@ -10,13 +10,14 @@ use rand::Rng;
 use serde::Serialize;
 use serde_json::Value;
 
-use crate::{Error, Summary};
+use crate::{Error, Placement, Summary};
 
 /// What to run and how much.
 #[derive(Debug, Clone)]
 pub struct Options {
-    /// Server base URL (loopback).
-    pub server: String,
+    /// Server base URLs (loopback): one server, or several nodes of one
+    /// cluster to spread the clients over (see [`Placement`]).
+    pub servers: Vec<String>,
     /// Which scenarios, e.g. `abcde`.
     pub scenarios: String,
     /// A: sequential messages.
@@ -44,7 +45,7 @@ pub struct Options {
 impl Default for Options {
     fn default() -> Self {
         Self {
-            server: "http://127.0.0.1:8080".into(),
+            servers: vec!["http://127.0.0.1:8080".into()],
             scenarios: "abcde".into(),
             a_messages: 1_000,
             b_senders: 8,
@@ -87,7 +88,7 @@ pub struct Idle {
     pub requested: usize,
     /// Held open at once.
     pub held: usize,
-    /// Server resident memory added per connection, bytes.
+    /// Resident memory added per connection, bytes (every server's summed).
     pub rss_per_connection_bytes: Option<u64>,
     /// Why opening stopped early, if it did.
     pub stopped_by: Option<String>,
@@ -96,11 +97,14 @@ pub struct Idle {
 /// All figures of a run.
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct Report {
+    /// The servers, and which of them each side used.
+    pub servers: Option<Placement>,
     /// A: sequential sends.
     pub a_sequential: Option<Throughput>,
     /// B: concurrent sends into one group.
     pub b_concurrent: Option<Throughput>,
-    /// C: latency at a steady rate.
+    /// C: latency at a steady rate (sender on the first server, receiver
+    /// on the second if there is one).
     pub c_latency: Option<Summary>,
     /// D: fan-out to a large group.
     pub d_fanout: Option<Fanout>,
@@ -112,18 +116,21 @@ const PASSWORD: &str = "kaifang-bench-password";
 
 struct Run {
     opts: Options,
+    placement: Placement,
     prefix: String,
     next_user: AtomicUsize,
 }
 
 impl Run {
-    async fn users(&self, n: usize) -> Result<Vec<(String, Client)>, Error> {
+    /// New signed-in users, one per server given: the `k`th talks to
+    /// `servers[k]` for the rest of the run.
+    async fn users(&self, servers: Vec<String>) -> Result<Vec<(String, Client)>, Error> {
+        let n = servers.len();
         let start = self.next_user.fetch_add(n, Ordering::Relaxed);
-        let server = self.opts.server.clone();
-        let results: Vec<Result<(String, Client), Error>> = stream::iter(start..start + n)
-            .map(|i| {
-                let handle = format!("{}_{i}", self.prefix);
-                let server = server.clone();
+        let results: Vec<Result<(String, Client), Error>> = stream::iter(servers)
+            .enumerate()
+            .map(|(k, server)| {
+                let handle = format!("{}_{}", self.prefix, start + k);
                 async move {
                     let mut c = Client::new(&server)?;
                     c.sign_up(&handle, PASSWORD, None).await?;
@@ -135,6 +142,22 @@ impl Run {
             .collect()
             .await;
         results.into_iter().collect()
+    }
+
+    /// `n` users of a scenario that mixes roles: round-robin over every server.
+    async fn mixed_users(&self, n: usize) -> Result<Vec<(String, Client)>, Error> {
+        let p = &self.placement;
+        self.users((0..n).map(|i| p.any(i).to_owned()).collect())
+            .await
+    }
+
+    /// One sender on the first server, then `n` receivers on the others.
+    async fn sender_and_receivers(&self, n: usize) -> Result<Vec<(String, Client)>, Error> {
+        let p = &self.placement;
+        let servers = std::iter::once(p.senders.clone())
+            .chain((0..n).map(|i| p.receiver(i).to_owned()))
+            .collect();
+        self.users(servers).await
     }
 
     async fn bounded<T>(
@@ -157,12 +180,17 @@ fn id(v: &Value) -> Result<i64, Error> {
 /// Runs the chosen scenarios.
 pub async fn run(opts: Options) -> Result<Report, Error> {
     let prefix = format!("bk{:06x}", rand::thread_rng().gen_range(0..0xff_ffffu32));
+    let placement = Placement::new(&opts.servers)?;
     let run = Run {
         opts: opts.clone(),
+        placement: placement.clone(),
         prefix,
         next_user: AtomicUsize::new(0),
     };
-    let mut report = Report::default();
+    let mut report = Report {
+        servers: Some(placement),
+        ..Report::default()
+    };
     let want = |c: char| opts.scenarios.contains(c);
     if want('a') {
         report.a_sequential = Some(run.bounded("A", a_sequential(&run)).await?);
@@ -183,7 +211,7 @@ pub async fn run(opts: Options) -> Result<Report, Error> {
 }
 
 async fn a_sequential(run: &Run) -> Result<Throughput, Error> {
-    let users = run.users(2).await?;
+    let users = run.mixed_users(2).await?;
     let (sender, other) = (&users[0].1, &users[1].0);
     let c = id(&sender.open_direct(other).await?)?;
     let n = run.opts.a_messages;
@@ -206,7 +234,7 @@ async fn a_sequential(run: &Run) -> Result<Throughput, Error> {
 }
 
 async fn b_concurrent(run: &Run) -> Result<Throughput, Error> {
-    let users = run.users(run.opts.b_senders.max(1)).await?;
+    let users = run.mixed_users(run.opts.b_senders.max(1)).await?;
     let members: Vec<String> = users[1..].iter().map(|(h, _)| h.clone()).collect();
     let g = id(&users[0].1.create_group("bench B", &members).await?)?;
     let per = run.opts.b_messages;
@@ -270,7 +298,7 @@ fn record_arrivals(
 }
 
 async fn c_latency(run: &Run) -> Result<Summary, Error> {
-    let users = run.users(2).await?;
+    let users = run.sender_and_receivers(1).await?;
     let c = id(&users[0].1.open_direct(&users[1].0).await?)?;
     let n = run.opts.c_messages;
     let base = Instant::now();
@@ -318,7 +346,8 @@ async fn wait_for(counts: &[AtomicUsize], each: usize, limit: Duration) {
 
 async fn d_fanout(run: &Run) -> Result<Fanout, Error> {
     let m = run.opts.d_members.max(2);
-    let users = run.users(m).await?;
+    // The sender is a member too and counts among those who must have it.
+    let users = run.sender_and_receivers(m - 1).await?;
     let handles: Vec<String> = users[1..].iter().map(|(h, _)| h.clone()).collect();
     let g = id(&users[0].1.create_group("bench D", &handles).await?)?;
     let n = run.opts.d_messages;
@@ -368,11 +397,17 @@ async fn d_fanout(run: &Run) -> Result<Fanout, Error> {
     })
 }
 
-async fn server_rss(server: &str) -> Option<u64> {
-    let text = reqwest_free_get(server, "/metrics").await?;
-    text.lines()
-        .find_map(|l| l.strip_prefix("process_resident_memory_bytes "))
-        .and_then(|v| v.trim().parse().ok())
+/// The resident memory of every server, summed.
+async fn server_rss(servers: &[String]) -> Option<u64> {
+    let mut sum = 0;
+    for server in servers {
+        let text = reqwest_free_get(server, "/metrics").await?;
+        sum += text
+            .lines()
+            .find_map(|l| l.strip_prefix("process_resident_memory_bytes "))
+            .and_then(|v| v.trim().parse::<u64>().ok())?;
+    }
+    Some(sum)
 }
 
 /// A plain GET over a fresh TCP connection (the client library speaks JSON
@@ -397,8 +432,8 @@ async fn reqwest_free_get(server: &str, path: &str) -> Option<String> {
 }
 
 async fn e_idle(run: &Run) -> Result<Idle, Error> {
-    let users = run.users(10).await?;
-    let before = server_rss(&run.opts.server).await;
+    let users = run.mixed_users(10).await?;
+    let before = server_rss(&run.placement.all).await;
     let mut held = Vec::with_capacity(run.opts.e_connections);
     let mut stopped_by = None;
     let batch = 64;
@@ -420,7 +455,7 @@ async fn e_idle(run: &Run) -> Result<Idle, Error> {
         }
     }
     tokio::time::sleep(Duration::from_secs(1)).await;
-    let after = server_rss(&run.opts.server).await;
+    let after = server_rss(&run.placement.all).await;
     let n = held.len();
     let per = match (before, after) {
         (Some(b), Some(a)) if n > 0 => Some(a.saturating_sub(b) / n as u64),

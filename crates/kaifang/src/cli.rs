@@ -200,6 +200,11 @@ pub enum ConversationCommand {
 /// Load generator settings (see docs/benchmarks.md).
 #[derive(Args)]
 pub struct BenchArgs {
+    /// Nodes of one cluster to spread the clients over (repeat the flag or
+    /// separate with commas; default: `--server`). C and D send through the
+    /// first and receive on the others, timing delivery between nodes.
+    #[arg(long = "url", value_name = "URL", value_delimiter = ',')]
+    pub urls: Vec<String>,
     /// Scenarios to run, any of `abcde`.
     #[arg(long, default_value = "abcde")]
     pub scenarios: String,

@@ -112,7 +112,11 @@ async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         // Scenario E holds one socket per idle connection in this process too.
         crate::limits::raise_open_files();
         let opts = kaifang_bench::Options {
-            server: cli.server.clone(),
+            servers: if args.urls.is_empty() {
+                vec![cli.server.clone()]
+            } else {
+                args.urls.clone()
+            },
             scenarios: args.scenarios.clone(),
             a_messages: args.a_messages,
             b_senders: args.b_senders,

@@ -6,6 +6,7 @@ mod accounts;
 mod administration;
 mod backend;
 mod backup;
+mod bench;
 mod checkpoint;
 mod cli;
 mod connections;
