@@ -264,7 +264,17 @@ impl Registry {
                         .any(|d| d.len() >= 7 && one_edit(d, domain))
                 })
         };
-        check(domain).or_else(|| deletions(domain).find_map(|v| check(&v)))
+        // One buffer for every deletion: this runs for each new unregistered host.
+        let mut variant = String::with_capacity(domain.len());
+        check(domain).or_else(|| {
+            (0..domain.len()).find_map(|i| {
+                let (a, b) = (domain.get(..i)?, domain.get(i + 1..)?);
+                variant.clear();
+                variant.push_str(a);
+                variant.push_str(b);
+                check(&variant)
+            })
+        })
     }
 
     fn compile_share_codes(&mut self) {

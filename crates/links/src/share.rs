@@ -180,7 +180,12 @@ impl ShareMatcher {
     ) -> Vec<FoundCode<'a>> {
         let mut out = Vec::new();
         let bytes = text.as_bytes();
-        if max == 0 || !self.may_hold_code(bytes) {
+        // A code overlapping a skipped range is dropped below, so only the text between them can
+        // hold one: a message that is mostly its URL skips the scan.
+        if max == 0
+            || !gaps(bytes.len(), skip)
+                .any(|gap| bytes.get(gap).is_some_and(|b| self.may_hold_code(b)))
+        {
             return out;
         }
         let mut cues: Vec<Option<Vec<usize>>> = vec![None; self.formats.len()];
@@ -278,6 +283,19 @@ impl ShareMatcher {
         }
         out
     }
+}
+
+/// The parts of `0..len` outside the sorted, non-overlapping ranges of `skip`, non-empty ones only.
+fn gaps(len: usize, skip: &[Range<usize>]) -> impl Iterator<Item = Range<usize>> + '_ {
+    let mut from = 0;
+    skip.iter()
+        .map(move |r| (r.start.min(len), r.end.min(len)))
+        .chain(std::iter::once((len, len)))
+        .filter_map(move |(start, end)| {
+            let gap = from..start.max(from);
+            from = end.max(from);
+            (!gap.is_empty()).then_some(gap)
+        })
 }
 
 /// Byte offsets of every occurrence of any of `cues` in `text`, sorted. Each cue is searched once

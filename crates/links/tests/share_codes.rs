@@ -160,6 +160,26 @@ fn a_code_inside_a_url_is_not_counted_twice() {
 }
 
 #[test]
+fn codes_before_between_and_after_urls_are_all_found() {
+    // Only the text between URLs is scanned: a code touching a URL's either end, or
+    // alone between two URLs, must still be found.
+    let registry = Registry::builtin().unwrap();
+    let code = |c: &str| (c.to_owned(), "taobao".to_owned());
+    let text =
+        "￥Aa1bB2cC3dD￥https://a.example/x ￥Ee4fF5gG6hH￥ https://b.example/y￥Ii7jJ8kK9lL￥";
+    assert_eq!(
+        found(&registry, text),
+        [
+            code("￥Aa1bB2cC3dD￥"),
+            code("￥Ee4fF5gG6hH￥"),
+            code("￥Ii7jJ8kK9lL￥")
+        ]
+    );
+    // A message that is all URL has nothing to scan.
+    assert!(found(&registry, "https://s.click.taobao.com/t?e=(Ab3dE5fG7hK)").is_empty());
+}
+
+#[test]
 fn spans_count_code_points_and_utf16_units() {
     let registry = Registry::builtin().unwrap();
     let text = "😀淘宝 ￥Ab3dE5fG7hK￥";

@@ -8,7 +8,9 @@
 //! distinct links can only cost misses, never memory.
 
 use std::collections::HashMap;
-use std::hash::{BuildHasher, BuildHasherDefault, Hash, Hasher, RandomState};
+use std::hash::{BuildHasher, BuildHasherDefault, Hash, Hasher};
+
+use foldhash::fast::RandomState;
 use std::sync::{PoisonError, RwLock};
 
 use crate::model::{Context, Decision, LinkFacts};
@@ -80,7 +82,7 @@ impl DecisionCache {
         Self {
             reads,
             per_shard,
-            hasher: RandomState::new(),
+            hasher: RandomState::default(),
             shards: (0..shards).map(|_| RwLock::new(Shard::default())).collect(),
         }
     }

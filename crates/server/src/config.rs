@@ -556,7 +556,7 @@ pub struct LinkSettings {
     /// Cached policy decisions (default 65,536); a new policy starts empty.
     pub decision_cache_entries: usize,
     /// Cached host classifications (platform, owner, threat lists)
-    /// (default 4,096).
+    /// (default 65,536).
     pub host_cache_entries: usize,
     /// Largest policy text accepted, bytes (default 262,144).
     pub max_policy_bytes: usize,
@@ -571,7 +571,7 @@ impl Default for LinkSettings {
             blocklists: Default::default(),
             max_links_per_message: 50,
             decision_cache_entries: 65_536,
-            host_cache_entries: 4_096,
+            host_cache_entries: 65_536,
             max_policy_bytes: 256 * 1024,
         }
     }
