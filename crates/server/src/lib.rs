@@ -28,7 +28,8 @@ use std::time::Duration;
 
 use axum::extract::FromRef;
 use kaifang_store::{
-    Administration, Governance, PgConfig, PgStore, SqliteConfig, SqliteStore, Store, User,
+    Administration, Governance, PgConfig, PgStore, ReadState, SqliteConfig, SqliteStore, Store,
+    User,
 };
 use tokio::net::TcpListener;
 
@@ -39,10 +40,12 @@ pub use config::{
     LogFormat, LogSettings, PreviewSettings, ProxyHeader, Registration, Settings, StorageSettings,
     StreamSettings,
 };
+pub use config::ChatSettings;
 use hub::Hub;
 use metrics::Metrics;
 use service::accounts::Accounts;
 use service::admins::Admins;
+use service::chat_state::ChatState;
 use service::conversations::Conversations;
 pub use service::error::Error as ServiceError;
 use service::events::Events;
@@ -78,6 +81,8 @@ pub struct AppState {
     pub governance: Arc<GovernanceService>,
     /// Granting and revoking operator administrators.
     pub admins: Arc<Admins>,
+    /// Read markers, mutes, read receipts, typing.
+    pub chat: Arc<ChatState>,
     /// Counters.
     pub metrics: Arc<Metrics>,
     /// One permit per open WebSocket stream (`stream.max_connections`).
@@ -94,6 +99,7 @@ struct Stores {
     store: Arc<dyn Store>,
     governance: Arc<dyn Governance>,
     administration: Arc<dyn Administration>,
+    read_state: Arc<dyn ReadState>,
     sqlite: Option<Arc<SqliteStore>>,
 }
 
@@ -113,6 +119,7 @@ async fn open_store(
             store: store.clone(),
             governance: store.clone(),
             administration: store.clone(),
+            read_state: store.clone(),
             sqlite: Some(store),
         });
     }
@@ -125,7 +132,8 @@ async fn open_store(
     Ok(Stores {
         store: store.clone(),
         governance: store.clone(),
-        administration: store,
+        administration: store.clone(),
+        read_state: store,
         sqlite: None,
     })
 }
@@ -201,6 +209,7 @@ impl Server {
             store,
             governance: governance_store,
             administration,
+            read_state,
             sqlite,
         } = open_store(&settings, sink).await?;
         let metrics = Arc::new(Metrics::default());
@@ -269,7 +278,16 @@ impl Server {
             events.clone(),
             &settings,
         ));
+        let chat = Arc::new(ChatState::new(
+            store.clone(),
+            read_state,
+            hub.clone(),
+            events.clone(),
+            &settings.chat,
+            settings.limits.rate_limit_keys,
+        ));
         let state = AppState {
+            chat,
             accounts,
             conversations: Arc::new(Conversations::new(store.clone(), settings.limits.clone())),
             messaging: Arc::new(Messaging::new(
@@ -279,7 +297,9 @@ impl Server {
                 previews.clone(),
                 metrics.clone(),
                 settings.limits.clone(),
-            )),
+            )
+            .with_mention_all_max_members(settings.chat.mention_all_max_members),
+            ),
             links,
             previews,
             governance,
