@@ -35,12 +35,12 @@ use tokio::net::TcpListener;
 
 // The public surface: what the binary, the benchmarks and embedders use.
 // Everything else is private, so that it can change without notice.
+pub use config::ChatSettings;
 pub use config::{
     AuthSettings, BusSettings, Cidr, GovernanceSettings, HttpSettings, Limits, LinkSettings,
     LogFormat, LogSettings, PreviewSettings, ProxyHeader, Registration, Settings, StorageSettings,
     StreamSettings,
 };
-pub use config::ChatSettings;
 use hub::Hub;
 use metrics::Metrics;
 use service::accounts::Accounts;
@@ -290,15 +290,16 @@ impl Server {
             chat,
             accounts,
             conversations: Arc::new(Conversations::new(store.clone(), settings.limits.clone())),
-            messaging: Arc::new(Messaging::new(
-                store.clone(),
-                hub.clone(),
-                links.clone(),
-                previews.clone(),
-                metrics.clone(),
-                settings.limits.clone(),
-            )
-            .with_mention_all_max_members(settings.chat.mention_all_max_members),
+            messaging: Arc::new(
+                Messaging::new(
+                    store.clone(),
+                    hub.clone(),
+                    links.clone(),
+                    previews.clone(),
+                    metrics.clone(),
+                    settings.limits.clone(),
+                )
+                .with_mention_all_max_members(settings.chat.mention_all_max_members),
             ),
             links,
             previews,

@@ -44,7 +44,10 @@ async fn markers_only_move_forward_and_count_what_others_sent(backend: Backend) 
     for text in ["one", "two", "three"] {
         f.store.append_message(msg(c.id, bob, text)).await.unwrap();
     }
-    f.store.append_message(msg(c.id, alice, "four")).await.unwrap();
+    f.store
+        .append_message(msg(c.id, alice, "four"))
+        .await
+        .unwrap();
 
     let fresh = f.store.read_marker(c.id, alice).await.unwrap().unwrap();
     // Alice's own message is not unread for her.
@@ -78,8 +81,15 @@ async fn removed_messages_are_not_unread(backend: Backend) {
     let f = open(backend).await;
     let u = users(&f, &["alice", "bob"]).await;
     let (c, _) = f.store.open_direct(u[0].id, u[1].id).await.unwrap();
-    let (spam, _) = f.store.append_message(msg(c.id, u[1].id, "spam")).await.unwrap();
-    f.store.append_message(msg(c.id, u[1].id, "hi")).await.unwrap();
+    let (spam, _) = f
+        .store
+        .append_message(msg(c.id, u[1].id, "spam"))
+        .await
+        .unwrap();
+    f.store
+        .append_message(msg(c.id, u[1].id, "hi"))
+        .await
+        .unwrap();
     f.store.remove_message(spam.id, 1).await.unwrap();
     let m = f.store.read_marker(c.id, u[0].id).await.unwrap().unwrap();
     assert_eq!(m.unread, 1);
@@ -110,7 +120,10 @@ async fn leaving_ends_the_state(backend: Backend) {
     let u = users(&f, &["alice", "bob"]).await;
     let (alice, bob) = (u[0].id, u[1].id);
     let g = f.store.create_group(alice, "g", &[bob]).await.unwrap();
-    f.store.append_message(msg(g.id, alice, "hello")).await.unwrap();
+    f.store
+        .append_message(msg(g.id, alice, "hello"))
+        .await
+        .unwrap();
     f.store.mark_read(g.id, bob, 1).await.unwrap();
     f.store
         .change_members(g.id, bob, MemberChange::Leave)

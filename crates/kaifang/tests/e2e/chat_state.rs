@@ -73,7 +73,10 @@ async fn mentions_name_members_only_and_all_follows_the_group_size() {
         .await
         .unwrap();
     assert_eq!(m["mentions"], json!({ "all": false, "handles": ["bob"] }));
-    assert_eq!(m["body"], "@bob @carol @ghost 看一下", "the text is untouched");
+    assert_eq!(
+        m["body"], "@bob @carol @ghost 看一下",
+        "the text is untouched"
+    );
     let e = next_of(&mut bob_stream, "message").await;
     assert_eq!(e["message"]["mentions"]["handles"], json!(["bob"]));
 
@@ -115,7 +118,11 @@ async fn read_markers_move_forward_and_reach_only_the_readers_devices() {
     }
     let listed_before = listed(&alice.conversations().await.unwrap(), c);
     assert_eq!(
-        (&listed_before["unread"], &listed_before["read_seq"], &listed_before["muted"]),
+        (
+            &listed_before["unread"],
+            &listed_before["read_seq"],
+            &listed_before["muted"]
+        ),
         (&json!(3), &json!(0), &json!(false))
     );
 
@@ -126,11 +133,17 @@ async fn read_markers_move_forward_and_reach_only_the_readers_devices() {
     server.wait_for_clients(3).await;
 
     let state = put_read(&alice, c, 2).await.unwrap();
-    assert_eq!((&state["read_seq"], &state["unread"]), (&json!(2), &json!(1)));
+    assert_eq!(
+        (&state["read_seq"], &state["unread"]),
+        (&json!(2), &json!(1))
+    );
     for stream in [&mut laptop_stream, &mut phone_stream] {
         let e = next(stream).await;
         assert_eq!(e["type"], "read");
-        assert_eq!((&e["conversation_id"], &e["seq"], &e["unread"]), (&json!(c), &json!(2), &json!(1)));
+        assert_eq!(
+            (&e["conversation_id"], &e["seq"], &e["unread"]),
+            (&json!(c), &json!(2), &json!(1))
+        );
         assert!(e.get("cursor").is_none(), "not in the log: {e}");
     }
     // Never backwards: seq 1 changes nothing and tells nobody; the next
@@ -139,17 +152,29 @@ async fn read_markers_move_forward_and_reach_only_the_readers_devices() {
     assert_eq!(state["read_seq"], 2);
     put_read(&phone, c, 99).await.unwrap();
     let e = next(&mut phone_stream).await;
-    assert_eq!((&e["type"], &e["seq"], &e["unread"]), (&json!("read"), &json!(3), &json!(0)));
-    assert_eq!(listed(&alice.conversations().await.unwrap(), c)["unread"], 0);
+    assert_eq!(
+        (&e["type"], &e["seq"], &e["unread"]),
+        (&json!("read"), &json!(3), &json!(0))
+    );
+    assert_eq!(
+        listed(&alice.conversations().await.unwrap(), c)["unread"],
+        0
+    );
 
     // Bob (read receipts off) heard none of it: his next event is alice's message.
     alice.send(c, "control", None).await.unwrap();
     let e = next(&mut bob_stream).await;
-    assert_eq!((&e["type"], &e["message"]["body"]), (&json!("message"), &json!("control")));
+    assert_eq!(
+        (&e["type"], &e["message"]["body"]),
+        (&json!("message"), &json!("control"))
+    );
 
     // A waiting long poll gets the event too, and it does not move the cursor.
     bob.send(c, "four", None).await.unwrap();
-    let since = alice.poll(None, 0).await.unwrap()["next"].as_str().unwrap().to_owned();
+    let since = alice.poll(None, 0).await.unwrap()["next"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     let poller = alice.clone();
     let from = since.clone();
     let poll = tokio::spawn(async move { poller.poll(Some(&from), 10_000).await.unwrap() });
@@ -158,14 +183,22 @@ async fn read_markers_move_forward_and_reach_only_the_readers_devices() {
     let answer = poll.await.unwrap();
     assert_eq!(answer["events"][0]["type"], "read");
     assert_eq!(answer["events"][0]["seq"], 5);
-    assert_eq!(answer["next"], json!(since), "an ephemeral event has no cursor");
+    assert_eq!(
+        answer["next"],
+        json!(since),
+        "an ephemeral event has no cursor"
+    );
 
     // Outsiders and bad input.
     assert_eq!(status(put_read(&carol, c, 1).await), 404);
     assert_eq!(status(put_read(&alice, c + 1000, 1).await), 404);
     assert_eq!(status(put_read(&alice, c, -1).await), 400);
     let wrong = alice
-        .raw(Method::PUT, &format!("/api/v1/conversations/{c}/read"), Some(&json!({ "seq": "x" })))
+        .raw(
+            Method::PUT,
+            &format!("/api/v1/conversations/{c}/read"),
+            Some(&json!({ "seq": "x" })),
+        )
         .await;
     assert_eq!(status(wrong), 400);
 }
@@ -185,14 +218,26 @@ async fn mutes_are_per_user_and_reach_the_users_devices() {
     let state = alice.raw(Method::PUT, &path, None).await.unwrap();
     assert_eq!(state["muted"], true);
     let e = next(&mut phone_stream).await;
-    assert_eq!((&e["type"], &e["conversation_id"], &e["muted"]), (&json!("mute"), &json!(g), &json!(true)));
-    assert_eq!(listed(&phone.conversations().await.unwrap(), g)["muted"], true);
-    assert_eq!(listed(&bob.conversations().await.unwrap(), g)["muted"], false);
+    assert_eq!(
+        (&e["type"], &e["conversation_id"], &e["muted"]),
+        (&json!("mute"), &json!(g), &json!(true))
+    );
+    assert_eq!(
+        listed(&phone.conversations().await.unwrap(), g)["muted"],
+        true
+    );
+    assert_eq!(
+        listed(&bob.conversations().await.unwrap(), g)["muted"],
+        false
+    );
 
     let state = phone.raw(Method::DELETE, &path, None).await.unwrap();
     assert_eq!(state["muted"], false);
     assert_eq!(next(&mut phone_stream).await["muted"], false);
-    assert_eq!(listed(&alice.conversations().await.unwrap(), g)["muted"], false);
+    assert_eq!(
+        listed(&alice.conversations().await.unwrap(), g)["muted"],
+        false
+    );
 
     assert_eq!(status(carol.raw(Method::PUT, &path, None).await), 404);
     assert_eq!(status(carol.raw(Method::DELETE, &path, None).await), 404);
@@ -207,7 +252,10 @@ async fn read_receipts_reach_the_other_member_only_when_both_send_them() {
     for text in ["one", "two"] {
         bob.send(c, text, None).await.unwrap();
     }
-    let setting = bob.raw(Method::GET, "/api/v1/me/read-receipts", None).await.unwrap();
+    let setting = bob
+        .raw(Method::GET, "/api/v1/me/read-receipts", None)
+        .await
+        .unwrap();
     assert_eq!(setting, json!({ "enabled": false }), "off by default");
     let on = json!({ "enabled": true });
     alice
@@ -245,22 +293,35 @@ async fn typing_is_relayed_in_direct_chats_and_never_stored() {
     server.wait_for_clients(2).await;
     let typing = |conversation: i64| format!("/api/v1/conversations/{conversation}/typing");
 
-    assert_eq!(alice.raw(Method::POST, &typing(c), None).await.unwrap(), Value::Null);
+    assert_eq!(
+        alice.raw(Method::POST, &typing(c), None).await.unwrap(),
+        Value::Null
+    );
     let e = next(&mut bob_stream).await;
-    assert_eq!((&e["type"], &e["handle"], &e["conversation_id"]), (&json!("typing"), &json!("alice"), &json!(c)));
+    assert_eq!(
+        (&e["type"], &e["handle"], &e["conversation_id"]),
+        (&json!("typing"), &json!("alice"), &json!(c))
+    );
     // The typist's own devices are not told; their next event is the control.
     bob.send(c, "control", None).await.unwrap();
     assert_eq!(next(&mut alice_stream).await["type"], "message");
     // Nothing in the log: from the beginning there are joins and the message.
     let all = bob.poll(Some("c1.0"), 0).await.unwrap();
     assert!(
-        all["events"].as_array().unwrap().iter().all(|e| e["type"] != "typing"),
+        all["events"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|e| e["type"] != "typing"),
         "{all}"
     );
 
     assert_eq!(status(alice.raw(Method::POST, &typing(g), None).await), 422);
     assert_eq!(status(carol.raw(Method::POST, &typing(c), None).await), 404);
-    assert_eq!(status(carol.raw(Method::POST, &typing(c + 1000), None).await), 404);
+    assert_eq!(
+        status(carol.raw(Method::POST, &typing(c + 1000), None).await),
+        404
+    );
 }
 
 /// 1,000 typing requests in about a second from one client: each answered
@@ -282,7 +343,10 @@ async fn a_typing_flood_is_throttled_and_does_not_slow_others() {
         let mut out = Vec::new();
         for i in 0..n {
             let start = Instant::now();
-            carol.send(conversation, &format!("m{i}"), None).await.unwrap();
+            carol
+                .send(conversation, &format!("m{i}"), None)
+                .await
+                .unwrap();
             out.push(start.elapsed());
         }
         out.sort();

@@ -135,8 +135,11 @@ impl ChatState {
                 "handle": handle,
                 "seq": marker.read_seq,
             });
-            self.events
-                .ephemeral(conversation_id, Audience::Users(vec![other]), receipt.to_string());
+            self.events.ephemeral(
+                conversation_id,
+                Audience::Users(vec![other]),
+                receipt.to_string(),
+            );
         }
         Ok(marker)
     }
@@ -222,7 +225,8 @@ impl ChatState {
             return Ok(false);
         }
         let handle = self.handle(caller.user_id).await?;
-        let event = json!({ "type": "typing", "conversation_id": conversation_id, "handle": handle });
+        let event =
+            json!({ "type": "typing", "conversation_id": conversation_id, "handle": handle });
         self.events.ephemeral(
             conversation_id,
             Audience::MembersExcept(caller.user_id),

@@ -17,7 +17,11 @@ fn marker_from(r: &Row<'_>) -> rusqlite::Result<ReadMarker> {
     })
 }
 
-fn marker(conn: &Connection, conversation_id: i64, user: UserId) -> Result<Option<ReadMarker>, Error> {
+fn marker(
+    conn: &Connection,
+    conversation_id: i64,
+    user: UserId,
+) -> Result<Option<ReadMarker>, Error> {
     let sql = format!(
         "{MARKER_SELECT} WHERE m.conversation_id = ?1 AND m.user_id = ?2 AND m.left_event IS NULL"
     );
