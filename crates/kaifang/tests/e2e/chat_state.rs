@@ -413,3 +413,35 @@ async fn a_typing_flood_is_throttled_and_does_not_slow_others() {
         median(&during)
     );
 }
+
+/// Two nodes on one database and one bus: a typing notice sent on one node
+/// reaches the other member streaming from the other node, and a read
+/// marker moved on one node reaches the reader's device on the other.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn typing_and_read_markers_cross_nodes_on_the_bus() {
+    let pair = crate::nodes::Pair::start().await;
+    let alice = user(&pair.a, "alice").await;
+    user(&pair.a, "bob").await;
+    let c = id(&alice.open_direct("bob").await.unwrap());
+    let bob_on_b = device(&pair.b, "bob").await;
+    let bob_on_a = device(&pair.a, "bob").await;
+    let mut stream_b = bob_on_b.stream(None).await.unwrap();
+    let mut stream_a = bob_on_a.stream(None).await.unwrap();
+    pair.b.wait_for_clients(1).await;
+    pair.a.wait_for_clients(1).await;
+    // Once node B delivers this live, its fan-out knows the conversation.
+    alice.send(c, "hello", None).await.unwrap();
+    assert_eq!(next(&mut stream_b).await["type"], "message");
+
+    let typing = format!("/api/v1/conversations/{c}/typing");
+    alice.raw(Method::POST, &typing, None).await.unwrap();
+    let e = next(&mut stream_b).await;
+    assert_eq!(
+        (&e["type"], &e["handle"]),
+        (&json!("typing"), &json!("alice"))
+    );
+
+    put_read(&bob_on_b, c, 1).await.unwrap();
+    let e = next_of(&mut stream_a, "read").await;
+    assert_eq!((&e["conversation_id"], &e["seq"]), (&json!(c), &json!(1)));
+}
