@@ -42,10 +42,14 @@ export function updateTitle() {
 
 /**
  * Asks for permission once, on the first gesture after sign-in (browsers
- * ignore or penalise asking without one), and remembers having asked.
+ * ignore or penalise asking without one; before sign-in the prompt would
+ * make no sense), and remembers having asked, across reloads.
  */
 export function askOnGesture() {
   const ask = () => {
+    if (!state.me) return;
+    document.removeEventListener('pointerdown', ask);
+    document.removeEventListener('keydown', ask);
     if (!('Notification' in window) || Notification.permission !== 'default') return;
     try {
       if (localStorage.getItem(ASKED_KEY)) return;
@@ -53,10 +57,11 @@ export function askOnGesture() {
     } catch {
       return;
     }
-    Notification.requestPermission().catch(() => {});
+    // Older browsers take a callback and return nothing.
+    Notification.requestPermission()?.catch?.(() => {});
   };
-  document.addEventListener('pointerdown', ask, { once: true });
-  document.addEventListener('keydown', ask, { once: true });
+  document.addEventListener('pointerdown', ask);
+  document.addEventListener('keydown', ask);
 }
 
 function mentionsMe(m) {

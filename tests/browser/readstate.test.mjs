@@ -5,7 +5,7 @@
 // notification nor anything for a muted conversation.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { Server, launchBrowser, person, handle, signUp, signIn, startGroup, openConv, send } from './lib.mjs';
+import { Server, launchBrowser, person, handle, signUp, signIn, startGroup, openConv, send, PASSWORD } from './lib.mjs';
 
 let server;
 let browser;
@@ -125,4 +125,50 @@ test('a muted conversation neither notifies nor counts in the title', async () =
   await bobLaptop.page.waitForFunction(() => document.title === '(1) Kaifang');
   assert.deepEqual(bobLaptop.errors, []);
   assert.deepEqual(bobPhone.errors, []);
+});
+
+test('the other member of a direct chat sees "is typing"', async () => {
+  await bobLaptop.page.bringToFront();
+  await openConv(bobLaptop.page, A);
+  await openConv(alice.page, B);
+  await alice.page.fill('#composer-input', 'I am wri');
+  await bobLaptop.page.locator('#chat-status', { hasText: `${A} is typing` }).waitFor();
+  assert.deepEqual(bobLaptop.errors, []);
+});
+
+test('notification permission is asked once, on a gesture after sign-in, and remembered', async () => {
+  const context = await browser.newContext({ baseURL: server.url, locale: 'en-US' });
+  // The browser's prompt cannot be driven headless: count the requests instead.
+  await context.addInitScript(() => {
+    class Counted {
+      static get permission() {
+        return 'default';
+      }
+      static requestPermission() {
+        sessionStorage.setItem('asks', String(Number(sessionStorage.getItem('asks') || 0) + 1));
+        return Promise.resolve('default');
+      }
+    }
+    window.Notification = Counted;
+  });
+  context.setDefaultTimeout(10000);
+  const page = await context.newPage();
+  const asks = () => page.evaluate(() => Number(sessionStorage.getItem('asks') || 0));
+  await page.goto('/');
+  const name = handle('carol');
+  await server.api('POST', '/accounts', { handle: name, password: PASSWORD });
+  await signIn(page, name);
+  // The clicks and keys of signing in are before sign-in: nothing asked yet.
+  assert.equal(await asks(), 0);
+  await page.click('#conv-list');
+  await page.waitForFunction(() => sessionStorage.getItem('asks') === '1');
+  await page.click('#conv-list');
+  await page.keyboard.press('Tab');
+  await page.reload();
+  await page.locator('#main').waitFor();
+  await page.click('#conv-list');
+  // A gesture after the reload went through the same handler: still one.
+  await page.click('#new-chat');
+  assert.equal(await asks(), 1);
+  await context.close();
 });
