@@ -11,11 +11,13 @@ import { initChat, openChat, closeChat, showMessage, showPreview, showRemoval, r
 import { initMembers, renderMembers, toggle as toggleMembers } from './members.js';
 import { backoff } from './util.js';
 import { setupAdmin, renderAdmin } from './admin.js';
+import { initChatState, loadSettings, notifyMessage, applyStateEvent, renderTyping } from './chatstate.js';
 
 const TOAST_MS = 6000;
 let stream = null;
 let signUpMode = false;
 let bootAttempt = 0;
+let wasOnline = false;
 
 // ---- screens ---------------------------------------------------------------
 
@@ -106,6 +108,8 @@ function leaveApp() {
   resetState();
   setToken(null);
   session.clear();
+  wasOnline = false;
+  document.title = t('appName');
 }
 
 function onUnauthorized() {
@@ -147,6 +151,7 @@ async function enterApp() {
   // again on the stream, and the keyed state shows it once.
   if (!state.store.cursor()) state.store.setCursor(await freshCursor());
   await loadConversations();
+  loadSettings();
   show('main');
   $('#me').textContent = t('signedInAs', { handle: me.handle });
   setupAdmin(me, toggleAdmin);
@@ -157,7 +162,13 @@ async function enterApp() {
     cursor: () => state.store?.cursor() ?? null,
     saveCursor: (c) => state.store?.setCursor(c),
     onEvent: handleEvent,
-    onState: setConn,
+    onState: (kind) => {
+      // Back online after a break: read markers and mutes changed on other
+      // devices meanwhile are not in the log; the list has them.
+      if (kind === 'online' && wasOnline) loadConversations().then(() => renderList(open), () => {});
+      if (kind === 'online') wasOnline = true;
+      setConn(kind);
+    },
     onUnauthorized,
     onCursorRejected: async () => {
       // The server's data was reset: start over from its present.
@@ -189,6 +200,7 @@ async function toggleAdmin() {
 function open(id) {
   if (!state.convs.has(id)) return;
   openChat(id);
+  renderTyping();
   setView('chat');
   renderList(open);
   renderMembers();
@@ -203,13 +215,17 @@ function backToList() {
 
 const fetching = new Map();
 
-/** A conversation the stream mentions but the list does not have yet. */
+/**
+ * A conversation the stream mentions but the list does not have yet (or
+ * whose roles changed). A new one comes with the whole list, which has its
+ * unread count as the server counts it.
+ */
 function fetchConv(id) {
   if (!fetching.has(id)) {
+    const known = state.convs.has(id);
     fetching.set(
       id,
-      api('GET', `/conversations/${id}`)
-        .then((c) => upsertConv(c))
+      (known ? api('GET', `/conversations/${id}`).then((c) => upsertConv(c)) : loadConversations())
         .catch(() => null)
         .finally(() => fetching.delete(id)),
     );
@@ -221,6 +237,7 @@ function afterChange() {
   renderList(open);
   if (state.current !== null) {
     renderHeader();
+    renderTyping();
     renderMembers();
   }
 }
@@ -243,7 +260,15 @@ async function handleEvent(event) {
   const conv = state.convs.get(id);
   switch (event.type) {
     case 'message':
+      // Before showing it: showing may mark it read.
+      notifyMessage(event.message);
       showMessage(event.message);
+      break;
+    case 'read':
+    case 'receipt':
+    case 'mute':
+    case 'typing':
+      if (!applyStateEvent(conv, event)) return;
       break;
     case 'preview':
       showPreview(id, event.message_id, event.url, event.preview);
@@ -364,6 +389,7 @@ function wire() {
   });
   initChat({ changed: afterChange, error: showError });
   initMembers({ changed: afterChange, error: showError, left });
+  initChatState({ changed: afterChange, error: showError });
   setUnauthorizedHandler(onUnauthorized);
 }
 

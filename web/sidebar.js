@@ -4,6 +4,7 @@ import { $, h, replace } from './dom.js';
 import { t, formatTime } from './i18n.js';
 import { state, convTitle, unread } from './state.js';
 import { stripBidi } from './util.js';
+import { updateTitle } from './chatstate.js';
 
 const PREVIEW_CHARS = 80;
 
@@ -21,6 +22,7 @@ export function sortedConvs() {
 }
 
 export function renderList(onOpen) {
+  updateTitle();
   const list = $('#conv-list');
   const convs = sortedConvs();
   if (!convs.length) {

@@ -1,6 +1,8 @@
 // The client's in-memory state, shared by the view modules. Messages are
 // keyed by seq per conversation, so a message seen twice (history, the
-// send's answer, the stream's catch-up) is stored once.
+// send's answer, the stream's catch-up) is stored once. Read state (read_seq,
+// unread, muted) comes from the server's conversation list and events.
+import { api } from './api.js';
 
 export const state = {
   me: null, // {handle, display_name, is_admin}
@@ -57,15 +59,25 @@ export function myRole(conv) {
   return (conv?.members || []).find((m) => m.handle === state.me?.handle)?.role || null;
 }
 
+/** The server's unread count (from the list, then kept up to date by events). */
 export function unread(conv) {
-  if (!state.store) return 0;
-  return Math.max(0, (conv.last_seq || 0) - state.store.lastRead(conv.id));
+  return Math.max(0, conv.unread || 0);
 }
 
+/**
+ * Marks the conversation read up to its newest message, on the server
+ * (which tells this user's other devices). Only while the page is visible:
+ * a message arriving in a hidden tab stays unread (title, notification).
+ */
 export function markRead(id) {
   const conv = state.convs.get(id);
-  if (!conv || !state.store) return;
-  if (state.store.lastRead(id) < conv.last_seq) state.store.setLastRead(id, conv.last_seq);
+  if (!conv || document.visibilityState !== 'visible') return;
+  if ((conv.read_seq || 0) >= (conv.last_seq || 0)) return;
+  conv.read_seq = conv.last_seq;
+  conv.unread = 0;
+  const seq = conv.last_seq;
+  // Never backwards on the server; a failure is corrected by the next list.
+  api('PUT', `/conversations/${id}/read`, { seq }).catch(() => {});
 }
 
 /** Adds or refreshes a conversation from the API's shape. */
@@ -88,14 +100,20 @@ export function recordMessage(m) {
   const isNew = !ms.bySeq.has(m.seq);
   ms.bySeq.set(m.seq, m);
   const conv = state.convs.get(m.conversation_id);
+  // Newer than the list knew and from someone else: one more unread (older
+  // ones loaded with history are in the server's count already).
+  if (conv && isNew && m.seq > (conv.last_seq || 0) && m.seq > (conv.read_seq || 0) && m.sender !== state.me?.handle) {
+    conv.unread = (conv.unread || 0) + 1;
+  }
   if (conv && m.seq >= (conv.last_seq || 0)) {
     conv.last_seq = m.seq;
     conv.last_message = m;
     conv.activity = m.created_at;
   }
-  // My own message (sent here or elsewhere) means I have read up to it.
-  if (conv && m.sender === state.me?.handle && state.store) {
-    state.store.setLastRead(conv.id, Math.max(state.store.lastRead(conv.id), m.seq));
+  // My own message (sent here or elsewhere) means I have read up to it
+  // (the server never counts my own messages as unread).
+  if (conv && m.sender === state.me?.handle) {
+    conv.read_seq = Math.max(conv.read_seq || 0, m.seq);
   }
   if (m.client_txn_id) {
     const list = state.pending.get(m.conversation_id);

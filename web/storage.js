@@ -37,8 +37,6 @@ export function userStore(handle) {
   return {
     cursor: () => read(k('cursor'), null),
     setCursor: (c) => write(k('cursor'), c),
-    lastRead: (id) => read(k(`read:${id}`), 0),
-    setLastRead: (id, seq) => write(k(`read:${id}`), seq),
     draft: (id) => read(k(`draft:${id}`), ''),
     setDraft: (id, text) => write(k(`draft:${id}`), text ? text : null),
   };

@@ -12,6 +12,7 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::mpsc;
 
 use crate::config::BusSettings;
+use crate::hub::Audience;
 use crate::metrics::Metrics;
 
 /// What another node told this one.
@@ -25,6 +26,9 @@ pub enum Inbound {
         /// The SHA-256 of its token.
         token_hash: [u8; 32],
     },
+    /// An ephemeral event (typing, read marker, mute) for this node's
+    /// clients; lost with the bus, which is acceptable for what it carries.
+    Ephemeral(EphemeralMessage),
     /// The connection to the bus was (re)established: whatever was sent
     /// meanwhile is lost, so the database must be read again.
     Connected,
@@ -36,8 +40,20 @@ struct SignOutMessage {
     token_hash: String,
 }
 
+/// An ephemeral event as it crosses the bus.
+#[derive(Serialize, Deserialize)]
+pub struct EphemeralMessage {
+    /// Its conversation.
+    pub conversation: i64,
+    /// Who receives it.
+    pub audience: Audience,
+    /// The event, already JSON.
+    pub json: String,
+}
+
 enum Outbound {
     Events(Vec<Event>),
+    Ephemeral(EphemeralMessage),
     SignOut(UserId, [u8; 32]),
 }
 
@@ -108,6 +124,10 @@ impl Bus {
             .subscribe(format!("{prefix}.events.>"))
             .await
             .map_err(|e| e.to_string())?;
+        let mut ephemeral_in = client
+            .subscribe(format!("{prefix}.ephemeral"))
+            .await
+            .map_err(|e| e.to_string())?;
         let mut signouts_in = client
             .subscribe(format!("{prefix}.signout"))
             .await
@@ -120,6 +140,13 @@ impl Bus {
                         Ok(events) => Inbound::Events(events),
                         Err(e) => {
                             tracing::warn!(error = %e, "ignoring a malformed event batch from the bus");
+                            continue;
+                        }
+                    },
+                    Some(m) = ephemeral_in.next() => match serde_json::from_slice::<EphemeralMessage>(&m.payload) {
+                        Ok(message) => Inbound::Ephemeral(message),
+                        Err(e) => {
+                            tracing::warn!(error = %e, "ignoring a malformed ephemeral event from the bus");
                             continue;
                         }
                     },
@@ -154,6 +181,9 @@ impl Bus {
                         };
                         let subject = format!("{prefix}.events.{}", first.conversation_id);
                         (subject, serde_json::to_vec(&events))
+                    }
+                    Outbound::Ephemeral(message) => {
+                        (format!("{prefix}.ephemeral"), serde_json::to_vec(&message))
                     }
                     Outbound::SignOut(user, hash) => (
                         format!("{prefix}.signout"),
@@ -190,6 +220,23 @@ impl Bus {
     /// resync.
     pub fn publish_events(&self, events: Vec<Event>) {
         if self.outbound.try_send(Outbound::Events(events)).is_err() {
+            self.metrics.bus_dropped();
+        }
+    }
+
+    /// Offers an ephemeral event to the other nodes; dropped when the queue
+    /// is full (nothing re-reads it: it is a hint, not history).
+    pub fn publish_ephemeral(&self, conversation: i64, audience: Audience, json: String) {
+        let message = EphemeralMessage {
+            conversation,
+            audience,
+            json,
+        };
+        if self
+            .outbound
+            .try_send(Outbound::Ephemeral(message))
+            .is_err()
+        {
             self.metrics.bus_dropped();
         }
     }

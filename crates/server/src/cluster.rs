@@ -65,6 +65,9 @@ impl Cluster {
                 }
                 message = inbound.recv(), if bus_open => match message {
                     Some(Inbound::Events(batch)) => self.offer(batch).await,
+                    Some(Inbound::Ephemeral(m)) => {
+                        self.hub.dispatch_ephemeral(m.conversation, &m.audience, &m.json);
+                    }
                     Some(Inbound::SignOut { user, token_hash }) => {
                         self.accounts.forget_token(&token_hash);
                         self.hub.end_session(user, token_hash);
@@ -184,6 +187,7 @@ mod tests {
             client_txn_id: None,
             links: "[]".into(),
             shares: Vec::new(),
+            mentions: None,
         }
     }
 

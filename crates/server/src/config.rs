@@ -47,6 +47,8 @@ pub struct Settings {
     pub log: LogSettings,
     /// Where `/metrics` is served, and who may read it.
     pub metrics: MetricsSettings,
+    /// Everyday chat: mentions, typing indicators.
+    pub chat: ChatSettings,
 }
 
 impl Default for Settings {
@@ -66,6 +68,30 @@ impl Default for Settings {
             governance: GovernanceSettings::default(),
             log: LogSettings::default(),
             metrics: MetricsSettings::default(),
+            chat: ChatSettings::default(),
+        }
+    }
+}
+
+/// Everyday chat: who may mention everyone, how often typing is relayed.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ChatSettings {
+    /// Groups of at most this many members let anyone use `@all`; in
+    /// larger ones only the owner and admins may (default 20). Direct
+    /// chats always may.
+    pub mention_all_max_members: usize,
+    /// Shortest time between two typing notices one user relays in one
+    /// conversation, ms (default 1,000); those sooner are dropped (answered
+    /// 204 all the same).
+    pub typing_min_interval_ms: u64,
+}
+
+impl Default for ChatSettings {
+    fn default() -> Self {
+        Self {
+            mention_all_max_members: 20,
+            typing_min_interval_ms: 1_000,
         }
     }
 }

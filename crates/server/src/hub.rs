@@ -21,6 +21,19 @@ pub struct Frame {
     pub id: EventId,
     /// The event as JSON (cheap to clone: the bytes are shared).
     pub json: Utf8Bytes,
+    /// Not in the event log (typing, read markers, mutes): it has no
+    /// cursor, is never replayed, and does not move a client's position.
+    pub ephemeral: bool,
+}
+
+/// Who receives an ephemeral event (see [`Hub::dispatch_ephemeral`]).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Audience {
+    /// These users, if they are still members.
+    Users(Vec<UserId>),
+    /// Every member but this one (e.g. typing: not the typist).
+    MembersExcept(UserId),
 }
 
 struct ConversationState {
@@ -203,6 +216,7 @@ impl Hub {
         let frame = Frame {
             id: event.id,
             json: Utf8Bytes::from(render_event(event)),
+            ephemeral: false,
         };
         // Joiners receive their own join; leavers their own departure.
         let leaving = match &event.body {
@@ -225,6 +239,41 @@ impl Hub {
                     // A full queue means a client too far behind: dropping its
                     // sender closes the queue, which tells it to resync.
                     list.retain(|s| s.tx.try_send(frame.clone()).is_ok());
+                }
+            }
+        }
+    }
+
+    /// Offers an event that is not in the log to the connected members of
+    /// `conversation` that `audience` names. Best effort by design: a full
+    /// queue just misses it (it is not closed, since there is nothing to
+    /// resync from), and a client that is not connected never sees it.
+    pub(crate) fn dispatch_ephemeral(&self, conversation: i64, audience: &Audience, json: &str) {
+        let frame = Frame {
+            id: 0,
+            json: Utf8Bytes::from(json),
+            ephemeral: true,
+        };
+        let recipients: Vec<UserId> = match self.conversations.read() {
+            Ok(conversations) => match conversations.get(&conversation) {
+                Some(c) => match audience {
+                    Audience::Users(users) => users
+                        .iter()
+                        .copied()
+                        .filter(|u| c.members.contains_key(u))
+                        .collect(),
+                    Audience::MembersExcept(except) => {
+                        c.members.keys().copied().filter(|u| u != except).collect()
+                    }
+                },
+                None => Vec::new(),
+            },
+            Err(_) => Vec::new(),
+        };
+        if let Ok(subs) = self.subscribers.lock() {
+            for user in recipients {
+                for s in subs.get(&user).into_iter().flatten() {
+                    let _ = s.tx.try_send(frame.clone());
                 }
             }
         }

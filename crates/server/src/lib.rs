@@ -28,12 +28,14 @@ use std::time::Duration;
 
 use axum::extract::FromRef;
 use kaifang_store::{
-    Administration, Governance, PgConfig, PgStore, SqliteConfig, SqliteStore, Store, User,
+    Administration, Governance, PgConfig, PgStore, ReadState, SqliteConfig, SqliteStore, Store,
+    User,
 };
 use tokio::net::TcpListener;
 
 // The public surface: what the binary, the benchmarks and embedders use.
 // Everything else is private, so that it can change without notice.
+pub use config::ChatSettings;
 pub use config::{
     AuthSettings, BusSettings, Cidr, GovernanceSettings, HttpSettings, Limits, LinkSettings,
     LogFormat, LogSettings, PreviewSettings, ProxyHeader, Registration, Settings, StorageSettings,
@@ -43,6 +45,7 @@ use hub::Hub;
 use metrics::Metrics;
 use service::accounts::Accounts;
 use service::admins::Admins;
+use service::chat_state::ChatState;
 use service::conversations::Conversations;
 pub use service::error::Error as ServiceError;
 use service::events::Events;
@@ -78,6 +81,8 @@ pub struct AppState {
     pub governance: Arc<GovernanceService>,
     /// Granting and revoking operator administrators.
     pub admins: Arc<Admins>,
+    /// Read markers, mutes, read receipts, typing.
+    pub chat: Arc<ChatState>,
     /// Counters.
     pub metrics: Arc<Metrics>,
     /// One permit per open WebSocket stream (`stream.max_connections`).
@@ -94,6 +99,7 @@ struct Stores {
     store: Arc<dyn Store>,
     governance: Arc<dyn Governance>,
     administration: Arc<dyn Administration>,
+    read_state: Arc<dyn ReadState>,
     sqlite: Option<Arc<SqliteStore>>,
 }
 
@@ -113,6 +119,7 @@ async fn open_store(
             store: store.clone(),
             governance: store.clone(),
             administration: store.clone(),
+            read_state: store.clone(),
             sqlite: Some(store),
         });
     }
@@ -125,7 +132,8 @@ async fn open_store(
     Ok(Stores {
         store: store.clone(),
         governance: store.clone(),
-        administration: store,
+        administration: store.clone(),
+        read_state: store,
         sqlite: None,
     })
 }
@@ -201,6 +209,7 @@ impl Server {
             store,
             governance: governance_store,
             administration,
+            read_state,
             sqlite,
         } = open_store(&settings, sink).await?;
         let metrics = Arc::new(Metrics::default());
@@ -269,17 +278,29 @@ impl Server {
             events.clone(),
             &settings,
         ));
+        let chat = Arc::new(ChatState::new(
+            store.clone(),
+            read_state,
+            hub.clone(),
+            events.clone(),
+            &settings.chat,
+            settings.limits.rate_limit_keys,
+        ));
         let state = AppState {
+            chat,
             accounts,
             conversations: Arc::new(Conversations::new(store.clone(), settings.limits.clone())),
-            messaging: Arc::new(Messaging::new(
-                store.clone(),
-                hub.clone(),
-                links.clone(),
-                previews.clone(),
-                metrics.clone(),
-                settings.limits.clone(),
-            )),
+            messaging: Arc::new(
+                Messaging::new(
+                    store.clone(),
+                    hub.clone(),
+                    links.clone(),
+                    previews.clone(),
+                    metrics.clone(),
+                    settings.limits.clone(),
+                )
+                .with_mention_all_max_members(settings.chat.mention_all_max_members),
+            ),
             links,
             previews,
             governance,

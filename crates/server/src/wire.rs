@@ -5,6 +5,8 @@ use serde::Serialize;
 use serde_json::value::RawValue;
 use utoipa::ToSchema;
 
+use crate::service::mentions::Mentions;
+
 /// A message as clients see it.
 #[derive(Serialize, ToSchema)]
 pub struct MessageView<'a> {
@@ -31,6 +33,30 @@ pub struct MessageView<'a> {
     /// An operator administrator removed it: `body`, `links` and
     /// `previews` are empty; show "removed by an administrator".
     pub removed: bool,
+    /// Whom it mentions (members only; other `@words` stay plain text).
+    pub mentions: MentionsView,
+}
+
+/// The mentions of a message.
+#[derive(Serialize, ToSchema, Default)]
+pub struct MentionsView {
+    /// `@all`: every member is mentioned.
+    pub all: bool,
+    /// The handles of the members mentioned by name.
+    pub handles: Vec<String>,
+}
+
+impl MentionsView {
+    /// The view of the stored JSON; a damaged value reads as no mention.
+    fn of(stored: Option<&str>) -> Self {
+        let Some(parsed) = stored.and_then(|s| serde_json::from_str::<Mentions>(s).ok()) else {
+            return Self::default();
+        };
+        Self {
+            all: parsed.all,
+            handles: parsed.users.into_iter().map(|u| u.handle).collect(),
+        }
+    }
 }
 
 /// RFC 3339 with milliseconds, from Unix milliseconds.
@@ -67,6 +93,7 @@ impl<'a> MessageView<'a> {
             links: raw(&m.links, "[]"),
             previews: raw(m.previews.as_deref().unwrap_or("{}"), "{}"),
             removed: m.removed_at.is_some(),
+            mentions: MentionsView::of(m.mentions.as_deref()),
         }
     }
 }

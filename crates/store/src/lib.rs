@@ -1,7 +1,7 @@
 //! Kaifang's storage layer.
 //!
-//! The server talks to storage only through the [`Store`], [`Governance`]
-//! and [`Administration`] traits, and storage errors name no database
+//! The server talks to storage only through the [`Store`], [`Governance`],
+//! [`Administration`] and [`ReadState`] traits, and storage errors name no database
 //! library, so the API handlers do not depend on the backend. Two backends
 //! implement them: the embedded default, [`SqliteStore`], keeps every
 //! write on one thread that groups concurrent writes into one transaction;
@@ -29,6 +29,7 @@ mod governance;
 mod membership;
 mod model;
 mod postgres;
+mod read_state;
 mod sqlite;
 mod store;
 
@@ -42,5 +43,6 @@ pub use model::{
     UserAuth, UserId,
 };
 pub use postgres::{PgConfig, PgStore};
+pub use read_state::{ReadMarker, ReadState};
 pub use sqlite::{SqliteConfig, SqliteStore, maintenance as sqlite_maintenance};
 pub use store::{EventSink, Store};

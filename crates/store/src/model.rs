@@ -167,6 +167,10 @@ pub struct Message {
     /// When an operator administrator removed it; its text, links and
     /// previews are then gone (empty) and clients show a placeholder.
     pub removed_at: Option<Timestamp>,
+    /// Who it mentions, as JSON (`{"all":bool,"users":[{"id","handle"}]}`),
+    /// opaque to the store; `None` when it mentions nobody.
+    #[serde(default)]
+    pub mentions: Option<String>,
 }
 
 /// What a client asks to append.
@@ -184,6 +188,8 @@ pub struct NewMessage {
     pub links: String,
     /// One log row per decided link, written in the same transaction.
     pub shares: Vec<LinkShare>,
+    /// Mentions as JSON (see [`Message::mentions`]), or `None`.
+    pub mentions: Option<String>,
 }
 
 /// One decided link, as the link-share log keeps it (no text, no path).

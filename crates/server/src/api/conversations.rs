@@ -11,6 +11,7 @@ use utoipa::ToSchema;
 use super::extract::{Json, Path};
 use crate::error::ApiResult;
 use crate::service::accounts::Caller;
+use crate::service::chat_state::ChatState;
 use crate::service::conversations::Conversations;
 use crate::wire::{ConversationView, MessageView};
 
@@ -42,6 +43,12 @@ pub struct ListedConversation<'a> {
     pub conversation: ConversationView<'a>,
     /// Its newest message, if any.
     pub last_message: Option<MessageView<'a>>,
+    /// The newest message `seq` the caller has read (their read marker).
+    pub read_seq: i64,
+    /// Messages after the marker that others sent: the unread count.
+    pub unread: i64,
+    /// Whether the caller muted it.
+    pub muted: bool,
 }
 
 /// The caller's conversations.
@@ -102,19 +109,30 @@ pub async fn create(
     }
 }
 
-/// Lists the caller's conversations, each with `last_seq` and its newest message.
+/// Lists the caller's conversations, each with `last_seq`, its newest
+/// message, the caller's read marker, unread count and mute.
 #[utoipa::path(get, path = "/api/v1/conversations", tag = "conversations",
     responses((status = 200, body = ConversationList)), security(("bearer" = [])))]
 pub async fn list(
     State(conversations): State<Arc<Conversations>>,
+    State(chat): State<Arc<ChatState>>,
     caller: Caller,
 ) -> ApiResult<Response> {
     let all = conversations.list(&caller).await?;
+    let markers = chat.markers(&caller).await?;
     let listed = all
         .iter()
-        .map(|s| ListedConversation {
-            conversation: ConversationView::of(&s.conversation),
-            last_message: s.last_message.as_ref().map(MessageView::of),
+        .map(|s| {
+            // A conversation joined between the two reads has no marker
+            // yet: nothing read, and everything in it unread.
+            let m = markers.get(&s.conversation.id);
+            ListedConversation {
+                conversation: ConversationView::of(&s.conversation),
+                last_message: s.last_message.as_ref().map(MessageView::of),
+                read_seq: m.map_or(0, |m| m.read_seq),
+                unread: m.map_or(s.conversation.last_seq, |m| m.unread),
+                muted: m.is_some_and(|m| m.muted),
+            }
         })
         .collect();
     Ok(axum::Json(ConversationList {

@@ -55,7 +55,13 @@ pub async fn poll(
         frames = polled => frames?,
         () = state.stopping.signalled() => Vec::new(),
     };
-    let next = frames.last().map_or(after, |f| f.id);
+    // Ephemeral frames have no place in the log: they never move the cursor.
+    let next = frames
+        .iter()
+        .filter(|f| !f.ephemeral)
+        .map(|f| f.id)
+        .max()
+        .unwrap_or(after);
     // The frames are already JSON: splice them rather than re-serialize.
     let mut body =
         String::with_capacity(64 + frames.iter().map(|f| f.json.len() + 1).sum::<usize>());

@@ -4,6 +4,7 @@ pub mod accounts;
 pub mod admin;
 pub mod administrators;
 mod body;
+pub mod chat_state;
 mod contract;
 pub mod conversations;
 pub mod events;
@@ -50,6 +51,8 @@ use crate::error::{ApiError, REQUEST_ID};
         operators::create_invite, operators::invites, operators::revoke_invite,
         operators::users, operators::suspend, operators::restore, operators::reset_password,
         operators::remove_message,
+        chat_state::mark_read, chat_state::mute, chat_state::unmute, chat_state::typing,
+        chat_state::read_receipts, chat_state::set_read_receipts,
     ),
     modifiers(&BearerAuth),
 )]
@@ -136,6 +139,16 @@ pub fn routes(state: AppState) -> Router {
         .route(
             "/admin/users/{handle}/password-reset",
             post(operators::reset_password),
+        )
+        .route("/conversations/{id}/read", put(chat_state::mark_read))
+        .route(
+            "/conversations/{id}/mute",
+            put(chat_state::mute).delete(chat_state::unmute),
+        )
+        .route("/conversations/{id}/typing", post(chat_state::typing))
+        .route(
+            "/me/read-receipts",
+            get(chat_state::read_receipts).put(chat_state::set_read_receipts),
         )
         .route("/openapi.json", get(system::openapi))
         .fallback(|| async { ApiError::not_found("endpoint") })

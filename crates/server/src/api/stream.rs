@@ -162,6 +162,11 @@ async fn connection(socket: WebSocket, state: AppState, caller: Caller, mut last
                 return;
             }
             frame = subscription.rx.recv() => match frame {
+                Some(frame) if frame.ephemeral => {
+                    if tx.send(Message::Text(frame.json)).await.is_err() {
+                        return;
+                    }
+                }
                 Some(frame) if frame.id > last => {
                     last = frame.id;
                     if tx.send(Message::Text(frame.json)).await.is_err() {

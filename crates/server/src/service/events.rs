@@ -7,7 +7,7 @@ use axum::extract::ws::Utf8Bytes;
 use kaifang_store::{EventId, Store, UserId};
 
 use crate::bus::Bus;
-use crate::hub::{Frame, Hub, Subscription};
+use crate::hub::{Audience, Frame, Hub, Subscription};
 use crate::service::error::{Error, Result};
 use crate::wire::{cursor, render_event};
 
@@ -58,6 +58,17 @@ impl Events {
         }
     }
 
+    /// Delivers an event that is not logged (typing, read markers, mutes)
+    /// to the audience's open streams and long polls here and, through the
+    /// bus, on the other nodes. Nothing is stored: a client that is not
+    /// connected finds the state in the conversation list instead.
+    pub fn ephemeral(&self, conversation: i64, audience: Audience, json: String) {
+        self.hub.dispatch_ephemeral(conversation, &audience, &json);
+        if let Some(bus) = &self.bus {
+            bus.publish_ephemeral(conversation, audience, json);
+        }
+    }
+
     /// Events after `after` from the database, rendered.
     pub async fn catch_up(&self, user: UserId, after: EventId, limit: u32) -> Result<Vec<Frame>> {
         let events = self.store.events_for(user, after, limit).await?;
@@ -66,6 +77,7 @@ impl Events {
             .map(|e| Frame {
                 id: e.id,
                 json: Utf8Bytes::from(render_event(e)),
+                ephemeral: false,
             })
             .collect())
     }
@@ -94,7 +106,7 @@ impl Events {
         while out.is_empty() {
             match tokio::time::timeout_at(deadline, subscription.rx.recv()).await {
                 Err(_) => return Ok(out),
-                Ok(Some(frame)) if frame.id > after => out.push(frame),
+                Ok(Some(frame)) if frame.ephemeral || frame.id > after => out.push(frame),
                 Ok(Some(_)) => {}
                 // Closed by a sign-out: the session is over.
                 Ok(None) if subscription.signed_out() => {
@@ -104,10 +116,12 @@ impl Events {
                 Ok(None) => return self.catch_up(user, after, limit).await,
             }
         }
-        // Frames arrive in event order: everything after the first is new.
+        // Frames arrive in event order, but the first may have been an
+        // ephemeral one (no id): keep checking.
         while out.len() < limit as usize {
             match subscription.rx.try_recv() {
-                Ok(frame) => out.push(frame),
+                Ok(frame) if frame.ephemeral || frame.id > after => out.push(frame),
+                Ok(_) => {}
                 Err(_) => break,
             }
         }

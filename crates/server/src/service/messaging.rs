@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use kaifang_policy::Treatment;
-use kaifang_store::{LinkShare, Message, NewMessage, Store};
+use kaifang_store::{ConversationKind, LinkShare, Message, NewMessage, Store};
 
 use crate::config::Limits;
 use crate::hub::{Hub, Membership};
@@ -12,6 +12,7 @@ use crate::ratelimit::Buckets;
 use crate::service::accounts::Caller;
 use crate::service::error::{Error, Result};
 use crate::service::links::{self, LinkDecision, Links};
+use crate::service::mentions;
 use crate::service::previews::Previews;
 
 /// The messaging service.
@@ -23,6 +24,8 @@ pub struct Messaging {
     metrics: Arc<Metrics>,
     limits: Limits,
     rate: Buckets,
+    /// `chat.mention_all_max_members`.
+    mention_all_max_members: usize,
 }
 
 fn shares(links: &[LinkDecision], m: &Membership, version: i64) -> Vec<LinkShare> {
@@ -74,7 +77,44 @@ impl Messaging {
             metrics,
             limits,
             rate,
+            mention_all_max_members: crate::config::ChatSettings::default().mention_all_max_members,
         }
+    }
+
+    /// Sets who may use `@all` (`chat.mention_all_max_members`).
+    pub fn with_mention_all_max_members(mut self, members: usize) -> Self {
+        self.mention_all_max_members = members;
+        self
+    }
+
+    /// The mentions of `body` that count, as stored JSON (`None`: none).
+    /// The member list is read only when the text has an `@` mention.
+    async fn mentions(
+        &self,
+        conversation_id: i64,
+        membership: &Membership,
+        body: &str,
+    ) -> Result<Option<String>> {
+        let found = mentions::find(body);
+        if found.is_empty() {
+            return Ok(None);
+        }
+        let Some(conversation) = self.store.conversation(conversation_id).await? else {
+            return Err(Error::not_found("conversation"));
+        };
+        let all = mentions::may_mention_all(
+            membership.kind == ConversationKind::Direct,
+            conversation.members.len(),
+            membership.role,
+            self.mention_all_max_members,
+        );
+        let resolved = mentions::resolve(&found, &conversation.members, all);
+        if resolved.is_empty() {
+            return Ok(None);
+        }
+        Ok(Some(
+            serde_json::to_string(&resolved).map_err(Error::internal)?,
+        ))
     }
 
     /// The caller's membership, from the hub or (just after a change the
@@ -175,7 +215,9 @@ impl Messaging {
             .filter(|l| l.preview && matches!(l.treatment, Treatment::Live | Treatment::Warn))
             .filter_map(|l| Some((l.url.clone(), l.canonical.clone()?)))
             .collect();
+        let mentions = self.mentions(conversation_id, &membership, &body).await?;
         let new = NewMessage {
+            mentions,
             conversation_id,
             sender_id: caller.user_id,
             body,

@@ -2,11 +2,13 @@
 //! and answer; services decide.
 pub mod accounts;
 pub mod admins;
+pub mod chat_state;
 pub mod conversations;
 pub mod error;
 pub mod events;
 pub mod governance;
 pub mod links;
+pub mod mentions;
 pub mod messaging;
 mod passwords;
 pub mod previews;

@@ -248,7 +248,7 @@ async fn remove_message<C: GenericClient>(
     }
     execute(
         c,
-        "UPDATE messages SET body = '', links = '[]', previews = NULL, removed_at = $2 WHERE id = $1",
+        "UPDATE messages SET body = '', links = '[]', previews = NULL, mentions = NULL, removed_at = $2 WHERE id = $1",
         &[&message_id, &now],
     )
     .await?;

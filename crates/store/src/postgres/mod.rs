@@ -18,6 +18,7 @@ mod error;
 mod governance;
 mod migrate;
 mod read;
+mod read_state;
 mod write;
 mod writer;
 

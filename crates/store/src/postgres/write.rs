@@ -434,8 +434,8 @@ pub(super) async fn append_message<C: GenericClient>(
     let created_at = now_ms();
     let id: i64 = query_one(
         c,
-        "INSERT INTO messages (conversation_id, seq, sender_id, body, client_txn_id, links, created_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id",
+        "INSERT INTO messages (conversation_id, seq, sender_id, body, client_txn_id, links, created_at, mentions) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id",
         &[
             &new.conversation_id,
             &seq,
@@ -444,6 +444,7 @@ pub(super) async fn append_message<C: GenericClient>(
             &new.client_txn_id,
             &new.links,
             &created_at,
+            &new.mentions,
         ],
     )
     .await?
@@ -464,6 +465,7 @@ pub(super) async fn append_message<C: GenericClient>(
         links: new.links,
         previews: None,
         removed_at: None,
+        mentions: new.mentions,
     };
     events.push(Event {
         id: event_id,

@@ -137,7 +137,7 @@ fn remove_message(
         Some((c, seq, None)) => (c, seq),
     };
     conn.prepare_cached(
-        "UPDATE messages SET body = '', links = '[]', previews = NULL, removed_at = ?2 WHERE id = ?1",
+        "UPDATE messages SET body = '', links = '[]', previews = NULL, mentions = NULL, removed_at = ?2 WHERE id = ?1",
     )?
     .execute(params![message_id, now])?;
     // Logged first: were a preview event the newest, deleting it first

@@ -51,6 +51,11 @@ pub(super) const MIGRATIONS: &[Migration] = &[
         "administration",
         include_str!("../../migrations/sqlite/0006_administration.sql"),
     ),
+    m(
+        9,
+        "read_state",
+        include_str!("../../migrations/sqlite/0009_read_state.sql"),
+    ),
 ];
 
 /// Versions up to this one were recorded only in `user_version`: a

@@ -521,8 +521,8 @@ pub(super) fn append_message(
         .query_row([new.conversation_id], |r| r.get(0))?;
     let created_at = now_ms();
     conn.prepare_cached(
-        "INSERT INTO messages (conversation_id, seq, sender_id, body, client_txn_id, links, created_at) \
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+        "INSERT INTO messages (conversation_id, seq, sender_id, body, client_txn_id, links, created_at, mentions) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
     )?
     .execute(params![
         new.conversation_id,
@@ -531,7 +531,8 @@ pub(super) fn append_message(
         new.body,
         new.client_txn_id,
         new.links,
-        created_at
+        created_at,
+        new.mentions
     ])?;
     let id = conn.last_insert_rowid();
     for share in &new.shares {
@@ -550,6 +551,7 @@ pub(super) fn append_message(
         links: new.links,
         previews: None,
         removed_at: None,
+        mentions: new.mentions,
     };
     events.push(Event {
         id: event_id,
