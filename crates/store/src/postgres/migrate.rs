@@ -29,8 +29,8 @@ const MIGRATIONS: &[(u32, &str)] = &[
         include_str!("../../migrations/postgres/0006_administration.sql"),
     ),
     (
-        9,
-        include_str!("../../migrations/postgres/0009_read_state.sql"),
+        7,
+        include_str!("../../migrations/postgres/0007_read_state.sql"),
     ),
 ];
 

@@ -52,9 +52,9 @@ pub(super) const MIGRATIONS: &[Migration] = &[
         include_str!("../../migrations/sqlite/0006_administration.sql"),
     ),
     m(
-        9,
+        7,
         "read_state",
-        include_str!("../../migrations/sqlite/0009_read_state.sql"),
+        include_str!("../../migrations/sqlite/0007_read_state.sql"),
     ),
 ];
 
