@@ -29,6 +29,7 @@ mod governance;
 mod membership;
 mod model;
 mod postgres;
+mod search;
 mod sqlite;
 mod store;
 
@@ -42,5 +43,6 @@ pub use model::{
     UserAuth, UserId,
 };
 pub use postgres::{PgConfig, PgStore};
+pub use search::{INDEXED_QUERY_CHARS, Search, SearchPage, SearchQuery};
 pub use sqlite::{SqliteConfig, SqliteStore, maintenance as sqlite_maintenance};
 pub use store::{EventSink, Store};

@@ -28,6 +28,7 @@ const MIGRATIONS: &[(u32, &str)] = &[
         6,
         include_str!("../../migrations/postgres/0006_administration.sql"),
     ),
+    (8, include_str!("../../migrations/postgres/0008_search.sql")),
 ];
 
 /// The advisory-lock key that guards migrations (any constant distinct from

@@ -18,6 +18,7 @@ mod error;
 mod governance;
 mod migrate;
 mod read;
+mod search;
 mod write;
 mod writer;
 

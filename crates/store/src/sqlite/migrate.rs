@@ -51,6 +51,11 @@ pub(super) const MIGRATIONS: &[Migration] = &[
         "administration",
         include_str!("../../migrations/sqlite/0006_administration.sql"),
     ),
+    m(
+        8,
+        "search",
+        include_str!("../../migrations/sqlite/0008_search.sql"),
+    ),
 ];
 
 /// Versions up to this one were recorded only in `user_version`: a

@@ -6,6 +6,7 @@ mod governance;
 pub mod maintenance;
 mod migrate;
 mod read;
+mod search;
 mod writer;
 
 use std::path::PathBuf;
