@@ -28,7 +28,7 @@ use std::time::Duration;
 
 use axum::extract::FromRef;
 use kaifang_store::{
-    Administration, Governance, PgConfig, PgStore, SqliteConfig, SqliteStore, Store, User,
+    Administration, Governance, PgConfig, PgStore, Search, SqliteConfig, SqliteStore, Store, User,
 };
 use tokio::net::TcpListener;
 
@@ -36,8 +36,8 @@ use tokio::net::TcpListener;
 // Everything else is private, so that it can change without notice.
 pub use config::{
     AuthSettings, BusSettings, Cidr, GovernanceSettings, HttpSettings, Limits, LinkSettings,
-    LogFormat, LogSettings, PreviewSettings, ProxyHeader, Registration, Settings, StorageSettings,
-    StreamSettings,
+    LogFormat, LogSettings, PreviewSettings, ProxyHeader, Registration, SearchSettings, Settings,
+    StorageSettings, StreamSettings,
 };
 use hub::Hub;
 use metrics::Metrics;
@@ -50,6 +50,7 @@ use service::governance::GovernanceService;
 pub use service::links::Links;
 use service::messaging::Messaging;
 use service::previews::Previews;
+use service::search::SearchService;
 pub use startup::StartError;
 
 /// Milliseconds since the Unix epoch, now: the server's one clock.
@@ -78,6 +79,8 @@ pub struct AppState {
     pub governance: Arc<GovernanceService>,
     /// Granting and revoking operator administrators.
     pub admins: Arc<Admins>,
+    /// Searching messages.
+    pub search: Arc<SearchService>,
     /// Counters.
     pub metrics: Arc<Metrics>,
     /// One permit per open WebSocket stream (`stream.max_connections`).
@@ -94,6 +97,7 @@ struct Stores {
     store: Arc<dyn Store>,
     governance: Arc<dyn Governance>,
     administration: Arc<dyn Administration>,
+    search: Arc<dyn Search>,
     sqlite: Option<Arc<SqliteStore>>,
 }
 
@@ -113,6 +117,7 @@ async fn open_store(
             store: store.clone(),
             governance: store.clone(),
             administration: store.clone(),
+            search: store.clone(),
             sqlite: Some(store),
         });
     }
@@ -125,7 +130,8 @@ async fn open_store(
     Ok(Stores {
         store: store.clone(),
         governance: store.clone(),
-        administration: store,
+        administration: store.clone(),
+        search: store,
         sqlite: None,
     })
 }
@@ -201,6 +207,7 @@ impl Server {
             store,
             governance: governance_store,
             administration,
+            search,
             sqlite,
         } = open_store(&settings, sink).await?;
         let metrics = Arc::new(Metrics::default());
@@ -269,7 +276,14 @@ impl Server {
             events.clone(),
             &settings,
         ));
+        let search = Arc::new(SearchService::new(
+            store.clone(),
+            search,
+            settings.search.clone(),
+            settings.limits.rate_limit_keys,
+        ));
         let state = AppState {
+            search,
             accounts,
             conversations: Arc::new(Conversations::new(store.clone(), settings.limits.clone())),
             messaging: Arc::new(Messaging::new(

@@ -13,6 +13,7 @@ pub mod links;
 pub mod messages;
 pub mod operators;
 pub mod previews;
+pub mod search;
 pub mod stream;
 pub mod system;
 
@@ -50,6 +51,7 @@ use crate::error::{ApiError, REQUEST_ID};
         operators::create_invite, operators::invites, operators::revoke_invite,
         operators::users, operators::suspend, operators::restore, operators::reset_password,
         operators::remove_message,
+        search::search,
     ),
     modifiers(&BearerAuth),
 )]
@@ -137,6 +139,7 @@ pub fn routes(state: AppState) -> Router {
             "/admin/users/{handle}/password-reset",
             post(operators::reset_password),
         )
+        .route("/search", get(search::search))
         .route("/openapi.json", get(system::openapi))
         .fallback(|| async { ApiError::not_found("endpoint") })
         // Last, so that it covers every route above.

@@ -10,3 +10,4 @@ pub mod links;
 pub mod messaging;
 mod passwords;
 pub mod previews;
+pub mod search;
