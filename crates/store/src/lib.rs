@@ -1,7 +1,7 @@
 //! Kaifang's storage layer.
 //!
-//! The server talks to storage only through the [`Store`], [`Governance`]
-//! and [`Administration`] traits, and storage errors name no database
+//! The server talks to storage only through the [`Store`], [`Governance`],
+//! [`Administration`] and [`Search`] traits, and storage errors name no database
 //! library, so the API handlers do not depend on the backend. Two backends
 //! implement them: the embedded default, [`SqliteStore`], keeps every
 //! write on one thread that groups concurrent writes into one transaction;

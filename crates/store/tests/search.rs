@@ -120,7 +120,10 @@ async fn metacharacters_are_taken_literally(backend: Backend) {
     }
     assert_eq!(found(&f, query(b, every)).await, [every]);
     // FTS operators and wildcards: nothing but the literal text matches.
-    assert_eq!(found(&f, query(b, "abc AND def")).await, Vec::<String>::new());
+    assert_eq!(
+        found(&f, query(b, "abc AND def")).await,
+        Vec::<String>::new()
+    );
     assert_eq!(found(&f, query(b, "pla*")).await, Vec::<String>::new());
     assert_eq!(found(&f, query(b, "NEAR")).await, ["near or far", every]);
     assert_eq!(found(&f, query(b, "\"plain\"")).await, Vec::<String>::new());
@@ -240,8 +243,13 @@ async fn pages_run_newest_first_and_short_queries_scan_a_window(backend: Backend
     let mut q = query(b, "苹果");
     q.short_scan = 4;
     let first = f.store.search(q.clone()).await.unwrap();
-    assert_eq!(first.hits.iter().map(|m| m.id).collect::<Vec<_>>(), ids[..2]);
-    let next = first.next_before.expect("the window ended, not the history");
+    assert_eq!(
+        first.hits.iter().map(|m| m.id).collect::<Vec<_>>(),
+        ids[..2]
+    );
+    let next = first
+        .next_before
+        .expect("the window ended, not the history");
     assert_eq!(next, ids[1]);
     q.before = Some(next);
     let mut rest = Vec::new();

@@ -62,7 +62,13 @@ async fn members_find_chinese_words_until_they_leave_or_it_is_removed() {
             hit["sender"].as_str(),
             hit["snippet"].as_str(),
         ),
-        (sent["id"].as_i64(), Some(direct), Some(1), Some("alice"), Some(LIVE))
+        (
+            sent["id"].as_i64(),
+            Some(direct),
+            Some(1),
+            Some("alice"),
+            Some(LIVE)
+        )
     );
     assert_eq!(hit["created_at"], sent["created_at"]);
     // Three characters and more go through the index.
@@ -70,7 +76,10 @@ async fn members_find_chinese_words_until_they_leave_or_it_is_removed() {
     // Only this conversation; someone else's is 404, as everywhere.
     let only = bob.search("直播", Some(direct), None, None).await.unwrap();
     assert_eq!(only["results"].as_array().unwrap().len(), 1);
-    assert_eq!(refused(carol.search("直播", Some(direct), None, None).await), 404);
+    assert_eq!(
+        refused(carol.search("直播", Some(direct), None, None).await),
+        404
+    );
     assert_eq!(hits(&carol, "直播").await.len(), 1);
     // Carol leaves the group: nothing of it any more.
     carol.remove_member(group, "carol").await.unwrap();
@@ -96,20 +105,32 @@ async fn bad_queries_are_refused_with_problems_at_once() {
     let c = id(&alice.open_direct("bob").await.unwrap());
     let every = r#"" * ( ) : ^ NEAR AND OR - % _ \"#;
     alice.send(c, every, None).await.unwrap();
-    alice.send(c, "near and far, 100 percent", None).await.unwrap();
+    alice
+        .send(c, "near and far, 100 percent", None)
+        .await
+        .unwrap();
 
     let started = Instant::now();
     let huge = "a".repeat(10_000);
     assert_eq!(refused(alice.search(&huge, None, None, None).await), 400);
     let huge_chinese = "直".repeat(257);
-    assert_eq!(refused(alice.search(&huge_chinese, None, None, None).await), 400);
+    assert_eq!(
+        refused(alice.search(&huge_chinese, None, None, None).await),
+        400
+    );
     assert!(started.elapsed() < Duration::from_secs(5));
     assert_eq!(refused(alice.search("", None, None, None).await), 400);
     assert_eq!(refused(alice.search("  \t ", None, None, None).await), 400);
-    assert_eq!(refused(alice.search("a\u{0}b", None, None, None).await), 400);
+    assert_eq!(
+        refused(alice.search("a\u{0}b", None, None, None).await),
+        400
+    );
     assert_eq!(refused(alice.search("ok", None, None, Some(0)).await), 400);
     assert_eq!(refused(alice.search("ok", None, None, Some(51)).await), 400);
-    assert_eq!(refused(alice.raw(Method::GET, "/api/v1/search", None).await), 400);
+    assert_eq!(
+        refused(alice.raw(Method::GET, "/api/v1/search", None).await),
+        400
+    );
     let anonymous = Client::new(&server.url).unwrap();
     assert_eq!(refused(anonymous.search("ok", None, None, None).await), 401);
 
@@ -159,7 +180,11 @@ fn the_cli_searches() {
             .env_remove("KAIFANG_TOKEN")
             .output()
             .unwrap();
-        assert!(out.status.success(), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         serde_json::from_slice::<Value>(&out.stdout).unwrap_or(Value::Null)
     };
     for h in ["alice", "bob"] {

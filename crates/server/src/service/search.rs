@@ -65,7 +65,9 @@ impl SearchService {
     /// the caller is not in; 429 past the per-user rate.
     pub async fn search(&self, caller: &Caller, req: Request) -> Result<SearchPage> {
         let text = self.checked_text(&req.q)?;
-        let limit = req.limit.unwrap_or(DEFAULT_LIMIT.min(self.settings.max_results));
+        let limit = req
+            .limit
+            .unwrap_or(DEFAULT_LIMIT.min(self.settings.max_results));
         if limit == 0 || limit > self.settings.max_results {
             return Err(Error::invalid(format!(
                 "limit is 1 to {}",
@@ -147,14 +149,20 @@ mod tests {
 
     #[test]
     fn short_texts_are_whole() {
-        assert_eq!(snippet("明天下午三点在淘宝直播间见", "直播"), "明天下午三点在淘宝直播间见");
+        assert_eq!(
+            snippet("明天下午三点在淘宝直播间见", "直播"),
+            "明天下午三点在淘宝直播间见"
+        );
     }
 
     #[test]
     fn long_texts_are_cut_around_the_match() {
         let body = format!("{}淘宝直播{}", "前".repeat(100), "后".repeat(200));
         let s = snippet(&body, "直播");
-        assert!(s.starts_with(&format!("…{}淘宝直播", "前".repeat(28))), "{s}");
+        assert!(
+            s.starts_with(&format!("…{}淘宝直播", "前".repeat(28))),
+            "{s}"
+        );
         assert!(s.ends_with("后…"), "{s}");
         assert_eq!(s.chars().count(), 122);
     }

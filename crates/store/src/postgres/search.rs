@@ -25,7 +25,11 @@ fn scope(q: &SearchQuery) -> &'static str {
     }
 }
 
-async fn collect(c: &impl deadpool_postgres::GenericClient, sql: &str, p: Params<'_>) -> Result<Vec<Message>, Error> {
+async fn collect(
+    c: &impl deadpool_postgres::GenericClient,
+    sql: &str,
+    p: Params<'_>,
+) -> Result<Vec<Message>, Error> {
     query(c, sql, p)
         .await?
         .iter()
@@ -49,7 +53,12 @@ impl Search for PgStore {
                  ORDER BY m.id DESC LIMIT $5",
                 scope(&q)
             );
-            let hits = collect(&c, &sql, &[&q.user, &q.conversation, &before, &pattern, &limit]).await?;
+            let hits = collect(
+                &c,
+                &sql,
+                &[&q.user, &q.conversation, &before, &pattern, &limit],
+            )
+            .await?;
             let next_before = full_page_next(&hits, q.limit);
             return Ok(SearchPage { hits, next_before });
         }

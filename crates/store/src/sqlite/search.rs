@@ -25,11 +25,7 @@ fn scope(q: &SearchQuery) -> &'static str {
     }
 }
 
-fn collect(
-    conn: &Connection,
-    sql: &str,
-    p: impl rusqlite::Params,
-) -> Result<Vec<Message>, Error> {
+fn collect(conn: &Connection, sql: &str, p: impl rusqlite::Params) -> Result<Vec<Message>, Error> {
     let mut stmt = conn.prepare_cached(sql)?;
     let rows = stmt.query_map(p, |r| message_from(r, 0))?;
     Ok(rows.collect::<Result<_, _>>()?)
@@ -72,7 +68,14 @@ fn short_search(conn: &Connection, q: &SearchQuery) -> Result<SearchPage, Error>
     let hits = collect(
         conn,
         &sql,
-        params![q.user, q.conversation, before, q.short_scan, pattern, q.limit],
+        params![
+            q.user,
+            q.conversation,
+            before,
+            q.short_scan,
+            pattern,
+            q.limit
+        ],
     )?;
     if let Some(next) = full_page_next(&hits, q.limit) {
         return Ok(SearchPage {
@@ -85,7 +88,11 @@ fn short_search(conn: &Connection, q: &SearchQuery) -> Result<SearchPage, Error>
         .query_row(params![q.user, q.conversation, before, q.short_scan], |r| {
             Ok((r.get(0)?, r.get(1)?))
         })?;
-    let next_before = if scanned >= q.short_scan { oldest } else { None };
+    let next_before = if scanned >= q.short_scan {
+        oldest
+    } else {
+        None
+    };
     Ok(SearchPage { hits, next_before })
 }
 
