@@ -41,7 +41,11 @@ async fn two_servers_starting_together_migrate_once() {
     let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/migrations/postgres");
     let mut files: Vec<i64> = std::fs::read_dir(dir)
         .unwrap()
-        .map(|e| e.unwrap().file_name().to_string_lossy()[..4].parse().unwrap())
+        .map(|e| {
+            e.unwrap().file_name().to_string_lossy()[..4]
+                .parse()
+                .unwrap()
+        })
         .collect();
     files.sort();
     assert_eq!(versions, files);
