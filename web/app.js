@@ -7,6 +7,7 @@ import { session, userStore } from './storage.js';
 import { Stream } from './stream.js';
 import { state, resetState, upsertConv, markRead, convTitle } from './state.js';
 import { renderList, showForm, parseHandles } from './sidebar.js';
+import { initSearch, clearSearch } from './search.js';
 import { initChat, openChat, closeChat, showMessage, showPreview, showRemoval, rerenderChat, renderHeader } from './chat.js';
 import { initMembers, renderMembers, toggle as toggleMembers } from './members.js';
 import { backoff } from './util.js';
@@ -145,6 +146,7 @@ async function loadConversations() {
 async function enterApp() {
   const me = await api('GET', '/me');
   resetState();
+  clearSearch();
   state.me = me;
   state.store = userStore(me.handle);
   // Take the cursor before the list: whatever happens in between arrives
@@ -319,6 +321,7 @@ function fillLanguages(select) {
 }
 
 function wire() {
+  initSearch(open);
   fillLanguages($('#lang-auth'));
   fillLanguages($('#lang-main'));
   onLangChange((code) => {

@@ -320,6 +320,29 @@ impl Client {
         self.call(self.http.get(url)).await
     }
 
+    /// A page of search hits: messages of the caller's conversations that
+    /// contain `q`, newest first.
+    pub async fn search(
+        &self,
+        q: &str,
+        conversation: Option<i64>,
+        before: Option<i64>,
+        limit: Option<u32>,
+    ) -> Result<Value, Error> {
+        let mut url = self.url("/api/v1/search")?;
+        url.query_pairs_mut().append_pair("q", q);
+        for (name, value) in [
+            ("conversation", conversation),
+            ("before", before),
+            ("limit", limit.map(i64::from)),
+        ] {
+            if let Some(v) = value {
+                url.query_pairs_mut().append_pair(name, &v.to_string());
+            }
+        }
+        self.call(self.http.get(url)).await
+    }
+
     /// Long poll for events.
     pub async fn poll(&self, since: Option<&str>, timeout_ms: u64) -> Result<Value, Error> {
         let mut url = self.url("/api/v1/events")?;

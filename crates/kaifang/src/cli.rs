@@ -92,6 +92,20 @@ pub enum Command {
         #[arg(long, default_value_t = 50)]
         limit: u32,
     },
+    /// Searches the messages of your conversations, newest first.
+    Search {
+        /// The text, taken literally (Chinese words of two characters too).
+        query: String,
+        /// Only this conversation.
+        #[arg(long)]
+        conversation: Option<i64>,
+        /// Only messages before this id (a page's `next_before`).
+        #[arg(long)]
+        before: Option<i64>,
+        /// How many (default 20).
+        #[arg(long)]
+        limit: Option<u32>,
+    },
     /// The link engine, offline: what would happen to the links of a text.
     #[command(subcommand)]
     Links(LinksCommand),

@@ -231,6 +231,18 @@ async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
                     .await?,
             )?;
         }
+        Command::Search {
+            query,
+            conversation,
+            before,
+            limit,
+        } => {
+            print(
+                &s.signed_in()?
+                    .search(&query, conversation, before, limit)
+                    .await?,
+            )?;
+        }
         Command::Policy(cmd) => crate::governance::policy(s.signed_in()?, &cmd).await?,
         Command::Report(cmd) => crate::governance::report(s.signed_in()?, &cmd).await?,
         Command::Admin(cmd) => crate::admin::online(s.signed_in()?, &cmd).await?,

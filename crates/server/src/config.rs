@@ -49,6 +49,8 @@ pub struct Settings {
     pub metrics: MetricsSettings,
     /// Everyday chat: mentions, typing indicators.
     pub chat: ChatSettings,
+    /// Searching messages.
+    pub search: SearchSettings,
 }
 
 impl Default for Settings {
@@ -69,6 +71,7 @@ impl Default for Settings {
             log: LogSettings::default(),
             metrics: MetricsSettings::default(),
             chat: ChatSettings::default(),
+            search: SearchSettings::default(),
         }
     }
 }
@@ -696,6 +699,36 @@ impl Default for PreviewSettings {
             allow_addresses: Vec::new(),
             resolve: Default::default(),
             system_dns: true,
+        }
+    }
+}
+
+/// Searching messages (docs/search.md).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SearchSettings {
+    /// Longest query, in characters (default 256); longer is a 400.
+    pub max_query_chars: usize,
+    /// Most hits per page (default 50); a larger `limit` is a 400.
+    pub max_results: u32,
+    /// A query of one or two characters, which the trigram index cannot
+    /// serve, looks through at most this many of the newest messages per
+    /// page (default 20,000); the page says where to go on.
+    pub short_query_scan: u32,
+    /// Sustained searches per user per second (default 5; 429 beyond).
+    pub queries_per_second: u32,
+    /// Burst of searches per user (default 20).
+    pub queries_burst: u32,
+}
+
+impl Default for SearchSettings {
+    fn default() -> Self {
+        Self {
+            max_query_chars: 256,
+            max_results: 50,
+            short_query_scan: 20_000,
+            queries_per_second: 5,
+            queries_burst: 20,
         }
     }
 }

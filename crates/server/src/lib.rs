@@ -28,8 +28,8 @@ use std::time::Duration;
 
 use axum::extract::FromRef;
 use kaifang_store::{
-    Administration, Governance, PgConfig, PgStore, ReadState, SqliteConfig, SqliteStore, Store,
-    User,
+    Administration, Governance, PgConfig, PgStore, ReadState, Search, SqliteConfig, SqliteStore,
+    Store, User,
 };
 use tokio::net::TcpListener;
 
@@ -38,8 +38,8 @@ use tokio::net::TcpListener;
 pub use config::ChatSettings;
 pub use config::{
     AuthSettings, BusSettings, Cidr, GovernanceSettings, HttpSettings, Limits, LinkSettings,
-    LogFormat, LogSettings, PreviewSettings, ProxyHeader, Registration, Settings, StorageSettings,
-    StreamSettings,
+    LogFormat, LogSettings, PreviewSettings, ProxyHeader, Registration, SearchSettings, Settings,
+    StorageSettings, StreamSettings,
 };
 use hub::Hub;
 use metrics::Metrics;
@@ -53,6 +53,7 @@ use service::governance::GovernanceService;
 pub use service::links::Links;
 use service::messaging::Messaging;
 use service::previews::Previews;
+use service::search::SearchService;
 pub use startup::StartError;
 
 /// Milliseconds since the Unix epoch, now: the server's one clock.
@@ -83,6 +84,8 @@ pub struct AppState {
     pub admins: Arc<Admins>,
     /// Read markers, mutes, read receipts, typing.
     pub chat: Arc<ChatState>,
+    /// Searching messages.
+    pub search: Arc<SearchService>,
     /// Counters.
     pub metrics: Arc<Metrics>,
     /// One permit per open WebSocket stream (`stream.max_connections`).
@@ -100,6 +103,7 @@ struct Stores {
     governance: Arc<dyn Governance>,
     administration: Arc<dyn Administration>,
     read_state: Arc<dyn ReadState>,
+    search: Arc<dyn Search>,
     sqlite: Option<Arc<SqliteStore>>,
 }
 
@@ -120,6 +124,7 @@ async fn open_store(
             governance: store.clone(),
             administration: store.clone(),
             read_state: store.clone(),
+            search: store.clone(),
             sqlite: Some(store),
         });
     }
@@ -133,7 +138,8 @@ async fn open_store(
         store: store.clone(),
         governance: store.clone(),
         administration: store.clone(),
-        read_state: store,
+        read_state: store.clone(),
+        search: store,
         sqlite: None,
     })
 }
@@ -210,6 +216,7 @@ impl Server {
             governance: governance_store,
             administration,
             read_state,
+            search,
             sqlite,
         } = open_store(&settings, sink).await?;
         let metrics = Arc::new(Metrics::default());
@@ -286,8 +293,15 @@ impl Server {
             &settings.chat,
             settings.limits.rate_limit_keys,
         ));
+        let search = Arc::new(SearchService::new(
+            store.clone(),
+            search,
+            settings.search.clone(),
+            settings.limits.rate_limit_keys,
+        ));
         let state = AppState {
             chat,
+            search,
             accounts,
             conversations: Arc::new(Conversations::new(store.clone(), settings.limits.clone())),
             messaging: Arc::new(

@@ -1,7 +1,7 @@
 //! Kaifang's storage layer.
 //!
 //! The server talks to storage only through the [`Store`], [`Governance`],
-//! [`Administration`] and [`ReadState`] traits, and storage errors name no database
+//! [`Administration`], [`ReadState`] and [`Search`] traits, and storage errors name no database
 //! library, so the API handlers do not depend on the backend. Two backends
 //! implement them: the embedded default, [`SqliteStore`], keeps every
 //! write on one thread that groups concurrent writes into one transaction;
@@ -30,6 +30,7 @@ mod membership;
 mod model;
 mod postgres;
 mod read_state;
+mod search;
 mod sqlite;
 mod store;
 
@@ -44,5 +45,6 @@ pub use model::{
 };
 pub use postgres::{PgConfig, PgStore};
 pub use read_state::{ReadMarker, ReadState};
+pub use search::{INDEXED_QUERY_CHARS, Search, SearchPage, SearchQuery};
 pub use sqlite::{SqliteConfig, SqliteStore, maintenance as sqlite_maintenance};
 pub use store::{EventSink, Store};

@@ -37,7 +37,18 @@ async fn two_servers_starting_together_migrate_once() {
         .iter()
         .map(|r| r.get(0))
         .collect();
-    assert_eq!(versions, [1, 2, 3, 4, 5, 6, 7]);
+    // Each migration file once: the numbers the files start with.
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/migrations/postgres");
+    let mut files: Vec<i64> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| {
+            e.unwrap().file_name().to_string_lossy()[..4]
+                .parse()
+                .unwrap()
+        })
+        .collect();
+    files.sort();
+    assert_eq!(versions, files);
     drop((a, b, client));
 }
 

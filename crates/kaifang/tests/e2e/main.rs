@@ -29,6 +29,7 @@ mod previews;
 mod privileges;
 mod proxies;
 mod replay;
+mod search;
 mod server;
 mod shutdown;
 mod signin;

@@ -14,6 +14,7 @@ pub mod links;
 pub mod messages;
 pub mod operators;
 pub mod previews;
+pub mod search;
 pub mod stream;
 pub mod system;
 
@@ -53,6 +54,7 @@ use crate::error::{ApiError, REQUEST_ID};
         operators::remove_message,
         chat_state::mark_read, chat_state::mute, chat_state::unmute, chat_state::typing,
         chat_state::read_receipts, chat_state::set_read_receipts,
+        search::search,
     ),
     modifiers(&BearerAuth),
 )]
@@ -150,6 +152,7 @@ pub fn routes(state: AppState) -> Router {
             "/me/read-receipts",
             get(chat_state::read_receipts).put(chat_state::set_read_receipts),
         )
+        .route("/search", get(search::search))
         .route("/openapi.json", get(system::openapi))
         .fallback(|| async { ApiError::not_found("endpoint") })
         // Last, so that it covers every route above.

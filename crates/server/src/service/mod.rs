@@ -12,3 +12,4 @@ pub mod mentions;
 pub mod messaging;
 mod passwords;
 pub mod previews;
+pub mod search;

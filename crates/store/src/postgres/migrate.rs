@@ -32,6 +32,7 @@ const MIGRATIONS: &[(u32, &str)] = &[
         7,
         include_str!("../../migrations/postgres/0007_read_state.sql"),
     ),
+    (8, include_str!("../../migrations/postgres/0008_search.sql")),
 ];
 
 /// The advisory-lock key that guards migrations (any constant distinct from

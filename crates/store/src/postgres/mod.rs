@@ -19,6 +19,7 @@ mod governance;
 mod migrate;
 mod read;
 mod read_state;
+mod search;
 mod write;
 mod writer;
 

@@ -201,10 +201,10 @@ pub(super) async fn all_memberships<C: GenericClient>(
         .collect()
 }
 
-const MESSAGE_COLUMNS: &str = "m.id, m.conversation_id, m.seq, m.sender_id, u.handle, m.body, \
+pub(super) const MESSAGE_COLUMNS: &str = "m.id, m.conversation_id, m.seq, m.sender_id, u.handle, m.body, \
      m.created_at, m.client_txn_id, m.links, m.previews, m.removed_at, m.mentions";
 
-fn message_from(row: &Row, at: usize) -> Result<Message, Error> {
+pub(super) fn message_from(row: &Row, at: usize) -> Result<Message, Error> {
     Ok(Message {
         id: row.try_get(at)?,
         conversation_id: row.try_get(at + 1)?,

@@ -56,6 +56,11 @@ pub(super) const MIGRATIONS: &[Migration] = &[
         "read_state",
         include_str!("../../migrations/sqlite/0007_read_state.sql"),
     ),
+    m(
+        8,
+        "search",
+        include_str!("../../migrations/sqlite/0008_search.sql"),
+    ),
 ];
 
 /// Versions up to this one were recorded only in `user_version`: a

@@ -7,6 +7,7 @@ pub mod maintenance;
 mod migrate;
 mod read;
 mod read_state;
+mod search;
 mod writer;
 
 use std::path::PathBuf;

@@ -149,10 +149,10 @@ pub(super) fn all_memberships(
     .collect()
 }
 
-const MESSAGE_COLUMNS: &str = "m.id, m.conversation_id, m.seq, m.sender_id, u.handle, m.body, \
+pub(super) const MESSAGE_COLUMNS: &str = "m.id, m.conversation_id, m.seq, m.sender_id, u.handle, m.body, \
      m.created_at, m.client_txn_id, m.links, m.previews, m.removed_at, m.mentions";
 
-fn message_from(row: &Row<'_>, at: usize) -> rusqlite::Result<Message> {
+pub(super) fn message_from(row: &Row<'_>, at: usize) -> rusqlite::Result<Message> {
     Ok(Message {
         id: row.get(at)?,
         conversation_id: row.get(at + 1)?,

@@ -12,8 +12,8 @@
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use kaifang_store::{
-    Administration, Event, Governance, PgConfig, PgStore, ReadState, SqliteConfig, SqliteStore,
-    Store,
+    Administration, Event, Governance, PgConfig, PgStore, ReadState, Search, SqliteConfig,
+    SqliteStore, Store,
 };
 use tokio::sync::mpsc;
 
@@ -42,8 +42,8 @@ macro_rules! on_every_backend {
 }
 
 /// Every storage trait, so that a test holds one object.
-pub trait AnyStore: Store + Governance + Administration + ReadState {}
-impl<T: Store + Governance + Administration + ReadState> AnyStore for T {}
+pub trait AnyStore: Store + Governance + Administration + ReadState + Search {}
+impl<T: Store + Governance + Administration + ReadState + Search> AnyStore for T {}
 
 #[derive(Debug, Clone, Copy)]
 pub enum Backend {
