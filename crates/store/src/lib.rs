@@ -24,6 +24,8 @@
 #![deny(missing_docs)]
 
 mod administration;
+mod attachments;
+mod blobs;
 mod error;
 mod governance;
 mod membership;
@@ -33,6 +35,8 @@ mod sqlite;
 mod store;
 
 pub use administration::{Account, Administration, Invite, InvitedSignUp, refusal};
+pub use attachments::{Attachment, AttachmentRef, Attachments, NewAttachment};
+pub use blobs::{BlobId, BlobStore, FsBlobStore};
 pub use error::{BackendError, Error};
 pub use governance::{Activation, AuditEntry, Governance, PolicyVersion, ShareCount};
 pub use membership::{MemberChange, check_member_change};
@@ -41,6 +45,6 @@ pub use model::{
     EventBody, EventId, LinkShare, Member, MemberEvent, Message, NewMessage, Role, Timestamp, User,
     UserAuth, UserId,
 };
-pub use postgres::{PgConfig, PgStore};
+pub use postgres::{PgBlobStore, PgConfig, PgStore};
 pub use sqlite::{SqliteConfig, SqliteStore, maintenance as sqlite_maintenance};
 pub use store::{EventSink, Store};

@@ -167,6 +167,10 @@ pub struct Message {
     /// When an operator administrator removed it; its text, links and
     /// previews are then gone (empty) and clients show a placeholder.
     pub removed_at: Option<Timestamp>,
+    /// The files it carries, as a JSON array of [`crate::AttachmentRef`]
+    /// (`None`: none).
+    #[serde(default)]
+    pub attachments: Option<String>,
 }
 
 /// What a client asks to append.
@@ -184,6 +188,10 @@ pub struct NewMessage {
     pub links: String,
     /// One log row per decided link, written in the same transaction.
     pub shares: Vec<LinkShare>,
+    /// Ids of the sender's unsent uploads into this conversation that the
+    /// message carries, in order; bound in the same transaction (any other
+    /// id fails the send with [`crate::Error::NotFound`]).
+    pub attachments: Vec<i64>,
 }
 
 /// One decided link, as the link-share log keeps it (no text, no path).

@@ -28,6 +28,10 @@ const MIGRATIONS: &[(u32, &str)] = &[
         6,
         include_str!("../../migrations/postgres/0006_administration.sql"),
     ),
+    (
+        10,
+        include_str!("../../migrations/postgres/0010_attachments.sql"),
+    ),
 ];
 
 /// The advisory-lock key that guards migrations (any constant distinct from

@@ -202,7 +202,7 @@ pub(super) async fn all_memberships<C: GenericClient>(
 }
 
 const MESSAGE_COLUMNS: &str = "m.id, m.conversation_id, m.seq, m.sender_id, u.handle, m.body, \
-     m.created_at, m.client_txn_id, m.links, m.previews, m.removed_at";
+     m.created_at, m.client_txn_id, m.links, m.previews, m.removed_at, m.attachments";
 
 fn message_from(row: &Row, at: usize) -> Result<Message, Error> {
     Ok(Message {
@@ -217,6 +217,7 @@ fn message_from(row: &Row, at: usize) -> Result<Message, Error> {
         links: row.try_get(at + 8)?,
         previews: row.try_get(at + 9)?,
         removed_at: row.try_get(at + 10)?,
+        attachments: row.try_get(at + 11)?,
     })
 }
 

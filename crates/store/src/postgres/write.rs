@@ -448,6 +448,14 @@ pub(super) async fn append_message<C: GenericClient>(
     )
     .await?
     .try_get(0)?;
+    let attachments = super::attachments::bind(
+        c,
+        id,
+        new.conversation_id,
+        new.sender_id,
+        &new.attachments,
+    )
+    .await?;
     for share in &new.shares {
         log_share(c, share, Some(id)).await?;
     }
@@ -464,6 +472,7 @@ pub(super) async fn append_message<C: GenericClient>(
         links: new.links,
         previews: None,
         removed_at: None,
+        attachments,
     };
     events.push(Event {
         id: event_id,

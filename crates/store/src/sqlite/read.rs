@@ -150,7 +150,7 @@ pub(super) fn all_memberships(
 }
 
 const MESSAGE_COLUMNS: &str = "m.id, m.conversation_id, m.seq, m.sender_id, u.handle, m.body, \
-     m.created_at, m.client_txn_id, m.links, m.previews, m.removed_at";
+     m.created_at, m.client_txn_id, m.links, m.previews, m.removed_at, m.attachments";
 
 fn message_from(row: &Row<'_>, at: usize) -> rusqlite::Result<Message> {
     Ok(Message {
@@ -165,6 +165,7 @@ fn message_from(row: &Row<'_>, at: usize) -> rusqlite::Result<Message> {
         links: row.get(at + 8)?,
         previews: row.get(at + 9)?,
         removed_at: row.get(at + 10)?,
+        attachments: row.get(at + 11)?,
     })
 }
 

@@ -534,6 +534,13 @@ pub(super) fn append_message(
         created_at
     ])?;
     let id = conn.last_insert_rowid();
+    let attachments = super::attachments::bind(
+        conn,
+        id,
+        new.conversation_id,
+        new.sender_id,
+        &new.attachments,
+    )?;
     for share in &new.shares {
         log_share(conn, share, Some(id))?;
     }
@@ -550,6 +557,7 @@ pub(super) fn append_message(
         links: new.links,
         previews: None,
         removed_at: None,
+        attachments,
     };
     events.push(Event {
         id: event_id,
