@@ -28,14 +28,15 @@ use std::time::Duration;
 
 use axum::extract::FromRef;
 use kaifang_store::{
-    Administration, Governance, PgConfig, PgStore, SqliteConfig, SqliteStore, Store, User,
+    Administration, Attachments, BlobStore, FsBlobStore, Governance, PgConfig, PgStore,
+    SqliteConfig, SqliteStore, Store, User,
 };
 use tokio::net::TcpListener;
 
 // The public surface: what the binary, the benchmarks and embedders use.
 // Everything else is private, so that it can change without notice.
 pub use config::{
-    AuthSettings, BusSettings, Cidr, GovernanceSettings, HttpSettings, Limits, LinkSettings,
+    AttachmentSettings, AuthSettings, BusSettings, Cidr, GovernanceSettings, HttpSettings, Limits, LinkSettings,
     LogFormat, LogSettings, PreviewSettings, ProxyHeader, Registration, Settings, StorageSettings,
     StreamSettings,
 };
@@ -43,6 +44,7 @@ use hub::Hub;
 use metrics::Metrics;
 use service::accounts::Accounts;
 use service::admins::Admins;
+use service::attachments::AttachmentService;
 use service::conversations::Conversations;
 pub use service::error::Error as ServiceError;
 use service::events::Events;
@@ -78,6 +80,8 @@ pub struct AppState {
     pub governance: Arc<GovernanceService>,
     /// Granting and revoking operator administrators.
     pub admins: Arc<Admins>,
+    /// Uploads and downloads of attachments.
+    pub attachments: Arc<AttachmentService>,
     /// Counters.
     pub metrics: Arc<Metrics>,
     /// One permit per open WebSocket stream (`stream.max_connections`).
@@ -94,6 +98,9 @@ struct Stores {
     store: Arc<dyn Store>,
     governance: Arc<dyn Governance>,
     administration: Arc<dyn Administration>,
+    attachments: Arc<dyn Attachments>,
+    /// A folder beside the SQLite database, or PostgreSQL itself.
+    blobs: Arc<dyn BlobStore>,
     sqlite: Option<Arc<SqliteStore>>,
 }
 
@@ -113,6 +120,8 @@ async fn open_store(
             store: store.clone(),
             governance: store.clone(),
             administration: store.clone(),
+            attachments: store.clone(),
+            blobs: Arc::new(FsBlobStore::open(settings.blob_dir())?),
             sqlite: Some(store),
         });
     }
@@ -125,7 +134,9 @@ async fn open_store(
     Ok(Stores {
         store: store.clone(),
         governance: store.clone(),
-        administration: store,
+        administration: store.clone(),
+        attachments: store.clone(),
+        blobs: Arc::new(store.blob_store()),
         sqlite: None,
     })
 }
@@ -201,8 +212,17 @@ impl Server {
             store,
             governance: governance_store,
             administration,
+            attachments,
+            blobs,
             sqlite,
         } = open_store(&settings, sink).await?;
+        let attachments = Arc::new(AttachmentService::new(
+            store.clone(),
+            attachments,
+            blobs,
+            settings.attachments.clone(),
+        ));
+        tokio::spawn(attachments.clone().run());
         let metrics = Arc::new(Metrics::default());
         // In a cluster, the position is read before the memberships: the
         // events in between are applied again, which leaves them as they are.
@@ -279,11 +299,13 @@ impl Server {
                 previews.clone(),
                 metrics.clone(),
                 settings.limits.clone(),
+                settings.attachments.max_per_message,
             )),
             links,
             previews,
             governance,
             admins,
+            attachments,
             events,
             bus,
             metrics,

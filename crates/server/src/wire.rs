@@ -31,6 +31,10 @@ pub struct MessageView<'a> {
     /// An operator administrator removed it: `body`, `links` and
     /// `previews` are empty; show "removed by an administrator".
     pub removed: bool,
+    /// The files it carries: `{id, name, content_type, size, thumbnail,
+    /// width, height}` each (download at `/api/v1/attachments/{id}`).
+    #[schema(value_type = Vec<Object>)]
+    pub attachments: &'a RawValue,
 }
 
 /// RFC 3339 with milliseconds, from Unix milliseconds.
@@ -67,6 +71,10 @@ impl<'a> MessageView<'a> {
             links: raw(&m.links, "[]"),
             previews: raw(m.previews.as_deref().unwrap_or("{}"), "{}"),
             removed: m.removed_at.is_some(),
+            attachments: match (&m.attachments, m.removed_at) {
+                (Some(list), None) => raw(list, "[]"),
+                _ => raw("[]", "[]"),
+            },
         }
     }
 }

@@ -2,6 +2,7 @@
 //! generated from the handlers' annotations.
 pub mod accounts;
 pub mod admin;
+pub mod attachments;
 pub mod administrators;
 mod body;
 mod contract;
@@ -50,6 +51,7 @@ use crate::error::{ApiError, REQUEST_ID};
         operators::create_invite, operators::invites, operators::revoke_invite,
         operators::users, operators::suspend, operators::restore, operators::reset_password,
         operators::remove_message,
+        attachments::upload, attachments::download, attachments::thumbnail,
     ),
     modifiers(&BearerAuth),
 )]
@@ -73,6 +75,7 @@ pub fn routes(state: AppState) -> Router {
     let caps = body::BodyCaps {
         max_body,
         max_drain: state.settings.limits.max_drain_bytes,
+        max_upload: state.settings.attachments.max_bytes,
         drain_time: std::time::Duration::from_millis(state.settings.limits.drain_timeout_ms),
     };
     let metrics = state.metrics.clone();
@@ -137,6 +140,12 @@ pub fn routes(state: AppState) -> Router {
             "/admin/users/{handle}/password-reset",
             post(operators::reset_password),
         )
+        .route(
+            "/conversations/{id}/attachments",
+            post(attachments::upload),
+        )
+        .route("/attachments/{id}", get(attachments::download))
+        .route("/attachments/{id}/thumbnail", get(attachments::thumbnail))
         .route("/openapi.json", get(system::openapi))
         .fallback(|| async { ApiError::not_found("endpoint") })
         // Last, so that it covers every route above.

@@ -2,11 +2,13 @@
 //! and answer; services decide.
 pub mod accounts;
 pub mod admins;
+pub mod attachments;
 pub mod conversations;
 pub mod error;
 pub mod events;
 pub mod governance;
 pub mod links;
+pub mod media;
 pub mod messaging;
 mod passwords;
 pub mod previews;
