@@ -333,7 +333,12 @@ impl Client {
 
     /// Uploads a file's bytes into a conversation (the server sniffs the
     /// type); the answer's `id` goes into [`Client::send_with`].
-    pub async fn upload(&self, conversation: i64, name: &str, bytes: Vec<u8>) -> Result<Value, Error> {
+    pub async fn upload(
+        &self,
+        conversation: i64,
+        name: &str,
+        bytes: Vec<u8>,
+    ) -> Result<Value, Error> {
         let mut url = self.url(&format!("/api/v1/conversations/{conversation}/attachments"))?;
         url.query_pairs_mut().append_pair("name", name);
         self.call(

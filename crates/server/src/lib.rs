@@ -36,9 +36,9 @@ use tokio::net::TcpListener;
 // The public surface: what the binary, the benchmarks and embedders use.
 // Everything else is private, so that it can change without notice.
 pub use config::{
-    AttachmentSettings, AuthSettings, BusSettings, Cidr, GovernanceSettings, HttpSettings, Limits, LinkSettings,
-    LogFormat, LogSettings, PreviewSettings, ProxyHeader, Registration, Settings, StorageSettings,
-    StreamSettings,
+    AttachmentSettings, AuthSettings, BusSettings, Cidr, GovernanceSettings, HttpSettings, Limits,
+    LinkSettings, LogFormat, LogSettings, PreviewSettings, ProxyHeader, Registration, Settings,
+    StorageSettings, StreamSettings,
 };
 use hub::Hub;
 use metrics::Metrics;

@@ -1,7 +1,8 @@
 //! Kaifang's storage layer.
 //!
-//! The server talks to storage only through the [`Store`], [`Governance`]
-//! and [`Administration`] traits, and storage errors name no database
+//! The server talks to storage only through the [`Store`], [`Governance`],
+//! [`Administration`] and [`Attachments`] traits (and attachment bytes
+//! through [`BlobStore`]), and storage errors name no database
 //! library, so the API handlers do not depend on the backend. Two backends
 //! implement them: the embedded default, [`SqliteStore`], keeps every
 //! write on one thread that groups concurrent writes into one transaction;

@@ -76,15 +76,27 @@ fn refs(json: Option<&str>) -> Vec<AttachmentRef> {
 async fn uploads_are_bound_to_one_message_of_their_uploader(backend: Backend) {
     let mut f = open(backend).await;
     let s = &f.store;
-    let alice = s.create_user("alice", "A", "h", AdminGrant::No).await.unwrap();
-    let bob = s.create_user("bob", "B", "h", AdminGrant::No).await.unwrap();
-    let carol = s.create_user("carol", "C", "h", AdminGrant::No).await.unwrap();
+    let alice = s
+        .create_user("alice", "A", "h", AdminGrant::No)
+        .await
+        .unwrap();
+    let bob = s
+        .create_user("bob", "B", "h", AdminGrant::No)
+        .await
+        .unwrap();
+    let carol = s
+        .create_user("carol", "C", "h", AdminGrant::No)
+        .await
+        .unwrap();
     let (c, _) = s.open_direct(alice.id, bob.id).await.unwrap();
     let blob = BlobId::of(b"cat");
 
     let outsider = s.create_attachment(upload(c.id, carol.id, &blob, 1)).await;
     assert!(matches!(outsider, Err(Error::NotFound("conversation"))));
-    let a = s.create_attachment(upload(c.id, alice.id, &blob, 1)).await.unwrap();
+    let a = s
+        .create_attachment(upload(c.id, alice.id, &blob, 1))
+        .await
+        .unwrap();
     assert_eq!((a.message_id, &a.blob), (None, &blob));
     assert_eq!(s.attachment(a.id).await.unwrap(), Some(a.clone()));
 
@@ -94,7 +106,11 @@ async fn uploads_are_bound_to_one_message_of_their_uploader(backend: Backend) {
     assert!(s.messages(c.id, None, 10).await.unwrap().is_empty());
 
     while f.events.try_recv().is_ok() {}
-    let (m, _) = f.store.append_message(send(c.id, alice.id, vec![a.id])).await.unwrap();
+    let (m, _) = f
+        .store
+        .append_message(send(c.id, alice.id, vec![a.id]))
+        .await
+        .unwrap();
     let listed = refs(m.attachments.as_deref());
     assert_eq!(listed.len(), 1);
     assert_eq!(
@@ -113,7 +129,10 @@ async fn uploads_are_bound_to_one_message_of_their_uploader(backend: Backend) {
     assert!(matches!(&last.body, EventBody::Message(x) if x.attachments == m.attachments));
 
     // Sent once: a second send of it is refused.
-    let again = f.store.append_message(send(c.id, alice.id, vec![a.id])).await;
+    let again = f
+        .store
+        .append_message(send(c.id, alice.id, vec![a.id]))
+        .await;
     assert!(matches!(again, Err(Error::NotFound("attachment"))));
     let bound = f.store.attachment(a.id).await.unwrap().unwrap();
     assert_eq!(bound.message_id, Some(m.id));
@@ -124,17 +143,32 @@ async fn uploads_are_bound_to_one_message_of_their_uploader(backend: Backend) {
 async fn blobs_are_released_with_their_last_record(backend: Backend) {
     let f = open(backend).await;
     let s = &f.store;
-    let alice = s.create_user("alice", "A", "h", AdminGrant::No).await.unwrap();
-    let bob = s.create_user("bob", "B", "h", AdminGrant::No).await.unwrap();
+    let alice = s
+        .create_user("alice", "A", "h", AdminGrant::No)
+        .await
+        .unwrap();
+    let bob = s
+        .create_user("bob", "B", "h", AdminGrant::No)
+        .await
+        .unwrap();
     let (c, _) = s.open_direct(alice.id, bob.id).await.unwrap();
     let (shared, own, thumb) = (BlobId::of(b"1"), BlobId::of(b"2"), BlobId::of(b"3"));
 
-    let sent = s.create_attachment(upload(c.id, alice.id, &shared, 100)).await.unwrap();
+    let sent = s
+        .create_attachment(upload(c.id, alice.id, &shared, 100))
+        .await
+        .unwrap();
     let mut with_thumb = upload(c.id, alice.id, &own, 100);
     with_thumb.thumbnail = Some(thumb.clone());
     let sent2 = s.create_attachment(with_thumb).await.unwrap();
-    let unsent_old = s.create_attachment(upload(c.id, bob.id, &shared, 100)).await.unwrap();
-    let unsent_new = s.create_attachment(upload(c.id, bob.id, &own, 300)).await.unwrap();
+    let unsent_old = s
+        .create_attachment(upload(c.id, bob.id, &shared, 100))
+        .await
+        .unwrap();
+    let unsent_new = s
+        .create_attachment(upload(c.id, bob.id, &own, 300))
+        .await
+        .unwrap();
     let (m, _) = s
         .append_message(send(c.id, alice.id, vec![sent.id, sent2.id]))
         .await
@@ -155,7 +189,12 @@ async fn blobs_are_released_with_their_last_record(backend: Backend) {
     assert!(s.attachment(unsent_new.id).await.unwrap().is_some());
     let expired = s.expire_unsent_attachments(301, 100).await.unwrap();
     assert_eq!(expired, vec![own]);
-    assert!(s.expire_unsent_attachments(i64::MAX, 100).await.unwrap().is_empty());
+    assert!(
+        s.expire_unsent_attachments(i64::MAX, 100)
+            .await
+            .unwrap()
+            .is_empty()
+    );
 }
 
 on_every_backend!(

@@ -13,7 +13,9 @@ use crate::{TestServer, id, status, user};
 /// A JPEG of `w`×`h` with an EXIF block (APP1) holding a GPS latitude of
 /// 48° 51' 24.00" N, written right after the start-of-image marker.
 fn jpeg_with_gps(w: u32, h: u32) -> Vec<u8> {
-    let img = image::RgbImage::from_fn(w, h, |x, y| image::Rgb([(x % 256) as u8, (y % 256) as u8, 90]));
+    let img = image::RgbImage::from_fn(w, h, |x, y| {
+        image::Rgb([(x % 256) as u8, (y % 256) as u8, 90])
+    });
     let mut plain = Cursor::new(Vec::new());
     image::DynamicImage::ImageRgb8(img)
         .write_to(&mut plain, image::ImageFormat::Jpeg)
@@ -126,7 +128,10 @@ async fn images_lose_their_location_and_only_members_download() {
     assert_eq!(up.status(), StatusCode::CREATED);
     let image: serde_json::Value = up.json().await.unwrap();
     assert_eq!(image["content_type"], "image/jpeg");
-    assert_eq!((image["width"].as_i64(), image["height"].as_i64()), (Some(800), Some(600)));
+    assert_eq!(
+        (image["width"].as_i64(), image["height"].as_i64()),
+        (Some(800), Some(600))
+    );
     assert_eq!(image["thumbnail"], true);
 
     // An SVG claiming to be a PNG is a download of unknown bytes.
@@ -148,7 +153,12 @@ async fn images_lose_their_location_and_only_members_download() {
     assert_eq!(listed[1]["name"], "logo.svg");
 
     // Bob, a member, gets the photo re-encoded: no EXIF, no latitude.
-    let got = get(&server, Some(&bob), &format!("/api/v1/attachments/{}", id(&image))).await;
+    let got = get(
+        &server,
+        Some(&bob),
+        &format!("/api/v1/attachments/{}", id(&image)),
+    )
+    .await;
     assert_eq!(got.status(), StatusCode::OK);
     assert_eq!(header(&got, "content-type"), "image/jpeg");
     assert!(header(&got, "content-disposition").starts_with("inline;"));
@@ -156,17 +166,30 @@ async fn images_lose_their_location_and_only_members_download() {
     assert!(header(&got, "content-security-policy").starts_with("sandbox"));
     let bytes = got.bytes().await.unwrap();
     assert!(!contains(&bytes, b"Exif"), "an EXIF block survived");
-    assert!(!contains(&bytes, &latitude_bytes()), "the latitude survived");
+    assert!(
+        !contains(&bytes, &latitude_bytes()),
+        "the latitude survived"
+    );
     let decoded = image::load_from_memory(&bytes).unwrap();
     assert_eq!((decoded.width(), decoded.height()), (800, 600));
 
-    let thumb = get(&server, Some(&bob), &format!("/api/v1/attachments/{}/thumbnail", id(&image))).await;
+    let thumb = get(
+        &server,
+        Some(&bob),
+        &format!("/api/v1/attachments/{}/thumbnail", id(&image)),
+    )
+    .await;
     assert_eq!(thumb.status(), StatusCode::OK);
     let t = image::load_from_memory(&thumb.bytes().await.unwrap()).unwrap();
     assert_eq!((t.width(), t.height()), (320, 240));
 
     // The SVG comes back as it went, but only as a sandboxed download.
-    let got = get(&server, Some(&bob), &format!("/api/v1/attachments/{}", id(&file))).await;
+    let got = get(
+        &server,
+        Some(&bob),
+        &format!("/api/v1/attachments/{}", id(&file)),
+    )
+    .await;
     assert_eq!(header(&got, "content-type"), "application/octet-stream");
     assert!(header(&got, "content-disposition").starts_with("attachment;"));
     assert!(header(&got, "content-disposition").contains("logo.svg"));
@@ -181,8 +204,16 @@ async fn images_lose_their_location_and_only_members_download() {
         format!("/api/v1/attachments/{}/thumbnail", id(&image)),
         "/api/v1/attachments/999999".to_owned(),
     ] {
-        assert_eq!(get(&server, Some(&carol), &path).await.status(), StatusCode::NOT_FOUND, "{path}");
-        assert_eq!(get(&server, None, &path).await.status(), StatusCode::UNAUTHORIZED, "{path}");
+        assert_eq!(
+            get(&server, Some(&carol), &path).await.status(),
+            StatusCode::NOT_FOUND,
+            "{path}"
+        );
+        assert_eq!(
+            get(&server, None, &path).await.status(),
+            StatusCode::UNAUTHORIZED,
+            "{path}"
+        );
     }
     let up = upload_as(&server, &carol, c, "x.png", "image/png", png(4, 4)).await;
     assert_eq!(up.status(), StatusCode::NOT_FOUND);
@@ -192,7 +223,10 @@ async fn images_lose_their_location_and_only_members_download() {
     let mine = alice.upload(c, "again.png", png(4, 4)).await.unwrap();
     assert_eq!(status(bob.send_with(c, "", &[id(&mine)]).await), 404);
     assert_eq!(status(alice.send_with(c, "", &[id(&image)]).await), 404);
-    assert_eq!(status(alice.send_with(c, "", &[id(&mine), id(&mine)]).await), 400);
+    assert_eq!(
+        status(alice.send_with(c, "", &[id(&mine), id(&mine)]).await),
+        400
+    );
     assert_eq!(status(alice.send(c, " ", None).await), 400);
 }
 
@@ -213,10 +247,26 @@ async fn bad_uploads_are_refused() {
     }
     // Over `attachments.max_bytes` (and over `limits.max_body_bytes`,
     // which uploads do not have): 413, at the cap exactly: accepted.
-    let r = upload_as(&server, &alice, c, "big.bin", "application/octet-stream", vec![7; 200_001]).await;
+    let r = upload_as(
+        &server,
+        &alice,
+        c,
+        "big.bin",
+        "application/octet-stream",
+        vec![7; 200_001],
+    )
+    .await;
     assert_eq!(r.status(), StatusCode::PAYLOAD_TOO_LARGE);
     assert_eq!(header(&r, "content-type"), "application/problem+json");
-    let r = upload_as(&server, &alice, c, "cap.bin", "application/octet-stream", vec![7; 200_000]).await;
+    let r = upload_as(
+        &server,
+        &alice,
+        c,
+        "cap.bin",
+        "application/octet-stream",
+        vec![7; 200_000],
+    )
+    .await;
     assert_eq!(r.status(), StatusCode::CREATED);
     // (A body with no declared length is cut off while it streams in:
     // `api::attachments::tests` in the server crate.)
@@ -253,21 +303,41 @@ async fn removing_the_message_deletes_its_bytes() {
     user(&server, "bob").await;
     let c = id(&alice.open_direct("bob").await.unwrap());
     let image = alice.upload(c, "p.png", png(40, 30)).await.unwrap();
-    let pdf = alice.upload(c, "r.pdf", b"%PDF-1.7 tiny".to_vec()).await.unwrap();
+    let pdf = alice
+        .upload(c, "r.pdf", b"%PDF-1.7 tiny".to_vec())
+        .await
+        .unwrap();
     assert_eq!(pdf["content_type"], "application/pdf");
     // Image, its thumbnail, the PDF.
     assert_eq!(blob_files(&server.data).len(), 3);
-    let m = alice.send_with(c, "look", &[id(&image), id(&pdf)]).await.unwrap();
-    let pdf_view = get(&server, Some(&alice), &format!("/api/v1/attachments/{}", id(&pdf))).await;
+    let m = alice
+        .send_with(c, "look", &[id(&image), id(&pdf)])
+        .await
+        .unwrap();
+    let pdf_view = get(
+        &server,
+        Some(&alice),
+        &format!("/api/v1/attachments/{}", id(&pdf)),
+    )
+    .await;
     assert!(header(&pdf_view, "content-disposition").starts_with("attachment;"));
 
     // Alice is the first account, so the operator.
     alice
-        .raw(Method::DELETE, &format!("/api/v1/admin/messages/{}", id(&m)), None)
+        .raw(
+            Method::DELETE,
+            &format!("/api/v1/admin/messages/{}", id(&m)),
+            None,
+        )
         .await
         .unwrap();
     assert_eq!(blob_files(&server.data), Vec::<String>::new());
-    let gone = get(&server, Some(&alice), &format!("/api/v1/attachments/{}", id(&image))).await;
+    let gone = get(
+        &server,
+        Some(&alice),
+        &format!("/api/v1/attachments/{}", id(&image)),
+    )
+    .await;
     assert_eq!(gone.status(), StatusCode::NOT_FOUND);
     let history = alice.history(c, None, 10).await.unwrap();
     assert_eq!(history["messages"][0]["attachments"], serde_json::json!([]));
@@ -283,18 +353,99 @@ async fn uploads_never_sent_expire() {
     let alice = user(&server, "alice").await;
     user(&server, "bob").await;
     let c = id(&alice.open_direct("bob").await.unwrap());
-    let kept = alice.upload(c, "kept.bin", b"sent in time".to_vec()).await.unwrap();
+    let kept = alice
+        .upload(c, "kept.bin", b"sent in time".to_vec())
+        .await
+        .unwrap();
     alice.send_with(c, "", &[id(&kept)]).await.unwrap();
-    let unsent = alice.upload(c, "late.bin", b"never sent".to_vec()).await.unwrap();
+    let unsent = alice
+        .upload(c, "late.bin", b"never sent".to_vec())
+        .await
+        .unwrap();
     assert_eq!(blob_files(&server.data).len(), 2);
     // The unsent upload, younger than the sent one, goes; the sent one stays.
     let deadline = Instant::now() + Duration::from_secs(30);
     while blob_files(&server.data).len() != 1 {
-        assert!(Instant::now() < deadline, "the unsent upload was never swept");
+        assert!(
+            Instant::now() < deadline,
+            "the unsent upload was never swept"
+        );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    let gone = get(&server, Some(&alice), &format!("/api/v1/attachments/{}", id(&unsent))).await;
+    let gone = get(
+        &server,
+        Some(&alice),
+        &format!("/api/v1/attachments/{}", id(&unsent)),
+    )
+    .await;
     assert_eq!(gone.status(), StatusCode::NOT_FOUND);
-    let still = get(&server, Some(&alice), &format!("/api/v1/attachments/{}", id(&kept))).await;
+    let still = get(
+        &server,
+        Some(&alice),
+        &format!("/api/v1/attachments/{}", id(&kept)),
+    )
+    .await;
     assert_eq!(still.bytes().await.unwrap().as_ref(), b"sent in time");
+}
+
+/// With PostgreSQL the bytes are rows of `blobs` and `blob_chunks`, and no
+/// blob folder is made; removing the message deletes them there.
+#[tokio::test]
+async fn with_postgresql_the_bytes_live_and_die_in_the_database() {
+    let db = crate::pgdb::PgDb::create();
+    let server = TestServer::start_with(&[("KAIFANG_DATABASE__URL", &db.url)]);
+    let alice = user(&server, "alice").await;
+    let bob = user(&server, "bob").await;
+    let c = id(&alice.open_direct("bob").await.unwrap());
+    let big: Vec<u8> = (0..700_000u32).map(|i| (i * 7 % 251) as u8).collect();
+    let file = alice.upload(c, "big.bin", big.clone()).await.unwrap();
+    let image = alice.upload(c, "p.png", png(40, 30)).await.unwrap();
+    let m = alice
+        .send_with(c, "", &[id(&file), id(&image)])
+        .await
+        .unwrap();
+
+    let (pg, connection) = tokio_postgres::connect(&db.url, tokio_postgres::NoTls)
+        .await
+        .unwrap();
+    tokio::spawn(connection);
+    let count = |table: &'static str| {
+        let pg = &pg;
+        async move {
+            let row = pg
+                .query_one(&format!("SELECT count(*) FROM {table}"), &[])
+                .await
+                .unwrap();
+            row.get::<_, i64>(0)
+        }
+    };
+    // The file, the image and its thumbnail; the file in three chunks.
+    assert_eq!(count("blobs").await, 3);
+    assert_eq!(count("blob_chunks").await, 5);
+    assert!(!server.data.join("blobs").exists());
+    let got = get(
+        &server,
+        Some(&bob),
+        &format!("/api/v1/attachments/{}", id(&file)),
+    )
+    .await;
+    assert_eq!(got.bytes().await.unwrap().to_vec(), big);
+
+    alice
+        .raw(
+            Method::DELETE,
+            &format!("/api/v1/admin/messages/{}", id(&m)),
+            None,
+        )
+        .await
+        .unwrap();
+    assert_eq!((count("blobs").await, count("blob_chunks").await), (0, 0));
+    let gone = get(
+        &server,
+        Some(&bob),
+        &format!("/api/v1/attachments/{}", id(&file)),
+    )
+    .await;
+    assert_eq!(gone.status(), StatusCode::NOT_FOUND);
+    drop(server);
 }

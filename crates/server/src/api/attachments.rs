@@ -31,6 +31,13 @@ pub struct UploadQuery {
     pub name: String,
 }
 
+/// The bytes of a file, as the body of an upload. Never built: it only
+/// names the body's schema (a binary string) in the OpenAPI document.
+#[derive(ToSchema)]
+#[schema(value_type = String, format = Binary)]
+#[allow(dead_code)]
+pub struct FileBytes(Vec<u8>);
+
 /// An uploaded attachment.
 #[derive(Serialize, ToSchema)]
 pub struct AttachmentView {
@@ -88,7 +95,7 @@ async fn read_capped(body: Body, cap: usize) -> ApiResult<Vec<u8>> {
 /// Uploads a file into a conversation (201). Send it with a message by its id.
 #[utoipa::path(post, path = "/api/v1/conversations/{id}/attachments", tag = "attachments",
     params(("id" = i64, Path), UploadQuery),
-    request_body(content = Vec<u8>, content_type = "application/octet-stream", description = "the file's bytes; the type is sniffed from them"),
+    request_body(content = FileBytes, content_type = "application/octet-stream", description = "the file's bytes; the type is sniffed from them"),
     responses((status = 201, body = AttachmentView),
               (status = 400, description = "a file name with a path, or an image that cannot be read"),
               (status = 404, description = "no such conversation, or not a member"),

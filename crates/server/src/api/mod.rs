@@ -2,8 +2,8 @@
 //! generated from the handlers' annotations.
 pub mod accounts;
 pub mod admin;
-pub mod attachments;
 pub mod administrators;
+pub mod attachments;
 mod body;
 mod contract;
 pub mod conversations;
@@ -140,10 +140,7 @@ pub fn routes(state: AppState) -> Router {
             "/admin/users/{handle}/password-reset",
             post(operators::reset_password),
         )
-        .route(
-            "/conversations/{id}/attachments",
-            post(attachments::upload),
-        )
+        .route("/conversations/{id}/attachments", post(attachments::upload))
         .route("/attachments/{id}", get(attachments::download))
         .route("/attachments/{id}/thumbnail", get(attachments::thumbnail))
         .route("/openapi.json", get(system::openapi))

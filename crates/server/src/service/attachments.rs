@@ -90,13 +90,14 @@ impl AttachmentService {
             thumbnail_side: self.settings.thumbnail_side,
         };
         let (stored, thumbnail, size) = if kind.content_type().starts_with("image/") {
-            let processed = tokio::task::spawn_blocking(move || media::process(&bytes, kind, bounds))
-                .await
-                .map_err(Error::internal)?
-                .map_err(|p| match p {
-                    ImageProblem::TooLarge(why) => Error::too_large(why),
-                    ImageProblem::Unreadable(why) => Error::invalid(why),
-                })?;
+            let processed =
+                tokio::task::spawn_blocking(move || media::process(&bytes, kind, bounds))
+                    .await
+                    .map_err(Error::internal)?
+                    .map_err(|p| match p {
+                        ImageProblem::TooLarge(why) => Error::too_large(why),
+                        ImageProblem::Unreadable(why) => Error::invalid(why),
+                    })?;
             let size = (processed.width, processed.height);
             (processed.bytes, Some(processed.thumbnail), Some(size))
         } else {

@@ -153,7 +153,9 @@ fn reader(bytes: &[u8], format: ImageFormat, b: ImageBounds) -> ImageReader<Curs
 
 fn unreadable(e: image::ImageError) -> ImageProblem {
     match e {
-        image::ImageError::Limits(l) => ImageProblem::TooLarge(format!("the image is too large: {l}")),
+        image::ImageError::Limits(l) => {
+            ImageProblem::TooLarge(format!("the image is too large: {l}"))
+        }
         other => ImageProblem::Unreadable(format!("the image cannot be read: {other}")),
     }
 }
@@ -174,7 +176,9 @@ pub fn process(bytes: &[u8], kind: Kind, b: ImageBounds) -> Result<Processed, Im
             b.max_pixels
         )));
     }
-    let mut decoder = reader(bytes, format, b).into_decoder().map_err(unreadable)?;
+    let mut decoder = reader(bytes, format, b)
+        .into_decoder()
+        .map_err(unreadable)?;
     // EXIF orientation is metadata too: applied to the pixels, then dropped.
     let orientation = decoder.orientation().map_err(unreadable)?;
     let mut img = DynamicImage::from_decoder(decoder).map_err(unreadable)?;
@@ -221,13 +225,25 @@ mod tests {
         assert_eq!(Kind::sniff(b"%PDF-1.7"), Kind::Pdf);
         let svg = b"<svg xmlns='http://www.w3.org/2000/svg'><script>alert(1)</script></svg>";
         assert_eq!(Kind::sniff(svg).content_type(), "application/octet-stream");
-        assert_eq!(Kind::sniff(b"<html>").content_type(), "application/octet-stream");
+        assert_eq!(
+            Kind::sniff(b"<html>").content_type(),
+            "application/octet-stream"
+        );
         assert_eq!(Kind::sniff(b"RIFF"), Kind::Other);
     }
 
     #[test]
     fn names_with_a_path_are_refused() {
-        for bad in ["../../etc/passwd", "a/b.png", "C:\\x", "C:x", "..", "", " ", "a\nb"] {
+        for bad in [
+            "../../etc/passwd",
+            "a/b.png",
+            "C:\\x",
+            "C:x",
+            "..",
+            "",
+            " ",
+            "a\nb",
+        ] {
             assert!(name_problem(bad, 255).is_some(), "{bad:?}");
         }
         assert!(name_problem(&"x".repeat(256), 255).is_some());

@@ -146,7 +146,8 @@ impl Attachments for PgStore {
     async fn release_attachments(&self, message_id: i64) -> Result<Vec<BlobId>, Error> {
         self.write(move |tx, _| {
             Box::pin(async move {
-                let sql = format!("SELECT {ATTACHMENT_COLUMNS} FROM attachments WHERE message_id = $1");
+                let sql =
+                    format!("SELECT {ATTACHMENT_COLUMNS} FROM attachments WHERE message_id = $1");
                 let doomed = query(tx, &sql, &[&message_id])
                     .await?
                     .iter()
@@ -273,7 +274,12 @@ impl BlobStore for PgBlobStore {
 
     async fn delete(&self, id: &BlobId) -> Result<(), Error> {
         let client = self.pool.get().await?;
-        execute(&client, "DELETE FROM blobs WHERE sha256 = $1", &[&id.as_str()]).await?;
+        execute(
+            &client,
+            "DELETE FROM blobs WHERE sha256 = $1",
+            &[&id.as_str()],
+        )
+        .await?;
         Ok(())
     }
 }

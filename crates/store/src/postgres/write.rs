@@ -448,14 +448,9 @@ pub(super) async fn append_message<C: GenericClient>(
     )
     .await?
     .try_get(0)?;
-    let attachments = super::attachments::bind(
-        c,
-        id,
-        new.conversation_id,
-        new.sender_id,
-        &new.attachments,
-    )
-    .await?;
+    let attachments =
+        super::attachments::bind(c, id, new.conversation_id, new.sender_id, &new.attachments)
+            .await?;
     for share in &new.shares {
         log_share(c, share, Some(id)).await?;
     }

@@ -79,8 +79,7 @@ pub(super) fn bind(
     Ok(json)
 }
 
-/// Deletes the records `sql` selects (by id) and returns their blobs that
-/// no remaining record names.
+/// Deletes these records; returns their blobs no remaining record names.
 fn forget(conn: &Connection, doomed: Vec<Attachment>) -> Result<Vec<BlobId>, Error> {
     let mut blobs = Vec::new();
     for a in doomed {
@@ -100,7 +99,11 @@ fn forget(conn: &Connection, doomed: Vec<Attachment>) -> Result<Vec<BlobId>, Err
     })
 }
 
-fn select(conn: &Connection, filter: &str, p: impl rusqlite::Params) -> Result<Vec<Attachment>, Error> {
+fn select(
+    conn: &Connection,
+    filter: &str,
+    p: impl rusqlite::Params,
+) -> Result<Vec<Attachment>, Error> {
     let sql = format!("SELECT {ATTACHMENT_COLUMNS} FROM attachments WHERE {filter}");
     let rows = conn
         .prepare_cached(&sql)?

@@ -188,7 +188,11 @@ mod tests {
             .iter()
             .map(|m| m.version)
             .collect();
-        let after: Vec<u32> = MIGRATIONS.iter().map(|m| m.version).filter(|v| *v > 3).collect();
+        let after: Vec<u32> = MIGRATIONS
+            .iter()
+            .map(|m| m.version)
+            .filter(|v| *v > 3)
+            .collect();
         assert_eq!(ran, after);
         let recorded: Vec<(u32, bool)> = conn
             .prepare(
@@ -199,7 +203,10 @@ mod tests {
             .unwrap()
             .collect::<Result<_, _>>()
             .unwrap();
-        let expected: Vec<(u32, bool)> = MIGRATIONS.iter().map(|m| (m.version, m.version > 3)).collect();
+        let expected: Vec<(u32, bool)> = MIGRATIONS
+            .iter()
+            .map(|m| (m.version, m.version > 3))
+            .collect();
         assert_eq!(recorded, expected);
         assert!(apply(&mut conn).unwrap().is_empty());
 
