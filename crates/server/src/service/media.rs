@@ -184,7 +184,13 @@ pub fn process(bytes: &[u8], kind: Kind, b: ImageBounds) -> Result<Processed, Im
     let mut img = DynamicImage::from_decoder(decoder).map_err(unreadable)?;
     img.apply_orientation(orientation);
     let stored = encode(&img, format)?;
-    let thumb = img.thumbnail(b.thumbnail_side, b.thumbnail_side);
+    // Never enlarged: a small image is its own thumbnail (without metadata).
+    let side = b.thumbnail_side;
+    let thumb = if img.width() <= side && img.height() <= side {
+        img.clone()
+    } else {
+        img.thumbnail(side, side)
+    };
     let thumb_format = if kind == Kind::Jpeg {
         ImageFormat::Jpeg
     } else {
