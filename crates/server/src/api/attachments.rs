@@ -224,7 +224,7 @@ mod tests {
     async fn an_upload_is_refused_as_it_passes_the_cap() {
         let pulled = Arc::new(AtomicUsize::new(0));
         let refused = read_capped(counted(1_000, pulled.clone()), 5_500).await;
-        let status = refused.err().expect("refused").into_response().status();
+        let status = refused.expect_err("refused").into_response().status();
         assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE);
         assert_eq!(pulled.load(Ordering::SeqCst), 6);
 
