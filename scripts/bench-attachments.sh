@@ -54,10 +54,10 @@ def call(method, path, body=None, token=None, raw=None):
 for who in ("alice", "bob"):
     call("POST", "/accounts", {"handle": who, "password": "correct horse battery"})
 token = call("POST", "/sessions", {"handle": "alice", "password": "correct horse battery"})["token"]
-conv = call("POST", "/conversations", {"with": "bob"}, token)["id"]
+conv = call("POST", "/conversations", {"kind": "direct", "with": "bob"}, token)["id"]
 
 def png(seed, w=1024, h=768):
-    rows = b"".join(b"\0" + bytes(((x + seed) % 256, (y + 2 * seed) % 256, (x + y) % 256) for x in range(w)) for y in range(h))
+    rows = b"".join(b"\0" + bytes(v for x in range(w) for v in ((x + seed) % 256, (y + 2 * seed) % 256, (x + y) % 256)) for y in range(h))
     chunk = lambda t, d: struct.pack(">I", len(d)) + t + d + struct.pack(">I", zlib.crc32(t + d))
     return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", w, h, 8, 2, 0, 0, 0)) + chunk(b"IDAT", zlib.compress(rows, 6)) + chunk(b"IEND", b"")
 
