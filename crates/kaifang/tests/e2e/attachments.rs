@@ -302,7 +302,7 @@ async fn removing_the_message_deletes_its_bytes() {
     let alice = user(&server, "alice").await;
     user(&server, "bob").await;
     let c = id(&alice.open_direct("bob").await.unwrap());
-    let image = alice.upload(c, "p.png", png(40, 30)).await.unwrap();
+    let image = alice.upload(c, "p.png", png(400, 300)).await.unwrap();
     let pdf = alice
         .upload(c, "r.pdf", b"%PDF-1.7 tiny".to_vec())
         .await
@@ -399,7 +399,7 @@ async fn with_postgresql_the_bytes_live_and_die_in_the_database() {
     let c = id(&alice.open_direct("bob").await.unwrap());
     let big: Vec<u8> = (0..700_000u32).map(|i| (i * 7 % 251) as u8).collect();
     let file = alice.upload(c, "big.bin", big.clone()).await.unwrap();
-    let image = alice.upload(c, "p.png", png(40, 30)).await.unwrap();
+    let image = alice.upload(c, "p.png", png(400, 300)).await.unwrap();
     let m = alice
         .send_with(c, "", &[id(&file), id(&image)])
         .await
