@@ -4,6 +4,7 @@ import { $, h, replace } from './dom.js';
 import { t, formatTime } from './i18n.js';
 import { api, ApiError } from './api.js';
 import { renderBody, renderRefusal } from './render.js';
+import { initAttachments, renderAttachments } from './attachments.js';
 import { state, msgState, oldestSeq, pendingOf, convTitle, markRead, recordMessage } from './state.js';
 import { uuid, stripBidi } from './util.js';
 
@@ -39,6 +40,7 @@ function messageNode(m) {
       h('time', { datetime: m.created_at, title: m.created_at }, formatTime(m.created_at)),
     ),
     renderBody(m, conv?.kind),
+    renderAttachments(m),
   );
 }
 
@@ -83,6 +85,7 @@ function renderPending(id) {
 
 export function initChat(h_) {
   hooks = h_;
+  initAttachments({ onSent: (m) => { showMessage(m); hooks.changed(); }, onError: (e) => hooks.error(e) });
   const input = $('#composer-input');
   input.addEventListener('input', () => {
     if (state.current !== null) state.store?.setDraft(state.current, input.value);

@@ -354,6 +354,41 @@ impl Client {
         self.call(self.http.get(url)).await
     }
 
+    /// Uploads a file's bytes into a conversation (the server sniffs the
+    /// type); the answer's `id` goes into [`Client::send_with`].
+    pub async fn upload(
+        &self,
+        conversation: i64,
+        name: &str,
+        bytes: Vec<u8>,
+    ) -> Result<Value, Error> {
+        let mut url = self.url(&format!("/api/v1/conversations/{conversation}/attachments"))?;
+        url.query_pairs_mut().append_pair("name", name);
+        self.call(
+            self.http
+                .post(url)
+                .header(reqwest::header::CONTENT_TYPE, "application/octet-stream")
+                .body(bytes),
+        )
+        .await
+    }
+
+    /// Sends a message carrying uploaded attachments.
+    pub async fn send_with(
+        &self,
+        conversation: i64,
+        body: &str,
+        attachments: &[i64],
+    ) -> Result<Value, Error> {
+        let url = self.url(&format!("/api/v1/conversations/{conversation}/messages"))?;
+        self.call(
+            self.http
+                .post(url)
+                .json(&json!({ "body": body, "attachments": attachments })),
+        )
+        .await
+    }
+
     /// Any JSON call by method and path (for endpoints without a helper).
     pub async fn raw(
         &self,

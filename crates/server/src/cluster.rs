@@ -188,6 +188,7 @@ mod tests {
             links: "[]".into(),
             shares: Vec::new(),
             mentions: None,
+            attachments: Vec::new(),
         }
     }
 

@@ -51,6 +51,8 @@ pub struct Settings {
     pub chat: ChatSettings,
     /// Searching messages.
     pub search: SearchSettings,
+    /// Uploaded files and images.
+    pub attachments: AttachmentSettings,
 }
 
 impl Default for Settings {
@@ -72,6 +74,7 @@ impl Default for Settings {
             metrics: MetricsSettings::default(),
             chat: ChatSettings::default(),
             search: SearchSettings::default(),
+            attachments: AttachmentSettings::default(),
         }
     }
 }
@@ -95,6 +98,53 @@ impl Default for ChatSettings {
         Self {
             mention_all_max_members: 20,
             typing_min_interval_ms: 1_000,
+        }
+    }
+}
+
+/// Uploaded files and images (docs/operating.md, "Attachments").
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AttachmentSettings {
+    /// Largest upload, bytes (default 10 MiB); counted while the body
+    /// streams in, so a larger one is refused (413) without being held.
+    pub max_bytes: usize,
+    /// Most attachments one message carries (default 10).
+    pub max_per_message: usize,
+    /// Longest file name, UTF-8 bytes (default 255).
+    pub max_name_bytes: usize,
+    /// Folder of the blob files with the embedded database, inside
+    /// `data_dir` when relative (default `blobs`); with PostgreSQL the
+    /// blobs are in the database and this is unused.
+    pub dir: PathBuf,
+    /// How long an upload no message carries is kept, ms (default one day).
+    pub orphan_ttl_ms: u64,
+    /// How often expired uploads are looked for, ms (default 60,000).
+    pub sweep_interval_ms: u64,
+    /// Most expired uploads forgotten per sweep (default 1,000).
+    pub sweep_batch: u32,
+    /// Largest image decoded, pixels (default 40,000,000); a larger one is
+    /// refused (413) from its header, before decoding.
+    pub max_image_pixels: u64,
+    /// Longest image side decoded, pixels (default 16,384).
+    pub max_image_side: u32,
+    /// Longest side of a thumbnail, pixels (default 320).
+    pub thumbnail_side: u32,
+}
+
+impl Default for AttachmentSettings {
+    fn default() -> Self {
+        Self {
+            max_bytes: 10 * 1024 * 1024,
+            max_per_message: 10,
+            max_name_bytes: 255,
+            dir: PathBuf::from("blobs"),
+            orphan_ttl_ms: 86_400_000,
+            sweep_interval_ms: 60_000,
+            sweep_batch: 1_000,
+            max_image_pixels: 40_000_000,
+            max_image_side: 16_384,
+            thumbnail_side: 320,
         }
     }
 }
@@ -770,6 +820,11 @@ impl Settings {
     /// The database file's full path.
     pub fn sqlite_path(&self) -> PathBuf {
         self.data_dir.join(&self.storage.sqlite_path)
+    }
+
+    /// The blob folder's full path (embedded database only).
+    pub fn blob_dir(&self) -> PathBuf {
+        self.data_dir.join(&self.attachments.dir)
     }
 }
 

@@ -28,8 +28,8 @@ use std::time::Duration;
 
 use axum::extract::FromRef;
 use kaifang_store::{
-    Administration, Governance, PgConfig, PgStore, ReadState, Search, SqliteConfig, SqliteStore,
-    Store, User,
+    Administration, Attachments, BlobStore, FsBlobStore, Governance, PgConfig, PgStore, ReadState,
+    Search, SqliteConfig, SqliteStore, Store, User,
 };
 use tokio::net::TcpListener;
 
@@ -37,14 +37,15 @@ use tokio::net::TcpListener;
 // Everything else is private, so that it can change without notice.
 pub use config::ChatSettings;
 pub use config::{
-    AuthSettings, BusSettings, Cidr, GovernanceSettings, HttpSettings, Limits, LinkSettings,
-    LogFormat, LogSettings, PreviewSettings, ProxyHeader, Registration, SearchSettings, Settings,
-    StorageSettings, StreamSettings,
+    AttachmentSettings, AuthSettings, BusSettings, Cidr, GovernanceSettings, HttpSettings, Limits,
+    LinkSettings, LogFormat, LogSettings, PreviewSettings, ProxyHeader, Registration,
+    SearchSettings, Settings, StorageSettings, StreamSettings,
 };
 use hub::Hub;
 use metrics::Metrics;
 use service::accounts::Accounts;
 use service::admins::Admins;
+use service::attachments::AttachmentService;
 use service::chat_state::ChatState;
 use service::conversations::Conversations;
 pub use service::error::Error as ServiceError;
@@ -86,6 +87,8 @@ pub struct AppState {
     pub chat: Arc<ChatState>,
     /// Searching messages.
     pub search: Arc<SearchService>,
+    /// Uploads and downloads of attachments.
+    pub attachments: Arc<AttachmentService>,
     /// Counters.
     pub metrics: Arc<Metrics>,
     /// One permit per open WebSocket stream (`stream.max_connections`).
@@ -104,6 +107,9 @@ struct Stores {
     administration: Arc<dyn Administration>,
     read_state: Arc<dyn ReadState>,
     search: Arc<dyn Search>,
+    attachments: Arc<dyn Attachments>,
+    /// A folder beside the SQLite database, or PostgreSQL itself.
+    blobs: Arc<dyn BlobStore>,
     sqlite: Option<Arc<SqliteStore>>,
 }
 
@@ -125,6 +131,8 @@ async fn open_store(
             administration: store.clone(),
             read_state: store.clone(),
             search: store.clone(),
+            attachments: store.clone(),
+            blobs: Arc::new(FsBlobStore::open(settings.blob_dir())?),
             sqlite: Some(store),
         });
     }
@@ -139,7 +147,9 @@ async fn open_store(
         governance: store.clone(),
         administration: store.clone(),
         read_state: store.clone(),
-        search: store,
+        search: store.clone(),
+        attachments: store.clone(),
+        blobs: Arc::new(store.blob_store()),
         sqlite: None,
     })
 }
@@ -217,8 +227,17 @@ impl Server {
             administration,
             read_state,
             search,
+            attachments,
+            blobs,
             sqlite,
         } = open_store(&settings, sink).await?;
+        let attachments = Arc::new(AttachmentService::new(
+            store.clone(),
+            attachments,
+            blobs,
+            settings.attachments.clone(),
+        ));
+        tokio::spawn(attachments.clone().run());
         let metrics = Arc::new(Metrics::default());
         // In a cluster, the position is read before the memberships: the
         // events in between are applied again, which leaves them as they are.
@@ -312,6 +331,7 @@ impl Server {
                     previews.clone(),
                     metrics.clone(),
                     settings.limits.clone(),
+                    settings.attachments.max_per_message,
                 )
                 .with_mention_all_max_members(settings.chat.mention_all_max_members),
             ),
@@ -319,6 +339,7 @@ impl Server {
             previews,
             governance,
             admins,
+            attachments,
             events,
             bus,
             metrics,

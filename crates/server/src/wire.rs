@@ -35,6 +35,10 @@ pub struct MessageView<'a> {
     pub removed: bool,
     /// Whom it mentions (members only; other `@words` stay plain text).
     pub mentions: MentionsView,
+    /// The files it carries: `{id, name, content_type, size, thumbnail,
+    /// width, height}` each (download at `/api/v1/attachments/{id}`).
+    #[schema(value_type = Vec<Object>)]
+    pub attachments: &'a RawValue,
 }
 
 /// The mentions of a message.
@@ -94,6 +98,10 @@ impl<'a> MessageView<'a> {
             previews: raw(m.previews.as_deref().unwrap_or("{}"), "{}"),
             removed: m.removed_at.is_some(),
             mentions: MentionsView::of(m.mentions.as_deref()),
+            attachments: match (&m.attachments, m.removed_at) {
+                (Some(list), None) => raw(list, "[]"),
+                _ => raw("[]", "[]"),
+            },
         }
     }
 }

@@ -1,7 +1,8 @@
 //! Kaifang's storage layer.
 //!
 //! The server talks to storage only through the [`Store`], [`Governance`],
-//! [`Administration`], [`ReadState`] and [`Search`] traits, and storage errors name no database
+//! [`Administration`], [`ReadState`], [`Search`] and [`Attachments`] traits (and attachment
+//! bytes through [`BlobStore`]), and storage errors name no database
 //! library, so the API handlers do not depend on the backend. Two backends
 //! implement them: the embedded default, [`SqliteStore`], keeps every
 //! write on one thread that groups concurrent writes into one transaction;
@@ -24,6 +25,8 @@
 #![deny(missing_docs)]
 
 mod administration;
+mod attachments;
+mod blobs;
 mod error;
 mod governance;
 mod membership;
@@ -35,6 +38,8 @@ mod sqlite;
 mod store;
 
 pub use administration::{Account, Administration, Invite, InvitedSignUp, refusal};
+pub use attachments::{Attachment, AttachmentRef, Attachments, NewAttachment};
+pub use blobs::{BlobId, BlobStore, FsBlobStore};
 pub use error::{BackendError, Error};
 pub use governance::{Activation, AuditEntry, Governance, PolicyVersion, ShareCount};
 pub use membership::{MemberChange, check_member_change};
@@ -43,7 +48,7 @@ pub use model::{
     EventBody, EventId, LinkShare, Member, MemberEvent, Message, NewMessage, Role, Timestamp, User,
     UserAuth, UserId,
 };
-pub use postgres::{PgConfig, PgStore};
+pub use postgres::{PgBlobStore, PgConfig, PgStore};
 pub use read_state::{ReadMarker, ReadState};
 pub use search::{INDEXED_QUERY_CHARS, Search, SearchPage, SearchQuery};
 pub use sqlite::{SqliteConfig, SqliteStore, maintenance as sqlite_maintenance};

@@ -171,6 +171,10 @@ pub struct Message {
     /// opaque to the store; `None` when it mentions nobody.
     #[serde(default)]
     pub mentions: Option<String>,
+    /// The files it carries, as a JSON array of [`crate::AttachmentRef`]
+    /// (`None`: none).
+    #[serde(default)]
+    pub attachments: Option<String>,
 }
 
 /// What a client asks to append.
@@ -190,6 +194,10 @@ pub struct NewMessage {
     pub shares: Vec<LinkShare>,
     /// Mentions as JSON (see [`Message::mentions`]), or `None`.
     pub mentions: Option<String>,
+    /// Ids of the sender's unsent uploads into this conversation that the
+    /// message carries, in order; bound in the same transaction (any other
+    /// id fails the send with [`crate::Error::NotFound`]).
+    pub attachments: Vec<i64>,
 }
 
 /// One decided link, as the link-share log keeps it (no text, no path).

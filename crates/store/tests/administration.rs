@@ -281,6 +281,7 @@ async fn a_removed_message_keeps_its_place_and_loses_its_text(backend: Backend) 
         links: r#"[{"url":"https://example.com/secret"}]"#.into(),
         shares: Vec::new(),
         mentions: None,
+        attachments: Vec::new(),
     };
     let (gone, _) = f
         .store

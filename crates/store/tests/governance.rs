@@ -126,6 +126,7 @@ async fn versions_activations_shares_and_audit(backend: Backend) {
             links: "[]".into(),
             shares: vec![s],
             mentions: None,
+            attachments: Vec::new(),
         })
         .await
         .unwrap();

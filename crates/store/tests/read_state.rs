@@ -16,6 +16,7 @@ fn msg(conversation_id: i64, sender_id: i64, body: &str) -> NewMessage {
         links: "[]".into(),
         shares: Vec::new(),
         mentions: None,
+        attachments: Vec::new(),
     }
 }
 
@@ -154,6 +155,7 @@ async fn mentions_are_stored_with_the_message_and_go_with_its_text(backend: Back
         .store
         .append_message(NewMessage {
             mentions: Some(mentions.clone()),
+            attachments: Vec::new(),
             ..msg(c.id, u[0].id, "hi @bob")
         })
         .await

@@ -17,6 +17,7 @@ fn send(conversation_id: i64, sender_id: UserId, body: &str) -> NewMessage {
         links: "[]".into(),
         shares: Vec::new(),
         mentions: None,
+        attachments: Vec::new(),
     }
 }
 

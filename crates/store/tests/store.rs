@@ -18,6 +18,7 @@ fn msg(conversation_id: i64, sender_id: i64, body: &str, txn: Option<&str>) -> N
         links: "[]".into(),
         shares: Vec::new(),
         mentions: None,
+        attachments: Vec::new(),
     }
 }
 

@@ -4,6 +4,7 @@
 
 mod accounts;
 mod administration;
+mod attachments;
 mod backend;
 mod backup;
 mod bench;

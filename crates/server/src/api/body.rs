@@ -28,6 +28,18 @@ pub(crate) struct BodyCaps {
     pub max_body: usize,
     pub max_drain: usize,
     pub drain_time: Duration,
+    /// `attachments.max_bytes`, the cap of uploads instead of `max_body`.
+    pub max_upload: usize,
+}
+
+/// Whether a request is an attachment upload, whose body has its own cap.
+fn is_upload(request: &Request) -> bool {
+    request.method() == axum::http::Method::POST
+        && request
+            .uri()
+            .path()
+            .strip_prefix("/api/v1/conversations/")
+            .is_some_and(|rest| rest.ends_with("/attachments") && rest.matches('/').count() == 1)
 }
 
 pub(crate) async fn refuse_oversized(
@@ -43,7 +55,12 @@ pub(crate) async fn refuse_oversized(
     let Some(len) = declared else {
         return next.run(request).await;
     };
-    if len <= caps.max_body as u64 {
+    let cap = if is_upload(&request) {
+        caps.max_upload
+    } else {
+        caps.max_body
+    };
+    if len <= cap as u64 {
         return next.run(request).await;
     }
     if len <= caps.max_drain as u64 {
@@ -51,8 +68,7 @@ pub(crate) async fn refuse_oversized(
         let _ = tokio::time::timeout(caps.drain_time, drain(body)).await;
     }
     let mut response = ApiError::too_large(format!(
-        "the request body is {len} bytes; the largest accepted is {}",
-        caps.max_body
+        "the request body is {len} bytes; the largest accepted is {cap}"
     ))
     .into_response();
     response

@@ -22,6 +22,12 @@ pub struct SendMessage {
     pub body: String,
     /// Makes the send idempotent: repeating it returns the original.
     pub client_txn_id: Option<String>,
+    /// Ids of the caller's uploads into this conversation
+    /// (`POST /api/v1/conversations/{id}/attachments`) that the message
+    /// carries; each is sent once (another id: 404). With attachments the
+    /// text may be empty. At most `attachments.max_per_message`.
+    #[serde(default)]
+    pub attachments: Vec<i64>,
 }
 
 /// History paging.
@@ -45,7 +51,7 @@ pub struct History<'a> {
 #[utoipa::path(post, path = "/api/v1/conversations/{id}/messages", tag = "messages", request_body = SendMessage,
     params(("id" = i64, Path)),
     responses((status = 201, body = MessageView), (status = 200, body = MessageView, description = "repeated client_txn_id"),
-              (status = 404, description = "no such conversation, or not a member"), (status = 413), (status = 422, description = "a link is blocked"),
+              (status = 404, description = "no such conversation, or not a member, or an attachment that is not the caller's unsent upload into it"), (status = 413), (status = 422, description = "a link is blocked"),
               (status = 429)), security(("bearer" = [])))]
 pub async fn send(
     State(messaging): State<Arc<Messaging>>,
@@ -54,7 +60,7 @@ pub async fn send(
     Json(req): Json<SendMessage>,
 ) -> ApiResult<Response> {
     let (message, created) = messaging
-        .send(&caller, id, req.body, req.client_txn_id)
+        .send(&caller, id, req.body, req.client_txn_id, req.attachments)
         .await?;
     let status = if created {
         StatusCode::CREATED

@@ -3,6 +3,7 @@
 pub mod accounts;
 pub mod admin;
 pub mod administrators;
+pub mod attachments;
 mod body;
 pub mod chat_state;
 mod contract;
@@ -55,6 +56,7 @@ use crate::error::{ApiError, REQUEST_ID};
         chat_state::mark_read, chat_state::mute, chat_state::unmute, chat_state::typing,
         chat_state::read_receipts, chat_state::set_read_receipts,
         search::search,
+        attachments::upload, attachments::download, attachments::thumbnail,
     ),
     modifiers(&BearerAuth),
 )]
@@ -78,6 +80,7 @@ pub fn routes(state: AppState) -> Router {
     let caps = body::BodyCaps {
         max_body,
         max_drain: state.settings.limits.max_drain_bytes,
+        max_upload: state.settings.attachments.max_bytes,
         drain_time: std::time::Duration::from_millis(state.settings.limits.drain_timeout_ms),
     };
     let metrics = state.metrics.clone();
@@ -153,6 +156,9 @@ pub fn routes(state: AppState) -> Router {
             get(chat_state::read_receipts).put(chat_state::set_read_receipts),
         )
         .route("/search", get(search::search))
+        .route("/conversations/{id}/attachments", post(attachments::upload))
+        .route("/attachments/{id}", get(attachments::download))
+        .route("/attachments/{id}/thumbnail", get(attachments::thumbnail))
         .route("/openapi.json", get(system::openapi))
         .fallback(|| async { ApiError::not_found("endpoint") })
         // Last, so that it covers every route above.

@@ -14,6 +14,7 @@ use super::extract::{Json, Path, Query};
 use crate::error::ApiResult;
 use crate::service::accounts::Caller;
 use crate::service::admins::Admins;
+use crate::service::attachments::AttachmentService;
 
 /// An invite code to make.
 #[derive(Deserialize, ToSchema, Default)]
@@ -249,9 +250,11 @@ pub struct RemovedMessage {
     pub seq: i64,
 }
 
-/// Removes a message (audited): its text, links and previews are deleted
-/// from the store; it stays in the history as a placeholder (`removed`),
-/// and the conversation's members get a `removal` event.
+/// Removes a message (audited): its text, links, previews and attachments
+/// are deleted from the store (an attachment's bytes too, unless another
+/// message carries the same bytes); it stays in the history as a
+/// placeholder (`removed`), and the conversation's members get a
+/// `removal` event.
 #[utoipa::path(delete, path = "/api/v1/admin/messages/{id}", tag = "admin",
     params(("id" = i64, Path, description = "the message's id")),
     responses((status = 200, body = RemovedMessage),
@@ -260,10 +263,16 @@ pub struct RemovedMessage {
     security(("bearer" = [])))]
 pub async fn remove_message(
     State(admins): State<Arc<Admins>>,
+    State(files): State<Arc<AttachmentService>>,
     caller: Caller,
     Path(id): Path<i64>,
 ) -> ApiResult<axum::Json<RemovedMessage>> {
     let (conversation_id, seq) = admins.remove_message(&caller, id).await?;
+    // After the removal is committed (it is what the caller asked for and
+    // already happened): a failure here leaves bytes, not the message.
+    if let Err(error) = files.message_removed(id).await {
+        tracing::warn!(%error, message_id = id, "could not delete a removed message's attachments");
+    }
     Ok(axum::Json(RemovedMessage {
         message_id: id,
         conversation_id,

@@ -26,6 +26,8 @@ pub struct Messaging {
     rate: Buckets,
     /// `chat.mention_all_max_members`.
     mention_all_max_members: usize,
+    /// `attachments.max_per_message`.
+    max_attachments: usize,
 }
 
 fn shares(links: &[LinkDecision], m: &Membership, version: i64) -> Vec<LinkShare> {
@@ -63,6 +65,7 @@ impl Messaging {
         previews: Arc<Previews>,
         metrics: Arc<Metrics>,
         limits: Limits,
+        max_attachments: usize,
     ) -> Self {
         let rate = Buckets::new(
             limits.messages_per_second,
@@ -78,6 +81,7 @@ impl Messaging {
             limits,
             rate,
             mention_all_max_members: crate::config::ChatSettings::default().mention_all_max_members,
+            max_attachments,
         }
     }
 
@@ -140,17 +144,32 @@ impl Messaging {
         })
     }
 
-    /// Stores and delivers a message; `false` when `client_txn_id` repeated
-    /// an earlier send (the original comes back).
+    /// Stores and delivers a message carrying the caller's uploads
+    /// `attachments` (ids from an upload into this conversation, not yet
+    /// sent); `false` when `client_txn_id` repeated an earlier send (the
+    /// original comes back).
     pub async fn send(
         &self,
         caller: &Caller,
         conversation_id: i64,
         body: String,
         client_txn_id: Option<String>,
+        attachments: Vec<i64>,
     ) -> Result<(Message, bool)> {
-        if body.trim().is_empty() {
-            return Err(Error::invalid("a message needs some text"));
+        if body.trim().is_empty() && attachments.is_empty() {
+            return Err(Error::invalid("a message needs some text or an attachment"));
+        }
+        if attachments.len() > self.max_attachments {
+            return Err(Error::too_large(format!(
+                "a message carries at most {} attachments",
+                self.max_attachments
+            )));
+        }
+        let mut distinct = attachments.clone();
+        distinct.sort_unstable();
+        distinct.dedup();
+        if distinct.len() != attachments.len() {
+            return Err(Error::invalid("an attachment is listed twice"));
         }
         if body.len() > self.limits.max_message_bytes {
             return Err(Error::too_large(format!(
@@ -224,6 +243,7 @@ impl Messaging {
             client_txn_id,
             links: serde_json::to_string(&links).map_err(Error::internal)?,
             shares: log,
+            attachments,
         };
         let (message, created) = self.store.append_message(new).await?;
         if created {

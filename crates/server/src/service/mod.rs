@@ -2,12 +2,14 @@
 //! and answer; services decide.
 pub mod accounts;
 pub mod admins;
+pub mod attachments;
 pub mod chat_state;
 pub mod conversations;
 pub mod error;
 pub mod events;
 pub mod governance;
 pub mod links;
+pub mod media;
 pub mod mentions;
 pub mod messaging;
 mod passwords;

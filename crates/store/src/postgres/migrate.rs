@@ -33,6 +33,10 @@ const MIGRATIONS: &[(u32, &str)] = &[
         include_str!("../../migrations/postgres/0007_read_state.sql"),
     ),
     (8, include_str!("../../migrations/postgres/0008_search.sql")),
+    (
+        9,
+        include_str!("../../migrations/postgres/0009_attachments.sql"),
+    ),
 ];
 
 /// The advisory-lock key that guards migrations (any constant distinct from

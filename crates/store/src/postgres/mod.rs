@@ -14,6 +14,7 @@
 //! The same lock also decides "first account is admin" and "not the last
 //! admin" without races.
 mod administration;
+mod attachments;
 mod error;
 mod governance;
 mod migrate;
@@ -37,6 +38,8 @@ use crate::{
 use read::{execute, query_one, query_opt};
 use write::Events;
 use writer::{WriteFuture, Writer};
+
+pub use attachments::PgBlobStore;
 
 /// Settings of the PostgreSQL backend.
 #[derive(Debug, Clone)]

@@ -202,7 +202,7 @@ pub(super) async fn all_memberships<C: GenericClient>(
 }
 
 pub(super) const MESSAGE_COLUMNS: &str = "m.id, m.conversation_id, m.seq, m.sender_id, u.handle, m.body, \
-     m.created_at, m.client_txn_id, m.links, m.previews, m.removed_at, m.mentions";
+     m.created_at, m.client_txn_id, m.links, m.previews, m.removed_at, m.mentions, m.attachments";
 
 pub(super) fn message_from(row: &Row, at: usize) -> Result<Message, Error> {
     Ok(Message {
@@ -218,6 +218,7 @@ pub(super) fn message_from(row: &Row, at: usize) -> Result<Message, Error> {
         previews: row.try_get(at + 9)?,
         removed_at: row.try_get(at + 10)?,
         mentions: row.try_get(at + 11)?,
+        attachments: row.try_get(at + 12)?,
     })
 }
 

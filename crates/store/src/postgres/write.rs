@@ -449,6 +449,9 @@ pub(super) async fn append_message<C: GenericClient>(
     )
     .await?
     .try_get(0)?;
+    let attachments =
+        super::attachments::bind(c, id, new.conversation_id, new.sender_id, &new.attachments)
+            .await?;
     for share in &new.shares {
         log_share(c, share, Some(id)).await?;
     }
@@ -466,6 +469,7 @@ pub(super) async fn append_message<C: GenericClient>(
         previews: None,
         removed_at: None,
         mentions: new.mentions,
+        attachments,
     };
     events.push(Event {
         id: event_id,

@@ -150,7 +150,7 @@ pub(super) fn all_memberships(
 }
 
 pub(super) const MESSAGE_COLUMNS: &str = "m.id, m.conversation_id, m.seq, m.sender_id, u.handle, m.body, \
-     m.created_at, m.client_txn_id, m.links, m.previews, m.removed_at, m.mentions";
+     m.created_at, m.client_txn_id, m.links, m.previews, m.removed_at, m.mentions, m.attachments";
 
 pub(super) fn message_from(row: &Row<'_>, at: usize) -> rusqlite::Result<Message> {
     Ok(Message {
@@ -166,6 +166,7 @@ pub(super) fn message_from(row: &Row<'_>, at: usize) -> rusqlite::Result<Message
         previews: row.get(at + 9)?,
         removed_at: row.get(at + 10)?,
         mentions: row.get(at + 11)?,
+        attachments: row.get(at + 12)?,
     })
 }
 

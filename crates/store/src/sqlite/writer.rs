@@ -535,6 +535,13 @@ pub(super) fn append_message(
         new.mentions
     ])?;
     let id = conn.last_insert_rowid();
+    let attachments = super::attachments::bind(
+        conn,
+        id,
+        new.conversation_id,
+        new.sender_id,
+        &new.attachments,
+    )?;
     for share in &new.shares {
         log_share(conn, share, Some(id))?;
     }
@@ -552,6 +559,7 @@ pub(super) fn append_message(
         previews: None,
         removed_at: None,
         mentions: new.mentions,
+        attachments,
     };
     events.push(Event {
         id: event_id,

@@ -12,8 +12,8 @@
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use kaifang_store::{
-    Administration, Event, Governance, PgConfig, PgStore, ReadState, Search, SqliteConfig,
-    SqliteStore, Store,
+    Administration, Attachments, BlobStore, Event, FsBlobStore, Governance, PgConfig, PgStore,
+    ReadState, Search, SqliteConfig, SqliteStore, Store,
 };
 use tokio::sync::mpsc;
 
@@ -42,8 +42,8 @@ macro_rules! on_every_backend {
 }
 
 /// Every storage trait, so that a test holds one object.
-pub trait AnyStore: Store + Governance + Administration + ReadState + Search {}
-impl<T: Store + Governance + Administration + ReadState + Search> AnyStore for T {}
+pub trait AnyStore: Store + Governance + Administration + ReadState + Search + Attachments {}
+impl<T: Store + Governance + Administration + ReadState + Search + Attachments> AnyStore for T {}
 
 #[derive(Debug, Clone, Copy)]
 pub enum Backend {
@@ -81,6 +81,23 @@ impl Place {
             ),
         };
         (store, events)
+    }
+}
+
+impl Place {
+    /// The blob store this backend uses: a folder beside the SQLite
+    /// database, or the PostgreSQL database itself.
+    pub async fn blob_store(&self) -> Box<dyn BlobStore> {
+        match self {
+            Place::Sqlite(dir) => Box::new(FsBlobStore::open(dir.path().join("blobs")).unwrap()),
+            Place::Postgres(db) => {
+                let (sink, _) = mpsc::unbounded_channel();
+                let store = PgStore::connect(PgConfig::new(db.url.clone()), sink)
+                    .await
+                    .unwrap();
+                Box::new(store.blob_store())
+            }
+        }
     }
 }
 
