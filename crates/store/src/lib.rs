@@ -24,6 +24,7 @@
 #![deny(missing_docs)]
 
 mod administration;
+mod chat;
 mod error;
 mod governance;
 mod membership;
@@ -33,13 +34,14 @@ mod sqlite;
 mod store;
 
 pub use administration::{Account, Administration, Invite, InvitedSignUp, refusal};
+pub use chat::{Chat, MessageEdit, ReactionChange, refusal as chat_refusal};
 pub use error::{BackendError, Error};
 pub use governance::{Activation, AuditEntry, Governance, PolicyVersion, ShareCount};
 pub use membership::{MemberChange, check_member_change};
 pub use model::{
     AdminGrant, CachedPreview, Conversation, ConversationKind, ConversationSummary, Event,
-    EventBody, EventId, LinkShare, Member, MemberEvent, Message, NewMessage, Role, Timestamp, User,
-    UserAuth, UserId,
+    EventBody, EventId, LinkShare, Member, MemberEvent, Message, NewMessage, Quote, Reaction, Role,
+    Timestamp, User, UserAuth, UserId,
 };
 pub use postgres::{PgConfig, PgStore};
 pub use sqlite::{SqliteConfig, SqliteStore, maintenance as sqlite_maintenance};

@@ -280,6 +280,7 @@ async fn a_removed_message_keeps_its_place_and_loses_its_text(backend: Backend) 
         client_txn_id: None,
         links: r#"[{"url":"https://example.com/secret"}]"#.into(),
         shares: Vec::new(),
+        reply_to: None,
     };
     let (gone, _) = f
         .store

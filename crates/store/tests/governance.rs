@@ -125,6 +125,7 @@ async fn versions_activations_shares_and_audit(backend: Backend) {
             client_txn_id: None,
             links: "[]".into(),
             shares: vec![s],
+            reply_to: None,
         })
         .await
         .unwrap();

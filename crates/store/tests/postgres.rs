@@ -83,6 +83,7 @@ async fn two_writers_make_event_ids_without_holes() {
                     client_txn_id: None,
                     links: "[]".into(),
                     shares: Vec::new(),
+                    reply_to: None,
                 };
                 store.append_message(message).await.unwrap()
             })
@@ -190,6 +191,7 @@ async fn a_later_transaction_cannot_commit_past_an_open_one() {
         client_txn_id: None,
         links: "[]".into(),
         shares: Vec::new(),
+        reply_to: None,
     };
     let (first, _) = store.append_message(send("before")).await.unwrap();
 
@@ -365,6 +367,7 @@ async fn one_failing_write_in_a_batch_fails_alone() {
         client_txn_id: txn.map(Into::into),
         links: "[]".into(),
         shares: Vec::new(),
+        reply_to: None,
     };
 
     let mut outside = raw(&db.url).await;
@@ -465,6 +468,7 @@ async fn a_failed_batch_answers_every_write_with_the_failure() {
         client_txn_id: None,
         links: "[]".into(),
         shares: Vec::new(),
+        reply_to: None,
     };
     let head = store.head().await.unwrap();
 

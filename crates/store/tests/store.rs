@@ -17,6 +17,7 @@ fn msg(conversation_id: i64, sender_id: i64, body: &str, txn: Option<&str>) -> N
         client_txn_id: txn.map(Into::into),
         links: "[]".into(),
         shares: Vec::new(),
+        reply_to: None,
     }
 }
 

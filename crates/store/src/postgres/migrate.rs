@@ -28,6 +28,7 @@ const MIGRATIONS: &[(u32, &str)] = &[
         6,
         include_str!("../../migrations/postgres/0006_administration.sql"),
     ),
+    (7, include_str!("../../migrations/postgres/0007_edits.sql")),
 ];
 
 /// The advisory-lock key that guards migrations (any constant distinct from

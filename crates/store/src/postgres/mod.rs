@@ -14,6 +14,7 @@
 //! The same lock also decides "first account is admin" and "not the last
 //! admin" without races.
 mod administration;
+mod chat;
 mod error;
 mod governance;
 mod migrate;

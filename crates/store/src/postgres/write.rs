@@ -434,8 +434,8 @@ pub(super) async fn append_message<C: GenericClient>(
     let created_at = now_ms();
     let id: i64 = query_one(
         c,
-        "INSERT INTO messages (conversation_id, seq, sender_id, body, client_txn_id, links, created_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id",
+        "INSERT INTO messages (conversation_id, seq, sender_id, body, client_txn_id, links, created_at, \
+         reply_to) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id",
         &[
             &new.conversation_id,
             &seq,
@@ -444,6 +444,7 @@ pub(super) async fn append_message<C: GenericClient>(
             &new.client_txn_id,
             &new.links,
             &created_at,
+            &new.reply_to,
         ],
     )
     .await?
@@ -452,7 +453,7 @@ pub(super) async fn append_message<C: GenericClient>(
         log_share(c, share, Some(id)).await?;
     }
     let event_id = log_event(c, new.conversation_id, "message", Some(id), None).await?;
-    let message = Message {
+    let mut message = Message {
         id,
         conversation_id: new.conversation_id,
         seq,
@@ -464,7 +465,14 @@ pub(super) async fn append_message<C: GenericClient>(
         links: new.links,
         previews: None,
         removed_at: None,
+        edited_at: None,
+        recalled_at: None,
+        recalled_by: None,
+        reply_to: new.reply_to,
+        reply: None,
+        reactions: Vec::new(),
     };
+    super::chat::decorate(c, &mut message, false).await?;
     events.push(Event {
         id: event_id,
         conversation_id: message.conversation_id,

@@ -51,6 +51,11 @@ pub(super) const MIGRATIONS: &[Migration] = &[
         "administration",
         include_str!("../../migrations/sqlite/0006_administration.sql"),
     ),
+    m(
+        7,
+        "edits",
+        include_str!("../../migrations/sqlite/0007_edits.sql"),
+    ),
 ];
 
 /// Versions up to this one were recorded only in `user_version`: a

@@ -1,6 +1,7 @@
 //! The embedded backend: one SQLite file in WAL mode, one writer thread that
 //! commits concurrent writes together, and a small pool of readers.
 mod administration;
+mod chat;
 mod error;
 mod governance;
 pub mod maintenance;

@@ -142,7 +142,7 @@ fn writer_loop(
     }
 }
 
-fn log_event(
+pub(super) fn log_event(
     conn: &Connection,
     conversation_id: i64,
     kind: &str,
@@ -521,8 +521,8 @@ pub(super) fn append_message(
         .query_row([new.conversation_id], |r| r.get(0))?;
     let created_at = now_ms();
     conn.prepare_cached(
-        "INSERT INTO messages (conversation_id, seq, sender_id, body, client_txn_id, links, created_at) \
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+        "INSERT INTO messages (conversation_id, seq, sender_id, body, client_txn_id, links, created_at, \
+         reply_to) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
     )?
     .execute(params![
         new.conversation_id,
@@ -531,14 +531,15 @@ pub(super) fn append_message(
         new.body,
         new.client_txn_id,
         new.links,
-        created_at
+        created_at,
+        new.reply_to
     ])?;
     let id = conn.last_insert_rowid();
     for share in &new.shares {
         log_share(conn, share, Some(id))?;
     }
     let event_id = log_event(conn, new.conversation_id, "message", Some(id), None)?;
-    let message = Message {
+    let mut message = Message {
         id,
         conversation_id: new.conversation_id,
         seq,
@@ -550,7 +551,14 @@ pub(super) fn append_message(
         links: new.links,
         previews: None,
         removed_at: None,
+        edited_at: None,
+        recalled_at: None,
+        recalled_by: None,
+        reply_to: new.reply_to,
+        reply: None,
+        reactions: Vec::new(),
     };
+    super::chat::decorate(conn, &mut message, false)?;
     events.push(Event {
         id: event_id,
         conversation_id: message.conversation_id,

@@ -12,7 +12,7 @@
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use kaifang_store::{
-    Administration, Event, Governance, PgConfig, PgStore, SqliteConfig, SqliteStore, Store,
+    Administration, Chat, Event, Governance, PgConfig, PgStore, SqliteConfig, SqliteStore, Store,
 };
 use tokio::sync::mpsc;
 
@@ -41,8 +41,8 @@ macro_rules! on_every_backend {
 }
 
 /// Every storage trait, so that a test holds one object.
-pub trait AnyStore: Store + Governance + Administration {}
-impl<T: Store + Governance + Administration> AnyStore for T {}
+pub trait AnyStore: Store + Governance + Administration + Chat {}
+impl<T: Store + Governance + Administration + Chat> AnyStore for T {}
 
 #[derive(Debug, Clone, Copy)]
 pub enum Backend {
