@@ -184,6 +184,7 @@ mod tests {
             client_txn_id: None,
             links: "[]".into(),
             shares: Vec::new(),
+            reply_to: None,
         }
     }
 

@@ -29,6 +29,8 @@ pub struct Settings {
     pub auth: AuthSettings,
     /// Sizes, counts and rates.
     pub limits: Limits,
+    /// Editing and recalling messages.
+    pub chat: ChatSettings,
     /// Real-time delivery.
     pub stream: StreamSettings,
     /// The embedded database.
@@ -57,6 +59,7 @@ impl Default for Settings {
             http: HttpSettings::default(),
             auth: AuthSettings::default(),
             limits: Limits::default(),
+            chat: ChatSettings::default(),
             stream: StreamSettings::default(),
             storage: StorageSettings::default(),
             database: DatabaseSettings::default(),
@@ -352,6 +355,29 @@ impl Default for Limits {
             requests_burst: 10_000,
             rate_limit_keys: 100_000,
             drain_timeout_ms: 2_000,
+        }
+    }
+}
+
+/// Editing and recalling messages (docs/chat.md says why these defaults).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ChatSettings {
+    /// How long after sending its sender may recall a message, in
+    /// milliseconds (default 120,000: two minutes, as WeChat). Group admins
+    /// and owners may remove any message of their group at any time.
+    pub recall_window_ms: u64,
+    /// How long after sending its sender may edit a message, in
+    /// milliseconds; 0 (the default) is no limit, as Slack: every edit is
+    /// marked, and the text was already seen by whoever read it.
+    pub edit_window_ms: u64,
+}
+
+impl Default for ChatSettings {
+    fn default() -> Self {
+        Self {
+            recall_window_ms: 120_000,
+            edit_window_ms: 0,
         }
     }
 }

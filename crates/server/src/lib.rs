@@ -43,6 +43,7 @@ use hub::Hub;
 use metrics::Metrics;
 use service::accounts::Accounts;
 use service::admins::Admins;
+use service::chat::ChatService;
 use service::conversations::Conversations;
 pub use service::error::Error as ServiceError;
 use service::events::Events;
@@ -68,6 +69,8 @@ pub struct AppState {
     pub conversations: Arc<Conversations>,
     /// Sending messages.
     pub messaging: Arc<Messaging>,
+    /// Editing and recalling messages, reactions.
+    pub chat: Arc<ChatService>,
     /// Reading events.
     pub events: Arc<Events>,
     /// The link engine.
@@ -94,6 +97,7 @@ struct Stores {
     store: Arc<dyn Store>,
     governance: Arc<dyn Governance>,
     administration: Arc<dyn Administration>,
+    chat: Arc<dyn kaifang_store::Chat>,
     sqlite: Option<Arc<SqliteStore>>,
 }
 
@@ -113,6 +117,7 @@ async fn open_store(
             store: store.clone(),
             governance: store.clone(),
             administration: store.clone(),
+            chat: store.clone(),
             sqlite: Some(store),
         });
     }
@@ -125,7 +130,8 @@ async fn open_store(
     Ok(Stores {
         store: store.clone(),
         governance: store.clone(),
-        administration: store,
+        administration: store.clone(),
+        chat: store,
         sqlite: None,
     })
 }
@@ -201,6 +207,7 @@ impl Server {
             store,
             governance: governance_store,
             administration,
+            chat,
             sqlite,
         } = open_store(&settings, sink).await?;
         let metrics = Arc::new(Metrics::default());
@@ -269,17 +276,19 @@ impl Server {
             events.clone(),
             &settings,
         ));
+        let messaging = Arc::new(Messaging::new(
+            store.clone(),
+            hub.clone(),
+            links.clone(),
+            previews.clone(),
+            metrics.clone(),
+            settings.limits.clone(),
+        ));
         let state = AppState {
             accounts,
             conversations: Arc::new(Conversations::new(store.clone(), settings.limits.clone())),
-            messaging: Arc::new(Messaging::new(
-                store.clone(),
-                hub.clone(),
-                links.clone(),
-                previews.clone(),
-                metrics.clone(),
-                settings.limits.clone(),
-            )),
+            messaging: messaging.clone(),
+            chat: Arc::new(ChatService::new(chat, messaging, settings.chat.clone())),
             links,
             previews,
             governance,

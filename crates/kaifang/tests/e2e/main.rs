@@ -7,6 +7,7 @@ mod administration;
 mod backend;
 mod backup;
 mod bench;
+mod chat;
 mod checkpoint;
 mod cli;
 mod connections;

@@ -22,6 +22,8 @@ pub struct SendMessage {
     pub body: String,
     /// Makes the send idempotent: repeating it returns the original.
     pub client_txn_id: Option<String>,
+    /// The seq of a message of this conversation this one replies to.
+    pub reply_to: Option<i64>,
 }
 
 /// History paging.
@@ -45,6 +47,7 @@ pub struct History<'a> {
 #[utoipa::path(post, path = "/api/v1/conversations/{id}/messages", tag = "messages", request_body = SendMessage,
     params(("id" = i64, Path)),
     responses((status = 201, body = MessageView), (status = 200, body = MessageView, description = "repeated client_txn_id"),
+              (status = 400, description = "empty text, or reply_to names no message of this conversation"),
               (status = 404, description = "no such conversation, or not a member"), (status = 413), (status = 422, description = "a link is blocked"),
               (status = 429)), security(("bearer" = [])))]
 pub async fn send(
@@ -54,7 +57,7 @@ pub async fn send(
     Json(req): Json<SendMessage>,
 ) -> ApiResult<Response> {
     let (message, created) = messaging
-        .send(&caller, id, req.body, req.client_txn_id)
+        .send(&caller, id, req.body, req.client_txn_id, req.reply_to)
         .await?;
     let status = if created {
         StatusCode::CREATED

@@ -4,6 +4,7 @@ pub mod accounts;
 pub mod admin;
 pub mod administrators;
 mod body;
+pub mod chat;
 mod contract;
 pub mod conversations;
 pub mod events;
@@ -23,7 +24,7 @@ use axum::extract::{DefaultBodyLimit, Request};
 use axum::http::HeaderValue;
 use axum::middleware::Next;
 use axum::response::Response;
-use axum::routing::{delete, get, post, put};
+use axum::routing::{delete, get, patch, post, put};
 use tracing::Instrument;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
@@ -50,6 +51,7 @@ use crate::error::{ApiError, REQUEST_ID};
         operators::create_invite, operators::invites, operators::revoke_invite,
         operators::users, operators::suspend, operators::restore, operators::reset_password,
         operators::remove_message,
+        chat::edit, chat::recall, chat::react, chat::unreact,
     ),
     modifiers(&BearerAuth),
 )]
@@ -97,6 +99,14 @@ pub fn routes(state: AppState) -> Router {
         .route(
             "/conversations/{id}/messages",
             post(messages::send).get(messages::history),
+        )
+        .route(
+            "/conversations/{id}/messages/{seq}",
+            patch(chat::edit).delete(chat::recall),
+        )
+        .route(
+            "/conversations/{id}/messages/{seq}/reactions/{emoji}",
+            put(chat::react).delete(chat::unreact),
         )
         .route("/links/evaluate", post(links::evaluate))
         .route("/previews", get(previews::preview))

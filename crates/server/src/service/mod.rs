@@ -2,6 +2,7 @@
 //! and answer; services decide.
 pub mod accounts;
 pub mod admins;
+pub mod chat;
 pub mod conversations;
 pub mod error;
 pub mod events;
