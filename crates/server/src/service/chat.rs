@@ -40,20 +40,23 @@ pub fn is_one_emoji(text: &str) -> bool {
 }
 
 fn zwj_sequence(chars: &[char]) -> bool {
-    chars.split(|c| emoji::is_zwj(*c)).all(element)
+    chars
+        .split(|c| emoji::is_zwj(*c))
+        .enumerate()
+        .all(|(i, part)| element(part, i == 0))
 }
 
 /// One element of a ZWJ sequence: an emoji character, then an optional
 /// presentation selector, skin tone or tag sequence (🏴󠁧󠁢󠁳󠁣󠁴󠁿).
-fn element(chars: &[char]) -> bool {
+/// The sequence's first element must stand alone; later ones may be
+/// components such as hair styles (👩‍🦰), never a bare skin tone.
+fn element(chars: &[char], leading: bool) -> bool {
     let Some((first, rest)) = chars.split_first() else {
         return false;
     };
     // Digits, `#` and `*` are Emoji=Yes but are text unless in a keycap.
-    if first.is_ascii()
-        || !first.is_emoji_char()
-        || first.is_emoji_component() && !is_modifier(*first)
-    {
+    let component = first.is_emoji_component() && (leading || is_modifier(*first));
+    if first.is_ascii() || !first.is_emoji_char() || component {
         return false;
     }
     match rest {
@@ -202,8 +205,19 @@ mod tests {
 
     #[test]
     fn one_emoji_and_nothing_else() {
-        for good in ["👍", "❤️", "❤", "👍🏽", "🇨🇳", "👩‍💻", "👨‍👩‍👧", "1️⃣", "🏴󠁧󠁢󠁳󠁣󠁴󠁿", "😂"]
-        {
+        for good in [
+            "👍",
+            "❤️",
+            "❤",
+            "👍🏽",
+            "🇨🇳",
+            "👩‍💻",
+            "👨‍👩‍👧",
+            "1️⃣",
+            "🏴󠁧󠁢󠁳󠁣󠁴󠁿",
+            "😂",
+            "👩‍🦰",
+        ] {
             assert!(is_one_emoji(good), "{good:?} should be one emoji");
         }
         for bad in [
