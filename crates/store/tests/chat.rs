@@ -223,6 +223,16 @@ async fn a_recalled_message_keeps_its_place_and_loses_its_text(backend: Backend)
     assert!(matches!(edit, Err(Error::Conflict(_))), "{edit:?}");
     let react = f.store.react(reaction(true)).await;
     assert!(matches!(react, Err(Error::Conflict(_))), "{react:?}");
+    // A preview that arrives after the recall is refused, not attached.
+    let late = f
+        .store
+        .attach_preview(
+            m.id,
+            "https://example.com/secret",
+            r#"{"title":"secret page"}"#,
+        )
+        .await;
+    assert!(matches!(late, Err(Error::Conflict(_))), "{late:?}");
     let unknown = f.store.recall_message(9_999, a, NOW).await;
     assert!(matches!(unknown, Err(Error::NotFound(_))), "{unknown:?}");
     // An operator removal stays told apart from a recall.

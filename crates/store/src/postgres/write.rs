@@ -490,11 +490,17 @@ pub(super) async fn attach_preview<C: GenericClient>(
 ) -> Result<Event, Error> {
     let row = query_opt(
         c,
-        "SELECT conversation_id, previews FROM messages WHERE id = $1",
+        "SELECT conversation_id, previews, recalled_at IS NOT NULL OR removed_at IS NOT NULL \
+         FROM messages WHERE id = $1",
         &[&message_id],
     )
     .await?
     .ok_or(Error::NotFound("message"))?;
+    // A preview fetched while its message was being recalled must not
+    // bring page text back.
+    if row.try_get::<_, bool>(2)? {
+        return Err(Error::Conflict("the message was recalled or removed"));
+    }
     let conversation_id: i64 = row.try_get(0)?;
     let previews: Option<String> = row.try_get(1)?;
     let mut map: serde_json::Map<String, serde_json::Value> = match previews {

@@ -574,11 +574,19 @@ pub(super) fn attach_preview(
     url: &str,
     preview: &str,
 ) -> Result<Event, Error> {
-    let row: Option<(i64, Option<String>)> = conn
-        .prepare_cached("SELECT conversation_id, previews FROM messages WHERE id = ?1")?
-        .query_row([message_id], |r| Ok((r.get(0)?, r.get(1)?)))
+    let row: Option<(i64, Option<String>, bool)> = conn
+        .prepare_cached(
+            "SELECT conversation_id, previews, recalled_at IS NOT NULL OR removed_at IS NOT NULL \
+             FROM messages WHERE id = ?1",
+        )?
+        .query_row([message_id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
         .optional()?;
-    let (conversation_id, previews) = row.ok_or(Error::NotFound("message"))?;
+    let (conversation_id, previews, gone) = row.ok_or(Error::NotFound("message"))?;
+    // A preview fetched while its message was being recalled must not
+    // bring page text back.
+    if gone {
+        return Err(Error::Conflict("the message was recalled or removed"));
+    }
     let mut map: serde_json::Map<String, serde_json::Value> = match previews {
         Some(text) => serde_json::from_str(&text).map_err(|e| Error::Corrupt(e.to_string()))?,
         None => serde_json::Map::new(),
