@@ -221,6 +221,9 @@ export function applyEdit(m) {
   const old = msgState(m.conversation_id).bySeq.get(m.seq);
   const merged = { ...m, reactions: old ? old.reactions : m.reactions };
   msgState(m.conversation_id).bySeq.set(m.seq, merged);
+  const conv = state.convs.get(m.conversation_id);
+  // The conversation list shows the newest message's text.
+  if (conv?.last_message?.seq === m.seq) conv.last_message = merged;
   hooks.rerender(m.conversation_id);
 }
 

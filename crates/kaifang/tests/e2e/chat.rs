@@ -123,7 +123,10 @@ async fn edits_recalls_replies_and_reactions_reach_the_other_member_live() {
 
 #[tokio::test]
 async fn refusals_have_their_statuses() {
-    let server = TestServer::start_with(&[("KAIFANG_CHAT__RECALL_WINDOW_MS", "1")]);
+    let server = TestServer::start_with(&[
+        ("KAIFANG_CHAT__RECALL_WINDOW_MS", "1"),
+        ("KAIFANG_CHAT__EDIT_WINDOW_MS", "1"),
+    ]);
     let alice = user(&server, "alice").await;
     let bob = user(&server, "bob").await;
     let eve = user(&server, "eve").await;
@@ -168,6 +171,8 @@ async fn refusals_have_their_statuses() {
     // refusal that must come, not before asserting that nothing happened.
     tokio::time::sleep(Duration::from_millis(20)).await;
     assert_eq!(status(alice.recall(c, seq).await), 409);
+    // And past the edit window (1 ms here; 0 would be no limit).
+    assert_eq!(status(alice.edit(c, seq, "too late").await), 409);
     // A recalled message can be neither edited nor recalled again.
     let fresh_server = TestServer::start();
     let alice2 = user(&fresh_server, "alice").await;
