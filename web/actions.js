@@ -20,14 +20,15 @@ function moderator(conv) {
   return conv?.kind === 'group' && (role === 'admin' || role === 'owner');
 }
 
+/** What a recalled message says instead of its text. */
+export function recalledText(m) {
+  if (m.recalled_by && m.recalled_by !== m.sender) return t('messageRemovedByGroupAdmin', { by: m.recalled_by });
+  return mine(m) ? t('youRecalled') : t('theyRecalled', { who: m.sender });
+}
+
 /** The placeholder of a recalled message, or null. */
 export function recalledBody(m) {
-  if (!m.recalled) return null;
-  let text;
-  if (m.recalled_by && m.recalled_by !== m.sender) text = t('messageRemovedByGroupAdmin', { by: m.recalled_by });
-  else if (mine(m)) text = t('youRecalled');
-  else text = t('theyRecalled', { who: m.sender });
-  return [h('div.msg-recalled', {}, text)];
+  return m.recalled ? [h('div.msg-recalled', {}, recalledText(m))] : null;
 }
 
 /** What goes above the body: the quoted message, if this is a reply. */

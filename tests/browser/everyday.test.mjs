@@ -102,6 +102,12 @@ test('a recall leaves a placeholder for both, and the quote says recalled', asyn
   await openConv(bob.page, A);
   await msg(bob.page, 1).locator('.msg-recalled').waitFor();
   await msg(bob.page, 2).locator('.quote-text', { hasText: 'Recalled message' }).waitFor();
+  // A recalled newest message reads as recalled in the conversation list.
+  await send(alice.page, 'oops, wrong chat');
+  await msg(alice.page, 3).waitFor();
+  await msg(alice.page, 3).hover();
+  await msg(alice.page, 3).locator('.act-recall').click();
+  await bob.page.locator('#conv-list .conv .conv-last', { hasText: `${A} recalled a message` }).waitFor();
   assert.deepEqual(alice.errors, []);
   assert.deepEqual(bob.errors, []);
 });
