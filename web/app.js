@@ -9,6 +9,7 @@ import { state, resetState, upsertConv, markRead, convTitle } from './state.js';
 import { renderList, showForm, parseHandles } from './sidebar.js';
 import { initSearch, clearSearch } from './search.js';
 import { initChat, openChat, closeChat, showMessage, showPreview, showRemoval, rerenderChat, renderHeader } from './chat.js';
+import { applyEdit, applyRecall, applyReaction } from './actions.js';
 import { initMembers, renderMembers, toggle as toggleMembers } from './members.js';
 import { backoff } from './util.js';
 import { setupAdmin, renderAdmin } from './admin.js';
@@ -277,6 +278,15 @@ async function handleEvent(event) {
       break;
     case 'removal':
       showRemoval(id, event.message_id);
+      break;
+    case 'edit':
+      applyEdit(event.message);
+      break;
+    case 'recall':
+      applyRecall(id, event.message_id, event.by);
+      break;
+    case 'reaction':
+      applyReaction(event);
       break;
     case 'member': {
       const members = conv.members || [];

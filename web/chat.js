@@ -7,6 +7,7 @@ import { renderBody, renderRefusal } from './render.js';
 import { initAttachments, renderAttachments } from './attachments.js';
 import { state, msgState, oldestSeq, pendingOf, convTitle, markRead, recordMessage } from './state.js';
 import { uuid, stripBidi } from './util.js';
+import { recalledBody, quoteOf, extrasOf, onComposerKey, submitEdit, takeReply, cancel as cancelMode, initActions } from './actions.js';
 
 const PAGE = 50;
 const NEAR_BOTTOM_PX = 80;
@@ -39,8 +40,10 @@ function messageNode(m) {
       ' ',
       h('time', { datetime: m.created_at, title: m.created_at }, formatTime(m.created_at)),
     ),
-    renderBody(m, conv?.kind),
+    quoteOf(m),
+    recalledBody(m) || renderBody(m, conv?.kind),
     renderAttachments(m),
+    extrasOf(m),
   );
 }
 
@@ -86,7 +89,9 @@ function renderPending(id) {
 export function initChat(h_) {
   hooks = h_;
   initAttachments({ onSent: (m) => { showMessage(m); hooks.changed(); }, onError: (e) => hooks.error(e) });
+  initActions({ rerender: (id) => id === state.current && renderMessages(id), error: (e) => hooks.error(e) });
   const input = $('#composer-input');
+  input.addEventListener('keydown', onComposerKey);
   input.addEventListener('input', () => {
     if (state.current !== null) state.store?.setDraft(state.current, input.value);
     grow();
@@ -120,6 +125,7 @@ export function openChat(id) {
   const conv = state.convs.get(id);
   if (!conv) return;
   if (state.current !== null && state.current !== id) state.store?.setDraft(state.current, $('#composer-input').value);
+  if (state.current !== id) cancelMode();
   state.current = id;
   $('#chat-empty').hidden = true;
   $('#chat-view').hidden = false;
@@ -282,6 +288,7 @@ function submit() {
   const conv = state.convs.get(id);
   const input = $('#composer-input');
   const body = input.value;
+  if (submitEdit()) return;
   if (!conv || !body.trim()) return;
   const store = state.store;
   // Clear at once: whatever is typed next is a new message, never wiped.
@@ -289,7 +296,7 @@ function submit() {
   grow();
   store?.setDraft(id, '');
   replace($('#refusal-area'));
-  const p = { txn: uuid(), body, status: 'sending', error: '' };
+  const p = { txn: uuid(), body, status: 'sending', error: '', reply_to: takeReply(id) };
   pendingOf(id).push(p);
   renderPending(id);
   toBottom();
@@ -321,7 +328,7 @@ async function send(id, p) {
     toBottom();
   }
   try {
-    const m = await api('POST', `/conversations/${id}/messages`, { body: p.body, client_txn_id: p.txn });
+    const m = await api('POST', `/conversations/${id}/messages`, { body: p.body, client_txn_id: p.txn, reply_to: p.reply_to ?? undefined });
     showMessage(m);
     hooks.changed();
     return;

@@ -5,12 +5,14 @@ import { t, formatTime } from './i18n.js';
 import { state, convTitle, unread } from './state.js';
 import { stripBidi } from './util.js';
 import { updateTitle } from './chatstate.js';
+import { recalledText } from './actions.js';
 
 const PREVIEW_CHARS = 80;
 
 function lastLine(conv) {
   const m = conv.last_message;
   if (!m) return t('noMessages');
+  if (m.recalled) return recalledText(m);
   const who = m.sender === state.me?.handle ? t('you') : m.sender;
   const body = stripBidi(m.body).replace(/\s+/g, ' ').trim();
   const short = body.length > PREVIEW_CHARS ? `${body.slice(0, PREVIEW_CHARS)}…` : body;

@@ -303,6 +303,65 @@ impl Client {
         .await
     }
 
+    /// Sends a reply to the message at `reply_to` (its seq).
+    pub async fn reply(
+        &self,
+        conversation: i64,
+        body: &str,
+        reply_to: i64,
+    ) -> Result<Value, Error> {
+        let url = self.url(&format!("/api/v1/conversations/{conversation}/messages"))?;
+        self.call(
+            self.http
+                .post(url)
+                .json(&json!({ "body": body, "reply_to": reply_to })),
+        )
+        .await
+    }
+
+    /// Gives one of one's messages a new text.
+    pub async fn edit(&self, conversation: i64, seq: i64, body: &str) -> Result<Value, Error> {
+        let url = self.url(&format!(
+            "/api/v1/conversations/{conversation}/messages/{seq}"
+        ))?;
+        self.call(self.http.patch(url).json(&json!({ "body": body })))
+            .await
+    }
+
+    /// Recalls a message (one's own, or any in a group one administers).
+    pub async fn recall(&self, conversation: i64, seq: i64) -> Result<(), Error> {
+        let url = self.url(&format!(
+            "/api/v1/conversations/{conversation}/messages/{seq}"
+        ))?;
+        let _: Value = self.call(self.http.delete(url)).await?;
+        Ok(())
+    }
+
+    /// Adds (`on`) or takes back a reaction.
+    pub async fn react(
+        &self,
+        conversation: i64,
+        seq: i64,
+        emoji: &str,
+        on: bool,
+    ) -> Result<(), Error> {
+        let mut url = self.url(&format!(
+            "/api/v1/conversations/{conversation}/messages/{seq}/reactions/"
+        ))?;
+        // Pushed as a path segment, so it is percent-encoded.
+        url.path_segments_mut()
+            .map_err(|()| Error::Unexpected("base URL cannot have a path".into()))?
+            .pop_if_empty()
+            .push(emoji);
+        let request = if on {
+            self.http.put(url)
+        } else {
+            self.http.delete(url)
+        };
+        let _: Value = self.call(request).await?;
+        Ok(())
+    }
+
     /// A page of history.
     pub async fn history(
         &self,

@@ -80,6 +80,38 @@ pub enum Command {
         /// Idempotency key: sending again with it returns the original.
         #[arg(long)]
         txn: Option<String>,
+        /// Replies to the message with this sequence number.
+        #[arg(long)]
+        reply_to: Option<i64>,
+    },
+    /// Gives one of your messages a new text (marked "edited").
+    Edit {
+        /// Conversation id.
+        conversation: i64,
+        /// The message's sequence number.
+        seq: i64,
+        /// The new text.
+        text: String,
+    },
+    /// Recalls your message (within `chat.recall_window_ms`), or, as a
+    /// group's admin or owner, removes any message of the group.
+    Recall {
+        /// Conversation id.
+        conversation: i64,
+        /// The message's sequence number.
+        seq: i64,
+    },
+    /// Reacts to a message with one emoji (`--remove` takes it back).
+    React {
+        /// Conversation id.
+        conversation: i64,
+        /// The message's sequence number.
+        seq: i64,
+        /// Exactly one emoji.
+        emoji: String,
+        /// Take the reaction back.
+        #[arg(long)]
+        remove: bool,
     },
     /// Prints a page of history, oldest first.
     History {

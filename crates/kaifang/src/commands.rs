@@ -213,12 +213,42 @@ async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
             conversation,
             text,
             txn,
+            reply_to,
         } => {
-            print(
-                &s.signed_in()?
-                    .send(conversation, &text, txn.as_deref())
-                    .await?,
-            )?;
+            let client = s.signed_in()?;
+            let sent = match reply_to {
+                None => client.send(conversation, &text, txn.as_deref()).await?,
+                Some(seq) => {
+                    let body = serde_json::json!({
+                        "body": text, "client_txn_id": txn, "reply_to": seq,
+                    });
+                    let path = format!("/api/v1/conversations/{conversation}/messages");
+                    client
+                        .raw(reqwest::Method::POST, &path, Some(&body))
+                        .await?
+                }
+            };
+            print(&sent)?;
+        }
+        Command::Edit {
+            conversation,
+            seq,
+            text,
+        } => print(&s.signed_in()?.edit(conversation, seq, &text).await?)?,
+        Command::Recall { conversation, seq } => {
+            s.signed_in()?.recall(conversation, seq).await?;
+            print(&serde_json::json!({ "recalled": seq }))?;
+        }
+        Command::React {
+            conversation,
+            seq,
+            emoji,
+            remove,
+        } => {
+            s.signed_in()?
+                .react(conversation, seq, &emoji, !remove)
+                .await?;
+            print(&serde_json::json!({ "seq": seq, "emoji": emoji, "on": !remove }))?;
         }
         Command::History {
             conversation,

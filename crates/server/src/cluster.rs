@@ -189,6 +189,7 @@ mod tests {
             shares: Vec::new(),
             mentions: None,
             attachments: Vec::new(),
+            reply_to: None,
         }
     }
 

@@ -47,7 +47,7 @@ pub struct Settings {
     pub log: LogSettings,
     /// Where `/metrics` is served, and who may read it.
     pub metrics: MetricsSettings,
-    /// Everyday chat: mentions, typing indicators.
+    /// Everyday chat: edit and recall windows, mentions, typing indicators.
     pub chat: ChatSettings,
     /// Searching messages.
     pub search: SearchSettings,
@@ -79,10 +79,20 @@ impl Default for Settings {
     }
 }
 
-/// Everyday chat: who may mention everyone, how often typing is relayed.
+/// Everyday chat (docs/chat.md says why these defaults): how long a message
+/// may be recalled or edited, who may mention everyone, how often typing is
+/// relayed.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct ChatSettings {
+    /// How long after sending its sender may recall a message, in
+    /// milliseconds (default 120,000: two minutes, as WeChat). Group admins
+    /// and owners may remove any message of their group at any time.
+    pub recall_window_ms: u64,
+    /// How long after sending its sender may edit a message, in
+    /// milliseconds; 0 (the default) is no limit, as Slack: every edit is
+    /// marked, and the text was already seen by whoever read it.
+    pub edit_window_ms: u64,
     /// Groups of at most this many members let anyone use `@all`; in
     /// larger ones only the owner and admins may (default 20). Direct
     /// chats always may.
@@ -96,6 +106,8 @@ pub struct ChatSettings {
 impl Default for ChatSettings {
     fn default() -> Self {
         Self {
+            recall_window_ms: 120_000,
+            edit_window_ms: 0,
             mention_all_max_members: 20,
             typing_min_interval_ms: 1_000,
         }

@@ -46,6 +46,7 @@ use metrics::Metrics;
 use service::accounts::Accounts;
 use service::admins::Admins;
 use service::attachments::AttachmentService;
+use service::chat::ChatService;
 use service::chat_state::ChatState;
 use service::conversations::Conversations;
 pub use service::error::Error as ServiceError;
@@ -73,6 +74,8 @@ pub struct AppState {
     pub conversations: Arc<Conversations>,
     /// Sending messages.
     pub messaging: Arc<Messaging>,
+    /// Editing and recalling messages, reactions.
+    pub chat: Arc<ChatService>,
     /// Reading events.
     pub events: Arc<Events>,
     /// The link engine.
@@ -84,7 +87,7 @@ pub struct AppState {
     /// Granting and revoking operator administrators.
     pub admins: Arc<Admins>,
     /// Read markers, mutes, read receipts, typing.
-    pub chat: Arc<ChatState>,
+    pub chat_state: Arc<ChatState>,
     /// Searching messages.
     pub search: Arc<SearchService>,
     /// Uploads and downloads of attachments.
@@ -110,6 +113,7 @@ struct Stores {
     attachments: Arc<dyn Attachments>,
     /// A folder beside the SQLite database, or PostgreSQL itself.
     blobs: Arc<dyn BlobStore>,
+    chat: Arc<dyn kaifang_store::Chat>,
     sqlite: Option<Arc<SqliteStore>>,
 }
 
@@ -133,6 +137,7 @@ async fn open_store(
             search: store.clone(),
             attachments: store.clone(),
             blobs: Arc::new(FsBlobStore::open(settings.blob_dir())?),
+            chat: store.clone(),
             sqlite: Some(store),
         });
     }
@@ -150,6 +155,7 @@ async fn open_store(
         search: store.clone(),
         attachments: store.clone(),
         blobs: Arc::new(store.blob_store()),
+        chat: store,
         sqlite: None,
     })
 }
@@ -229,6 +235,7 @@ impl Server {
             search,
             attachments,
             blobs,
+            chat: chat_store,
             sqlite,
         } = open_store(&settings, sink).await?;
         let attachments = Arc::new(AttachmentService::new(
@@ -304,7 +311,7 @@ impl Server {
             events.clone(),
             &settings,
         ));
-        let chat = Arc::new(ChatState::new(
+        let chat_state = Arc::new(ChatState::new(
             store.clone(),
             read_state,
             hub.clone(),
@@ -318,23 +325,29 @@ impl Server {
             settings.search.clone(),
             settings.limits.rate_limit_keys,
         ));
+        let messaging = Arc::new(
+            Messaging::new(
+                store.clone(),
+                hub.clone(),
+                links.clone(),
+                previews.clone(),
+                metrics.clone(),
+                settings.limits.clone(),
+                settings.attachments.max_per_message,
+            )
+            .with_mention_all_max_members(settings.chat.mention_all_max_members),
+        );
         let state = AppState {
-            chat,
+            chat_state,
             search,
             accounts,
             conversations: Arc::new(Conversations::new(store.clone(), settings.limits.clone())),
-            messaging: Arc::new(
-                Messaging::new(
-                    store.clone(),
-                    hub.clone(),
-                    links.clone(),
-                    previews.clone(),
-                    metrics.clone(),
-                    settings.limits.clone(),
-                    settings.attachments.max_per_message,
-                )
-                .with_mention_all_max_members(settings.chat.mention_all_max_members),
-            ),
+            messaging: messaging.clone(),
+            chat: Arc::new(ChatService::new(
+                chat_store,
+                messaging,
+                settings.chat.clone(),
+            )),
             links,
             previews,
             governance,

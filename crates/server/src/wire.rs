@@ -1,6 +1,6 @@
 //! The JSON the API speaks: views of stored records, events with their
 //! cursors, and the cursor encoding itself.
-use kaifang_store::{Conversation, Event, EventBody, EventId, Member, Message};
+use kaifang_store::{Conversation, Event, EventBody, EventId, Member, Message, Quote, Reaction};
 use serde::Serialize;
 use serde_json::value::RawValue;
 use utoipa::ToSchema;
@@ -39,6 +39,24 @@ pub struct MessageView<'a> {
     /// width, height}` each (download at `/api/v1/attachments/{id}`).
     #[schema(value_type = Vec<Object>)]
     pub attachments: &'a RawValue,
+    /// When its sender last edited it (RFC 3339); null if never: show
+    /// "edited".
+    pub edited_at: Option<String>,
+    /// It was recalled: `body`, `links`, `previews` and `reactions` are
+    /// empty; show "recalled" (by `recalled_by`).
+    pub recalled: bool,
+    /// Who recalled it: its sender, or a group admin or owner who removed it.
+    pub recalled_by: Option<&'a str>,
+    /// The seq of the message it replies to, in the same conversation.
+    pub reply_to: Option<i64>,
+    /// The message it replies to, as it is now: `{seq, sender, text (first
+    /// line), recalled, removed}`.
+    #[schema(value_type = Option<Object>)]
+    pub reply: Option<&'a Quote>,
+    /// Reactions, one `{emoji, users}` per emoji, in order of the first
+    /// (in history; events carry changes one by one).
+    #[schema(value_type = Vec<Object>)]
+    pub reactions: &'a [Reaction],
 }
 
 /// The mentions of a message.
@@ -102,6 +120,12 @@ impl<'a> MessageView<'a> {
                 (Some(list), None) => raw(list, "[]"),
                 _ => raw("[]", "[]"),
             },
+            edited_at: m.edited_at.map(rfc3339),
+            recalled: m.recalled_at.is_some(),
+            recalled_by: m.recalled_by.as_deref(),
+            reply_to: m.reply_to,
+            reply: m.reply.as_ref(),
+            reactions: &m.reactions,
         }
     }
 }
@@ -206,6 +230,30 @@ struct RemovalEvent {
     seq: i64,
 }
 
+#[derive(Serialize)]
+struct RecallEvent<'a> {
+    cursor: String,
+    #[serde(rename = "type")]
+    kind: &'static str,
+    conversation_id: i64,
+    message_id: i64,
+    seq: i64,
+    by: &'a str,
+}
+
+#[derive(Serialize)]
+struct ReactionEvent<'a> {
+    cursor: String,
+    #[serde(rename = "type")]
+    kind: &'static str,
+    conversation_id: i64,
+    message_id: i64,
+    seq: i64,
+    emoji: &'a str,
+    user: &'a str,
+    on: bool,
+}
+
 /// Serializes an event once; every recipient gets the same bytes.
 pub fn render_event(event: &Event) -> String {
     let cursor = cursor::encode(event.id);
@@ -242,6 +290,39 @@ pub fn render_event(event: &Event) -> String {
             conversation_id: event.conversation_id,
             message_id: *message_id,
             seq: *seq,
+        }),
+        EventBody::Edit(m) => serde_json::to_string(&MessageEvent {
+            cursor,
+            kind: "edit",
+            message: MessageView::of(m),
+        }),
+        EventBody::Recall {
+            message_id,
+            seq,
+            by,
+        } => serde_json::to_string(&RecallEvent {
+            cursor,
+            kind: "recall",
+            conversation_id: event.conversation_id,
+            message_id: *message_id,
+            seq: *seq,
+            by,
+        }),
+        EventBody::Reaction {
+            message_id,
+            seq,
+            emoji,
+            user,
+            on,
+        } => serde_json::to_string(&ReactionEvent {
+            cursor,
+            kind: "reaction",
+            conversation_id: event.conversation_id,
+            message_id: *message_id,
+            seq: *seq,
+            emoji,
+            user,
+            on: *on,
         }),
     };
     json.unwrap_or_default()

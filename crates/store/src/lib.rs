@@ -27,6 +27,7 @@
 mod administration;
 mod attachments;
 mod blobs;
+mod chat;
 mod error;
 mod governance;
 mod membership;
@@ -40,13 +41,14 @@ mod store;
 pub use administration::{Account, Administration, Invite, InvitedSignUp, refusal};
 pub use attachments::{Attachment, AttachmentRef, Attachments, NewAttachment};
 pub use blobs::{BlobId, BlobStore, FsBlobStore};
+pub use chat::{Chat, MessageEdit, ReactionChange, refusal as chat_refusal};
 pub use error::{BackendError, Error};
 pub use governance::{Activation, AuditEntry, Governance, PolicyVersion, ShareCount};
 pub use membership::{MemberChange, check_member_change};
 pub use model::{
     AdminGrant, CachedPreview, Conversation, ConversationKind, ConversationSummary, Event,
-    EventBody, EventId, LinkShare, Member, MemberEvent, Message, NewMessage, Role, Timestamp, User,
-    UserAuth, UserId,
+    EventBody, EventId, LinkShare, Member, MemberEvent, Message, NewMessage, Quote, Reaction, Role,
+    Timestamp, User, UserAuth, UserId,
 };
 pub use postgres::{PgBlobStore, PgConfig, PgStore};
 pub use read_state::{ReadMarker, ReadState};

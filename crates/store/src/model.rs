@@ -175,6 +175,50 @@ pub struct Message {
     /// (`None`: none).
     #[serde(default)]
     pub attachments: Option<String>,
+    /// When its sender last edited it.
+    #[serde(default)]
+    pub edited_at: Option<Timestamp>,
+    /// When it was recalled (by its sender, or removed by a group admin);
+    /// its text, links, previews and reactions are then gone.
+    #[serde(default)]
+    pub recalled_at: Option<Timestamp>,
+    /// Who recalled it (handle): the sender, or a group admin or owner.
+    #[serde(default)]
+    pub recalled_by: Option<String>,
+    /// The seq of the message it replies to, in the same conversation.
+    #[serde(default)]
+    pub reply_to: Option<i64>,
+    /// What it replies to, as it is now (filled when read).
+    #[serde(default)]
+    pub reply: Option<Quote>,
+    /// Reactions, one entry per emoji, oldest first (filled in history;
+    /// events carry changes one by one).
+    #[serde(default)]
+    pub reactions: Vec<Reaction>,
+}
+
+/// The message a reply quotes, as it is now.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Quote {
+    /// Its seq.
+    pub seq: i64,
+    /// Its sender's handle.
+    pub sender: String,
+    /// Its first line (empty once recalled or removed).
+    pub text: String,
+    /// It was recalled.
+    pub recalled: bool,
+    /// An operator administrator removed it.
+    pub removed: bool,
+}
+
+/// One emoji's reactions on a message.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Reaction {
+    /// The emoji (one grapheme).
+    pub emoji: String,
+    /// Who reacted with it (handles), first first.
+    pub users: Vec<String>,
 }
 
 /// What a client asks to append.
@@ -198,6 +242,8 @@ pub struct NewMessage {
     /// message carries, in order; bound in the same transaction (any other
     /// id fails the send with [`crate::Error::NotFound`]).
     pub attachments: Vec<i64>,
+    /// The seq of a message of the same conversation it replies to.
+    pub reply_to: Option<i64>,
 }
 
 /// One decided link, as the link-share log keeps it (no text, no path).
@@ -278,6 +324,31 @@ pub enum EventBody {
         message_id: i64,
         /// Its position in the conversation.
         seq: i64,
+    },
+    /// A message was edited: the message as it is now.
+    Edit(Message),
+    /// A message was recalled by its sender or removed by a group admin:
+    /// clients replace it with a "recalled" placeholder.
+    Recall {
+        /// The message recalled.
+        message_id: i64,
+        /// Its position in the conversation.
+        seq: i64,
+        /// Who recalled it (handle).
+        by: String,
+    },
+    /// A reaction was added (`on`) or taken back.
+    Reaction {
+        /// The message.
+        message_id: i64,
+        /// Its position in the conversation.
+        seq: i64,
+        /// The emoji.
+        emoji: String,
+        /// Who reacted (handle).
+        user: String,
+        /// Added (`true`) or removed.
+        on: bool,
     },
 }
 

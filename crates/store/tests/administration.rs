@@ -282,6 +282,7 @@ async fn a_removed_message_keeps_its_place_and_loses_its_text(backend: Backend) 
         shares: Vec::new(),
         mentions: None,
         attachments: Vec::new(),
+        reply_to: None,
     };
     let (gone, _) = f
         .store

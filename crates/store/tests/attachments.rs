@@ -65,6 +65,7 @@ fn send(conversation_id: i64, sender_id: UserId, attachments: Vec<i64>) -> NewMe
         shares: Vec::new(),
         mentions: None,
         attachments,
+        reply_to: None,
     }
 }
 

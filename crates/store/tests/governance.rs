@@ -127,6 +127,7 @@ async fn versions_activations_shares_and_audit(backend: Backend) {
             shares: vec![s],
             mentions: None,
             attachments: Vec::new(),
+            reply_to: None,
         })
         .await
         .unwrap();

@@ -95,6 +95,7 @@ async fn two_writers_make_event_ids_without_holes() {
                     shares: Vec::new(),
                     mentions: None,
                     attachments: Vec::new(),
+                    reply_to: None,
                 };
                 store.append_message(message).await.unwrap()
             })
@@ -204,6 +205,7 @@ async fn a_later_transaction_cannot_commit_past_an_open_one() {
         shares: Vec::new(),
         mentions: None,
         attachments: Vec::new(),
+        reply_to: None,
     };
     let (first, _) = store.append_message(send("before")).await.unwrap();
 
@@ -381,6 +383,7 @@ async fn one_failing_write_in_a_batch_fails_alone() {
         shares: Vec::new(),
         mentions: None,
         attachments: Vec::new(),
+        reply_to: None,
     };
 
     let mut outside = raw(&db.url).await;
@@ -483,6 +486,7 @@ async fn a_failed_batch_answers_every_write_with_the_failure() {
         shares: Vec::new(),
         mentions: None,
         attachments: Vec::new(),
+        reply_to: None,
     };
     let head = store.head().await.unwrap();
 

@@ -17,6 +17,7 @@ fn msg(conversation_id: i64, sender_id: i64, body: &str) -> NewMessage {
         shares: Vec::new(),
         mentions: None,
         attachments: Vec::new(),
+        reply_to: None,
     }
 }
 

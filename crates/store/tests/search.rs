@@ -18,6 +18,7 @@ fn send(conversation_id: i64, sender_id: UserId, body: &str) -> NewMessage {
         shares: Vec::new(),
         mentions: None,
         attachments: Vec::new(),
+        reply_to: None,
     }
 }
 

@@ -19,6 +19,7 @@ fn msg(conversation_id: i64, sender_id: i64, body: &str, txn: Option<&str>) -> N
         shares: Vec::new(),
         mentions: None,
         attachments: Vec::new(),
+        reply_to: None,
     }
 }
 

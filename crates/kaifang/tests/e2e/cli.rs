@@ -57,6 +57,24 @@ fn the_two_minute_tour_works_from_the_cli() {
     assert_eq!(sent["seq"], 1);
     let history = ok(&kaifang(&server, &b, &["history", &id]));
     assert_eq!(history["messages"][0]["body"], "你好 bob");
+    // Everyday chat: reply, edit, react, recall.
+    let reply = ok(&kaifang(
+        &server,
+        &b,
+        &["send", &id, "hi", "--reply-to", "1"],
+    ));
+    assert_eq!(reply["reply"]["sender"], "alice");
+    let edited = ok(&kaifang(&server, &a, &["edit", &id, "1", "你好, bob"]));
+    assert!(edited["edited_at"].is_string());
+    ok(&kaifang(&server, &b, &["react", &id, "1", "👍"]));
+    let history = ok(&kaifang(&server, &a, &["history", &id]));
+    assert_eq!(history["messages"][0]["body"], "你好, bob");
+    assert_eq!(history["messages"][0]["reactions"][0]["users"][0], "bob");
+    let refused = kaifang(&server, &b, &["react", &id, "1", "ok"]);
+    assert!(!refused.status.success());
+    ok(&kaifang(&server, &a, &["recall", &id, "1"]));
+    let history = ok(&kaifang(&server, &b, &["history", &id]));
+    assert_eq!(history["messages"][0]["recalled"], true);
     let g = ok(&kaifang(
         &server,
         &a,

@@ -8,6 +8,7 @@ mod attachments;
 mod backend;
 mod backup;
 mod bench;
+mod chat;
 mod chat_state;
 mod checkpoint;
 mod cli;

@@ -28,6 +28,8 @@ pub struct SendMessage {
     /// text may be empty. At most `attachments.max_per_message`.
     #[serde(default)]
     pub attachments: Vec<i64>,
+    /// The seq of a message of this conversation this one replies to.
+    pub reply_to: Option<i64>,
 }
 
 /// History paging.
@@ -51,6 +53,7 @@ pub struct History<'a> {
 #[utoipa::path(post, path = "/api/v1/conversations/{id}/messages", tag = "messages", request_body = SendMessage,
     params(("id" = i64, Path)),
     responses((status = 201, body = MessageView), (status = 200, body = MessageView, description = "repeated client_txn_id"),
+              (status = 400, description = "empty text without attachments, an attachment listed twice, or reply_to names no message of this conversation"),
               (status = 404, description = "no such conversation, or not a member, or an attachment that is not the caller's unsent upload into it"), (status = 413), (status = 422, description = "a link is blocked"),
               (status = 429)), security(("bearer" = [])))]
 pub async fn send(
@@ -60,7 +63,14 @@ pub async fn send(
     Json(req): Json<SendMessage>,
 ) -> ApiResult<Response> {
     let (message, created) = messaging
-        .send(&caller, id, req.body, req.client_txn_id, req.attachments)
+        .send(
+            &caller,
+            id,
+            req.body,
+            req.client_txn_id,
+            req.attachments,
+            req.reply_to,
+        )
         .await?;
     let status = if created {
         StatusCode::CREATED

@@ -5,6 +5,7 @@ pub mod admin;
 pub mod administrators;
 pub mod attachments;
 mod body;
+pub mod chat;
 pub mod chat_state;
 mod contract;
 pub mod conversations;
@@ -26,7 +27,7 @@ use axum::extract::{DefaultBodyLimit, Request};
 use axum::http::HeaderValue;
 use axum::middleware::Next;
 use axum::response::Response;
-use axum::routing::{delete, get, post, put};
+use axum::routing::{delete, get, patch, post, put};
 use tracing::Instrument;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
@@ -57,6 +58,7 @@ use crate::error::{ApiError, REQUEST_ID};
         chat_state::read_receipts, chat_state::set_read_receipts,
         search::search,
         attachments::upload, attachments::download, attachments::thumbnail,
+        chat::edit, chat::recall, chat::react, chat::unreact,
     ),
     modifiers(&BearerAuth),
 )]
@@ -105,6 +107,14 @@ pub fn routes(state: AppState) -> Router {
         .route(
             "/conversations/{id}/messages",
             post(messages::send).get(messages::history),
+        )
+        .route(
+            "/conversations/{id}/messages/{seq}",
+            patch(chat::edit).delete(chat::recall),
+        )
+        .route(
+            "/conversations/{id}/messages/{seq}/reactions/{emoji}",
+            put(chat::react).delete(chat::unreact),
         )
         .route("/links/evaluate", post(links::evaluate))
         .route("/previews", get(previews::preview))

@@ -144,10 +144,10 @@ impl Messaging {
         })
     }
 
-    /// Stores and delivers a message carrying the caller's uploads
-    /// `attachments` (ids from an upload into this conversation, not yet
-    /// sent); `false` when `client_txn_id` repeated an earlier send (the
-    /// original comes back).
+    /// Stores and delivers a message, with the caller's unsent uploads
+    /// `attachments` into this conversation; `false` when `client_txn_id`
+    /// repeated an earlier send (the original comes back). `reply_to` names
+    /// the seq of a message of the same conversation (400 when there is none).
     pub async fn send(
         &self,
         caller: &Caller,
@@ -155,9 +155,11 @@ impl Messaging {
         body: String,
         client_txn_id: Option<String>,
         attachments: Vec<i64>,
+        reply_to: Option<i64>,
     ) -> Result<(Message, bool)> {
-        if body.trim().is_empty() && attachments.is_empty() {
-            return Err(Error::invalid("a message needs some text or an attachment"));
+        // Attachments alone make a message; otherwise the text rule applies.
+        if attachments.is_empty() || !body.trim().is_empty() {
+            self.check_text(&body)?;
         }
         if attachments.len() > self.max_attachments {
             return Err(Error::too_large(format!(
@@ -170,12 +172,6 @@ impl Messaging {
         distinct.dedup();
         if distinct.len() != attachments.len() {
             return Err(Error::invalid("an attachment is listed twice"));
-        }
-        if body.len() > self.limits.max_message_bytes {
-            return Err(Error::too_large(format!(
-                "a message has at most {} bytes of UTF-8",
-                self.limits.max_message_bytes
-            )));
         }
         if let Some(txn) = &client_txn_id
             && (txn.is_empty() || txn.len() > self.limits.max_txn_id_bytes)
@@ -191,15 +187,82 @@ impl Messaging {
         // The hub's view is a fast path; the store checks membership again
         // inside the write transaction, which is what counts.
         let membership = self.membership(caller, conversation_id).await?;
+        if let Some(seq) = reply_to {
+            // Seqs have no gaps and are never taken back (a recalled
+            // message keeps its place), so 1..=last_seq is exactly the set
+            // of messages that exist, now and at the append.
+            let last = self
+                .store
+                .conversation(conversation_id)
+                .await?
+                .map_or(0, |c| c.last_seq);
+            if seq < 1 || seq > last {
+                return Err(Error::invalid(format!(
+                    "reply_to: this conversation has no message {seq}"
+                )));
+            }
+        }
+        let decided = self.decide_links(&body, &membership).await?;
+        let mentions = self.mentions(conversation_id, &membership, &body).await?;
+        let new = NewMessage {
+            conversation_id,
+            sender_id: caller.user_id,
+            body,
+            client_txn_id,
+            links: decided.links,
+            shares: decided.shares,
+            mentions,
+            attachments,
+            reply_to,
+        };
+        let (message, created) = self.store.append_message(new).await?;
+        if created {
+            self.metrics.message_sent();
+            self.fetch_previews(message.id, decided.wanted);
+        }
+        Ok((message, created))
+    }
+
+    /// Refuses an empty or oversized text (a send's and an edit's rule).
+    pub(crate) fn check_text(&self, body: &str) -> Result<()> {
+        if body.trim().is_empty() {
+            return Err(Error::invalid("a message needs some text"));
+        }
+        if body.len() > self.limits.max_message_bytes {
+            return Err(Error::too_large(format!(
+                "a message has at most {} bytes of UTF-8",
+                self.limits.max_message_bytes
+            )));
+        }
+        Ok(())
+    }
+
+    /// Starts fetching the previews a decision permitted.
+    pub(crate) fn fetch_previews(&self, message_id: i64, wanted: Vec<(String, String)>) {
+        if !wanted.is_empty() {
+            self.previews.attach_in_background(message_id, wanted);
+        }
+    }
+
+    /// Decides a text's links under the policy in force, as a send does:
+    /// a blocked link refuses the text (422) and logs the refused shares;
+    /// otherwise the decisions, their share-log rows and the previews to
+    /// fetch come back. Edits go through here too, so an edited text
+    /// cannot carry a link its send would have been refused for.
+    pub(crate) async fn decide_links(
+        &self,
+        body: &str,
+        membership: &Membership,
+    ) -> Result<Decided> {
         let (mut links, version) = self.links.evaluate(
-            &body,
+            body,
             &links::context(
                 membership.kind,
                 membership.member_count as i64,
                 membership.role,
             ),
         );
-        let log = shares(&links, &membership, version);
+        let log = shares(&links, membership, version);
         let blocked: Vec<&LinkDecision> = links
             .iter()
             .filter(|l| l.decision.treatment == Treatment::Blocked)
@@ -234,24 +297,20 @@ impl Messaging {
             .filter(|l| l.preview && matches!(l.treatment, Treatment::Live | Treatment::Warn))
             .filter_map(|l| Some((l.url.clone(), l.canonical.clone()?)))
             .collect();
-        let mentions = self.mentions(conversation_id, &membership, &body).await?;
-        let new = NewMessage {
-            mentions,
-            conversation_id,
-            sender_id: caller.user_id,
-            body,
-            client_txn_id,
+        Ok(Decided {
             links: serde_json::to_string(&links).map_err(Error::internal)?,
             shares: log,
-            attachments,
-        };
-        let (message, created) = self.store.append_message(new).await?;
-        if created {
-            self.metrics.message_sent();
-            if !wanted.is_empty() {
-                self.previews.attach_in_background(message.id, wanted);
-            }
-        }
-        Ok((message, created))
+            wanted,
+        })
     }
+}
+
+/// A text's link decisions, ready to store.
+pub(crate) struct Decided {
+    /// The decisions, as the JSON array a message keeps.
+    pub links: String,
+    /// One share-log row per link.
+    pub shares: Vec<LinkShare>,
+    /// `(url, canonical)` of the previews to fetch.
+    pub wanted: Vec<(String, String)>,
 }

@@ -37,6 +37,7 @@ const MIGRATIONS: &[(u32, &str)] = &[
         9,
         include_str!("../../migrations/postgres/0009_attachments.sql"),
     ),
+    (10, include_str!("../../migrations/postgres/0010_edits.sql")),
 ];
 
 /// The advisory-lock key that guards migrations (any constant distinct from

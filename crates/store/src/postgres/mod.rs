@@ -15,6 +15,7 @@
 //! admin" without races.
 mod administration;
 mod attachments;
+mod chat;
 mod error;
 mod governance;
 mod migrate;

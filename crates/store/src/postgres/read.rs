@@ -202,7 +202,8 @@ pub(super) async fn all_memberships<C: GenericClient>(
 }
 
 pub(super) const MESSAGE_COLUMNS: &str = "m.id, m.conversation_id, m.seq, m.sender_id, u.handle, m.body, \
-     m.created_at, m.client_txn_id, m.links, m.previews, m.removed_at, m.mentions, m.attachments";
+     m.created_at, m.client_txn_id, m.links, m.previews, m.removed_at, m.mentions, m.attachments, \
+     m.edited_at, m.recalled_at, (SELECT handle FROM users WHERE id = m.recalled_by), m.reply_to";
 
 pub(super) fn message_from(row: &Row, at: usize) -> Result<Message, Error> {
     Ok(Message {
@@ -219,6 +220,12 @@ pub(super) fn message_from(row: &Row, at: usize) -> Result<Message, Error> {
         removed_at: row.try_get(at + 10)?,
         mentions: row.try_get(at + 11)?,
         attachments: row.try_get(at + 12)?,
+        edited_at: row.try_get(at + 13)?,
+        recalled_at: row.try_get(at + 14)?,
+        recalled_by: row.try_get(at + 15)?,
+        reply_to: row.try_get(at + 16)?,
+        reply: None,
+        reactions: Vec::new(),
     })
 }
 
@@ -227,7 +234,11 @@ pub(super) async fn message<C: GenericClient>(c: &C, id: i64) -> Result<Option<M
         "SELECT {MESSAGE_COLUMNS} FROM messages m JOIN users u ON u.id = m.sender_id WHERE m.id = $1"
     );
     let row = query_opt(c, &sql, &[&id]).await?;
-    row.map(|r| message_from(&r, 0)).transpose()
+    let mut found = row.map(|r| message_from(&r, 0)).transpose()?;
+    if let Some(m) = &mut found {
+        super::chat::decorate(c, m, true).await?;
+    }
+    Ok(found)
 }
 
 pub(super) async fn messages<C: GenericClient>(
@@ -247,6 +258,9 @@ pub(super) async fn messages<C: GenericClient>(
         .map(|r| message_from(r, 0))
         .collect::<Result<Vec<_>, _>>()?;
     out.reverse();
+    for m in &mut out {
+        super::chat::decorate(c, m, true).await?;
+    }
     Ok(out)
 }
 
@@ -261,12 +275,14 @@ pub(super) async fn events_for<C: GenericClient>(
          FROM events e \
          JOIN memberships ms ON ms.conversation_id = e.conversation_id AND ms.user_id = $1 \
               AND e.id >= ms.joined_event AND (ms.left_event IS NULL OR e.id <= ms.left_event) \
-         LEFT JOIN messages m ON m.id = e.message_id AND e.kind = 'message' \
+         LEFT JOIN messages m ON m.id = e.message_id AND e.kind IN ('message', 'edit') \
          LEFT JOIN users u ON u.id = m.sender_id \
          WHERE e.id > $2 ORDER BY e.id LIMIT $3"
     );
     let rows = query(c, &sql, &[&user, &after, &i64::from(limit)]).await?;
-    events_from(&rows)
+    let mut events = events_from(&rows)?;
+    super::chat::decorate_events(c, &mut events).await?;
+    Ok(events)
 }
 
 pub(super) async fn events_after<C: GenericClient>(
@@ -277,12 +293,14 @@ pub(super) async fn events_after<C: GenericClient>(
     let sql = format!(
         "SELECT e.id, e.conversation_id, e.kind, e.message_id, e.data, {MESSAGE_COLUMNS} \
          FROM events e \
-         LEFT JOIN messages m ON m.id = e.message_id AND e.kind = 'message' \
+         LEFT JOIN messages m ON m.id = e.message_id AND e.kind IN ('message', 'edit') \
          LEFT JOIN users u ON u.id = m.sender_id \
          WHERE e.id > $1 ORDER BY e.id LIMIT $2"
     );
     let rows = query(c, &sql, &[&after, &i64::from(limit)]).await?;
-    events_from(&rows)
+    let mut events = events_from(&rows)?;
+    super::chat::decorate_events(c, &mut events).await?;
+    Ok(events)
 }
 
 fn events_from(rows: &[Row]) -> Result<Vec<Event>, Error> {
@@ -319,6 +337,9 @@ fn events_from(rows: &[Row]) -> Result<Vec<Event>, Error> {
                 let data = data.ok_or_else(|| corrupt("events.data"))?;
                 crate::administration::removal(&data)?
             }
+            "edit" => EventBody::Edit(message_from(row, 5)?),
+            "recall" => crate::chat::recall(&data.ok_or_else(|| corrupt("events.data"))?)?,
+            "reaction" => crate::chat::reaction(&data.ok_or_else(|| corrupt("events.data"))?)?,
             _ => return Err(corrupt("events.kind")),
         };
         out.push(Event {

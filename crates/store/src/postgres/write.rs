@@ -434,8 +434,8 @@ pub(super) async fn append_message<C: GenericClient>(
     let created_at = now_ms();
     let id: i64 = query_one(
         c,
-        "INSERT INTO messages (conversation_id, seq, sender_id, body, client_txn_id, links, created_at, mentions) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id",
+        "INSERT INTO messages (conversation_id, seq, sender_id, body, client_txn_id, links, created_at, \
+         mentions, reply_to) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id",
         &[
             &new.conversation_id,
             &seq,
@@ -445,6 +445,7 @@ pub(super) async fn append_message<C: GenericClient>(
             &new.links,
             &created_at,
             &new.mentions,
+            &new.reply_to,
         ],
     )
     .await?
@@ -456,7 +457,7 @@ pub(super) async fn append_message<C: GenericClient>(
         log_share(c, share, Some(id)).await?;
     }
     let event_id = log_event(c, new.conversation_id, "message", Some(id), None).await?;
-    let message = Message {
+    let mut message = Message {
         id,
         conversation_id: new.conversation_id,
         seq,
@@ -470,7 +471,14 @@ pub(super) async fn append_message<C: GenericClient>(
         removed_at: None,
         mentions: new.mentions,
         attachments,
+        edited_at: None,
+        recalled_at: None,
+        recalled_by: None,
+        reply_to: new.reply_to,
+        reply: None,
+        reactions: Vec::new(),
     };
+    super::chat::decorate(c, &mut message, false).await?;
     events.push(Event {
         id: event_id,
         conversation_id: message.conversation_id,
@@ -488,11 +496,17 @@ pub(super) async fn attach_preview<C: GenericClient>(
 ) -> Result<Event, Error> {
     let row = query_opt(
         c,
-        "SELECT conversation_id, previews FROM messages WHERE id = $1",
+        "SELECT conversation_id, previews, recalled_at IS NOT NULL OR removed_at IS NOT NULL \
+         FROM messages WHERE id = $1",
         &[&message_id],
     )
     .await?
     .ok_or(Error::NotFound("message"))?;
+    // A preview fetched while its message was being recalled must not
+    // bring page text back.
+    if row.try_get::<_, bool>(2)? {
+        return Err(Error::Conflict("the message was recalled or removed"));
+    }
     let conversation_id: i64 = row.try_get(0)?;
     let previews: Option<String> = row.try_get(1)?;
     let mut map: serde_json::Map<String, serde_json::Value> = match previews {

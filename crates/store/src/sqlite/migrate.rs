@@ -66,6 +66,11 @@ pub(super) const MIGRATIONS: &[Migration] = &[
         "attachments",
         include_str!("../../migrations/sqlite/0009_attachments.sql"),
     ),
+    m(
+        10,
+        "edits",
+        include_str!("../../migrations/sqlite/0010_edits.sql"),
+    ),
 ];
 
 /// Versions up to this one were recorded only in `user_version`: a

@@ -2,6 +2,7 @@
 //! commits concurrent writes together, and a small pool of readers.
 mod administration;
 mod attachments;
+mod chat;
 mod error;
 mod governance;
 pub mod maintenance;

@@ -150,7 +150,8 @@ pub(super) fn all_memberships(
 }
 
 pub(super) const MESSAGE_COLUMNS: &str = "m.id, m.conversation_id, m.seq, m.sender_id, u.handle, m.body, \
-     m.created_at, m.client_txn_id, m.links, m.previews, m.removed_at, m.mentions, m.attachments";
+     m.created_at, m.client_txn_id, m.links, m.previews, m.removed_at, m.mentions, m.attachments, \
+     m.edited_at, m.recalled_at, (SELECT handle FROM users WHERE id = m.recalled_by), m.reply_to";
 
 pub(super) fn message_from(row: &Row<'_>, at: usize) -> rusqlite::Result<Message> {
     Ok(Message {
@@ -167,6 +168,12 @@ pub(super) fn message_from(row: &Row<'_>, at: usize) -> rusqlite::Result<Message
         removed_at: row.get(at + 10)?,
         mentions: row.get(at + 11)?,
         attachments: row.get(at + 12)?,
+        edited_at: row.get(at + 13)?,
+        recalled_at: row.get(at + 14)?,
+        recalled_by: row.get(at + 15)?,
+        reply_to: row.get(at + 16)?,
+        reply: None,
+        reactions: Vec::new(),
     })
 }
 
@@ -174,10 +181,14 @@ pub(super) fn message(conn: &Connection, id: i64) -> Result<Option<Message>, Err
     let sql = format!(
         "SELECT {MESSAGE_COLUMNS} FROM messages m JOIN users u ON u.id = m.sender_id WHERE m.id = ?1"
     );
-    Ok(conn
+    let mut found = conn
         .prepare_cached(&sql)?
         .query_row([id], |r| message_from(r, 0))
-        .optional()?)
+        .optional()?;
+    if let Some(m) = &mut found {
+        super::chat::decorate(conn, m, true)?;
+    }
+    Ok(found)
 }
 
 pub(super) fn messages(
@@ -198,6 +209,9 @@ pub(super) fn messages(
         })?
         .collect::<Result<Vec<_>, _>>()?;
     out.reverse();
+    for m in &mut out {
+        super::chat::decorate(conn, m, true)?;
+    }
     Ok(out)
 }
 
@@ -212,12 +226,14 @@ pub(super) fn events_for(
          FROM events e \
          JOIN memberships ms ON ms.conversation_id = e.conversation_id AND ms.user_id = ?1 \
               AND e.id >= ms.joined_event AND (ms.left_event IS NULL OR e.id <= ms.left_event) \
-         LEFT JOIN messages m ON m.id = e.message_id AND e.kind = 'message' \
+         LEFT JOIN messages m ON m.id = e.message_id AND e.kind IN ('message', 'edit') \
          LEFT JOIN users u ON u.id = m.sender_id \
          WHERE e.id > ?2 ORDER BY e.id LIMIT ?3"
     );
     let mut stmt = conn.prepare_cached(&sql)?;
-    events_from(stmt.query(params![user, after, limit])?)
+    let mut events = events_from(stmt.query(params![user, after, limit])?)?;
+    super::chat::decorate_events(conn, &mut events)?;
+    Ok(events)
 }
 
 pub(super) fn events_after(
@@ -228,12 +244,14 @@ pub(super) fn events_after(
     let sql = format!(
         "SELECT e.id, e.conversation_id, e.kind, e.message_id, e.data, {MESSAGE_COLUMNS} \
          FROM events e \
-         LEFT JOIN messages m ON m.id = e.message_id AND e.kind = 'message' \
+         LEFT JOIN messages m ON m.id = e.message_id AND e.kind IN ('message', 'edit') \
          LEFT JOIN users u ON u.id = m.sender_id \
          WHERE e.id > ?1 ORDER BY e.id LIMIT ?2"
     );
     let mut stmt = conn.prepare_cached(&sql)?;
-    events_from(stmt.query(params![after, limit])?)
+    let mut events = events_from(stmt.query(params![after, limit])?)?;
+    super::chat::decorate_events(conn, &mut events)?;
+    Ok(events)
 }
 
 fn events_from(mut rows: rusqlite::Rows<'_>) -> Result<Vec<Event>, Error> {
@@ -272,6 +290,9 @@ fn events_from(mut rows: rusqlite::Rows<'_>) -> Result<Vec<Event>, Error> {
                 let data = data.ok_or_else(|| corrupt("events.data"))?;
                 crate::administration::removal(&data)?
             }
+            "edit" => EventBody::Edit(message_from(row, 5)?),
+            "recall" => crate::chat::recall(&data.ok_or_else(|| corrupt("events.data"))?)?,
+            "reaction" => crate::chat::reaction(&data.ok_or_else(|| corrupt("events.data"))?)?,
             _ => return Err(corrupt("events.kind")),
         };
         out.push(Event {

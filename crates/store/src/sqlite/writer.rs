@@ -142,7 +142,7 @@ fn writer_loop(
     }
 }
 
-fn log_event(
+pub(super) fn log_event(
     conn: &Connection,
     conversation_id: i64,
     kind: &str,
@@ -521,8 +521,8 @@ pub(super) fn append_message(
         .query_row([new.conversation_id], |r| r.get(0))?;
     let created_at = now_ms();
     conn.prepare_cached(
-        "INSERT INTO messages (conversation_id, seq, sender_id, body, client_txn_id, links, created_at, mentions) \
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+        "INSERT INTO messages (conversation_id, seq, sender_id, body, client_txn_id, links, created_at, \
+         mentions, reply_to) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
     )?
     .execute(params![
         new.conversation_id,
@@ -532,7 +532,8 @@ pub(super) fn append_message(
         new.client_txn_id,
         new.links,
         created_at,
-        new.mentions
+        new.mentions,
+        new.reply_to
     ])?;
     let id = conn.last_insert_rowid();
     let attachments = super::attachments::bind(
@@ -546,7 +547,7 @@ pub(super) fn append_message(
         log_share(conn, share, Some(id))?;
     }
     let event_id = log_event(conn, new.conversation_id, "message", Some(id), None)?;
-    let message = Message {
+    let mut message = Message {
         id,
         conversation_id: new.conversation_id,
         seq,
@@ -560,7 +561,14 @@ pub(super) fn append_message(
         removed_at: None,
         mentions: new.mentions,
         attachments,
+        edited_at: None,
+        recalled_at: None,
+        recalled_by: None,
+        reply_to: new.reply_to,
+        reply: None,
+        reactions: Vec::new(),
     };
+    super::chat::decorate(conn, &mut message, false)?;
     events.push(Event {
         id: event_id,
         conversation_id: message.conversation_id,
@@ -576,11 +584,19 @@ pub(super) fn attach_preview(
     url: &str,
     preview: &str,
 ) -> Result<Event, Error> {
-    let row: Option<(i64, Option<String>)> = conn
-        .prepare_cached("SELECT conversation_id, previews FROM messages WHERE id = ?1")?
-        .query_row([message_id], |r| Ok((r.get(0)?, r.get(1)?)))
+    let row: Option<(i64, Option<String>, bool)> = conn
+        .prepare_cached(
+            "SELECT conversation_id, previews, recalled_at IS NOT NULL OR removed_at IS NOT NULL \
+             FROM messages WHERE id = ?1",
+        )?
+        .query_row([message_id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
         .optional()?;
-    let (conversation_id, previews) = row.ok_or(Error::NotFound("message"))?;
+    let (conversation_id, previews, gone) = row.ok_or(Error::NotFound("message"))?;
+    // A preview fetched while its message was being recalled must not
+    // bring page text back.
+    if gone {
+        return Err(Error::Conflict("the message was recalled or removed"));
+    }
     let mut map: serde_json::Map<String, serde_json::Value> = match previews {
         Some(text) => serde_json::from_str(&text).map_err(|e| Error::Corrupt(e.to_string()))?,
         None => serde_json::Map::new(),

@@ -12,8 +12,8 @@
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use kaifang_store::{
-    Administration, Attachments, BlobStore, Event, FsBlobStore, Governance, PgConfig, PgStore,
-    ReadState, Search, SqliteConfig, SqliteStore, Store,
+    Administration, Attachments, BlobStore, Chat, Event, FsBlobStore, Governance, PgConfig,
+    PgStore, ReadState, Search, SqliteConfig, SqliteStore, Store,
 };
 use tokio::sync::mpsc;
 
@@ -42,8 +42,14 @@ macro_rules! on_every_backend {
 }
 
 /// Every storage trait, so that a test holds one object.
-pub trait AnyStore: Store + Governance + Administration + ReadState + Search + Attachments {}
-impl<T: Store + Governance + Administration + ReadState + Search + Attachments> AnyStore for T {}
+pub trait AnyStore:
+    Store + Governance + Administration + ReadState + Search + Attachments + Chat
+{
+}
+impl<T: Store + Governance + Administration + ReadState + Search + Attachments + Chat> AnyStore
+    for T
+{
+}
 
 #[derive(Debug, Clone, Copy)]
 pub enum Backend {

@@ -1,0 +1,286 @@
+//! [`Chat`] for the PostgreSQL backend: edits, recalls and reactions, each
+//! in a transaction holding the write lock, every event logged through
+//! `write::log_event_at`; and the reading side, which fills a message's
+//! reply quote and reactions.
+use async_trait::async_trait;
+use deadpool_postgres::GenericClient;
+
+use super::read::{self, execute, query, query_opt};
+use super::{PgStore, write};
+use crate::chat::{Chat, MessageEdit, ReactionChange, event_data, first_line, group, refusal};
+use crate::{Error, Event, EventBody, Message, Quote, Timestamp, UserId};
+
+/// Fills the reply quote and, with `reactions`, the reactions.
+pub(super) async fn decorate<C: GenericClient>(
+    c: &C,
+    m: &mut Message,
+    reactions: bool,
+) -> Result<(), Error> {
+    if let Some(seq) = m.reply_to {
+        let row = query_opt(
+            c,
+            "SELECT u.handle, m.body, m.recalled_at IS NOT NULL, m.removed_at IS NOT NULL \
+             FROM messages m JOIN users u ON u.id = m.sender_id \
+             WHERE m.conversation_id = $1 AND m.seq = $2",
+            &[&m.conversation_id, &seq],
+        )
+        .await?;
+        m.reply = match row {
+            None => None,
+            Some(r) => Some(Quote {
+                seq,
+                sender: r.try_get(0)?,
+                text: first_line(&r.try_get::<_, String>(1)?),
+                recalled: r.try_get(2)?,
+                removed: r.try_get(3)?,
+            }),
+        };
+    }
+    if reactions {
+        let rows = query(
+            c,
+            "SELECT r.emoji, u.handle FROM reactions r JOIN users u ON u.id = r.user_id \
+             WHERE r.message_id = $1 ORDER BY r.created_at, u.handle",
+            &[&m.id],
+        )
+        .await?;
+        let pairs = rows
+            .iter()
+            .map(|r| Ok((r.try_get(0)?, r.try_get(1)?)))
+            .collect::<Result<Vec<_>, Error>>()?;
+        m.reactions = group(pairs);
+    }
+    Ok(())
+}
+
+/// Fills the reply quotes of the messages events carry.
+pub(super) async fn decorate_events<C: GenericClient>(
+    c: &C,
+    events: &mut [Event],
+) -> Result<(), Error> {
+    for e in events {
+        if let EventBody::Message(m) | EventBody::Edit(m) = &mut e.body {
+            decorate(c, m, false).await?;
+        }
+    }
+    Ok(())
+}
+
+/// The message's conversation and seq, if it can still be changed.
+async fn changeable<C: GenericClient>(c: &C, message_id: i64) -> Result<(i64, i64), Error> {
+    let row = query_opt(
+        c,
+        "SELECT conversation_id, seq, recalled_at IS NOT NULL, removed_at IS NOT NULL \
+         FROM messages WHERE id = $1",
+        &[&message_id],
+    )
+    .await?
+    .ok_or(Error::NotFound("message"))?;
+    if row.try_get::<_, bool>(2)? {
+        return Err(Error::Conflict(refusal::RECALLED));
+    }
+    if row.try_get::<_, bool>(3)? {
+        return Err(Error::Conflict(refusal::REMOVED));
+    }
+    Ok((row.try_get(0)?, row.try_get(1)?))
+}
+
+/// The handle of a current member, or [`Error::NotFound`].
+async fn member_handle<C: GenericClient>(
+    c: &C,
+    conversation_id: i64,
+    user: UserId,
+) -> Result<String, Error> {
+    let row = query_opt(
+        c,
+        "SELECT u.handle FROM memberships m JOIN users u ON u.id = m.user_id \
+         WHERE m.conversation_id = $1 AND m.user_id = $2 AND m.left_event IS NULL",
+        &[&conversation_id, &user],
+    )
+    .await?
+    .ok_or(Error::NotFound("conversation"))?;
+    Ok(row.try_get(0)?)
+}
+
+async fn edit<C: GenericClient>(
+    c: &C,
+    events: &mut Vec<Event>,
+    e: MessageEdit,
+) -> Result<Event, Error> {
+    let (conversation_id, _) = changeable(c, e.message_id).await?;
+    member_handle(c, conversation_id, e.editor).await?;
+    execute(
+        c,
+        "UPDATE messages SET body = $2, links = $3, previews = NULL, edited_at = $4 WHERE id = $1",
+        &[&e.message_id, &e.body, &e.links, &e.at],
+    )
+    .await?;
+    for share in &e.shares {
+        write::log_share(c, share, Some(e.message_id)).await?;
+    }
+    // The edit event carries no text: readers join the message as it is.
+    let id =
+        write::log_event_at(c, conversation_id, "edit", Some(e.message_id), None, e.at).await?;
+    // The old links' previews held their pages' text; new ones follow.
+    execute(
+        c,
+        "DELETE FROM events WHERE kind = 'preview' AND message_id = $1",
+        &[&e.message_id],
+    )
+    .await?;
+    let message = read::message(c, e.message_id)
+        .await?
+        .ok_or(Error::NotFound("message"))?;
+    let event = Event {
+        id,
+        conversation_id,
+        body: EventBody::Edit(message),
+    };
+    events.push(event.clone());
+    Ok(event)
+}
+
+async fn recall<C: GenericClient>(
+    c: &C,
+    events: &mut Vec<Event>,
+    message_id: i64,
+    by: UserId,
+    at: Timestamp,
+) -> Result<Event, Error> {
+    let (conversation_id, seq) = changeable(c, message_id).await?;
+    let by_handle = member_handle(c, conversation_id, by).await?;
+    execute(
+        c,
+        "UPDATE messages SET body = '', links = '[]', previews = NULL, recalled_at = $2, \
+         recalled_by = $3 WHERE id = $1",
+        &[&message_id, &at, &by],
+    )
+    .await?;
+    execute(
+        c,
+        "DELETE FROM reactions WHERE message_id = $1",
+        &[&message_id],
+    )
+    .await?;
+    let body = EventBody::Recall {
+        message_id,
+        seq,
+        by: by_handle,
+    };
+    // Logged before the preview events go, as for a removal: the newest id
+    // is never one deleted and handed out again.
+    let data = event_data(&body);
+    let id = write::log_event_at(
+        c,
+        conversation_id,
+        "recall",
+        Some(message_id),
+        Some(&data),
+        at,
+    )
+    .await?;
+    execute(
+        c,
+        "DELETE FROM events WHERE kind = 'preview' AND message_id = $1",
+        &[&message_id],
+    )
+    .await?;
+    let event = Event {
+        id,
+        conversation_id,
+        body,
+    };
+    events.push(event.clone());
+    Ok(event)
+}
+
+async fn react<C: GenericClient>(
+    c: &C,
+    events: &mut Vec<Event>,
+    r: ReactionChange,
+) -> Result<Option<Event>, Error> {
+    let (conversation_id, seq) = changeable(c, r.message_id).await?;
+    let user = member_handle(c, conversation_id, r.user).await?;
+    let changed = if r.on {
+        execute(
+            c,
+            "INSERT INTO reactions (message_id, user_id, emoji, created_at) \
+             VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
+            &[&r.message_id, &r.user, &r.emoji, &r.at],
+        )
+        .await?
+    } else {
+        execute(
+            c,
+            "DELETE FROM reactions WHERE message_id = $1 AND user_id = $2 AND emoji = $3",
+            &[&r.message_id, &r.user, &r.emoji],
+        )
+        .await?
+    };
+    if changed == 0 {
+        return Ok(None);
+    }
+    let body = EventBody::Reaction {
+        message_id: r.message_id,
+        seq,
+        emoji: r.emoji,
+        user,
+        on: r.on,
+    };
+    let data = event_data(&body);
+    let id = write::log_event_at(
+        c,
+        conversation_id,
+        "reaction",
+        Some(r.message_id),
+        Some(&data),
+        r.at,
+    )
+    .await?;
+    let event = Event {
+        id,
+        conversation_id,
+        body,
+    };
+    events.push(event.clone());
+    Ok(Some(event))
+}
+
+#[async_trait]
+impl Chat for PgStore {
+    async fn message_at(&self, conversation_id: i64, seq: i64) -> Result<Option<Message>, Error> {
+        let c = self.client().await?;
+        let row = query_opt(
+            &c,
+            "SELECT id FROM messages WHERE conversation_id = $1 AND seq = $2",
+            &[&conversation_id, &seq],
+        )
+        .await?;
+        match row {
+            Some(r) => read::message(&c, r.try_get(0)?).await,
+            None => Ok(None),
+        }
+    }
+
+    async fn edit_message(&self, e: MessageEdit) -> Result<Event, Error> {
+        self.write(move |tx, events| Box::pin(async move { edit(tx, events, e).await }))
+            .await
+    }
+
+    async fn recall_message(
+        &self,
+        message_id: i64,
+        by: UserId,
+        at: Timestamp,
+    ) -> Result<Event, Error> {
+        self.write(move |tx, events| {
+            Box::pin(async move { recall(tx, events, message_id, by, at).await })
+        })
+        .await
+    }
+
+    async fn react(&self, change: ReactionChange) -> Result<Option<Event>, Error> {
+        self.write(move |tx, events| Box::pin(async move { react(tx, events, change).await }))
+            .await
+    }
+}

@@ -1,0 +1,231 @@
+//! [`Chat`] for the SQLite backend: edits, recalls and reactions, each in
+//! the writer's savepoint; and the reading side, which fills a message's
+//! reply quote and reactions.
+use async_trait::async_trait;
+use rusqlite::{Connection, OptionalExtension, params};
+
+use super::{SqliteStore, read, writer};
+use crate::chat::{Chat, MessageEdit, ReactionChange, event_data, first_line, group, refusal};
+use crate::{Error, Event, EventBody, Message, Quote, Timestamp, UserId};
+
+/// Fills the reply quote and, with `reactions`, the reactions.
+pub(super) fn decorate(conn: &Connection, m: &mut Message, reactions: bool) -> Result<(), Error> {
+    if let Some(seq) = m.reply_to {
+        m.reply = conn
+            .prepare_cached(
+                "SELECT u.handle, m.body, m.recalled_at IS NOT NULL, m.removed_at IS NOT NULL \
+                 FROM messages m JOIN users u ON u.id = m.sender_id \
+                 WHERE m.conversation_id = ?1 AND m.seq = ?2",
+            )?
+            .query_row(params![m.conversation_id, seq], |r| {
+                Ok(Quote {
+                    seq,
+                    sender: r.get(0)?,
+                    text: first_line(&r.get::<_, String>(1)?),
+                    recalled: r.get(2)?,
+                    removed: r.get(3)?,
+                })
+            })
+            .optional()?;
+    }
+    if reactions {
+        let mut stmt = conn.prepare_cached(
+            "SELECT r.emoji, u.handle FROM reactions r JOIN users u ON u.id = r.user_id \
+             WHERE r.message_id = ?1 ORDER BY r.created_at, u.handle",
+        )?;
+        let rows = stmt.query_map([m.id], |r| Ok((r.get(0)?, r.get(1)?)))?;
+        m.reactions = group(rows.collect::<Result<Vec<_>, _>>()?);
+    }
+    Ok(())
+}
+
+/// Fills the reply quotes of the messages events carry.
+pub(super) fn decorate_events(conn: &Connection, events: &mut [Event]) -> Result<(), Error> {
+    for e in events {
+        if let EventBody::Message(m) | EventBody::Edit(m) = &mut e.body {
+            decorate(conn, m, false)?;
+        }
+    }
+    Ok(())
+}
+
+/// The message's conversation and seq, if it can still be changed.
+fn changeable(conn: &Connection, message_id: i64) -> Result<(i64, i64), Error> {
+    let row: Option<(i64, i64, bool, bool)> = conn
+        .prepare_cached(
+            "SELECT conversation_id, seq, recalled_at IS NOT NULL, removed_at IS NOT NULL \
+             FROM messages WHERE id = ?1",
+        )?
+        .query_row([message_id], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
+        })
+        .optional()?;
+    match row {
+        None => Err(Error::NotFound("message")),
+        Some((_, _, true, _)) => Err(Error::Conflict(refusal::RECALLED)),
+        Some((_, _, _, true)) => Err(Error::Conflict(refusal::REMOVED)),
+        Some((c, seq, false, false)) => Ok((c, seq)),
+    }
+}
+
+/// The handle of a current member, or [`Error::NotFound`].
+fn member_handle(conn: &Connection, conversation_id: i64, user: UserId) -> Result<String, Error> {
+    conn.prepare_cached(
+        "SELECT u.handle FROM memberships m JOIN users u ON u.id = m.user_id \
+         WHERE m.conversation_id = ?1 AND m.user_id = ?2 AND m.left_event IS NULL",
+    )?
+    .query_row([conversation_id, user], |r| r.get(0))
+    .optional()?
+    .ok_or(Error::NotFound("conversation"))
+}
+
+fn edit(conn: &Connection, events: &mut Vec<Event>, e: MessageEdit) -> Result<Event, Error> {
+    let (conversation_id, _) = changeable(conn, e.message_id)?;
+    member_handle(conn, conversation_id, e.editor)?;
+    conn.prepare_cached(
+        "UPDATE messages SET body = ?2, links = ?3, previews = NULL, edited_at = ?4 WHERE id = ?1",
+    )?
+    .execute(params![e.message_id, e.body, e.links, e.at])?;
+    for share in &e.shares {
+        writer::log_share(conn, share, Some(e.message_id))?;
+    }
+    // The edit event carries no text: readers join the message as it is.
+    let id = writer::log_event(conn, conversation_id, "edit", Some(e.message_id), None)?;
+    // The old links' previews held their pages' text; new ones follow.
+    conn.prepare_cached("DELETE FROM events WHERE kind = 'preview' AND message_id = ?1")?
+        .execute([e.message_id])?;
+    let message = read::message(conn, e.message_id)?.ok_or(Error::NotFound("message"))?;
+    let event = Event {
+        id,
+        conversation_id,
+        body: EventBody::Edit(message),
+    };
+    events.push(event.clone());
+    Ok(event)
+}
+
+fn recall(
+    conn: &Connection,
+    events: &mut Vec<Event>,
+    message_id: i64,
+    by: UserId,
+    at: Timestamp,
+) -> Result<Event, Error> {
+    let (conversation_id, seq) = changeable(conn, message_id)?;
+    let by_handle = member_handle(conn, conversation_id, by)?;
+    conn.prepare_cached(
+        "UPDATE messages SET body = '', links = '[]', previews = NULL, recalled_at = ?2, \
+         recalled_by = ?3 WHERE id = ?1",
+    )?
+    .execute(params![message_id, at, by])?;
+    conn.prepare_cached("DELETE FROM reactions WHERE message_id = ?1")?
+        .execute([message_id])?;
+    let body = EventBody::Recall {
+        message_id,
+        seq,
+        by: by_handle,
+    };
+    // Logged before the preview events go, as for a removal: the newest id
+    // is never one deleted and handed out again.
+    let id = writer::log_event(
+        conn,
+        conversation_id,
+        "recall",
+        Some(message_id),
+        Some(&event_data(&body)),
+    )?;
+    conn.prepare_cached("DELETE FROM events WHERE kind = 'preview' AND message_id = ?1")?
+        .execute([message_id])?;
+    let event = Event {
+        id,
+        conversation_id,
+        body,
+    };
+    events.push(event.clone());
+    Ok(event)
+}
+
+fn react(
+    conn: &Connection,
+    events: &mut Vec<Event>,
+    c: ReactionChange,
+) -> Result<Option<Event>, Error> {
+    let (conversation_id, seq) = changeable(conn, c.message_id)?;
+    let user = member_handle(conn, conversation_id, c.user)?;
+    let changed = if c.on {
+        conn.prepare_cached(
+            "INSERT INTO reactions (message_id, user_id, emoji, created_at) VALUES (?1, ?2, ?3, ?4) \
+             ON CONFLICT DO NOTHING",
+        )?
+        .execute(params![c.message_id, c.user, c.emoji, c.at])?
+    } else {
+        conn.prepare_cached(
+            "DELETE FROM reactions WHERE message_id = ?1 AND user_id = ?2 AND emoji = ?3",
+        )?
+        .execute(params![c.message_id, c.user, c.emoji])?
+    };
+    if changed == 0 {
+        return Ok(None);
+    }
+    let body = EventBody::Reaction {
+        message_id: c.message_id,
+        seq,
+        emoji: c.emoji,
+        user,
+        on: c.on,
+    };
+    let id = writer::log_event(
+        conn,
+        conversation_id,
+        "reaction",
+        Some(c.message_id),
+        Some(&event_data(&body)),
+    )?;
+    let event = Event {
+        id,
+        conversation_id,
+        body,
+    };
+    events.push(event.clone());
+    Ok(Some(event))
+}
+
+#[async_trait]
+impl Chat for SqliteStore {
+    async fn message_at(&self, conversation_id: i64, seq: i64) -> Result<Option<Message>, Error> {
+        self.read(move |c| {
+            let id: Option<i64> = c
+                .prepare_cached("SELECT id FROM messages WHERE conversation_id = ?1 AND seq = ?2")?
+                .query_row([conversation_id, seq], |r| r.get(0))
+                .optional()?;
+            match id {
+                Some(id) => read::message(c, id),
+                None => Ok(None),
+            }
+        })
+        .await
+    }
+
+    async fn edit_message(&self, e: MessageEdit) -> Result<Event, Error> {
+        self.writer
+            .run(move |conn, events| edit(conn, events, e))
+            .await
+    }
+
+    async fn recall_message(
+        &self,
+        message_id: i64,
+        by: UserId,
+        at: Timestamp,
+    ) -> Result<Event, Error> {
+        self.writer
+            .run(move |conn, events| recall(conn, events, message_id, by, at))
+            .await
+    }
+
+    async fn react(&self, change: ReactionChange) -> Result<Option<Event>, Error> {
+        self.writer
+            .run(move |conn, events| react(conn, events, change))
+            .await
+    }
+}
