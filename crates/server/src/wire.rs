@@ -116,7 +116,7 @@ impl<'a> MessageView<'a> {
             previews: raw(m.previews.as_deref().unwrap_or("{}"), "{}"),
             removed: m.removed_at.is_some(),
             mentions: MentionsView::of(m.mentions.as_deref()),
-            attachments: match (&m.attachments, m.removed_at) {
+            attachments: match (&m.attachments, m.removed_at.or(m.recalled_at)) {
                 (Some(list), None) => raw(list, "[]"),
                 _ => raw("[]", "[]"),
             },

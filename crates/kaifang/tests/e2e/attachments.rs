@@ -344,6 +344,29 @@ async fn removing_the_message_deletes_its_bytes() {
 }
 
 #[tokio::test]
+async fn recalling_the_message_deletes_its_bytes() {
+    let server = TestServer::start_sqlite();
+    let alice = user(&server, "alice").await;
+    user(&server, "bob").await;
+    let c = id(&alice.open_direct("bob").await.unwrap());
+    let image = alice.upload(c, "p.png", png(40, 30)).await.unwrap();
+    let m = alice.send_with(c, "oops", &[id(&image)]).await.unwrap();
+    assert_eq!(blob_files(&server.data).len(), 1);
+    alice.recall(c, m["seq"].as_i64().unwrap()).await.unwrap();
+    assert_eq!(blob_files(&server.data), Vec::<String>::new());
+    let gone = get(
+        &server,
+        Some(&alice),
+        &format!("/api/v1/attachments/{}", id(&image)),
+    )
+    .await;
+    assert_eq!(gone.status(), StatusCode::NOT_FOUND);
+    let history = alice.history(c, None, 10).await.unwrap();
+    assert_eq!(history["messages"][0]["recalled"], true);
+    assert_eq!(history["messages"][0]["attachments"], serde_json::json!([]));
+}
+
+#[tokio::test]
 async fn uploads_never_sent_expire() {
     let server = TestServer::start_with(&[
         ("KAIFANG_DATABASE__URL", ""),

@@ -11,6 +11,7 @@ use utoipa::ToSchema;
 use super::extract::{Json, Path};
 use crate::error::ApiResult;
 use crate::service::accounts::Caller;
+use crate::service::attachments::AttachmentService;
 use crate::service::chat::ChatService;
 use crate::wire::MessageView;
 
@@ -56,10 +57,16 @@ pub async fn edit(
     security(("bearer" = [])))]
 pub async fn recall(
     State(chat): State<Arc<ChatService>>,
+    State(files): State<Arc<AttachmentService>>,
     caller: Caller,
     Path((id, seq)): Path<(i64, i64)>,
 ) -> ApiResult<StatusCode> {
-    chat.recall(&caller, id, seq).await?;
+    let message_id = chat.recall(&caller, id, seq).await?;
+    // As for an operator's removal: after the recall committed, its files
+    // go too (a failure leaves bytes, never the text).
+    if let Err(error) = files.message_removed(message_id).await {
+        tracing::warn!(%error, message_id, "could not delete a recalled message's attachments");
+    }
     Ok(StatusCode::NO_CONTENT)
 }
 

@@ -149,7 +149,8 @@ impl ChatService {
     /// Recalls a message: its sender within `chat.recall_window_ms` (409
     /// after), or a group's admin or owner at any time. Anyone else gets
     /// 404, as if the message were not there for them to touch.
-    pub async fn recall(&self, caller: &Caller, conversation_id: i64, seq: i64) -> Result<()> {
+    /// Returns the message's id, for its attachments to be released.
+    pub async fn recall(&self, caller: &Caller, conversation_id: i64, seq: i64) -> Result<i64> {
         let (membership, message) = self.target(caller, conversation_id, seq).await?;
         let moderator =
             membership.kind == ConversationKind::Group && membership.role >= Role::Admin;
@@ -168,7 +169,7 @@ impl ChatService {
         self.store
             .recall_message(message.id, caller.user_id, now)
             .await?;
-        Ok(())
+        Ok(message.id)
     }
 
     /// Adds (`on`) or takes back the caller's reaction; anything but one

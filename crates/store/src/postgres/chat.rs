@@ -151,7 +151,7 @@ async fn recall<C: GenericClient>(
     let by_handle = member_handle(c, conversation_id, by).await?;
     execute(
         c,
-        "UPDATE messages SET body = '', links = '[]', previews = NULL, recalled_at = $2, \
+        "UPDATE messages SET body = '', links = '[]', previews = NULL, mentions = NULL, recalled_at = $2, \
          recalled_by = $3 WHERE id = $1",
         &[&message_id, &at, &by],
     )

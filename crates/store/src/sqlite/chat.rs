@@ -114,7 +114,7 @@ fn recall(
     let (conversation_id, seq) = changeable(conn, message_id)?;
     let by_handle = member_handle(conn, conversation_id, by)?;
     conn.prepare_cached(
-        "UPDATE messages SET body = '', links = '[]', previews = NULL, recalled_at = ?2, \
+        "UPDATE messages SET body = '', links = '[]', previews = NULL, mentions = NULL, recalled_at = ?2, \
          recalled_by = ?3 WHERE id = ?1",
     )?
     .execute(params![message_id, at, by])?;
