@@ -180,17 +180,7 @@ mod tests {
     use crate::service::accounts::Accounts;
 
     fn message(c: i64, sender: i64, body: &str) -> NewMessage {
-        NewMessage {
-            conversation_id: c,
-            sender_id: sender,
-            body: body.into(),
-            client_txn_id: None,
-            links: "[]".into(),
-            shares: Vec::new(),
-            mentions: None,
-            attachments: Vec::new(),
-            reply_to: None,
-        }
+        NewMessage::text(c, sender, body)
     }
 
     fn ids(rx: &mut tokio::sync::mpsc::Receiver<Frame>) -> Vec<i64> {

@@ -246,6 +246,24 @@ pub struct NewMessage {
     pub reply_to: Option<i64>,
 }
 
+impl NewMessage {
+    /// A text with nothing else: no idempotency key, links, shares,
+    /// mentions, files or reply. Set the rest with struct update syntax.
+    pub fn text(conversation_id: i64, sender_id: UserId, body: impl Into<String>) -> Self {
+        Self {
+            conversation_id,
+            sender_id,
+            body: body.into(),
+            client_txn_id: None,
+            links: "[]".into(),
+            shares: Vec::new(),
+            mentions: None,
+            attachments: Vec::new(),
+            reply_to: None,
+        }
+    }
+}
+
 /// One decided link, as the link-share log keeps it (no text, no path).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LinkShare {

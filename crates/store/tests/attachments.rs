@@ -57,15 +57,8 @@ fn upload(conversation_id: i64, uploader_id: UserId, blob: &BlobId, at: i64) -> 
 
 fn send(conversation_id: i64, sender_id: UserId, attachments: Vec<i64>) -> NewMessage {
     NewMessage {
-        conversation_id,
-        sender_id,
-        body: String::new(),
-        client_txn_id: None,
-        links: "[]".into(),
-        shares: Vec::new(),
-        mentions: None,
         attachments,
-        reply_to: None,
+        ..NewMessage::text(conversation_id, sender_id, String::new())
     }
 }
 

@@ -49,17 +49,7 @@ async fn pair(f: &Fixture) -> (i64, i64, i64) {
 }
 
 fn text(conversation_id: i64, sender_id: i64, body: &str) -> NewMessage {
-    NewMessage {
-        conversation_id,
-        sender_id,
-        body: body.into(),
-        client_txn_id: None,
-        links: "[]".into(),
-        shares: Vec::new(),
-        reply_to: None,
-        mentions: None,
-        attachments: Vec::new(),
-    }
+    NewMessage::text(conversation_id, sender_id, body)
 }
 
 fn drain(f: &mut Fixture) {

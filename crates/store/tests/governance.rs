@@ -119,15 +119,8 @@ async fn versions_activations_shares_and_audit(backend: Backend) {
     s.bidi = true;
     store
         .append_message(NewMessage {
-            conversation_id: c.id,
-            sender_id: admin.id,
-            body: "jd.com".into(),
-            client_txn_id: None,
-            links: "[]".into(),
             shares: vec![s],
-            mentions: None,
-            attachments: Vec::new(),
-            reply_to: None,
+            ..NewMessage::text(c.id, admin.id, "jd.com")
         })
         .await
         .unwrap();

@@ -196,17 +196,7 @@ async fn a_later_transaction_cannot_commit_past_an_open_one() {
         .unwrap();
     let (direct, _) = store.open_direct(alice.id, bob.id).await.unwrap();
     let (conversation_id, sender_id) = (direct.id, alice.id);
-    let send = move |body: &str| NewMessage {
-        conversation_id,
-        sender_id,
-        body: body.into(),
-        client_txn_id: None,
-        links: "[]".into(),
-        shares: Vec::new(),
-        mentions: None,
-        attachments: Vec::new(),
-        reply_to: None,
-    };
+    let send = move |body: &str| NewMessage::text(conversation_id, sender_id, body);
     let (first, _) = store.append_message(send("before")).await.unwrap();
 
     // The reader: tails Bob's events by cursor until told to stop, then
@@ -375,15 +365,8 @@ async fn one_failing_write_in_a_batch_fails_alone() {
         .unwrap();
     let (direct, _) = store.open_direct(alice.id, bob.id).await.unwrap();
     let send = move |sender_id, body: &str, txn: Option<&str>| NewMessage {
-        conversation_id: direct.id,
-        sender_id,
-        body: body.into(),
         client_txn_id: txn.map(Into::into),
-        links: "[]".into(),
-        shares: Vec::new(),
-        mentions: None,
-        attachments: Vec::new(),
-        reply_to: None,
+        ..NewMessage::text(direct.id, sender_id, body)
     };
 
     let mut outside = raw(&db.url).await;
@@ -477,17 +460,7 @@ async fn a_failed_batch_answers_every_write_with_the_failure() {
         .await
         .unwrap();
     let (direct, _) = store.open_direct(alice.id, bob.id).await.unwrap();
-    let send = move |body: &str| NewMessage {
-        conversation_id: direct.id,
-        sender_id: alice.id,
-        body: body.into(),
-        client_txn_id: None,
-        links: "[]".into(),
-        shares: Vec::new(),
-        mentions: None,
-        attachments: Vec::new(),
-        reply_to: None,
-    };
+    let send = move |body: &str| NewMessage::text(direct.id, alice.id, body);
     let head = store.head().await.unwrap();
 
     // Outside writer 1 holds the lock; the store's writer waits with a

@@ -8,17 +8,7 @@ use kaifang_store::{AdminGrant, Error, EventBody, MemberChange, NewMessage, User
 use support::{Backend, Fixture, open};
 
 fn msg(conversation_id: i64, sender_id: i64, body: &str) -> NewMessage {
-    NewMessage {
-        conversation_id,
-        sender_id,
-        body: body.into(),
-        client_txn_id: None,
-        links: "[]".into(),
-        shares: Vec::new(),
-        mentions: None,
-        attachments: Vec::new(),
-        reply_to: None,
-    }
+    NewMessage::text(conversation_id, sender_id, body)
 }
 
 async fn users(f: &Fixture, handles: &[&str]) -> Vec<User> {

@@ -9,17 +9,7 @@ use kaifang_store::{AdminGrant, MemberChange, Message, NewMessage, SearchQuery, 
 use support::{Backend, Fixture, Place, open};
 
 fn send(conversation_id: i64, sender_id: UserId, body: &str) -> NewMessage {
-    NewMessage {
-        conversation_id,
-        sender_id,
-        body: body.into(),
-        client_txn_id: None,
-        links: "[]".into(),
-        shares: Vec::new(),
-        mentions: None,
-        attachments: Vec::new(),
-        reply_to: None,
-    }
+    NewMessage::text(conversation_id, sender_id, body)
 }
 
 fn query(user: UserId, text: &str) -> SearchQuery {

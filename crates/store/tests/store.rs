@@ -11,15 +11,8 @@ use support::{Backend, open};
 
 fn msg(conversation_id: i64, sender_id: i64, body: &str, txn: Option<&str>) -> NewMessage {
     NewMessage {
-        conversation_id,
-        sender_id,
-        body: body.into(),
         client_txn_id: txn.map(Into::into),
-        links: "[]".into(),
-        shares: Vec::new(),
-        mentions: None,
-        attachments: Vec::new(),
-        reply_to: None,
+        ..NewMessage::text(conversation_id, sender_id, body)
     }
 }
 
