@@ -22,6 +22,8 @@ pub struct MessageEdit {
     pub links: String,
     /// One link-share log row per decided link, as a send writes.
     pub shares: Vec<LinkShare>,
+    /// The new text's mentions (see [`crate::Message::mentions`]).
+    pub mentions: Option<String>,
     /// Now.
     pub at: Timestamp,
 }

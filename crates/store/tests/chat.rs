@@ -84,6 +84,7 @@ async fn an_edit_replaces_the_text_and_is_marked(backend: Backend) {
             body: "now jd.com".into(),
             links: r#"[{"url":"https://jd.com"}]"#.into(),
             shares: vec![share(NOW)],
+            mentions: None,
             at: NOW,
         })
         .await
@@ -127,6 +128,7 @@ async fn an_edit_replaces_the_text_and_is_marked(backend: Backend) {
             body: "x".into(),
             links: "[]".into(),
             shares: vec![],
+            mentions: None,
             at: NOW,
         })
         .await;
@@ -209,6 +211,7 @@ async fn a_recalled_message_keeps_its_place_and_loses_its_text(backend: Backend)
             body: "back".into(),
             links: "[]".into(),
             shares: vec![],
+            mentions: None,
             at: NOW,
         })
         .await;

@@ -252,3 +252,27 @@ async fn an_edit_with_a_blocked_link_is_refused_and_the_text_stays() {
     assert_eq!(h["messages"][0]["body"], "an honest text");
     assert_eq!(h["messages"][0]["edited_at"], Value::Null);
 }
+
+#[tokio::test]
+async fn an_edit_mentions_whom_its_new_text_mentions() {
+    let server = TestServer::start();
+    let alice = user(&server, "alice").await;
+    user(&server, "bob").await;
+    let c = id(&alice.open_direct("bob").await.unwrap());
+    let sent = alice.send(c, "hi @bob", None).await.unwrap();
+    assert_eq!(sent["mentions"], json!({"all": false, "handles": ["bob"]}));
+    let seq = sent["seq"].as_i64().unwrap();
+
+    let edited = alice.edit(c, seq, "hi everyone").await.unwrap();
+    assert_eq!(edited["mentions"], json!({"all": false, "handles": []}));
+    let edited = alice.edit(c, seq, "hi @bob and @nobody").await.unwrap();
+    assert_eq!(
+        edited["mentions"],
+        json!({"all": false, "handles": ["bob"]})
+    );
+    let history = alice.history(c, None, 10).await.unwrap();
+    assert_eq!(
+        history["messages"][0]["mentions"],
+        json!({"all": false, "handles": ["bob"]})
+    );
+}

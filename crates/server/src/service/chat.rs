@@ -126,6 +126,11 @@ impl ChatService {
             )));
         }
         let decided = self.messaging.decide_links(&body, &membership).await?;
+        // Mentions follow the text, as its links do.
+        let mentions = self
+            .messaging
+            .mentions(conversation_id, &membership, &body)
+            .await?;
         let event = self
             .store
             .edit_message(MessageEdit {
@@ -134,6 +139,7 @@ impl ChatService {
                 body,
                 links: decided.links,
                 shares: decided.shares,
+                mentions,
                 at: now,
             })
             .await?;

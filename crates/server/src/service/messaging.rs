@@ -93,7 +93,7 @@ impl Messaging {
 
     /// The mentions of `body` that count, as stored JSON (`None`: none).
     /// The member list is read only when the text has an `@` mention.
-    async fn mentions(
+    pub(crate) async fn mentions(
         &self,
         conversation_id: i64,
         membership: &Membership,

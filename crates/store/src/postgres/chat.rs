@@ -111,8 +111,9 @@ async fn edit<C: GenericClient>(
     member_handle(c, conversation_id, e.editor).await?;
     execute(
         c,
-        "UPDATE messages SET body = $2, links = $3, previews = NULL, edited_at = $4 WHERE id = $1",
-        &[&e.message_id, &e.body, &e.links, &e.at],
+        "UPDATE messages SET body = $2, links = $3, previews = NULL, edited_at = $4, mentions = $5 \
+         WHERE id = $1",
+        &[&e.message_id, &e.body, &e.links, &e.at, &e.mentions],
     )
     .await?;
     for share in &e.shares {

@@ -83,9 +83,10 @@ fn edit(conn: &Connection, events: &mut Vec<Event>, e: MessageEdit) -> Result<Ev
     let (conversation_id, _) = changeable(conn, e.message_id)?;
     member_handle(conn, conversation_id, e.editor)?;
     conn.prepare_cached(
-        "UPDATE messages SET body = ?2, links = ?3, previews = NULL, edited_at = ?4 WHERE id = ?1",
+        "UPDATE messages SET body = ?2, links = ?3, previews = NULL, edited_at = ?4, mentions = ?5 \
+         WHERE id = ?1",
     )?
-    .execute(params![e.message_id, e.body, e.links, e.at])?;
+    .execute(params![e.message_id, e.body, e.links, e.at, e.mentions])?;
     for share in &e.shares {
         writer::log_share(conn, share, Some(e.message_id))?;
     }
