@@ -20,6 +20,7 @@ mod error;
 mod governance;
 mod migrate;
 mod read;
+mod people;
 mod read_state;
 mod search;
 mod write;

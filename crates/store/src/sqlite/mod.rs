@@ -8,6 +8,7 @@ mod governance;
 pub mod maintenance;
 mod migrate;
 mod read;
+mod people;
 mod read_state;
 mod search;
 mod writer;
