@@ -12,6 +12,7 @@ import { initChat, openChat, closeChat, showMessage, showPreview, showRemoval, r
 import { applyEdit, applyRecall, applyReaction } from './actions.js';
 import { initMembers, renderMembers, toggle as toggleMembers } from './members.js';
 import { backoff } from './util.js';
+import { initPeople } from './people.js';
 import { setupAdmin, renderAdmin } from './admin.js';
 import { initChatState, loadSettings, notifyMessage, applyStateEvent, renderTyping } from './chatstate.js';
 
@@ -402,6 +403,7 @@ function wire() {
   });
   initChat({ changed: afterChange, error: showError });
   initMembers({ changed: afterChange, error: showError, left });
+  initPeople();
   initChatState({ changed: afterChange, error: showError });
   setUnauthorizedHandler(onUnauthorized);
 }

@@ -15,4 +15,5 @@ pub mod mentions;
 pub mod messaging;
 mod passwords;
 pub mod previews;
+pub mod people;
 pub mod search;
