@@ -293,6 +293,8 @@ async function handleEvent(event) {
       const members = conv.members || [];
       if (event.change === 'joined' && !members.some((m) => m.handle === event.handle)) {
         conv.members = [...members, { handle: event.handle, role: event.role || 'member' }];
+        // The event has the handle only: read the list for the display name.
+        await fetchConv(id);
       } else if (event.change === 'left' || event.change === 'removed') {
         conv.members = members.filter((m) => m.handle !== event.handle);
       } else if (event.change === 'role') {
