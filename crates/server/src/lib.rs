@@ -28,8 +28,8 @@ use std::time::Duration;
 
 use axum::extract::FromRef;
 use kaifang_store::{
-    Administration, Attachments, BlobStore, FsBlobStore, Governance, People, PgConfig, PgStore, ReadState,
-    Search, SqliteConfig, SqliteStore, Store, User,
+    Administration, Attachments, BlobStore, FsBlobStore, Governance, People, PgConfig, PgStore,
+    ReadState, Search, SqliteConfig, SqliteStore, Store, User,
 };
 use tokio::net::TcpListener;
 
@@ -37,9 +37,9 @@ use tokio::net::TcpListener;
 // Everything else is private, so that it can change without notice.
 pub use config::ChatSettings;
 pub use config::{
-    AttachmentSettings, DirectorySettings, AuthSettings, BusSettings, Cidr, GovernanceSettings, HttpSettings, Limits,
-    LinkSettings, LogFormat, LogSettings, PreviewSettings, ProxyHeader, Registration,
-    SearchSettings, Settings, StorageSettings, StreamSettings,
+    AttachmentSettings, AuthSettings, BusSettings, Cidr, DirectorySettings, GovernanceSettings,
+    HttpSettings, Limits, LinkSettings, LogFormat, LogSettings, PreviewSettings, ProxyHeader,
+    Registration, SearchSettings, Settings, StorageSettings, StreamSettings,
 };
 use hub::Hub;
 use metrics::Metrics;
@@ -54,8 +54,8 @@ use service::events::Events;
 use service::governance::GovernanceService;
 pub use service::links::Links;
 use service::messaging::Messaging;
-use service::previews::Previews;
 use service::people::PeopleService;
+use service::previews::Previews;
 use service::search::SearchService;
 pub use startup::StartError;
 

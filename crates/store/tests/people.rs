@@ -85,8 +85,15 @@ async fn edits_change_the_profile_and_member_lists(backend: Backend) {
     assert_eq!(found(&f, "l.", 10).await, ["alice"]);
 
     let conv = f.store.conversation(c.id).await.unwrap().unwrap();
-    let names: Vec<_> = conv.members.iter().map(|m| m.display_name.as_str()).collect();
-    assert!(names.contains(&"Alice L.") && names.contains(&"Bob"), "{names:?}");
+    let names: Vec<_> = conv
+        .members
+        .iter()
+        .map(|m| m.display_name.as_str())
+        .collect();
+    assert!(
+        names.contains(&"Alice L.") && names.contains(&"Bob"),
+        "{names:?}"
+    );
 
     let gone = f.store.edit_profile(9_999, ProfileEdit::default()).await;
     assert!(matches!(gone, Err(Error::NotFound(_))), "{gone:?}");

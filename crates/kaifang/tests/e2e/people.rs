@@ -77,7 +77,10 @@ async fn a_user_who_is_not_discoverable_is_found_only_by_exact_handle() {
     let server = TestServer::start();
     let alice = person(&server, "alice", "Alice").await;
     let bob = person(&server, "bobby", "Bob Hidden").await;
-    let profile = bob.raw(Method::GET, "/api/v1/me/profile", None).await.unwrap();
+    let profile = bob
+        .raw(Method::GET, "/api/v1/me/profile", None)
+        .await
+        .unwrap();
     assert_eq!(profile["discoverable"], true, "discoverable by default");
 
     let edit = json!({ "discoverable": false });
@@ -101,12 +104,18 @@ async fn bad_queries_are_400_and_strangers_401() {
     let alice = person(&server, "alice", "Alice").await;
     let users = |q: &str| format!("/api/v1/users?q={q}");
     assert_eq!(refused(alice.raw(Method::GET, &users(""), None).await), 400);
-    assert_eq!(refused(alice.raw(Method::GET, &users("%20%20"), None).await), 400);
+    assert_eq!(
+        refused(alice.raw(Method::GET, &users("%20%20"), None).await),
+        400
+    );
     assert_eq!(
         refused(alice.raw(Method::GET, &users(&"a".repeat(65)), None).await),
         400
     );
-    assert_eq!(refused(alice.raw(Method::GET, &users("a%00b"), None).await), 400);
+    assert_eq!(
+        refused(alice.raw(Method::GET, &users("a%00b"), None).await),
+        400
+    );
     assert_eq!(
         refused(alice.raw(Method::GET, "/api/v1/users", None).await),
         400
@@ -121,7 +130,11 @@ async fn bad_queries_are_400_and_strangers_401() {
     );
     let edit = json!({ "display_name": "x" });
     assert_eq!(
-        refused(anonymous.raw(Method::PATCH, "/api/v1/me", Some(&edit)).await),
+        refused(
+            anonymous
+                .raw(Method::PATCH, "/api/v1/me", Some(&edit))
+                .await
+        ),
         401
     );
     for bad in [
