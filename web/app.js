@@ -12,6 +12,7 @@ import { initChat, openChat, closeChat, showMessage, showPreview, showRemoval, r
 import { applyEdit, applyRecall, applyReaction } from './actions.js';
 import { initMembers, renderMembers, toggle as toggleMembers } from './members.js';
 import { backoff } from './util.js';
+import { initPeople } from './people.js';
 import { setupAdmin, renderAdmin } from './admin.js';
 import { initChatState, loadSettings, notifyMessage, applyStateEvent, renderTyping } from './chatstate.js';
 
@@ -292,6 +293,8 @@ async function handleEvent(event) {
       const members = conv.members || [];
       if (event.change === 'joined' && !members.some((m) => m.handle === event.handle)) {
         conv.members = [...members, { handle: event.handle, role: event.role || 'member' }];
+        // The event has the handle only: read the list for the display name.
+        await fetchConv(id);
       } else if (event.change === 'left' || event.change === 'removed') {
         conv.members = members.filter((m) => m.handle !== event.handle);
       } else if (event.change === 'role') {
@@ -402,6 +405,7 @@ function wire() {
   });
   initChat({ changed: afterChange, error: showError });
   initMembers({ changed: afterChange, error: showError, left });
+  initPeople();
   initChatState({ changed: afterChange, error: showError });
   setUnauthorizedHandler(onUnauthorized);
 }

@@ -7,6 +7,7 @@ import { renderBody, renderRefusal } from './render.js';
 import { initAttachments, renderAttachments } from './attachments.js';
 import { state, msgState, oldestSeq, pendingOf, convTitle, markRead, recordMessage } from './state.js';
 import { uuid, stripBidi } from './util.js';
+import { personNode } from './people.js';
 import { recalledBody, quoteOf, extrasOf, onComposerKey, submitEdit, takeReply, cancel as cancelMode, initActions } from './actions.js';
 
 const PAGE = 50;
@@ -36,7 +37,7 @@ function messageNode(m) {
     h(
       'div.msg-meta',
       {},
-      h('span.sender', {}, mine ? t('you') : m.sender),
+      personNode('span.sender', m.sender, m.conversation_id, mine ? t('you') : undefined),
       ' ',
       h('time', { datetime: m.created_at, title: m.created_at }, formatTime(m.created_at)),
     ),

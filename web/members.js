@@ -4,6 +4,7 @@
 import { $, h, replace } from './dom.js';
 import { t } from './i18n.js';
 import { api } from './api.js';
+import { stripBidi } from './util.js';
 import { state, myRole, convTitle, upsertConv } from './state.js';
 
 let hooks = { changed: () => {}, error: () => {}, left: () => {} };
@@ -97,7 +98,7 @@ export function renderMembers() {
       return h(
         'li.member',
         { dataset: { handle: m.handle, role: m.role } },
-        h('span.member-handle', {}, m.handle, me ? ` (${t('you')})` : ''),
+        h('span.member-handle', { title: `@${m.handle}` }, stripBidi(m.display_name || m.handle), me ? ` (${t('you')})` : ''),
         roleControl,
         removable ? h('button.remove', { type: 'button', 'aria-label': t('removeMember', { handle: m.handle }), title: t('removeMember', { handle: m.handle }), onclick: () => remove(conv.id, m.handle) }, '✕') : null,
       );

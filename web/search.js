@@ -7,6 +7,7 @@ import { $, h, replace } from './dom.js';
 import { currentLang, formatTime, onLangChange } from './i18n.js';
 import { state, convTitle } from './state.js';
 import { stripBidi } from './util.js';
+import { nameOf } from './people.js';
 
 const TEXT = {
   en: {
@@ -49,7 +50,7 @@ function hitView(hit) {
         dataset: { conversation: String(hit.conversation_id), seq: String(hit.seq) },
         onclick: () => onOpen(hit.conversation_id),
       },
-      h('span.search-where', {}, `${title} · ${hit.sender}`),
+      h('span.search-where', { title: `@${hit.sender}` }, `${title} · ${nameOf(hit.sender, hit.conversation_id)}`),
       h('time.search-time', { datetime: hit.created_at }, formatTime(hit.created_at)),
       h('span.search-snippet', {}, stripBidi(hit.snippet)),
     ),

@@ -6,6 +6,7 @@ import { state, convTitle, unread } from './state.js';
 import { stripBidi } from './util.js';
 import { updateTitle } from './chatstate.js';
 import { recalledText } from './actions.js';
+import { nameOf } from './people.js';
 
 const PREVIEW_CHARS = 80;
 
@@ -13,10 +14,16 @@ function lastLine(conv) {
   const m = conv.last_message;
   if (!m) return t('noMessages');
   if (m.recalled) return recalledText(m);
-  const who = m.sender === state.me?.handle ? t('you') : m.sender;
+  const who = m.sender === state.me?.handle ? t('you') : nameOf(m.sender, conv.id);
   const body = stripBidi(m.body).replace(/\s+/g, ' ').trim();
   const short = body.length > PREVIEW_CHARS ? `${body.slice(0, PREVIEW_CHARS)}…` : body;
   return `${who}: ${short}`;
+}
+
+/** The other member's `@handle` of a direct chat, shown on hover. */
+function directHandle(conv) {
+  const other = (conv.members || []).find((m) => m.handle !== state.me?.handle);
+  return other ? `@${other.handle}` : false;
 }
 
 export function sortedConvs() {
@@ -45,6 +52,7 @@ export function renderList(onOpen) {
             type: 'button',
             dataset: { id: String(conv.id), kind: conv.kind },
             'aria-current': conv.id === state.current ? 'true' : false,
+            title: conv.kind === 'direct' ? directHandle(conv) : false,
             onclick: () => onOpen(conv.id),
           },
           h('span.conv-avatar', { 'aria-hidden': 'true' }, conv.kind === 'group' ? '#' : (title[0] || '?').toUpperCase()),

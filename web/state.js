@@ -52,7 +52,7 @@ export function convTitle(conv) {
   if (!conv) return '';
   if (conv.kind === 'group') return conv.title || '';
   const other = (conv.members || []).find((m) => m.handle !== state.me?.handle);
-  return other ? other.handle : conv.title || state.me?.handle || '';
+  return other ? other.display_name || other.handle : conv.title || state.me?.handle || '';
 }
 
 export function myRole(conv) {

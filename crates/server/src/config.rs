@@ -53,6 +53,8 @@ pub struct Settings {
     pub search: SearchSettings,
     /// Uploaded files and images.
     pub attachments: AttachmentSettings,
+    /// The user directory (`GET /api/v1/users`).
+    pub directory: DirectorySettings,
 }
 
 impl Default for Settings {
@@ -75,6 +77,7 @@ impl Default for Settings {
             chat: ChatSettings::default(),
             search: SearchSettings::default(),
             attachments: AttachmentSettings::default(),
+            directory: DirectorySettings::default(),
         }
     }
 }
@@ -761,6 +764,35 @@ impl Default for PreviewSettings {
             allow_addresses: Vec::new(),
             resolve: Default::default(),
             system_dns: true,
+        }
+    }
+}
+
+/// The user directory (docs/chat.md, "People").
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DirectorySettings {
+    /// Most people one lookup returns (default 20): enough to pick from
+    /// while typing, too few to page through everyone.
+    pub max_results: u32,
+    /// Longest query, in characters (default 64, a display name's default
+    /// limit); longer is a 400.
+    pub max_query_chars: usize,
+    /// Sustained lookups per user per second (default 5; 429 beyond): a
+    /// client asks once per pause in typing, and the limit keeps anyone
+    /// from listing the directory by trying every prefix quickly.
+    pub lookups_per_second: u32,
+    /// Burst of lookups per user (default 20).
+    pub lookups_burst: u32,
+}
+
+impl Default for DirectorySettings {
+    fn default() -> Self {
+        Self {
+            max_results: 20,
+            max_query_chars: 64,
+            lookups_per_second: 5,
+            lookups_burst: 20,
         }
     }
 }

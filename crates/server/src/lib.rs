@@ -28,8 +28,8 @@ use std::time::Duration;
 
 use axum::extract::FromRef;
 use kaifang_store::{
-    Administration, Attachments, BlobStore, FsBlobStore, Governance, PgConfig, PgStore, ReadState,
-    Search, SqliteConfig, SqliteStore, Store, User,
+    Administration, Attachments, BlobStore, FsBlobStore, Governance, People, PgConfig, PgStore,
+    ReadState, Search, SqliteConfig, SqliteStore, Store, User,
 };
 use tokio::net::TcpListener;
 
@@ -37,9 +37,9 @@ use tokio::net::TcpListener;
 // Everything else is private, so that it can change without notice.
 pub use config::ChatSettings;
 pub use config::{
-    AttachmentSettings, AuthSettings, BusSettings, Cidr, GovernanceSettings, HttpSettings, Limits,
-    LinkSettings, LogFormat, LogSettings, PreviewSettings, ProxyHeader, Registration,
-    SearchSettings, Settings, StorageSettings, StreamSettings,
+    AttachmentSettings, AuthSettings, BusSettings, Cidr, DirectorySettings, GovernanceSettings,
+    HttpSettings, Limits, LinkSettings, LogFormat, LogSettings, PreviewSettings, ProxyHeader,
+    Registration, SearchSettings, Settings, StorageSettings, StreamSettings,
 };
 use hub::Hub;
 use metrics::Metrics;
@@ -54,6 +54,7 @@ use service::events::Events;
 use service::governance::GovernanceService;
 pub use service::links::Links;
 use service::messaging::Messaging;
+use service::people::PeopleService;
 use service::previews::Previews;
 use service::search::SearchService;
 pub use startup::StartError;
@@ -92,6 +93,8 @@ pub struct AppState {
     pub search: Arc<SearchService>,
     /// Uploads and downloads of attachments.
     pub attachments: Arc<AttachmentService>,
+    /// The user directory and profile edits.
+    pub people: Arc<PeopleService>,
     /// Counters.
     pub metrics: Arc<Metrics>,
     /// One permit per open WebSocket stream (`stream.max_connections`).
@@ -114,6 +117,7 @@ struct Stores {
     /// A folder beside the SQLite database, or PostgreSQL itself.
     blobs: Arc<dyn BlobStore>,
     chat: Arc<dyn kaifang_store::Chat>,
+    people: Arc<dyn People>,
     sqlite: Option<Arc<SqliteStore>>,
 }
 
@@ -138,6 +142,7 @@ async fn open_store(
             attachments: store.clone(),
             blobs: Arc::new(FsBlobStore::open(settings.blob_dir())?),
             chat: store.clone(),
+            people: store.clone(),
             sqlite: Some(store),
         });
     }
@@ -155,7 +160,8 @@ async fn open_store(
         search: store.clone(),
         attachments: store.clone(),
         blobs: Arc::new(store.blob_store()),
-        chat: store,
+        chat: store.clone(),
+        people: store,
         sqlite: None,
     })
 }
@@ -236,8 +242,15 @@ impl Server {
             attachments,
             blobs,
             chat: chat_store,
+            people,
             sqlite,
         } = open_store(&settings, sink).await?;
+        let people = Arc::new(PeopleService::new(
+            people,
+            settings.directory.clone(),
+            settings.limits.max_display_name_chars,
+            settings.limits.rate_limit_keys,
+        ));
         let attachments = Arc::new(AttachmentService::new(
             store.clone(),
             attachments,
@@ -338,6 +351,7 @@ impl Server {
             .with_mention_all_max_members(settings.chat.mention_all_max_members),
         );
         let state = AppState {
+            people,
             chat_state,
             search,
             accounts,

@@ -152,6 +152,8 @@ pub struct ConversationView<'a> {
 pub struct MemberView {
     /// Handle.
     pub handle: String,
+    /// Display name, as it is now (clients show it, the handle on hover).
+    pub display_name: String,
     /// `owner`, `admin` or `member`.
     pub role: String,
 }

@@ -1,7 +1,7 @@
 //! Kaifang's storage layer.
 //!
 //! The server talks to storage only through the [`Store`], [`Governance`],
-//! [`Administration`], [`ReadState`], [`Search`] and [`Attachments`] traits (and attachment
+//! [`Administration`], [`ReadState`], [`Search`], [`Attachments`] and [`People`] traits (and attachment
 //! bytes through [`BlobStore`]), and storage errors name no database
 //! library, so the API handlers do not depend on the backend. Two backends
 //! implement them: the embedded default, [`SqliteStore`], keeps every
@@ -32,6 +32,7 @@ mod error;
 mod governance;
 mod membership;
 mod model;
+mod people;
 mod postgres;
 mod read_state;
 mod search;
@@ -50,6 +51,7 @@ pub use model::{
     EventBody, EventId, LinkShare, Member, MemberEvent, Message, NewMessage, Quote, Reaction, Role,
     Timestamp, User, UserAuth, UserId,
 };
+pub use people::{People, Profile, ProfileEdit};
 pub use postgres::{PgBlobStore, PgConfig, PgStore};
 pub use read_state::{ReadMarker, ReadState};
 pub use search::{INDEXED_QUERY_CHARS, Search, SearchPage, SearchQuery};

@@ -113,6 +113,8 @@ pub struct Member {
     pub user_id: UserId,
     /// The member's handle.
     pub handle: String,
+    /// The member's display name, as it is now.
+    pub display_name: String,
     /// The member's role.
     pub role: Role,
 }

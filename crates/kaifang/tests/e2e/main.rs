@@ -26,6 +26,7 @@ mod messages;
 mod metrics_auth;
 mod metrics_listener;
 mod nodes;
+mod people;
 mod pgdb;
 mod previews;
 mod privileges;

@@ -15,6 +15,7 @@ mod go_page;
 pub mod links;
 pub mod messages;
 pub mod operators;
+pub mod people;
 pub mod previews;
 pub mod search;
 pub mod stream;
@@ -59,6 +60,7 @@ use crate::error::{ApiError, REQUEST_ID};
         search::search,
         attachments::upload, attachments::download, attachments::thumbnail,
         chat::edit, chat::recall, chat::react, chat::unreact,
+        people::find, people::profile, people::edit,
     ),
     modifiers(&BearerAuth),
 )]
@@ -90,7 +92,9 @@ pub fn routes(state: AppState) -> Router {
         .route("/accounts", post(accounts::sign_up))
         .route("/sessions", post(accounts::sign_in))
         .route("/sessions/current", delete(accounts::sign_out))
-        .route("/me", get(accounts::me))
+        .route("/me", get(accounts::me).patch(people::edit))
+        .route("/me/profile", get(people::profile))
+        .route("/users", get(people::find))
         .route(
             "/conversations",
             post(conversations::create).get(conversations::list),

@@ -157,6 +157,7 @@ mod tests {
         Member {
             user_id: id,
             handle: handle.into(),
+            display_name: handle.into(),
             role: Role::Member,
         }
     }

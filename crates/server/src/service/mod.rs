@@ -14,5 +14,6 @@ pub mod media;
 pub mod mentions;
 pub mod messaging;
 mod passwords;
+pub mod people;
 pub mod previews;
 pub mod search;

@@ -38,6 +38,10 @@ const MIGRATIONS: &[(u32, &str)] = &[
         include_str!("../../migrations/postgres/0009_attachments.sql"),
     ),
     (10, include_str!("../../migrations/postgres/0010_edits.sql")),
+    (
+        11,
+        include_str!("../../migrations/postgres/0011_profiles.sql"),
+    ),
 ];
 
 /// The advisory-lock key that guards migrations (any constant distinct from

@@ -126,7 +126,8 @@ pub(super) async fn conversation<C: GenericClient>(
     let kind = ConversationKind::parse(&kind).ok_or_else(|| corrupt("conversations.kind"))?;
     let rows = query(
         c,
-        "SELECT m.user_id, u.handle, m.role FROM memberships m JOIN users u ON u.id = m.user_id \
+        "SELECT m.user_id, u.handle, m.role, u.display_name \
+         FROM memberships m JOIN users u ON u.id = m.user_id \
          WHERE m.conversation_id = $1 AND m.left_event IS NULL ORDER BY m.id",
         &[&id],
     )
@@ -138,6 +139,7 @@ pub(super) async fn conversation<C: GenericClient>(
             Ok(Member {
                 user_id: r.try_get(0)?,
                 handle: r.try_get(1)?,
+                display_name: r.try_get(3)?,
                 role: Role::parse(&role).ok_or_else(|| corrupt("memberships.role"))?,
             })
         })

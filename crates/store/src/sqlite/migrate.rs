@@ -71,6 +71,11 @@ pub(super) const MIGRATIONS: &[Migration] = &[
         "edits",
         include_str!("../../migrations/sqlite/0010_edits.sql"),
     ),
+    m(
+        11,
+        "profiles",
+        include_str!("../../migrations/sqlite/0011_profiles.sql"),
+    ),
 ];
 
 /// Versions up to this one were recorded only in `user_version`: a

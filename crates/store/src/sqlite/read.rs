@@ -70,7 +70,8 @@ pub(super) fn conversation(conn: &Connection, id: i64) -> Result<Option<Conversa
     };
     let kind = ConversationKind::parse(&kind).ok_or_else(|| corrupt("conversations.kind"))?;
     let mut stmt = conn.prepare_cached(
-        "SELECT m.user_id, u.handle, m.role FROM memberships m JOIN users u ON u.id = m.user_id \
+        "SELECT m.user_id, u.handle, m.role, u.display_name \
+         FROM memberships m JOIN users u ON u.id = m.user_id \
          WHERE m.conversation_id = ?1 AND m.left_event IS NULL ORDER BY m.id",
     )?;
     let members = stmt
@@ -79,14 +80,16 @@ pub(super) fn conversation(conn: &Connection, id: i64) -> Result<Option<Conversa
                 r.get::<_, i64>(0)?,
                 r.get::<_, String>(1)?,
                 r.get::<_, String>(2)?,
+                r.get::<_, String>(3)?,
             ))
         })?
         .map(|row| {
-            let (user_id, handle, role) = row?;
+            let (user_id, handle, role, display_name) = row?;
             let role = Role::parse(&role).ok_or_else(|| corrupt("memberships.role"))?;
             Ok(Member {
                 user_id,
                 handle,
+                display_name,
                 role,
             })
         })
