@@ -29,6 +29,7 @@ mod nodes;
 mod pgdb;
 mod previews;
 mod privileges;
+mod problem_lang;
 mod proxies;
 mod replay;
 mod search;
