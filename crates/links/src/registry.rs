@@ -628,10 +628,7 @@ mod tests {
         assert!(e.to_string().starts_with("line 9: field `domains`"));
         let empty_zh = "[owners.a]\nname = \"A\"\n[[platforms]]\nid = \"x\"\nname = \"X\"\nname_zh = \" \"\nowner = \"a\"\ncategory = \"video\"\ndomains = [\"x.com\"]\n";
         let e = Registry::from_toml_str(empty_zh).unwrap_err();
-        assert!(
-            e.to_string().starts_with("line 6: field `name_zh`"),
-            "{e}"
-        );
+        assert!(e.to_string().starts_with("line 6: field `name_zh`"), "{e}");
         let wrong_type = "[owners.a]\nname = \"A\"\n[[platforms]]\nid = \"x\"\nname = \"X\"\nname_zh = 3\nowner = \"a\"\ncategory = \"video\"\ndomains = [\"x.com\"]\n";
         let e = Registry::from_toml_str(wrong_type).unwrap_err();
         assert!(

@@ -49,7 +49,13 @@ async fn problem_titles_are_chinese_for_zh_and_english_otherwise() {
     };
     type Make<'a> = &'a dyn Fn() -> reqwest::RequestBuilder;
     let cases: [(Make, u16, &str, &str, &str); 3] = [
-        (&unauthorized, 401, "unauthorized", "Authentication required", "需要登录"),
+        (
+            &unauthorized,
+            401,
+            "unauthorized",
+            "Authentication required",
+            "需要登录",
+        ),
         (&missing, 404, "not-found", "Not found", "未找到"),
         (&blocked, 422, "link-blocked", "Link blocked", "链接被拦截"),
     ];

@@ -188,7 +188,8 @@ impl Links {
             .into_iter()
             .map(|decision| {
                 let platform = self.registry.platform(&decision.platform);
-                let platform_name = platform.map_or_else(|| "Unknown".to_owned(), |p| p.name.clone());
+                let platform_name =
+                    platform.map_or_else(|| "Unknown".to_owned(), |p| p.name.clone());
                 let platform_name_zh = platform.and_then(|p| p.name_zh.clone());
                 let owner_name = self
                     .registry
