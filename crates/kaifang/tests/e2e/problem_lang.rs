@@ -82,3 +82,30 @@ async fn problem_titles_are_chinese_for_zh_and_english_otherwise() {
     let (_, _, _, body) = problem(blocked(), Some("zh-CN")).await;
     assert_eq!(body["links"][0]["treatment"], "blocked", "{body}");
 }
+
+/// Link decisions carry the registry's Chinese platform name, when it has
+/// one, next to the English one. Previews off: nothing is fetched.
+#[tokio::test]
+async fn link_decisions_carry_the_chinese_platform_name() {
+    let server = TestServer::start_with(&[("KAIFANG_PREVIEW__ENABLED", "false")]);
+    let alice = user(&server, "alice").await;
+    user(&server, "bob").await;
+    let group = id(&alice
+        .create_group("friends", &["bob".into()])
+        .await
+        .unwrap());
+    let m = alice
+        .send(
+            group,
+            "https://item.taobao.com/item.htm?id=1 and https://www.youtube.com/watch?v=x",
+            None,
+        )
+        .await
+        .unwrap();
+    let links = m["links"].as_array().unwrap();
+    assert_eq!(links.len(), 2, "{m}");
+    assert_eq!(links[0]["platform_name"], "Taobao");
+    assert_eq!(links[0]["platform_name_zh"], "淘宝");
+    assert_eq!(links[1]["platform_name"], "YouTube");
+    assert!(links[1].get("platform_name_zh").is_none(), "{m}");
+}
