@@ -108,4 +108,20 @@ async fn link_decisions_carry_the_chinese_platform_name() {
     assert_eq!(links[0]["platform_name_zh"], "淘宝");
     assert_eq!(links[1]["platform_name"], "YouTube");
     assert!(links[1].get("platform_name_zh").is_none(), "{m}");
+
+    // The /go page names the platform in its language too.
+    let go = |lang: &'static str| {
+        reqwest::Client::new()
+            .get(format!(
+                "{}/go?kind=group&url={}",
+                server.url,
+                crate::urlencode("https://item.taobao.com/item.htm?id=1")
+            ))
+            .header("accept-language", lang)
+            .send()
+    };
+    let zh = go("zh-CN").await.unwrap().text().await.unwrap();
+    assert!(zh.contains("淘宝") && !zh.contains("Taobao"), "{zh}");
+    let en = go("en").await.unwrap().text().await.unwrap();
+    assert!(en.contains("Taobao") && !en.contains("淘宝"), "{en}");
 }
