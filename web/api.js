@@ -1,9 +1,13 @@
 // The HTTP API: JSON in and out, problem+json errors as ApiError, and one
 // hook for 401 (the token is gone: back to sign-in, drafts kept).
+import { currentLang } from './i18n.js';
 
 export class ApiError extends Error {
   constructor(status, problem) {
-    super(problem?.detail || problem?.title || `HTTP ${status}`);
+    // Title and detail: the server writes both in the UI's language
+    // (Accept-Language) when it can.
+    const said = [problem?.title, problem?.detail].filter((s) => typeof s === 'string' && s);
+    super(said.length ? [...new Set(said)].join(': ') : `HTTP ${status}`);
     this.status = status;
     this.problem = problem || {};
   }
@@ -24,7 +28,8 @@ export function setUnauthorizedHandler(fn) {
 
 /** Calls `/api/v1{path}`. Network failures raise ApiError with status 0. */
 export async function api(method, path, body, { signal, quiet401 = false } = {}) {
-  const headers = { Accept: 'application/json, application/problem+json' };
+  // The UI's language, so the server's problem titles match it.
+  const headers = { Accept: 'application/json, application/problem+json', 'Accept-Language': currentLang().startsWith('zh') ? 'zh-CN, zh;q=0.9, en;q=0.5' : 'en' };
   if (body !== undefined) headers['Content-Type'] = 'application/json';
   if (token) headers.Authorization = `Bearer ${token}`;
   let response;

@@ -3,7 +3,8 @@
 import { $, h, replace } from './dom.js';
 import { t, applyStatic, setLang, currentLang, onLangChange, LANGUAGES } from './i18n.js';
 import { api, ApiError, setToken, setUnauthorizedHandler, clearImageCache } from './api.js';
-import { session, userStore } from './storage.js';
+import { session, userStore, forgetUser } from './storage.js';
+import { initKeys, closeSwitcher } from './keys.js';
 import { Stream } from './stream.js';
 import { state, resetState, upsertConv, markRead, convTitle } from './state.js';
 import { renderList, showForm, parseHandles } from './sidebar.js';
@@ -105,6 +106,7 @@ async function submitAuth(e) {
 function leaveApp() {
   stream?.stop();
   stream = null;
+  closeSwitcher();
   closeChat();
   toggleMembers(false);
   clearImageCache();
@@ -124,12 +126,16 @@ function onUnauthorized() {
 }
 
 async function signOut() {
+  const handle = state.me?.handle;
   try {
     await api('DELETE', '/sessions/current', undefined, { quiet401: true });
   } catch {
     // Signed out locally all the same.
   }
   leaveApp();
+  // After leaveApp, which saves the open draft: nothing of this account's
+  // is left for whoever signs in next on this browser.
+  if (handle) forgetUser(handle);
   showAuth('');
 }
 
@@ -204,6 +210,8 @@ async function toggleAdmin() {
 function open(id) {
   if (!state.convs.has(id)) return;
   openChat(id);
+  // Opening a conversation is to write in it (keyboard users start there).
+  $('#composer-input').focus();
   renderTyping();
   setView('chat');
   renderList(open);
@@ -390,8 +398,9 @@ function wire() {
     }
   });
   $('#back').addEventListener('click', backToList);
-  document.addEventListener('keydown', (e) => {
-    if (e.key === 'Escape' && !$('#members-panel').hidden) toggleMembers(false);
+  initKeys(open, () => {
+    if (!$('#members-panel').hidden) toggleMembers(false);
+    showForm(null);
   });
   window.addEventListener('hashchange', () => {
     const id = Number(location.hash.match(/^#\/c\/(\d+)$/)?.[1]);

@@ -2,7 +2,7 @@
 // Nothing here parses HTML: user text only ever becomes text nodes, and
 // hrefs are only ever http(s) URLs or same-origin paths (the interstitial).
 import { h } from './dom.js';
-import { t } from './i18n.js';
+import { t, currentLang } from './i18n.js';
 import { httpUrl, localPath, splitBidi, titleCase } from './util.js';
 import { proxiedImage } from './api.js';
 
@@ -23,6 +23,8 @@ function isUnknown(link) {
 
 export function platformName(link) {
   if (isUnknown(link)) return t('unknownPlatform');
+  // The registry's Chinese name (淘宝, 抖音…) in the Chinese interface.
+  if (currentLang().startsWith('zh') && typeof link.platform_name_zh === 'string' && link.platform_name_zh) return link.platform_name_zh;
   return link.platform_name || titleCase(link.platform);
 }
 
@@ -107,7 +109,25 @@ function inertNote(link, kind) {
     ? t('inertFlagged', { flags })
     : t('inertNote', { platform, kind: t(kind === 'group' ? 'kind_group' : 'kind_direct') });
   const extra = [typeof link.reason === 'string' ? link.reason : '', policyText(link)].filter(Boolean).join(' · ');
-  return h('p.link-note.inert-note', { dataset: { platform: link.platform || '' } }, 'ⓘ ', sentence, extra ? ` (${extra})` : '');
+  // Why it is text, in plain words, and a way to still use it: copying.
+  const copy = h('button.copy-link', { type: 'button' }, t('copyLink'));
+  copy.addEventListener('click', async () => {
+    try {
+      await navigator.clipboard.writeText(typeof link.url === 'string' ? link.url : '');
+      copy.textContent = t('copied');
+    } catch {
+      copy.textContent = t('copyFailed');
+    }
+  });
+  return h(
+    'p.link-note.inert-note',
+    { dataset: { platform: link.platform || '' } },
+    'ⓘ ',
+    sentence,
+    extra ? h('small.policy-id', {}, ` (${extra})`) : '',
+    ` ${t(flags ? 'inertWhyFlagged' : 'inertWhy')} `,
+    copy,
+  );
 }
 
 function flagNote(link) {

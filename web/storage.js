@@ -41,3 +41,21 @@ export function userStore(handle) {
     setDraft: (id, text) => write(k(`draft:${id}`), text ? text : null),
   };
 }
+
+/**
+ * Removes everything kept for `handle` (drafts, cursor): called at sign-out
+ * so that the next person on this browser finds none of it in storage.
+ */
+export function forgetUser(handle) {
+  const prefix = `${PREFIX}u:${handle}:`;
+  try {
+    const keys = [];
+    for (let i = 0; i < localStorage.length; i++) {
+      const key = localStorage.key(i);
+      if (key?.startsWith(prefix)) keys.push(key);
+    }
+    for (const key of keys) localStorage.removeItem(key);
+  } catch {
+    // Storage disabled: nothing was kept.
+  }
+}

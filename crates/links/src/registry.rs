@@ -22,6 +22,8 @@ pub struct Platform {
     pub id: String,
     /// Display name, e.g. `Taobao`.
     pub name: String,
+    /// Chinese display name, e.g. `淘宝`, when the registry gives one.
+    pub name_zh: Option<String>,
     /// Owner id, e.g. `alibaba`.
     pub owner: String,
     /// Category, e.g. `commerce`, `video`, `social`.
@@ -89,6 +91,8 @@ struct RawOwner {
 struct RawPlatform {
     id: Spanned<String>,
     name: Spanned<String>,
+    #[serde(default)]
+    name_zh: Option<Spanned<String>>,
     owner: Spanned<String>,
     category: Spanned<String>,
     domains: Spanned<Vec<Spanned<String>>>,
@@ -211,6 +215,7 @@ impl Registry {
             unknown: Platform {
                 id: UNKNOWN.to_owned(),
                 name: "Unknown".to_owned(),
+                name_zh: Some("未知".to_owned()),
                 owner: UNKNOWN.to_owned(),
                 category: UNKNOWN.to_owned(),
                 domains: Vec::new(),
@@ -328,7 +333,19 @@ impl Registry {
     pub fn from_toml_str(text: &str) -> Result<Registry, RegistryError> {
         let raw: RawFile = toml::from_str(text).map_err(|e| {
             let message = e.message().to_owned();
-            let field = message.split('`').nth(1).map(str::to_owned);
+            // "missing field `owner`" names it; "invalid type: integer `3`"
+            // names the value, so take the key written before the value.
+            let key_before = e.span().and_then(|span| {
+                let line_start = text.get(..span.start)?.rfind('\n').map_or(0, |i| i + 1);
+                let (key, _) = text.get(line_start..span.start)?.split_once('=')?;
+                Some(key.trim().to_owned()).filter(|k| !k.is_empty())
+            });
+            let field = if message.starts_with("invalid") {
+                key_before
+            } else {
+                None
+            }
+            .or_else(|| message.split('`').nth(1).map(str::to_owned));
             RegistryError::Syntax {
                 line: e.span().map_or(0, |s| line_of(text, s)),
                 field,
@@ -381,6 +398,15 @@ impl Registry {
                     p.name.span(),
                     "name",
                     "platform name is empty".to_owned(),
+                ));
+            }
+            if let Some(zh) = &p.name_zh
+                && zh.get_ref().trim().is_empty()
+            {
+                return Err(invalid(
+                    zh.span(),
+                    "name_zh",
+                    "platform name_zh is empty (leave it out instead)".to_owned(),
                 ));
             }
             if !reg.owners.contains_key(p.owner.get_ref()) {
@@ -452,6 +478,7 @@ impl Registry {
             reg.platforms.push(Platform {
                 id: p.id.into_inner(),
                 name: p.name.into_inner(),
+                name_zh: p.name_zh.map(Spanned::into_inner),
                 owner: p.owner.into_inner(),
                 category: p.category.into_inner(),
                 domains,
@@ -559,6 +586,7 @@ mod tests {
             ("taobao", "alibaba")
         );
         assert_eq!(c.owner_name, "Alibaba Group");
+        assert_eq!(c.platform.name_zh.as_deref(), Some("淘宝"));
         assert_eq!(r.classify("m.tb.cn").platform.id, "taobao");
         assert_eq!(r.classify("WWW.YouTube.com.").platform.id, "youtube");
         assert_eq!(r.classify("b23.tv").platform.id, "bilibili");
@@ -598,6 +626,15 @@ mod tests {
             "{e}"
         );
         assert!(e.to_string().starts_with("line 9: field `domains`"));
+        let empty_zh = "[owners.a]\nname = \"A\"\n[[platforms]]\nid = \"x\"\nname = \"X\"\nname_zh = \" \"\nowner = \"a\"\ncategory = \"video\"\ndomains = [\"x.com\"]\n";
+        let e = Registry::from_toml_str(empty_zh).unwrap_err();
+        assert!(e.to_string().starts_with("line 6: field `name_zh`"), "{e}");
+        let wrong_type = "[owners.a]\nname = \"A\"\n[[platforms]]\nid = \"x\"\nname = \"X\"\nname_zh = 3\nowner = \"a\"\ncategory = \"video\"\ndomains = [\"x.com\"]\n";
+        let e = Registry::from_toml_str(wrong_type).unwrap_err();
+        assert!(
+            matches!(&e, RegistryError::Syntax { field: Some(f), line: 6, .. } if f == "name_zh"),
+            "{e}"
+        );
         let dup = "[owners.a]\nname = \"A\"\n[[platforms]]\nid = \"x\"\nname = \"X\"\nowner = \"a\"\ncategory = \"video\"\ndomains = [\"x.com\"]\n[[platforms]]\nid = \"y\"\nname = \"Y\"\nowner = \"a\"\ncategory = \"video\"\ndomains = [\"X.com\"]\n";
         let e = Registry::from_toml_str(dup).unwrap_err();
         assert!(

@@ -5,6 +5,8 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 
+use crate::problem_lang::{self, Lang};
+
 /// An API failure, ready to become a problem+json response. Boxed so that
 /// `Result<T, ApiError>` stays small on the happy path.
 #[derive(Debug)]
@@ -206,11 +208,19 @@ impl ApiError {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let this = *self.0;
+        let lang = problem_lang::current();
+        let (title, detail) = match lang {
+            Lang::Zh => (
+                problem_lang::title_zh(this.kind).unwrap_or(this.title),
+                problem_lang::detail_zh(&this.detail).unwrap_or(&this.detail),
+            ),
+            Lang::En => (this.title, this.detail.as_str()),
+        };
         let problem = Problem {
             kind: format!("/problems/{}", this.kind),
-            title: this.title,
+            title,
             status: this.status.as_u16(),
-            detail: &this.detail,
+            detail,
             request_id: REQUEST_ID.try_with(|id| id.clone()).ok(),
             extra: this.extra.as_ref(),
         };
@@ -221,6 +231,12 @@ impl IntoResponse for ApiError {
             header::CONTENT_TYPE,
             HeaderValue::from_static("application/problem+json"),
         );
+        // The title depends on Accept-Language: caches must key on it.
+        headers.insert(
+            header::CONTENT_LANGUAGE,
+            HeaderValue::from_static(problem_lang::code(lang)),
+        );
+        headers.insert(header::VARY, HeaderValue::from_static("Accept-Language"));
         if let Some(secs) = this.retry_after {
             headers.insert(header::RETRY_AFTER, HeaderValue::from(secs));
         }

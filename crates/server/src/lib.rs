@@ -15,6 +15,7 @@ mod error;
 mod hub;
 mod listener;
 mod metrics;
+mod problem_lang;
 mod proxies;
 mod ratelimit;
 mod service;

@@ -30,6 +30,7 @@ mod people;
 mod pgdb;
 mod previews;
 mod privileges;
+mod problem_lang;
 mod proxies;
 mod replay;
 mod search;

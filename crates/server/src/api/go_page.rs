@@ -97,10 +97,19 @@ fn host_html(host: &str, domain: &str) -> String {
     }
 }
 
+/// The platform's name in the page's language (the registry's `name_zh`
+/// when it has one).
+fn platform_name(lang: Lang, d: &LinkDecision) -> &str {
+    match (lang, &d.platform_name_zh) {
+        (Lang::Zh, Some(zh)) => zh,
+        _ => &d.platform_name,
+    }
+}
+
 /// Why the page appears, in plain words.
 fn why(lang: Lang, d: &LinkDecision, kind_group: bool) -> String {
     let l = &d.decision;
-    let platform = escape(&d.platform_name);
+    let platform = escape(platform_name(lang, d));
     let chat = match (lang, kind_group) {
         (Lang::Zh, true) => "群聊",
         (Lang::Zh, false) => "单聊",
@@ -214,7 +223,7 @@ pub fn render(page: &Page<'_>) -> String {
     } else {
         format!(
             "{} · {}",
-            escape(&d.platform_name),
+            escape(platform_name(lang, d)),
             tr(
                 lang,
                 &format!("属于 {}", escape(&d.owner_name)),

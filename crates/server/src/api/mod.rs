@@ -11,7 +11,7 @@ mod contract;
 pub mod conversations;
 pub mod events;
 pub mod extract;
-mod go_page;
+pub(crate) mod go_page;
 pub mod links;
 pub mod messages;
 pub mod operators;
@@ -199,6 +199,7 @@ pub fn routes(state: AppState) -> Router {
             metrics,
             crate::metrics::track,
         ))
+        .layer(axum::middleware::from_fn(crate::problem_lang::scope))
         .layer(axum::middleware::from_fn(request_id))
         .with_state(state)
 }

@@ -26,6 +26,10 @@ pub struct LinkDecision {
     pub decision: kaifang_policy::LinkDecision,
     /// The platform's display name.
     pub platform_name: String,
+    /// The platform's Chinese display name, when the registry has one
+    /// (a Chinese interface falls back to `platform_name`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub platform_name_zh: Option<String>,
     /// The owner's display name.
     pub owner_name: String,
 }
@@ -183,10 +187,10 @@ impl Links {
         decisions
             .into_iter()
             .map(|decision| {
-                let platform_name = self
-                    .registry
-                    .platform(&decision.platform)
-                    .map_or_else(|| "Unknown".to_owned(), |p| p.name.clone());
+                let platform = self.registry.platform(&decision.platform);
+                let platform_name =
+                    platform.map_or_else(|| "Unknown".to_owned(), |p| p.name.clone());
+                let platform_name_zh = platform.and_then(|p| p.name_zh.clone());
                 let owner_name = self
                     .registry
                     .owner(&decision.owner)
@@ -194,6 +198,7 @@ impl Links {
                 LinkDecision {
                     decision,
                     platform_name,
+                    platform_name_zh,
                     owner_name,
                 }
             })
