@@ -145,6 +145,12 @@ pub struct AttachmentSettings {
     pub max_image_side: u32,
     /// Longest side of a thumbnail, pixels (default 320).
     pub thumbnail_side: u32,
+    /// Largest avatar upload, bytes (default 5 MiB); refused (413) as it
+    /// streams in, like an attachment.
+    pub max_avatar_bytes: usize,
+    /// Side of the square an avatar is cut and scaled to, pixels (default
+    /// 256; a smaller picture is not enlarged).
+    pub avatar_side: u32,
 }
 
 impl Default for AttachmentSettings {
@@ -160,6 +166,8 @@ impl Default for AttachmentSettings {
             max_image_pixels: 40_000_000,
             max_image_side: 16_384,
             thumbnail_side: 320,
+            max_avatar_bytes: 5 * 1024 * 1024,
+            avatar_side: 256,
         }
     }
 }

@@ -246,8 +246,8 @@ impl Server {
             people,
             sqlite,
         } = open_store(&settings, sink).await?;
-        let people = Arc::new(PeopleService::new(
-            people,
+        let people_service = Arc::new(PeopleService::new(
+            people.clone(),
             settings.directory.clone(),
             settings.limits.max_display_name_chars,
             settings.limits.rate_limit_keys,
@@ -255,6 +255,7 @@ impl Server {
         let attachments = Arc::new(AttachmentService::new(
             store.clone(),
             attachments,
+            people.clone(),
             blobs,
             settings.attachments.clone(),
         ));
@@ -352,7 +353,7 @@ impl Server {
             .with_mention_all_max_members(settings.chat.mention_all_max_members),
         );
         let state = AppState {
-            people,
+            people: people_service,
             chat_state,
             search,
             accounts,

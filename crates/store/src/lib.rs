@@ -51,7 +51,7 @@ pub use model::{
     EventBody, EventId, LinkShare, Member, MemberEvent, Message, NewMessage, Quote, Reaction, Role,
     Timestamp, User, UserAuth, UserId,
 };
-pub use people::{People, Profile, ProfileEdit};
+pub use people::{AVATAR_TAG_CHARS, People, Profile, ProfileEdit, avatar_tag};
 pub use postgres::{PgBlobStore, PgConfig, PgStore};
 pub use read_state::{ReadMarker, ReadState};
 pub use search::{INDEXED_QUERY_CHARS, Search, SearchPage, SearchQuery};

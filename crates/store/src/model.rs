@@ -117,6 +117,8 @@ pub struct Member {
     pub display_name: String,
     /// The member's role.
     pub role: Role,
+    /// The tag of the member's avatar ([`crate::avatar_tag`]), if any.
+    pub avatar: Option<String>,
 }
 
 /// A conversation and its current members.

@@ -4,7 +4,7 @@
 //! in the next member list they read.
 use async_trait::async_trait;
 
-use crate::{Error, UserId};
+use crate::{BlobId, Error, UserId};
 
 /// One user as the directory and profile edits show them.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -17,6 +17,23 @@ pub struct Profile {
     pub display_name: String,
     /// Whether partial matches find the user (exact handles always do).
     pub discoverable: bool,
+    /// The avatar's blob, if the user set one.
+    pub avatar: Option<BlobId>,
+}
+
+/// The first characters of an avatar's blob name: what clients are shown
+/// (in member lists and profiles) to tell one avatar from the next, and to
+/// put in the avatar's address so a new one is never served from a cache.
+pub const AVATAR_TAG_CHARS: usize = 16;
+
+/// `avatar`'s tag ([`AVATAR_TAG_CHARS`] hex digits).
+pub fn avatar_tag(avatar: &BlobId) -> String {
+    tag(avatar.as_str().to_owned())
+}
+
+/// The tag of a stored blob name.
+pub(crate) fn tag(stored: String) -> String {
+    stored.chars().take(AVATAR_TAG_CHARS).collect()
 }
 
 /// What a profile edit changes; `None` leaves a field as it is.
@@ -43,6 +60,28 @@ pub trait People: Send + Sync + 'static {
     /// contains it; ASCII letters match either case; by handle within each
     /// group.
     async fn find_users(&self, query: &str, limit: u32) -> Result<Vec<Profile>, Error>;
+    /// Sets (or, with `None`, clears) `user`'s avatar, whose blob is already
+    /// stored. Returns the profile after, and the previous avatar's blob if
+    /// no user and no attachment names it any more, for the caller to
+    /// delete. [`Error::NotFound`] for an unknown user.
+    async fn set_avatar(
+        &self,
+        user: UserId,
+        avatar: Option<BlobId>,
+    ) -> Result<(Profile, Option<BlobId>), Error>;
+    /// The avatar of the user with this handle (`None`: no such user, or
+    /// no avatar).
+    async fn avatar_of(&self, handle: &str) -> Result<Option<BlobId>, Error>;
+}
+
+/// Whether anything names blob `?1`/`$1`: an attachment (its bytes or its
+/// thumbnail) or a user's avatar. Written with `{p}` for the placeholder
+/// sign.
+pub(crate) fn blob_in_use_sql(p: char) -> String {
+    format!(
+        "SELECT 1 FROM attachments WHERE sha256 = {p}1 OR thumb_sha256 = {p}1 \
+         UNION ALL SELECT 1 FROM users WHERE avatar_sha256 = {p}1 LIMIT 1"
+    )
 }
 
 /// The directory's query, the same on both backends: `?1`/`$1` is the
@@ -50,7 +89,7 @@ pub trait People: Send + Sync + 'static {
 /// prefix, then name matches. Written with `{p}` for the placeholder sign.
 pub(crate) fn find_sql(p: char) -> String {
     format!(
-        "SELECT id, handle, display_name, discoverable, \
+        "SELECT id, handle, display_name, discoverable, avatar_sha256, \
            CASE WHEN handle = {p}1 THEN 0 \
                 WHEN substr(handle, 1, length({p}1)) = {p}1 THEN 1 ELSE 2 END AS rank \
          FROM users \

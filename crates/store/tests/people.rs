@@ -3,7 +3,7 @@
 
 mod support;
 
-use kaifang_store::{AdminGrant, Error, ProfileEdit, User};
+use kaifang_store::{AdminGrant, BlobId, Error, NewAttachment, ProfileEdit, User, avatar_tag};
 use support::{Backend, Fixture, open};
 
 async fn user(f: &Fixture, handle: &str, name: &str) -> User {
@@ -100,7 +100,81 @@ async fn edits_change_the_profile_and_member_lists(backend: Backend) {
     assert!(f.store.profile(9_999).await.unwrap().is_none());
 }
 
+/// Avatars name blobs; the store says when an old one is no longer named
+/// by anything (another user's avatar, an attachment), so that shared
+/// bytes are never deleted under someone else.
+async fn avatars_are_set_replaced_and_released_with_their_last_name(backend: Backend) {
+    let f = open(backend).await;
+    let s = &f.store;
+    let alice = user(&f, "alice", "Alice").await;
+    let bob = user(&f, "bob", "Bob").await;
+    let (c, _) = s.open_direct(alice.id, bob.id).await.unwrap();
+    let (one, two, three) = (BlobId::of(b"1"), BlobId::of(b"2"), BlobId::of(b"3"));
+
+    let (p, released) = s.set_avatar(alice.id, Some(one.clone())).await.unwrap();
+    assert_eq!((p.avatar.as_ref(), released), (Some(&one), None));
+    assert_eq!(
+        s.profile(alice.id).await.unwrap().unwrap().avatar,
+        Some(one.clone())
+    );
+    assert_eq!(s.avatar_of("alice").await.unwrap(), Some(one.clone()));
+    assert_eq!(s.avatar_of("bob").await.unwrap(), None);
+    assert_eq!(s.avatar_of("nobody").await.unwrap(), None);
+    let conv = s.conversation(c.id).await.unwrap().unwrap();
+    let tags: Vec<_> = conv
+        .members
+        .iter()
+        .map(|m| (m.handle.as_str(), m.avatar.clone()))
+        .collect();
+    assert!(
+        tags.contains(&("alice", Some(avatar_tag(&one)))),
+        "{tags:?}"
+    );
+    assert!(tags.contains(&("bob", None)), "{tags:?}");
+    assert_eq!(avatar_tag(&one).len(), 16);
+
+    // Bob picks the same picture: replacing Alice's keeps the bytes.
+    s.set_avatar(bob.id, Some(one.clone())).await.unwrap();
+    let (_, released) = s.set_avatar(alice.id, Some(two.clone())).await.unwrap();
+    assert_eq!(released, None, "Bob's avatar still names it");
+    // Setting the same avatar again releases nothing.
+    let (_, released) = s.set_avatar(alice.id, Some(two.clone())).await.unwrap();
+    assert_eq!(released, None);
+    // Alice's old avatar is an attachment's bytes too.
+    let upload = NewAttachment {
+        conversation_id: c.id,
+        uploader_id: alice.id,
+        name: "two.png".into(),
+        content_type: "image/png".into(),
+        size: 1,
+        blob: two.clone(),
+        thumbnail: None,
+        width: None,
+        height: None,
+        created_at: 1,
+    };
+    s.create_attachment(upload).await.unwrap();
+    let (_, released) = s.set_avatar(alice.id, Some(three.clone())).await.unwrap();
+    assert_eq!(released, None, "an attachment still names it");
+    let (p, released) = s.set_avatar(alice.id, None).await.unwrap();
+    assert_eq!((p.avatar, released), (None, Some(three)));
+    let (_, released) = s.set_avatar(bob.id, None).await.unwrap();
+    assert_eq!(released, Some(one));
+
+    // An attachment whose bytes are someone's avatar keeps them.
+    s.set_avatar(bob.id, Some(two.clone())).await.unwrap();
+    let expired = s.expire_unsent_attachments(i64::MAX, 10).await.unwrap();
+    assert!(
+        expired.is_empty(),
+        "Bob's avatar still names it: {expired:?}"
+    );
+
+    let gone = s.set_avatar(9_999, None).await;
+    assert!(matches!(gone, Err(Error::NotFound(_))), "{gone:?}");
+}
+
 on_every_backend!(
+    avatars_are_set_replaced_and_released_with_their_last_name,
     finds_by_handle_prefix_then_display_name,
     a_hidden_user_is_found_only_by_exact_handle,
     suspended_users_are_never_found,

@@ -12,7 +12,7 @@ use crate::{TestServer, id, status, user};
 
 /// A JPEG of `w`×`h` with an EXIF block (APP1) holding a GPS latitude of
 /// 48° 51' 24.00" N, written right after the start-of-image marker.
-fn jpeg_with_gps(w: u32, h: u32) -> Vec<u8> {
+pub(crate) fn jpeg_with_gps(w: u32, h: u32) -> Vec<u8> {
     let img = image::RgbImage::from_fn(w, h, |x, y| {
         image::Rgb([(x % 256) as u8, (y % 256) as u8, 90])
     });
@@ -55,18 +55,18 @@ fn jpeg_with_gps(w: u32, h: u32) -> Vec<u8> {
 }
 
 /// The GPS latitude's bytes as the EXIF block above stores them.
-fn latitude_bytes() -> Vec<u8> {
+pub(crate) fn latitude_bytes() -> Vec<u8> {
     [48u32, 1, 51, 1, 2400, 100]
         .iter()
         .flat_map(|n| n.to_le_bytes())
         .collect()
 }
 
-fn contains(hay: &[u8], needle: &[u8]) -> bool {
+pub(crate) fn contains(hay: &[u8], needle: &[u8]) -> bool {
     hay.windows(needle.len()).any(|w| w == needle)
 }
 
-fn png(w: u32, h: u32) -> Vec<u8> {
+pub(crate) fn png(w: u32, h: u32) -> Vec<u8> {
     let img = image::RgbaImage::from_pixel(w, h, image::Rgba([10, 200, 30, 255]));
     let mut out = Cursor::new(Vec::new());
     image::DynamicImage::ImageRgba8(img)
@@ -98,7 +98,11 @@ async fn upload_as(
         .unwrap()
 }
 
-async fn get(server: &TestServer, who: Option<&Client>, path: &str) -> reqwest::Response {
+pub(crate) async fn get(
+    server: &TestServer,
+    who: Option<&Client>,
+    path: &str,
+) -> reqwest::Response {
     let mut request = reqwest::Client::new().get(format!("{}{path}", server.url));
     if let Some(c) = who {
         request = request.bearer_auth(c.token().unwrap());
@@ -106,7 +110,7 @@ async fn get(server: &TestServer, who: Option<&Client>, path: &str) -> reqwest::
     request.send().await.unwrap()
 }
 
-fn header<'a>(r: &'a reqwest::Response, name: &str) -> &'a str {
+pub(crate) fn header<'a>(r: &'a reqwest::Response, name: &str) -> &'a str {
     r.headers()
         .get(name)
         .map(|v| v.to_str().unwrap())
@@ -282,7 +286,7 @@ async fn bad_uploads_are_refused() {
 }
 
 /// The blob files in a SQLite server's blob folder.
-fn blob_files(data: &Path) -> Vec<String> {
+pub(crate) fn blob_files(data: &Path) -> Vec<String> {
     let mut out = Vec::new();
     for dir in std::fs::read_dir(data.join("blobs")).unwrap().flatten() {
         if dir.file_name() == "tmp" {

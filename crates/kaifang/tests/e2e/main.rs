@@ -5,6 +5,7 @@
 mod accounts;
 mod administration;
 mod attachments;
+mod avatars;
 mod backend;
 mod backup;
 mod bench;

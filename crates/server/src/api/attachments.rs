@@ -77,14 +77,14 @@ impl AttachmentView {
 
 /// Reads the body, refusing it as soon as it passes `cap` bytes: an
 /// oversized upload is never held whole.
-async fn read_capped(body: Body, cap: usize) -> ApiResult<Vec<u8>> {
+pub(super) async fn read_capped(body: Body, cap: usize, setting: &str) -> ApiResult<Vec<u8>> {
     let mut out = Vec::new();
     let mut chunks = body.into_data_stream();
     while let Some(chunk) = chunks.next().await {
         let chunk = chunk.map_err(|_| ApiError::bad_request("the upload was cut off"))?;
         if out.len() + chunk.len() > cap {
             return Err(ApiError::too_large(format!(
-                "an attachment has at most {cap} bytes (attachments.max_bytes)"
+                "the upload has at most {cap} bytes ({setting})"
             )));
         }
         out.extend_from_slice(&chunk);
@@ -108,7 +108,7 @@ pub async fn upload(
     Query(q): Query<UploadQuery>,
     body: Body,
 ) -> ApiResult<Response> {
-    let bytes = read_capped(body, files.max_bytes()).await?;
+    let bytes = read_capped(body, files.max_bytes(), "attachments.max_bytes").await?;
     let a = files.upload(&caller, id, q.name, bytes).await?;
     Ok((StatusCode::CREATED, axum::Json(AttachmentView::of(&a))).into_response())
 }
@@ -145,15 +145,24 @@ fn disposition(inline: bool, name: &str) -> HeaderValue {
 /// download; nothing is re-sniffed; a page opened from it is sandboxed.
 fn serve(d: Download) -> Response {
     let inline = media::is_raster_image(&d.content_type);
-    let content_type = HeaderValue::from_str(&d.content_type)
-        .unwrap_or(HeaderValue::from_static("application/octet-stream"));
-    let mut response = d.bytes.into_response();
-    let h = response.headers_mut();
-    h.insert(header::CONTENT_TYPE, content_type);
-    h.insert(
+    // Private: only members may read it; not stored by shared caches.
+    let mut response = inert(d.bytes, &d.content_type, "private, max-age=3600");
+    response.headers_mut().insert(
         header::CONTENT_DISPOSITION,
         disposition(inline, &d.attachment.name),
     );
+    response
+}
+
+/// Stored bytes as a response no browser will run: the type given (never
+/// re-sniffed), and a sandbox for any page opened from it. Shared by
+/// attachments, avatars and preview images.
+pub(super) fn inert(bytes: impl IntoResponse, content_type: &str, cache: &'static str) -> Response {
+    let content_type = HeaderValue::from_str(content_type)
+        .unwrap_or(HeaderValue::from_static("application/octet-stream"));
+    let mut response = bytes.into_response();
+    let h = response.headers_mut();
+    h.insert(header::CONTENT_TYPE, content_type);
     h.insert(
         header::X_CONTENT_TYPE_OPTIONS,
         HeaderValue::from_static("nosniff"),
@@ -162,11 +171,7 @@ fn serve(d: Download) -> Response {
         header::CONTENT_SECURITY_POLICY,
         HeaderValue::from_static("sandbox; default-src 'none'; img-src 'self'"),
     );
-    // Private: only members may read it; not stored by shared caches.
-    h.insert(
-        header::CACHE_CONTROL,
-        HeaderValue::from_static("private, max-age=3600"),
-    );
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static(cache));
     response
 }
 
@@ -223,12 +228,12 @@ mod tests {
     #[tokio::test]
     async fn an_upload_is_refused_as_it_passes_the_cap() {
         let pulled = Arc::new(AtomicUsize::new(0));
-        let refused = read_capped(counted(1_000, pulled.clone()), 5_500).await;
+        let refused = read_capped(counted(1_000, pulled.clone()), 5_500, "cap").await;
         let status = refused.expect_err("refused").into_response().status();
         assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE);
         assert_eq!(pulled.load(Ordering::SeqCst), 6);
 
-        let whole = read_capped(counted(5, Arc::new(AtomicUsize::new(0))), 5_000).await;
+        let whole = read_capped(counted(5, Arc::new(AtomicUsize::new(0))), 5_000, "cap").await;
         assert_eq!(whole.ok().map(|b| b.len()), Some(5_000));
     }
 

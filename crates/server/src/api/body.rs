@@ -30,6 +30,13 @@ pub(crate) struct BodyCaps {
     pub drain_time: Duration,
     /// `attachments.max_bytes`, the cap of uploads instead of `max_body`.
     pub max_upload: usize,
+    /// `attachments.max_avatar_bytes`, the cap of an avatar upload.
+    pub max_avatar: usize,
+}
+
+/// Whether a request is an avatar upload (`PUT /api/v1/me/avatar`).
+fn is_avatar(request: &Request) -> bool {
+    request.method() == axum::http::Method::PUT && request.uri().path() == "/api/v1/me/avatar"
 }
 
 /// Whether a request is an attachment upload, whose body has its own cap.
@@ -57,6 +64,8 @@ pub(crate) async fn refuse_oversized(
     };
     let cap = if is_upload(&request) {
         caps.max_upload
+    } else if is_avatar(&request) {
+        caps.max_avatar
     } else {
         caps.max_body
     };

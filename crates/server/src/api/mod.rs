@@ -4,6 +4,7 @@ pub mod accounts;
 pub mod admin;
 pub mod administrators;
 pub mod attachments;
+pub mod avatars;
 mod body;
 pub mod chat;
 pub mod chat_state;
@@ -61,6 +62,7 @@ use crate::error::{ApiError, REQUEST_ID};
         attachments::upload, attachments::download, attachments::thumbnail,
         chat::edit, chat::recall, chat::react, chat::unreact,
         people::find, people::profile, people::edit,
+        avatars::set, avatars::clear, avatars::get,
     ),
     modifiers(&BearerAuth),
 )]
@@ -85,6 +87,7 @@ pub fn routes(state: AppState) -> Router {
         max_body,
         max_drain: state.settings.limits.max_drain_bytes,
         max_upload: state.settings.attachments.max_bytes,
+        max_avatar: state.settings.attachments.max_avatar_bytes,
         drain_time: std::time::Duration::from_millis(state.settings.limits.drain_timeout_ms),
     };
     let metrics = state.metrics.clone();
@@ -95,6 +98,8 @@ pub fn routes(state: AppState) -> Router {
         .route("/me", get(accounts::me).patch(people::edit))
         .route("/me/profile", get(people::profile))
         .route("/users", get(people::find))
+        .route("/me/avatar", put(avatars::set).delete(avatars::clear))
+        .route("/users/{handle}/avatar", get(avatars::get))
         .route(
             "/conversations",
             post(conversations::create).get(conversations::list),

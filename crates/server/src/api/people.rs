@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use axum::extract::State;
-use kaifang_store::Profile;
+use kaifang_store::{Profile, avatar_tag};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
@@ -29,6 +29,9 @@ pub struct UserHit {
     pub handle: String,
     /// Display name.
     pub display_name: String,
+    /// The avatar's tag, or null: the avatar is at
+    /// `/api/v1/users/{handle}/avatar?v={tag}`.
+    pub avatar: Option<String>,
 }
 
 /// People found.
@@ -49,6 +52,8 @@ pub struct ProfileView {
     /// Whether the directory finds the caller by a part of their handle or
     /// name (default true); when false, only the exact handle does.
     pub discoverable: bool,
+    /// The avatar's tag, or null (see `PUT /api/v1/me/avatar`).
+    pub avatar: Option<String>,
 }
 
 impl From<Profile> for ProfileView {
@@ -57,6 +62,7 @@ impl From<Profile> for ProfileView {
             handle: p.handle,
             display_name: p.display_name,
             discoverable: p.discoverable,
+            avatar: p.avatar.as_ref().map(avatar_tag),
         }
     }
 }
@@ -91,6 +97,7 @@ pub async fn find(
         .await?
         .into_iter()
         .map(|p| UserHit {
+            avatar: p.avatar.as_ref().map(avatar_tag),
             handle: p.handle,
             display_name: p.display_name,
         })

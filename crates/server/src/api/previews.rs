@@ -2,7 +2,7 @@
 use std::sync::Arc;
 
 use axum::extract::State;
-use axum::http::{HeaderValue, header};
+use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use utoipa::IntoParams;
@@ -62,22 +62,9 @@ pub async fn image(
 ) -> ApiResult<Response> {
     let url = checked(&q.url)?;
     let image = previews.image(url.as_str()).await?;
-    let mut response = image.body.into_response();
-    let headers = response.headers_mut();
-    let content_type = HeaderValue::from_str(&image.content_type)
-        .unwrap_or(HeaderValue::from_static("application/octet-stream"));
-    headers.insert(header::CONTENT_TYPE, content_type);
-    headers.insert(
-        header::CACHE_CONTROL,
-        HeaderValue::from_static("private, max-age=86400"),
-    );
-    headers.insert(
-        header::X_CONTENT_TYPE_OPTIONS,
-        HeaderValue::from_static("nosniff"),
-    );
-    headers.insert(
-        header::CONTENT_SECURITY_POLICY,
-        HeaderValue::from_static("default-src 'none'"),
-    );
-    Ok(response)
+    Ok(super::attachments::inert(
+        image.body,
+        &image.content_type,
+        "private, max-age=86400",
+    ))
 }

@@ -4,7 +4,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use kaifang_store::{Attachment, Attachments, BlobId, BlobStore, NewAttachment, Store};
+use kaifang_store::{Attachment, Attachments, BlobId, BlobStore, NewAttachment, People, Store};
 
 use crate::config::AttachmentSettings;
 use crate::service::accounts::Caller;
@@ -15,13 +15,15 @@ use crate::service::media::{self, ImageBounds, ImageProblem, Kind};
 pub struct AttachmentService {
     chat: Arc<dyn Store>,
     records: Arc<dyn Attachments>,
-    blobs: Arc<dyn BlobStore>,
-    settings: AttachmentSettings,
+    /// Whose avatar names which blob (service/avatars.rs).
+    pub(super) people: Arc<dyn People>,
+    pub(super) blobs: Arc<dyn BlobStore>,
+    pub(super) settings: AttachmentSettings,
     /// Held from "store the blob" to "record it" and from "no record
     /// names it" to "delete it", so that a deletion cannot remove a blob an
     /// upload of the same bytes has just decided it need not write again.
     /// (Per process: with several nodes see docs/operating.md.)
-    blob_lock: tokio::sync::Mutex<()>,
+    pub(super) blob_lock: tokio::sync::Mutex<()>,
 }
 
 /// A download: the record and its bytes.
@@ -39,12 +41,14 @@ impl AttachmentService {
     pub fn new(
         chat: Arc<dyn Store>,
         records: Arc<dyn Attachments>,
+        people: Arc<dyn People>,
         blobs: Arc<dyn BlobStore>,
         settings: AttachmentSettings,
     ) -> Self {
         Self {
             chat,
             records,
+            people,
             blobs,
             settings,
             blob_lock: tokio::sync::Mutex::new(()),
@@ -54,6 +58,14 @@ impl AttachmentService {
     /// Largest upload, bytes.
     pub fn max_bytes(&self) -> usize {
         self.settings.max_bytes
+    }
+
+    pub(super) fn image_bounds(&self) -> ImageBounds {
+        ImageBounds {
+            max_pixels: self.settings.max_image_pixels,
+            max_side: self.settings.max_image_side,
+            thumbnail_side: self.settings.thumbnail_side,
+        }
     }
 
     async fn member(&self, caller: &Caller, conversation_id: i64) -> Result<()> {
@@ -84,11 +96,7 @@ impl AttachmentService {
         // Before any decoding: outsiders cost nothing but this look-up.
         self.member(caller, conversation_id).await?;
         let kind = Kind::sniff(&bytes);
-        let bounds = ImageBounds {
-            max_pixels: self.settings.max_image_pixels,
-            max_side: self.settings.max_image_side,
-            thumbnail_side: self.settings.thumbnail_side,
-        };
+        let bounds = self.image_bounds();
         let (stored, thumbnail, size) = if kind.content_type().starts_with("image/") {
             let processed =
                 tokio::task::spawn_blocking(move || media::process(&bytes, kind, bounds))
@@ -179,7 +187,7 @@ impl AttachmentService {
         Ok(n)
     }
 
-    async fn delete(&self, blobs: Vec<BlobId>) -> Result<()> {
+    pub(super) async fn delete(&self, blobs: Vec<BlobId>) -> Result<()> {
         for b in blobs {
             self.blobs.delete(&b).await?;
         }

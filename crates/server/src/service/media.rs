@@ -160,9 +160,9 @@ fn unreadable(e: image::ImageError) -> ImageProblem {
     }
 }
 
-/// Decodes, checks and re-encodes an image of kind `kind` (one of the four
-/// raster formats). Animated GIFs keep their first frame.
-pub fn process(bytes: &[u8], kind: Kind, b: ImageBounds) -> Result<Processed, ImageProblem> {
+/// Decodes an image of kind `kind` (one of the four raster formats) within
+/// the bounds, turned upright. Animated GIFs keep their first frame.
+fn decode(bytes: &[u8], kind: Kind, b: ImageBounds) -> Result<DynamicImage, ImageProblem> {
     let format = kind
         .format()
         .ok_or_else(|| ImageProblem::Unreadable("not an image".into()))?;
@@ -183,6 +183,16 @@ pub fn process(bytes: &[u8], kind: Kind, b: ImageBounds) -> Result<Processed, Im
     let orientation = decoder.orientation().map_err(unreadable)?;
     let mut img = DynamicImage::from_decoder(decoder).map_err(unreadable)?;
     img.apply_orientation(orientation);
+    Ok(img)
+}
+
+/// Decodes, checks and re-encodes an image of kind `kind` (one of the four
+/// raster formats). Animated GIFs keep their first frame.
+pub fn process(bytes: &[u8], kind: Kind, b: ImageBounds) -> Result<Processed, ImageProblem> {
+    let img = decode(bytes, kind, b)?;
+    let format = kind
+        .format()
+        .ok_or_else(|| ImageProblem::Unreadable("not an image".into()))?;
     let stored = encode(&img, format)?;
     // Never enlarged: a small image is its own thumbnail (without metadata).
     let side = b.thumbnail_side;
@@ -202,6 +212,38 @@ pub fn process(bytes: &[u8], kind: Kind, b: ImageBounds) -> Result<Processed, Im
         width: img.width(),
         height: img.height(),
     })
+}
+
+/// An avatar: the image's centred square, at most `side` pixels a side
+/// (never enlarged), re-encoded without metadata as [`thumbnail_type`]
+/// says (JPEG for photos, PNG otherwise). Square because every client
+/// shows avatars in a circle or a square; cropping once here saves each
+/// of them from guessing.
+pub fn avatar(
+    bytes: &[u8],
+    kind: Kind,
+    b: ImageBounds,
+    side: u32,
+) -> Result<Vec<u8>, ImageProblem> {
+    let img = decode(bytes, kind, b)?;
+    let edge = img.width().min(img.height());
+    let square = img.crop_imm(
+        (img.width() - edge) / 2,
+        (img.height() - edge) / 2,
+        edge,
+        edge,
+    );
+    let square = if edge > side {
+        square.resize_exact(side, side, image::imageops::FilterType::Triangle)
+    } else {
+        square
+    };
+    let format = if kind == Kind::Jpeg {
+        ImageFormat::Jpeg
+    } else {
+        ImageFormat::Png
+    };
+    encode(&square, format)
 }
 
 fn encode(img: &DynamicImage, format: ImageFormat) -> Result<Vec<u8>, ImageProblem> {
@@ -256,5 +298,40 @@ mod tests {
         for good in ["cat.png", "报告 2026.pdf", ".hidden", "a..b"] {
             assert_eq!(name_problem(good, 255), None, "{good:?}");
         }
+    }
+
+    fn png(w: u32, h: u32) -> Vec<u8> {
+        let img = DynamicImage::ImageRgb8(image::RgbImage::from_fn(w, h, |x, y| {
+            image::Rgb([x as u8, y as u8, 7])
+        }));
+        encode(&img, ImageFormat::Png).unwrap()
+    }
+
+    fn size_of(bytes: &[u8]) -> (u32, u32) {
+        let img = image::load_from_memory(bytes).unwrap();
+        (img.width(), img.height())
+    }
+
+    #[test]
+    fn avatars_are_centred_squares_never_enlarged() {
+        let b = ImageBounds {
+            max_pixels: 1_000_000,
+            max_side: 4_096,
+            thumbnail_side: 320,
+        };
+        let wide = avatar(&png(300, 100), Kind::Png, b, 64).unwrap();
+        assert_eq!(Kind::sniff(&wide), Kind::Png);
+        assert_eq!(size_of(&wide), (64, 64));
+        // The centre is kept: its left edge was x = 100 of the original.
+        let img = image::load_from_memory(&png(300, 100)).unwrap();
+        let centre = img.crop_imm(100, 0, 100, 100).to_rgb8();
+        let small = avatar(&png(300, 100), Kind::Png, b, 256).unwrap();
+        assert_eq!(image::load_from_memory(&small).unwrap().to_rgb8(), centre);
+        let tiny = avatar(&png(40, 20), Kind::Png, b, 64).unwrap();
+        assert_eq!(size_of(&tiny), (20, 20));
+        let refused = avatar(b"%PDF-1.7", Kind::Pdf, b, 64);
+        assert!(matches!(refused, Err(ImageProblem::Unreadable(_))));
+        let huge = avatar(&png(2_000, 1_000), Kind::Png, b, 64);
+        assert!(matches!(huge, Err(ImageProblem::TooLarge(_))));
     }
 }

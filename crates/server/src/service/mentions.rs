@@ -159,6 +159,7 @@ mod tests {
             handle: handle.into(),
             display_name: handle.into(),
             role: Role::Member,
+            avatar: None,
         }
     }
 

@@ -3,6 +3,7 @@
 pub mod accounts;
 pub mod admins;
 pub mod attachments;
+pub mod avatars;
 pub mod chat;
 pub mod chat_state;
 pub mod conversations;

@@ -8,6 +8,7 @@ use tokio_postgres::Row;
 use super::PgStore;
 use super::read::{execute, query, query_opt};
 use crate::attachments::{ATTACHMENT_COLUMNS, blob, refs_json};
+use crate::people::blob_in_use_sql;
 use crate::{Attachment, Attachments, BlobId, BlobStore, Error, NewAttachment, Timestamp};
 
 /// Bytes per stored chunk.
@@ -84,13 +85,9 @@ async fn forget<C: GenericClient>(c: &C, doomed: Vec<Attachment>) -> Result<Vec<
     }
     let mut out: Vec<BlobId> = Vec::new();
     for b in blobs {
-        let used = query_opt(
-            c,
-            "SELECT 1 FROM attachments WHERE sha256 = $1 OR thumb_sha256 = $1 LIMIT 1",
-            &[&b.as_str()],
-        )
-        .await?
-        .is_some();
+        let used = query_opt(c, &blob_in_use_sql('$'), &[&b.as_str()])
+            .await?
+            .is_some();
         if !used && !out.contains(&b) {
             out.push(b);
         }

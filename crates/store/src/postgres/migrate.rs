@@ -42,6 +42,10 @@ const MIGRATIONS: &[(u32, &str)] = &[
         11,
         include_str!("../../migrations/postgres/0011_profiles.sql"),
     ),
+    (
+        12,
+        include_str!("../../migrations/postgres/0012_avatars.sql"),
+    ),
 ];
 
 /// The advisory-lock key that guards migrations (any constant distinct from

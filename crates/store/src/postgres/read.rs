@@ -126,7 +126,7 @@ pub(super) async fn conversation<C: GenericClient>(
     let kind = ConversationKind::parse(&kind).ok_or_else(|| corrupt("conversations.kind"))?;
     let rows = query(
         c,
-        "SELECT m.user_id, u.handle, m.role, u.display_name \
+        "SELECT m.user_id, u.handle, m.role, u.display_name, u.avatar_sha256 \
          FROM memberships m JOIN users u ON u.id = m.user_id \
          WHERE m.conversation_id = $1 AND m.left_event IS NULL ORDER BY m.id",
         &[&id],
@@ -141,6 +141,7 @@ pub(super) async fn conversation<C: GenericClient>(
                 handle: r.try_get(1)?,
                 display_name: r.try_get(3)?,
                 role: Role::parse(&role).ok_or_else(|| corrupt("memberships.role"))?,
+                avatar: r.try_get::<_, Option<String>>(4)?.map(crate::people::tag),
             })
         })
         .collect::<Result<Vec<_>, Error>>()?;

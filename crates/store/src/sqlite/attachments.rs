@@ -5,6 +5,7 @@ use rusqlite::{Connection, OptionalExtension, Row, params};
 
 use super::SqliteStore;
 use crate::attachments::{ATTACHMENT_COLUMNS, blob, refs_json, unreferenced};
+use crate::people::blob_in_use_sql;
 use crate::{Attachment, Attachments, BlobId, Error, NewAttachment, Timestamp};
 
 fn attachment_from(r: &Row<'_>) -> rusqlite::Result<(Attachment, String, Option<String>)> {
@@ -90,9 +91,7 @@ fn forget(conn: &Connection, doomed: Vec<Attachment>) -> Result<Vec<BlobId>, Err
     }
     unreferenced(blobs, |b| {
         Ok(conn
-            .prepare_cached(
-                "SELECT 1 FROM attachments WHERE sha256 = ?1 OR thumb_sha256 = ?1 LIMIT 1",
-            )?
+            .prepare_cached(&blob_in_use_sql('?'))?
             .query_row([b.as_str()], |_| Ok(()))
             .optional()?
             .is_some())

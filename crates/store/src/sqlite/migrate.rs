@@ -76,6 +76,11 @@ pub(super) const MIGRATIONS: &[Migration] = &[
         "profiles",
         include_str!("../../migrations/sqlite/0011_profiles.sql"),
     ),
+    m(
+        12,
+        "avatars",
+        include_str!("../../migrations/sqlite/0012_avatars.sql"),
+    ),
 ];
 
 /// Versions up to this one were recorded only in `user_version`: a

@@ -4,24 +4,38 @@ use async_trait::async_trait;
 use rusqlite::{Connection, OptionalExtension, Row, params};
 
 use super::SqliteStore;
-use crate::people::find_sql;
-use crate::{Error, People, Profile, ProfileEdit, UserId};
+use crate::attachments::blob;
+use crate::people::{blob_in_use_sql, find_sql};
+use crate::{BlobId, Error, People, Profile, ProfileEdit, UserId};
 
-const PROFILE: &str = "SELECT id, handle, display_name, discoverable FROM users WHERE id = ?1";
+const PROFILE: &str =
+    "SELECT id, handle, display_name, discoverable, avatar_sha256 FROM users WHERE id = ?1";
 
-fn profile_from(r: &Row<'_>) -> rusqlite::Result<Profile> {
-    Ok(Profile {
+fn profile_from(r: &Row<'_>) -> rusqlite::Result<(Profile, Option<String>)> {
+    let profile = Profile {
         user_id: r.get(0)?,
         handle: r.get(1)?,
         display_name: r.get(2)?,
         discoverable: r.get(3)?,
-    })
+        avatar: None,
+    };
+    Ok((profile, r.get(4)?))
+}
+
+/// Fills in the avatar's blob name, checked (rusqlite's row mapping cannot
+/// fail with our error).
+fn complete(row: (Profile, Option<String>)) -> Result<Profile, Error> {
+    let (mut p, avatar) = row;
+    p.avatar = avatar.map(blob).transpose()?;
+    Ok(p)
 }
 
 fn profile(c: &Connection, user: UserId) -> Result<Option<Profile>, Error> {
-    Ok(c.prepare_cached(PROFILE)?
+    c.prepare_cached(PROFILE)?
         .query_row([user], profile_from)
-        .optional()?)
+        .optional()?
+        .map(complete)
+        .transpose()
 }
 
 #[async_trait]
@@ -48,7 +62,48 @@ impl People for SqliteStore {
         self.read(move |c| {
             let mut stmt = c.prepare_cached(&find_sql('?'))?;
             let rows = stmt.query_map(params![query, limit], profile_from)?;
-            Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+            rows.map(|r| complete(r?)).collect()
+        })
+        .await
+    }
+
+    async fn set_avatar(
+        &self,
+        user: UserId,
+        avatar: Option<BlobId>,
+    ) -> Result<(Profile, Option<BlobId>), Error> {
+        self.writer
+            .run(move |conn, _| {
+                let before = profile(conn, user)?.ok_or(Error::NotFound("user"))?;
+                conn.prepare_cached("UPDATE users SET avatar_sha256 = ?2 WHERE id = ?1")?
+                    .execute(params![user, avatar.as_ref().map(BlobId::as_str)])?;
+                let after = profile(conn, user)?.ok_or(Error::NotFound("user"))?;
+                // Inside the writer's transaction: no other write can name
+                // the old blob between this check and the commit.
+                let released = match before.avatar {
+                    Some(old) if after.avatar.as_ref() != Some(&old) => {
+                        let used = conn
+                            .prepare_cached(&blob_in_use_sql('?'))?
+                            .query_row([old.as_str()], |_| Ok(()))
+                            .optional()?
+                            .is_some();
+                        (!used).then_some(old)
+                    }
+                    _ => None,
+                };
+                Ok((after, released))
+            })
+            .await
+    }
+
+    async fn avatar_of(&self, handle: &str) -> Result<Option<BlobId>, Error> {
+        let handle = handle.to_owned();
+        self.read(move |c| {
+            let stored: Option<Option<String>> = c
+                .prepare_cached("SELECT avatar_sha256 FROM users WHERE handle = ?1")?
+                .query_row([handle], |r| r.get(0))
+                .optional()?;
+            stored.flatten().map(blob).transpose()
         })
         .await
     }

@@ -70,7 +70,7 @@ pub(super) fn conversation(conn: &Connection, id: i64) -> Result<Option<Conversa
     };
     let kind = ConversationKind::parse(&kind).ok_or_else(|| corrupt("conversations.kind"))?;
     let mut stmt = conn.prepare_cached(
-        "SELECT m.user_id, u.handle, m.role, u.display_name \
+        "SELECT m.user_id, u.handle, m.role, u.display_name, u.avatar_sha256 \
          FROM memberships m JOIN users u ON u.id = m.user_id \
          WHERE m.conversation_id = ?1 AND m.left_event IS NULL ORDER BY m.id",
     )?;
@@ -81,16 +81,18 @@ pub(super) fn conversation(conn: &Connection, id: i64) -> Result<Option<Conversa
                 r.get::<_, String>(1)?,
                 r.get::<_, String>(2)?,
                 r.get::<_, String>(3)?,
+                r.get::<_, Option<String>>(4)?,
             ))
         })?
         .map(|row| {
-            let (user_id, handle, role, display_name) = row?;
+            let (user_id, handle, role, display_name, avatar) = row?;
             let role = Role::parse(&role).ok_or_else(|| corrupt("memberships.role"))?;
             Ok(Member {
                 user_id,
                 handle,
                 display_name,
                 role,
+                avatar: avatar.map(crate::people::tag),
             })
         })
         .collect::<Result<Vec<_>, Error>>()?;
