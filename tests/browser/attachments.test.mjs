@@ -4,7 +4,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
-import { Server, launchBrowser, person, handle, signUp, startDirect, openConv } from './lib.mjs';
+import { startTwo, closeAll, handle, signUpAndTalk, openConv } from './lib.mjs';
 
 let server;
 let browser;
@@ -21,21 +21,13 @@ const PNG = Buffer.from(
 const REPORT = Buffer.from('quarterly numbers, 开放\n'.repeat(40));
 
 before(async () => {
-  server = await Server.start();
-  browser = await launchBrowser();
-  alice = await person(browser, server);
-  bob = await person(browser, server);
+  ({ server, browser, alice, bob } = await startTwo());
 });
 
-after(async () => {
-  await browser?.close();
-  await server?.close();
-});
+after(() => closeAll({ server, browser }));
 
 test('an image shows as its thumbnail and a file downloads, in the other context', async () => {
-  await signUp(alice.page, A);
-  await signUp(bob.page, B);
-  await startDirect(alice.page, B);
+  await signUpAndTalk(alice, bob, A, B);
   await alice.page.setInputFiles('#attach-input', [
     { name: 'red.png', mimeType: 'image/png', buffer: PNG },
     { name: 'report.txt', mimeType: 'text/plain', buffer: REPORT },

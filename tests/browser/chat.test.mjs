@@ -4,7 +4,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  Server, launchBrowser, person, handle, signUp, signIn, startDirect, startGroup, openConv, send, token, messageTexts, PASSWORD,
+  startTwo, closeAll, handle, signUp, signIn, startDirect, startGroup, openConv, send, token, messageTexts, PASSWORD,
 } from './lib.mjs';
 
 let server;
@@ -16,16 +16,10 @@ const B = handle('bob');
 const C = handle('carol');
 
 before(async () => {
-  server = await Server.start();
-  browser = await launchBrowser();
-  alice = await person(browser, server);
-  bob = await person(browser, server);
+  ({ server, browser, alice, bob } = await startTwo());
 });
 
-after(async () => {
-  await browser?.close();
-  await server?.close();
-});
+after(() => closeAll({ server, browser }));
 
 test('two people sign up in two browser contexts', async () => {
   await signUp(alice.page, A);

@@ -196,6 +196,31 @@ export async function person(browser, server, { locale = 'en-US', viewport = { w
   return { context, page, errors, dialogs };
 }
 
+/**
+ * The start most files share: a server (`Server` options), a browser, and
+ * alice and bob, each in a browser context of their own, not signed up.
+ * If a step fails, what was already started is closed before the error goes on.
+ */
+export async function startTwo(options) {
+  const server = await Server.start(options);
+  let browser;
+  try {
+    browser = await launchBrowser();
+    const alice = await person(browser, server);
+    const bob = await person(browser, server);
+    return { server, browser, alice, bob };
+  } catch (e) {
+    await closeAll({ server, browser });
+    throw e;
+  }
+}
+
+/** Closes the browser, then the server (either may be missing). */
+export async function closeAll({ server, browser }) {
+  await browser?.close();
+  await server?.close();
+}
+
 let counter = 0;
 /** A handle unique within this run. */
 export function handle(prefix) {
@@ -227,6 +252,13 @@ export async function startDirect(page, other) {
   await page.fill('#new-chat-handle', other);
   await page.click('#new-chat-form button[type="submit"]');
   await page.locator('#chat-view').waitFor();
+}
+
+/** Signs alice and bob up as `a` and `b`; alice opens their direct conversation. */
+export async function signUpAndTalk(alice, bob, a, b) {
+  await signUp(alice.page, a);
+  await signUp(bob.page, b);
+  await startDirect(alice.page, b);
 }
 
 export async function startGroup(page, title, members) {

@@ -3,7 +3,7 @@
 // its conversation. Another person's conversation is never a hit.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { Server, launchBrowser, person, handle, signUp, startDirect, startGroup, send, token, PASSWORD } from './lib.mjs';
+import { startTwo, closeAll, handle, signUpAndTalk, startGroup, send, token, PASSWORD } from './lib.mjs';
 
 const LIVE = '明天下午三点在淘宝直播间见';
 // More than the first history page (50), so the old message is not on screen.
@@ -18,22 +18,14 @@ const B = handle('bob');
 const C = handle('carol');
 
 before(async () => {
-  server = await Server.start();
-  browser = await launchBrowser();
-  alice = await person(browser, server);
-  bob = await person(browser, server);
+  ({ server, browser, alice, bob } = await startTwo());
 });
 
-after(async () => {
-  await browser?.close();
-  await server?.close();
-});
+after(() => closeAll({ server, browser }));
 
 test('an old message is found by a Chinese word and opens its conversation', async () => {
-  await signUp(alice.page, A);
-  await signUp(bob.page, B);
+  await signUpAndTalk(alice, bob, A, B);
   assert.equal((await server.api('POST', '/accounts', { handle: C, password: PASSWORD })).status, 201);
-  await startDirect(alice.page, B);
   await send(alice.page, LIVE);
   await alice.page.locator('#msg-list .msg', { hasText: LIVE }).waitFor();
   const conversation = Number(new URL(alice.page.url()).hash.match(/\/c\/(\d+)/)[1]);

@@ -374,9 +374,109 @@ async fn reactions_are_counted_named_and_announced(backend: Backend) {
     assert!(matches!(refused, Err(Error::NotFound(_))), "{refused:?}");
 }
 
+/// A history page read at once gives each message its own reactions, in
+/// the order they came, and each reply its own quote, also of a message
+/// older than the page; the event log's replies carry theirs too.
+async fn a_page_gives_each_message_its_own_reactions_and_quote(backend: Backend) {
+    let f = open(backend).await;
+    let (a, b, c) = pair(&f).await;
+    let mut sent = Vec::new();
+    for n in 1..=5 {
+        let reply_to = match n {
+            4 => Some(1),
+            5 => Some(2),
+            _ => None,
+        };
+        let (m, _) = f
+            .store
+            .append_message(NewMessage {
+                reply_to,
+                ..text(
+                    c,
+                    if n % 2 == 0 { b } else { a },
+                    &format!("line {n}\nmore"),
+                )
+            })
+            .await
+            .unwrap();
+        sent.push(m);
+    }
+    // Interleaved over two messages, a millisecond apart.
+    let changes = [
+        (sent[2].id, b, "🎉"),
+        (sent[1].id, a, "👍"),
+        (sent[2].id, a, "👍"),
+        (sent[1].id, b, "❤️"),
+        (sent[2].id, a, "🎉"),
+    ];
+    for (k, (message_id, user, emoji)) in changes.into_iter().enumerate() {
+        f.store
+            .react(ReactionChange {
+                message_id,
+                user,
+                emoji: emoji.into(),
+                on: true,
+                at: NOW + k as i64,
+            })
+            .await
+            .unwrap()
+            .unwrap();
+    }
+    let reaction = |emoji: &str, users: &[&str]| Reaction {
+        emoji: emoji.into(),
+        users: users.iter().map(|u| (*u).to_owned()).collect(),
+    };
+    let quote = |seq, sender: &str, text: &str| Quote {
+        seq,
+        sender: sender.into(),
+        text: text.into(),
+        recalled: false,
+        removed: false,
+    };
+    // The newest four: the message replied to by seq 4 is not among them.
+    let page = f.store.messages(c, None, 4).await.unwrap();
+    let seqs: Vec<i64> = page.iter().map(|m| m.seq).collect();
+    assert_eq!(seqs, vec![2, 3, 4, 5]);
+    assert_eq!(
+        page[0].reactions,
+        vec![reaction("👍", &["alice"]), reaction("❤️", &["bob"])]
+    );
+    assert_eq!(
+        page[1].reactions,
+        vec![
+            reaction("🎉", &["bob", "alice"]),
+            reaction("👍", &["alice"])
+        ]
+    );
+    assert!(page[2].reactions.is_empty() && page[3].reactions.is_empty());
+    assert_eq!(page[0].reply, None);
+    assert_eq!(page[1].reply, None);
+    assert_eq!(page[2].reply, Some(quote(1, "alice", "line 1")));
+    assert_eq!(page[3].reply, Some(quote(2, "bob", "line 2")));
+    // The same message read alone agrees with the page.
+    let alone = f.store.message_at(c, 3).await.unwrap().unwrap();
+    assert_eq!(alone.reactions, page[1].reactions);
+    let log = f.store.events_for(b, 0, 100).await.unwrap();
+    let replies: Vec<(i64, Option<Quote>)> = log
+        .iter()
+        .filter_map(|e| match &e.body {
+            EventBody::Message(m) if m.reply_to.is_some() => Some((m.seq, m.reply.clone())),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        replies,
+        vec![
+            (4, Some(quote(1, "alice", "line 1"))),
+            (5, Some(quote(2, "bob", "line 2")))
+        ]
+    );
+}
+
 on_every_backend!(
     an_edit_replaces_the_text_and_is_marked,
     a_recalled_message_keeps_its_place_and_loses_its_text,
     a_reply_quotes_the_original_as_it_is_now,
     reactions_are_counted_named_and_announced,
+    a_page_gives_each_message_its_own_reactions_and_quote,
 );

@@ -5,11 +5,11 @@ use std::io::Write;
 use std::process::Stdio;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use kaifang_client::{Client, Error};
+use kaifang_client::Client;
 use reqwest::Method;
 use serde_json::{Value, json};
 
-use crate::{PASSWORD, TestServer, status, user};
+use crate::{PASSWORD, TestServer, refusal, status, user};
 
 /// `kaifang admin create <handle> --password-stdin` on the server's data.
 fn admin_create(server: &TestServer, handle: &str) -> std::process::Output {
@@ -31,27 +31,6 @@ async fn signed_in(server: &TestServer, handle: &str) -> Client {
     let mut c = Client::new(&server.url).unwrap();
     c.sign_in(handle, PASSWORD).await.unwrap();
     c
-}
-
-/// The status and detail of a refusal, which must be problem+json.
-fn refusal<T: std::fmt::Debug>(r: Result<T, Error>) -> (u16, String) {
-    match r {
-        Err(Error::Api {
-            status,
-            detail,
-            problem,
-            ..
-        }) => {
-            assert!(
-                problem["type"]
-                    .as_str()
-                    .is_some_and(|t| t.starts_with("/problems/")),
-                "not a problem: {problem}"
-            );
-            (status, detail)
-        }
-        other => panic!("expected a refusal, got {other:?}"),
-    }
 }
 
 async fn audit(admin: &Client) -> String {

@@ -62,6 +62,32 @@ pub fn status<T: std::fmt::Debug>(r: Result<T, kaifang_client::Error>) -> u16 {
     }
 }
 
+/// The status and detail of a refusal, which must be problem+json.
+pub fn refusal<T: std::fmt::Debug>(r: Result<T, kaifang_client::Error>) -> (u16, String) {
+    match r {
+        Err(kaifang_client::Error::Api {
+            status,
+            detail,
+            problem,
+            ..
+        }) => {
+            assert!(
+                problem["type"]
+                    .as_str()
+                    .is_some_and(|t| t.starts_with("/problems/")),
+                "not a problem: {problem}"
+            );
+            (status, detail)
+        }
+        other => panic!("expected a refusal, got {other:?}"),
+    }
+}
+
+/// The status of a refusal, which must be problem+json.
+pub fn refused<T: std::fmt::Debug>(r: Result<T, kaifang_client::Error>) -> u16 {
+    refusal(r).0
+}
+
 pub fn id(v: &serde_json::Value) -> i64 {
     v["id"].as_i64().expect("id")
 }

@@ -2,11 +2,11 @@
 //! name, hides those who chose not to be found (except by exact handle),
 //! refuses bad or too-fast queries with problems; `PATCH /api/v1/me`
 //! changes the name others see in their member lists.
-use kaifang_client::{Client, Error};
+use kaifang_client::Client;
 use reqwest::Method;
 use serde_json::{Value, json};
 
-use crate::{PASSWORD, TestServer, id};
+use crate::{PASSWORD, TestServer, id, refused};
 
 async fn person(server: &TestServer, handle: &str, name: &str) -> Client {
     let mut c = Client::new(&server.url).unwrap();
@@ -34,24 +34,6 @@ async fn find(client: &Client, q: &str) -> Vec<(String, String)> {
 
 fn handles(found: &[(String, String)]) -> Vec<&str> {
     found.iter().map(|(h, _)| h.as_str()).collect()
-}
-
-/// The status of a refusal, which must be problem+json.
-fn refused<T: std::fmt::Debug>(r: Result<T, Error>) -> u16 {
-    match r {
-        Err(Error::Api {
-            status, problem, ..
-        }) => {
-            assert!(
-                problem["type"]
-                    .as_str()
-                    .is_some_and(|t| t.starts_with("/problems/")),
-                "not a problem: {problem}"
-            );
-            status
-        }
-        other => panic!("expected a refusal, got {other:?}"),
-    }
 }
 
 #[tokio::test]

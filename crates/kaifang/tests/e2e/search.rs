@@ -3,35 +3,17 @@
 //! removes the message; bad queries refused with problems, at once.
 use std::time::{Duration, Instant};
 
-use kaifang_client::{Client, Error};
+use kaifang_client::Client;
 use reqwest::Method;
 use serde_json::Value;
 
-use crate::{TestServer, id, user};
+use crate::{TestServer, id, refused, user};
 
 const LIVE: &str = "明天下午三点在淘宝直播间见";
 
 async fn hits(client: &Client, q: &str) -> Vec<Value> {
     let page = client.search(q, None, None, None).await.unwrap();
     page["results"].as_array().unwrap().clone()
-}
-
-/// The status of a refusal, which must be problem+json.
-fn refused<T: std::fmt::Debug>(r: Result<T, Error>) -> u16 {
-    match r {
-        Err(Error::Api {
-            status, problem, ..
-        }) => {
-            assert!(
-                problem["type"]
-                    .as_str()
-                    .is_some_and(|t| t.starts_with("/problems/")),
-                "not a problem: {problem}"
-            );
-            status
-        }
-        other => panic!("expected a refusal, got {other:?}"),
-    }
 }
 
 #[tokio::test]

@@ -2,6 +2,8 @@
 //! in a transaction holding the write lock, every event logged through
 //! `write::log_event_at`; and the reading side, which fills a message's
 //! reply quote and reactions.
+use std::collections::HashMap;
+
 use async_trait::async_trait;
 use deadpool_postgres::GenericClient;
 
@@ -16,39 +18,76 @@ pub(super) async fn decorate<C: GenericClient>(
     m: &mut Message,
     reactions: bool,
 ) -> Result<(), Error> {
-    if let Some(seq) = m.reply_to {
-        let row = query_opt(
-            c,
-            "SELECT u.handle, m.body, m.recalled_at IS NOT NULL, m.removed_at IS NOT NULL \
-             FROM messages m JOIN users u ON u.id = m.sender_id \
-             WHERE m.conversation_id = $1 AND m.seq = $2",
-            &[&m.conversation_id, &seq],
-        )
-        .await?;
-        m.reply = match row {
-            None => None,
-            Some(r) => Some(Quote {
-                seq,
-                sender: r.try_get(0)?,
-                text: first_line(&r.try_get::<_, String>(1)?),
-                recalled: r.try_get(2)?,
-                removed: r.try_get(3)?,
-            }),
-        };
-    }
-    if reactions {
+    decorate_all(c, vec![m], reactions).await
+}
+
+/// Fills the reply quotes and, with `reactions`, the reactions of many
+/// messages (a history page, a batch of events) with one query for all the
+/// quotes and one for all the reactions: two round trips, not two per
+/// message. The keys go in as arrays, so the statement is prepared once.
+pub(super) async fn decorate_all<C: GenericClient>(
+    c: &C,
+    mut messages: Vec<&mut Message>,
+    reactions: bool,
+) -> Result<(), Error> {
+    let (conversations, seqs): (Vec<i64>, Vec<i64>) = messages
+        .iter()
+        .filter_map(|m| Some((m.conversation_id, m.reply_to?)))
+        .unzip();
+    if !seqs.is_empty() {
         let rows = query(
             c,
-            "SELECT r.emoji, u.handle FROM reactions r JOIN users u ON u.id = r.user_id \
-             WHERE r.message_id = $1 ORDER BY r.created_at, u.handle",
-            &[&m.id],
+            "SELECT m.conversation_id, m.seq, u.handle, m.body, m.recalled_at IS NOT NULL, \
+             m.removed_at IS NOT NULL \
+             FROM unnest($1::bigint[], $2::bigint[]) AS q(conversation_id, seq) \
+             JOIN messages m ON m.conversation_id = q.conversation_id AND m.seq = q.seq \
+             JOIN users u ON u.id = m.sender_id",
+            &[&conversations, &seqs],
         )
         .await?;
-        let pairs = rows
-            .iter()
-            .map(|r| Ok((r.try_get(0)?, r.try_get(1)?)))
-            .collect::<Result<Vec<_>, Error>>()?;
-        m.reactions = group(pairs);
+        let mut quotes = HashMap::new();
+        for r in &rows {
+            let seq = r.try_get(1)?;
+            let quote = Quote {
+                seq,
+                sender: r.try_get(2)?,
+                text: first_line(&r.try_get::<_, String>(3)?),
+                recalled: r.try_get(4)?,
+                removed: r.try_get(5)?,
+            };
+            quotes.insert((r.try_get::<_, i64>(0)?, seq), quote);
+        }
+        for m in messages.iter_mut() {
+            if let Some(seq) = m.reply_to {
+                m.reply = quotes.get(&(m.conversation_id, seq)).cloned();
+            }
+        }
+    }
+    if reactions && !messages.is_empty() {
+        let ids: Vec<i64> = messages.iter().map(|m| m.id).collect();
+        // Each message's rows keep the order of the query per message this
+        // replaces: by time, then handle.
+        let rows = query(
+            c,
+            "SELECT r.message_id, r.emoji, u.handle FROM reactions r JOIN users u ON u.id = r.user_id \
+             WHERE r.message_id = ANY($1) ORDER BY r.created_at, u.handle",
+            &[&ids],
+        )
+        .await?;
+        let mut by_message: HashMap<i64, Vec<(String, String)>> = HashMap::new();
+        for r in &rows {
+            by_message
+                .entry(r.try_get(0)?)
+                .or_default()
+                .push((r.try_get(1)?, r.try_get(2)?));
+        }
+        for m in messages.iter_mut() {
+            m.reactions = by_message
+                .get(&m.id)
+                .cloned()
+                .map(group)
+                .unwrap_or_default();
+        }
     }
     Ok(())
 }
@@ -58,12 +97,14 @@ pub(super) async fn decorate_events<C: GenericClient>(
     c: &C,
     events: &mut [Event],
 ) -> Result<(), Error> {
-    for e in events {
-        if let EventBody::Message(m) | EventBody::Edit(m) = &mut e.body {
-            decorate(c, m, false).await?;
-        }
-    }
-    Ok(())
+    let messages = events
+        .iter_mut()
+        .filter_map(|e| match &mut e.body {
+            EventBody::Message(m) | EventBody::Edit(m) => Some(m),
+            _ => None,
+        })
+        .collect();
+    decorate_all(c, messages, false).await
 }
 
 /// The message's conversation and seq, if it can still be changed.

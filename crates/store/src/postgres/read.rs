@@ -261,9 +261,7 @@ pub(super) async fn messages<C: GenericClient>(
         .map(|r| message_from(r, 0))
         .collect::<Result<Vec<_>, _>>()?;
     out.reverse();
-    for m in &mut out {
-        super::chat::decorate(c, m, true).await?;
-    }
+    super::chat::decorate_all(c, out.iter_mut().collect(), true).await?;
     Ok(out)
 }
 

@@ -1,6 +1,8 @@
 //! [`Chat`] for the SQLite backend: edits, recalls and reactions, each in
 //! the writer's savepoint; and the reading side, which fills a message's
 //! reply quote and reactions.
+use std::collections::HashMap;
+
 use async_trait::async_trait;
 use rusqlite::{Connection, OptionalExtension, params};
 
@@ -10,43 +12,89 @@ use crate::{Error, Event, EventBody, Message, Quote, Timestamp, UserId};
 
 /// Fills the reply quote and, with `reactions`, the reactions.
 pub(super) fn decorate(conn: &Connection, m: &mut Message, reactions: bool) -> Result<(), Error> {
-    if let Some(seq) = m.reply_to {
-        m.reply = conn
-            .prepare_cached(
-                "SELECT u.handle, m.body, m.recalled_at IS NOT NULL, m.removed_at IS NOT NULL \
-                 FROM messages m JOIN users u ON u.id = m.sender_id \
-                 WHERE m.conversation_id = ?1 AND m.seq = ?2",
-            )?
-            .query_row(params![m.conversation_id, seq], |r| {
-                Ok(Quote {
-                    seq,
-                    sender: r.get(0)?,
-                    text: first_line(&r.get::<_, String>(1)?),
-                    recalled: r.get(2)?,
-                    removed: r.get(3)?,
-                })
-            })
-            .optional()?;
-    }
-    if reactions {
+    decorate_all(conn, vec![m], reactions)
+}
+
+/// Fills the reply quotes and, with `reactions`, the reactions of many
+/// messages (a history page, a batch of events) with one query for all the
+/// quotes and one for all the reactions, not two per message. The keys go
+/// in as one JSON array read by `json_each`, so the statement text is the
+/// same whatever the number of messages and stays in the statement cache.
+pub(super) fn decorate_all(
+    conn: &Connection,
+    mut messages: Vec<&mut Message>,
+    reactions: bool,
+) -> Result<(), Error> {
+    let quoted: Vec<(i64, i64)> = messages
+        .iter()
+        .filter_map(|m| Some((m.conversation_id, m.reply_to?)))
+        .collect();
+    if !quoted.is_empty() {
+        let keys = serde_json::json!(quoted).to_string();
+        let mut quotes = HashMap::new();
         let mut stmt = conn.prepare_cached(
-            "SELECT r.emoji, u.handle FROM reactions r JOIN users u ON u.id = r.user_id \
-             WHERE r.message_id = ?1 ORDER BY r.created_at, u.handle",
+            "SELECT m.conversation_id, m.seq, u.handle, m.body, m.recalled_at IS NOT NULL, \
+             m.removed_at IS NOT NULL \
+             FROM json_each(?1) q \
+             JOIN messages m ON m.conversation_id = q.value ->> 0 AND m.seq = q.value ->> 1 \
+             JOIN users u ON u.id = m.sender_id",
         )?;
-        let rows = stmt.query_map([m.id], |r| Ok((r.get(0)?, r.get(1)?)))?;
-        m.reactions = group(rows.collect::<Result<Vec<_>, _>>()?);
+        let mut rows = stmt.query([keys])?;
+        while let Some(r) = rows.next()? {
+            let seq = r.get(1)?;
+            let quote = Quote {
+                seq,
+                sender: r.get(2)?,
+                text: first_line(&r.get::<_, String>(3)?),
+                recalled: r.get(4)?,
+                removed: r.get(5)?,
+            };
+            quotes.insert((r.get::<_, i64>(0)?, seq), quote);
+        }
+        for m in messages.iter_mut() {
+            if let Some(seq) = m.reply_to {
+                m.reply = quotes.get(&(m.conversation_id, seq)).cloned();
+            }
+        }
+    }
+    if reactions && !messages.is_empty() {
+        let ids = serde_json::json!(messages.iter().map(|m| m.id).collect::<Vec<_>>()).to_string();
+        // Each message's rows keep the order of the query per message this
+        // replaces: by time, then handle.
+        let mut by_message: HashMap<i64, Vec<(String, String)>> = HashMap::new();
+        let mut stmt = conn.prepare_cached(
+            "SELECT r.message_id, r.emoji, u.handle FROM reactions r JOIN users u ON u.id = r.user_id \
+             WHERE r.message_id IN (SELECT value FROM json_each(?1)) \
+             ORDER BY r.created_at, u.handle",
+        )?;
+        let mut rows = stmt.query([ids])?;
+        while let Some(r) = rows.next()? {
+            by_message
+                .entry(r.get(0)?)
+                .or_default()
+                .push((r.get(1)?, r.get(2)?));
+        }
+        for m in messages.iter_mut() {
+            m.reactions = by_message
+                .get(&m.id)
+                .cloned()
+                .map(group)
+                .unwrap_or_default();
+        }
     }
     Ok(())
 }
 
 /// Fills the reply quotes of the messages events carry.
 pub(super) fn decorate_events(conn: &Connection, events: &mut [Event]) -> Result<(), Error> {
-    for e in events {
-        if let EventBody::Message(m) | EventBody::Edit(m) = &mut e.body {
-            decorate(conn, m, false)?;
-        }
-    }
-    Ok(())
+    let messages = events
+        .iter_mut()
+        .filter_map(|e| match &mut e.body {
+            EventBody::Message(m) | EventBody::Edit(m) => Some(m),
+            _ => None,
+        })
+        .collect();
+    decorate_all(conn, messages, false)
 }
 
 /// The message's conversation and seq, if it can still be changed.

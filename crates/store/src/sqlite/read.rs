@@ -214,9 +214,7 @@ pub(super) fn messages(
         })?
         .collect::<Result<Vec<_>, _>>()?;
     out.reverse();
-    for m in &mut out {
-        super::chat::decorate(conn, m, true)?;
-    }
+    super::chat::decorate_all(conn, out.iter_mut().collect(), true)?;
     Ok(out)
 }
 
