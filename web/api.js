@@ -26,18 +26,22 @@ export function setUnauthorizedHandler(fn) {
   onUnauthorized = fn;
 }
 
-/** Calls `/api/v1{path}`. Network failures raise ApiError with status 0. */
+/**
+ * Calls `/api/v1{path}` with `body` as JSON, or as raw bytes when it is a
+ * Blob (a chosen file). Network failures raise ApiError with status 0.
+ */
 export async function api(method, path, body, { signal, quiet401 = false } = {}) {
   // The UI's language, so the server's problem titles match it.
   const headers = { Accept: 'application/json, application/problem+json', 'Accept-Language': currentLang().startsWith('zh') ? 'zh-CN, zh;q=0.9, en;q=0.5' : 'en' };
-  if (body !== undefined) headers['Content-Type'] = 'application/json';
+  const raw = body instanceof Blob;
+  if (body !== undefined) headers['Content-Type'] = raw ? 'application/octet-stream' : 'application/json';
   if (token) headers.Authorization = `Bearer ${token}`;
   let response;
   try {
     response = await fetch(`/api/v1${path}`, {
       method,
       headers,
-      body: body === undefined ? undefined : JSON.stringify(body),
+      body: body === undefined || raw ? body : JSON.stringify(body),
       signal,
       cache: 'no-store',
     });

@@ -14,6 +14,8 @@ import { applyEdit, applyRecall, applyReaction } from './actions.js';
 import { initMembers, renderMembers, toggle as toggleMembers } from './members.js';
 import { backoff } from './util.js';
 import { initPeople } from './people.js';
+import { initProfile, toggleProfile } from './profile.js';
+import { forgetPictures } from './avatars.js';
 import { setupAdmin, renderAdmin } from './admin.js';
 import { initChatState, loadSettings, notifyMessage, applyStateEvent, renderTyping } from './chatstate.js';
 
@@ -109,7 +111,9 @@ function leaveApp() {
   closeSwitcher();
   closeChat();
   toggleMembers(false);
+  toggleProfile(false);
   clearImageCache();
+  forgetPictures();
   resetState();
   setToken(null);
   session.clear();
@@ -398,7 +402,15 @@ function wire() {
     }
   });
   $('#back').addEventListener('click', backToList);
+  initProfile(async () => {
+    // Read the member lists again: they carry names and picture tags.
+    await loadConversations();
+    renderList(open);
+    renderMembers();
+    rerenderChat();
+  });
   initKeys(open, () => {
+    if (!$('#profile').hidden) toggleProfile(false);
     if (!$('#members-panel').hidden) toggleMembers(false);
     showForm(null);
   });

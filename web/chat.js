@@ -8,6 +8,7 @@ import { initAttachments, renderAttachments } from './attachments.js';
 import { state, msgState, oldestSeq, pendingOf, convTitle, markRead, recordMessage } from './state.js';
 import { uuid, stripBidi } from './util.js';
 import { personNode } from './people.js';
+import { avatarNode } from './avatars.js';
 import { recalledBody, quoteOf, extrasOf, onComposerKey, submitEdit, takeReply, cancel as cancelMode, initActions } from './actions.js';
 
 const PAGE = 50;
@@ -37,6 +38,7 @@ function messageNode(m) {
     h(
       'div.msg-meta',
       {},
+      mine ? null : avatarNode('msg-avatar', m.sender, m.conversation_id),
       personNode('span.sender', m.sender, m.conversation_id, mine ? t('you') : undefined),
       ' ',
       h('time', { datetime: m.created_at, title: m.created_at }, formatTime(m.created_at)),

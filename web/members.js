@@ -1,6 +1,7 @@
 // The members panel of the open conversation: roles, add, remove, change
 // role, leave. The server decides who may do what; the panel only offers
 // what the caller's role allows and reports refusals.
+import { avatarNode } from './avatars.js';
 import { $, h, replace } from './dom.js';
 import { t } from './i18n.js';
 import { api } from './api.js';
@@ -98,6 +99,7 @@ export function renderMembers() {
       return h(
         'li.member',
         { dataset: { handle: m.handle, role: m.role } },
+        avatarNode('member-avatar', m.handle, conv.id, m.avatar ?? null),
         h('span.member-handle', { title: `@${m.handle}` }, stripBidi(m.display_name || m.handle), me ? ` (${t('you')})` : ''),
         roleControl,
         removable ? h('button.remove', { type: 'button', 'aria-label': t('removeMember', { handle: m.handle }), title: t('removeMember', { handle: m.handle }), onclick: () => remove(conv.id, m.handle) }, '✕') : null,

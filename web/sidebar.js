@@ -7,6 +7,7 @@ import { stripBidi } from './util.js';
 import { updateTitle } from './chatstate.js';
 import { recalledText } from './actions.js';
 import { nameOf } from './people.js';
+import { avatarNode } from './avatars.js';
 
 const PREVIEW_CHARS = 80;
 
@@ -18,6 +19,12 @@ function lastLine(conv) {
   const body = stripBidi(m.body).replace(/\s+/g, ' ').trim();
   const short = body.length > PREVIEW_CHARS ? `${body.slice(0, PREVIEW_CHARS)}…` : body;
   return `${who}: ${short}`;
+}
+
+/** The other member's handle of a direct chat (mine, in a chat with myself). */
+function otherHandle(conv) {
+  const other = (conv.members || []).find((m) => m.handle !== state.me?.handle);
+  return other?.handle ?? state.me?.handle ?? '';
 }
 
 /** The other member's `@handle` of a direct chat, shown on hover. */
@@ -55,7 +62,7 @@ export function renderList(onOpen) {
             title: conv.kind === 'direct' ? directHandle(conv) : false,
             onclick: () => onOpen(conv.id),
           },
-          h('span.conv-avatar', { 'aria-hidden': 'true' }, conv.kind === 'group' ? '#' : (title[0] || '?').toUpperCase()),
+          conv.kind === 'group' ? h('span.conv-avatar', { 'aria-hidden': 'true' }, '#') : avatarNode('conv-avatar', otherHandle(conv), conv.id),
           h(
             'span.conv-main',
             {},
