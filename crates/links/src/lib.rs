@@ -27,6 +27,8 @@ mod share;
 pub use blocklist::{Blocklists, ListStats};
 pub use error::{Error, RegistryError};
 pub use extract::{ExtractConfig, FoundUrl, extract, extract_with, is_known_tld};
-pub use normalise::{NormaliseConfig, NormalisedUrl, SuffixList, UrlFlags, normalise};
+pub use normalise::{
+    CanonicalUrl, NormaliseConfig, NormalisedUrl, SuffixList, UrlFlags, canonicalise, normalise,
+};
 pub use registry::{Classification, Owner, Platform, Registry};
 pub use share::{FoundCode, ShareCodeFormat};

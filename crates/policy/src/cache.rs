@@ -13,7 +13,7 @@ use std::hash::{BuildHasher, BuildHasherDefault, Hash, Hasher};
 use foldhash::fast::RandomState;
 use std::sync::{PoisonError, RwLock};
 
-use crate::model::{Context, Decision, LinkFacts};
+use crate::model::{Context, Decision, FactsRef, LinkFacts};
 use crate::reads::Reads;
 
 /// Shards, so concurrent senders rarely wait on the same lock.
@@ -23,7 +23,7 @@ const SHARDS: usize = 16;
 #[derive(Clone, Copy)]
 pub(crate) struct KeyRef<'a> {
     pub(crate) ctx: &'a Context,
-    pub(crate) facts: &'a LinkFacts,
+    pub(crate) facts: FactsRef<'a>,
     pub(crate) operator_owned: bool,
 }
 
@@ -134,7 +134,7 @@ impl DecisionCache {
 
     fn hash(&self, key: KeyRef<'_>) -> u64 {
         let r = self.reads;
-        let (c, f) = (key.ctx, key.facts);
+        let (c, f) = (key.ctx, &key.facts);
         let mut h = self.hasher.build_hasher();
         // Each field is hashed with its length prefix (str's Hash impl), so
         // adjacent fields cannot run into each other.
@@ -178,7 +178,7 @@ impl DecisionCache {
 
     fn matches(&self, stored: &OwnedKey, key: KeyRef<'_>) -> bool {
         let r = self.reads;
-        let (s, f) = (&stored.facts, key.facts);
+        let (s, f) = (&stored.facts, &key.facts);
         let (sc, c) = (&stored.ctx, key.ctx);
         s.kind == f.kind
             && (!r.has(Reads::PLATFORM) || s.platform == f.platform)
@@ -200,17 +200,23 @@ impl DecisionCache {
     fn own(&self, key: KeyRef<'_>) -> OwnedKey {
         let r = self.reads;
         let f = key.facts;
-        let text = |bit: Reads, s: &String| if r.has(bit) { s.clone() } else { String::new() };
+        let text = |bit: Reads, s: &str| {
+            if r.has(bit) {
+                s.to_owned()
+            } else {
+                String::new()
+            }
+        };
         OwnedKey {
             ctx: *key.ctx,
             facts: LinkFacts {
                 kind: f.kind,
-                platform: text(Reads::PLATFORM, &f.platform),
-                owner: text(Reads::OWNER, &f.owner),
-                category: text(Reads::CATEGORY, &f.category),
-                domain: text(Reads::DOMAIN, &f.domain),
+                platform: text(Reads::PLATFORM, f.platform),
+                owner: text(Reads::OWNER, f.owner),
+                category: text(Reads::CATEGORY, f.category),
+                domain: text(Reads::DOMAIN, f.domain),
                 lists: if r.has(Reads::LISTS) {
-                    f.lists.clone()
+                    f.lists.to_vec()
                 } else {
                     Vec::new()
                 },

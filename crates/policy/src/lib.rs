@@ -49,6 +49,7 @@ mod link_engine;
 mod model;
 mod policy_engine;
 mod reads;
+mod shared;
 
 pub use error::PolicyError;
 pub use fairness::{
@@ -60,6 +61,7 @@ pub use model::{
     Context, ConversationKind, Decision, LinkFacts, LinkKind, Role, Treatment, UNKNOWN,
 };
 pub use policy_engine::{BIDI_FLOOR_ID, EVALUATION_ERROR_ID, EngineSettings, PolicyEngine, SCHEMA};
+pub use shared::SharedStr;
 
 /// The default policy (`policies/default.cedar`): WeChat, September 2021,
 /// made neutral between the operator's platforms and its rivals'.

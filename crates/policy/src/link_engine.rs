@@ -10,14 +10,15 @@ use std::collections::HashMap;
 use std::sync::{Arc, PoisonError, RwLock};
 
 use kaifang_links::{
-    Blocklists, ExtractConfig, FoundCode, FoundUrl, NormaliseConfig, NormalisedUrl, Registry,
-    extract_with, normalise,
+    Blocklists, CanonicalUrl, ExtractConfig, FoundCode, FoundUrl, NormaliseConfig, Platform,
+    Registry, canonicalise, extract_with,
 };
 use serde::{Deserialize, Serialize};
 
 use crate::fairness::ContestedCategories;
-use crate::model::{Context, Decision, LinkFacts, LinkKind, Treatment, UNKNOWN};
+use crate::model::{Context, Decision, FactsRef, LinkKind, Treatment, UNKNOWN};
 use crate::policy_engine::PolicyEngine;
+use crate::shared::SharedStr;
 
 /// Policy id reported for links past [`LinkEngineSettings::max_decided_links`].
 pub const LINK_CAP_ID: &str = "kaifang:link-cap";
@@ -61,6 +62,9 @@ impl Default for LinkEngineSettings {
 }
 
 /// One link of a message and what happens to it.
+///
+/// The names and hosts are [`SharedStr`]s, one per platform or host held by the engine's caches,
+/// so deciding a link copies no name; they serialise as plain strings.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LinkDecision {
     /// `url`, or `share_code` for a platform's share code.
@@ -81,15 +85,15 @@ pub struct LinkDecision {
     /// End (exclusive), in UTF-16 code units.
     pub end_utf16: usize,
     /// Platform id, or `unknown`.
-    pub platform: String,
+    pub platform: SharedStr,
     /// Platform owner, or `unknown`.
-    pub owner: String,
+    pub owner: SharedStr,
     /// Platform category, or `unknown`.
-    pub category: String,
+    pub category: SharedStr,
     /// Registrable domain (or the host, for IP literals); empty when undecided.
-    pub domain: String,
+    pub domain: SharedStr,
     /// The host to show people: punycode for look-alike hosts.
-    pub display_host: String,
+    pub display_host: SharedStr,
     /// Threat lists the host is on.
     pub lists: Vec<String>,
     /// Warnings for the client: `bidi` (direction controls near the link),
@@ -133,19 +137,47 @@ pub struct LinkEngine {
     policy: Arc<PolicyEngine>,
     registry: Arc<Registry>,
     blocklists: Arc<Blocklists>,
-    contested: ContestedCategories,
+    /// Each registered platform's names, by platform id.
+    names: HashMap<String, Names, foldhash::fast::RandomState>,
+    /// The names of the `unknown` platform.
+    unknown: Names,
     hosts: HostCache,
     settings: LinkEngineSettings,
 }
 
-/// What a host alone decides: its platform and the threat lists it is on.
+/// A platform's names as shared strings, made once per engine: a decision names its platform
+/// without copying a string.
+#[derive(Debug, Clone)]
+struct Names {
+    platform: SharedStr,
+    owner: SharedStr,
+    category: SharedStr,
+    /// Its first domain, which a share code's decision names; empty when it has none.
+    first_domain: SharedStr,
+    category_contested: bool,
+}
+
+impl Names {
+    fn of(platform: &Platform, contested: &ContestedCategories) -> Self {
+        Self {
+            platform: SharedStr::from(platform.id.as_str()),
+            owner: SharedStr::from(platform.owner.as_str()),
+            category: SharedStr::from(platform.category.as_str()),
+            first_domain: SharedStr::from(platform.domains.first().map_or("", String::as_str)),
+            category_contested: contested.contains(&platform.category),
+        }
+    }
+}
+
+/// What a host alone decides: its platform, domain, display form and the threat lists it is on.
+/// Each is a function of the host (the registrable domain and the display form come from the
+/// host alone), so it may be cached by host.
 #[derive(Debug)]
 struct HostFacts {
-    platform: String,
-    owner: String,
-    category: String,
+    names: Names,
+    domain: SharedStr,
+    display_host: SharedStr,
     lists: Vec<String>,
-    category_contested: bool,
     lookalike: bool,
 }
 
@@ -237,26 +269,56 @@ impl LinkEngine {
                 .map(|p| (p.owner.as_str(), p.category.as_str())),
             policy.operator(),
         );
+        let names = registry
+            .platforms()
+            .iter()
+            .map(|p| (p.id.clone(), Names::of(p, &contested)))
+            .collect();
+        let unknown_name: SharedStr = SharedStr::from(UNKNOWN);
+        let unknown = Names {
+            platform: unknown_name.clone(),
+            owner: unknown_name.clone(),
+            category: unknown_name,
+            first_domain: SharedStr::from(""),
+            category_contested: contested.contains(UNKNOWN),
+        };
         Self {
             policy,
             registry,
             blocklists,
-            contested,
+            names,
+            unknown,
             hosts: HostCache::new(settings.host_cache_capacity),
             settings,
         }
+    }
+
+    /// The shared names of a platform of the registry (or of `unknown`).
+    fn names_of(&self, platform: &Platform) -> Names {
+        self.names
+            .get(&platform.id)
+            .unwrap_or(&self.unknown)
+            .clone()
     }
 
     /// Every link in `text` — URLs and share codes, in order of appearance —
     /// with its decision in context `ctx`.
     pub fn evaluate(&self, text: &str, ctx: &Context) -> Vec<LinkDecision> {
         let found = extract_with(text, &self.settings.extract);
-        // A code inside a URL is part of that URL, not a second link.
-        let urls: Vec<std::ops::Range<usize>> =
-            found.iter().map(|f| f.byte_start..f.byte_end).collect();
-        let codes = self
-            .registry
-            .find_share_codes(text, &urls, self.settings.extract.max_urls);
+        // A code inside a URL is part of that URL, not a second link. Most messages hold a URL or
+        // two: their spans go on the stack.
+        const INLINE: usize = 4;
+        let span = |f: &FoundUrl<'_>| f.byte_start..f.byte_end;
+        let max = self.settings.extract.max_urls;
+        let codes = if found.len() <= INLINE {
+            let urls: [std::ops::Range<usize>; INLINE] =
+                std::array::from_fn(|i| found.get(i).map_or(0..0, span));
+            let urls = urls.get(..found.len()).unwrap_or_default();
+            self.registry.find_share_codes(text, urls, max)
+        } else {
+            let urls: Vec<_> = found.iter().map(span).collect();
+            self.registry.find_share_codes(text, &urls, max)
+        };
         let mut out = Vec::with_capacity(found.len() + codes.len());
         let (mut urls, mut codes) = (found.iter().peekable(), codes.iter().peekable());
         loop {
@@ -272,7 +334,7 @@ impl LinkEngine {
                 if decide || self.blocklists.mask_for(f.host) != 0 {
                     out.push(self.decide_one(f, ctx));
                 } else {
-                    out.push(undecided(f, LINK_CAP_ID));
+                    out.push(self.undecided(f, LINK_CAP_ID));
                 }
             } else {
                 let Some(c) = codes.next() else { break };
@@ -291,24 +353,24 @@ impl LinkEngine {
         let Some(platform) = self.registry.platforms().get(code.platform) else {
             return self.undecided_code(code);
         };
-        let domain = platform.domains.first().cloned().unwrap_or_default();
-        let facts = LinkFacts {
+        let names = self.names_of(platform);
+        let facts = FactsRef {
             kind: LinkKind::ShareCode,
-            platform: platform.id.clone(),
-            owner: platform.owner.clone(),
-            category: platform.category.clone(),
-            domain: domain.clone(),
-            lists: Vec::new(),
+            platform: &names.platform,
+            owner: &names.owner,
+            category: &names.category,
+            domain: &names.first_domain,
+            lists: &[],
             bidi: false,
             mixed_script: false,
             lookalike: false,
-            category_contested: self.contested.contains(&platform.category),
+            category_contested: names.category_contested,
         };
         let Decision {
             treatment,
             policies,
             ..
-        } = self.policy.decide(ctx, &facts);
+        } = self.policy.decide_ref(ctx, facts);
         LinkDecision {
             kind: LinkKind::ShareCode,
             url: code.code.to_owned(),
@@ -317,11 +379,11 @@ impl LinkEngine {
             end: code.end,
             start_utf16: code.start_utf16,
             end_utf16: code.end_utf16,
-            platform: facts.platform,
-            owner: facts.owner,
-            category: facts.category,
-            display_host: domain,
-            domain: facts.domain,
+            platform: names.platform,
+            owner: names.owner,
+            category: names.category,
+            display_host: names.first_domain.clone(),
+            domain: names.first_domain,
             lists: Vec::new(),
             flags: Vec::new(),
             treatment,
@@ -333,10 +395,11 @@ impl LinkEngine {
 
     /// A share code past the cap: plain text, its platform still named.
     fn undecided_code(&self, code: &FoundCode<'_>) -> LinkDecision {
-        let platform = self.registry.platforms().get(code.platform);
-        let name = |f: fn(&kaifang_links::Platform) -> &String| {
-            platform.map_or_else(|| UNKNOWN.to_owned(), |p| f(p).clone())
-        };
+        let names = self
+            .registry
+            .platforms()
+            .get(code.platform)
+            .map_or_else(|| self.unknown.clone(), |p| self.names_of(p));
         LinkDecision {
             kind: LinkKind::ShareCode,
             url: code.code.to_owned(),
@@ -345,11 +408,11 @@ impl LinkEngine {
             end: code.end,
             start_utf16: code.start_utf16,
             end_utf16: code.end_utf16,
-            platform: name(|p| &p.id),
-            owner: name(|p| &p.owner),
-            category: name(|p| &p.category),
-            domain: String::new(),
-            display_host: String::new(),
+            platform: names.platform,
+            owner: names.owner,
+            category: names.category,
+            domain: self.unknown.first_domain.clone(),
+            display_host: self.unknown.first_domain.clone(),
             lists: Vec::new(),
             flags: Vec::new(),
             treatment: Treatment::Inert,
@@ -369,15 +432,29 @@ impl LinkEngine {
     }
 
     fn decide_one(&self, found: &FoundUrl<'_>, ctx: &Context) -> LinkDecision {
-        let Ok(mut url) = normalise(found.url, &self.settings.normalise) else {
-            return undecided(found, MALFORMED_ID);
+        let Ok(url) = canonicalise(found.url, &self.settings.normalise) else {
+            return self.undecided(found, MALFORMED_ID);
         };
-        let facts = self.facts(found, &mut url);
+        let host = self
+            .hosts
+            .get_or_insert(url.host(), || self.host_facts(&url));
+        let facts = FactsRef {
+            kind: LinkKind::Url,
+            platform: &host.names.platform,
+            owner: &host.names.owner,
+            category: &host.names.category,
+            domain: &host.domain,
+            lists: &host.lists,
+            bidi: found.bidi_nearby || url.flags.bidi_controls,
+            mixed_script: url.flags.homograph,
+            lookalike: host.lookalike,
+            category_contested: host.names.category_contested,
+        };
         let Decision {
             treatment,
             preview,
             policies,
-        } = self.policy.decide(ctx, &facts);
+        } = self.policy.decide_ref(ctx, facts);
         let mut flags = Vec::new();
         if facts.bidi {
             flags.push(FLAG_BIDI.to_owned());
@@ -396,12 +473,12 @@ impl LinkEngine {
             end: found.end,
             start_utf16: found.start_utf16,
             end_utf16: found.end_utf16,
-            platform: facts.platform,
-            owner: facts.owner,
-            category: facts.category,
-            domain: facts.domain,
-            display_host: url.display_host,
-            lists: facts.lists,
+            platform: host.names.platform.clone(),
+            owner: host.names.owner.clone(),
+            category: host.names.category.clone(),
+            domain: host.domain.clone(),
+            display_host: host.display_host.clone(),
+            lists: host.lists.clone(),
             flags,
             treatment,
             preview,
@@ -409,31 +486,9 @@ impl LinkEngine {
         }
     }
 
-    /// Facts of one link; takes the registrable domain out of `url`.
-    fn facts(&self, found: &FoundUrl<'_>, url: &mut NormalisedUrl) -> LinkFacts {
-        let host = self.hosts.get_or_insert(&url.host, || {
-            self.host_facts(&url.host, url.registrable_domain.as_deref())
-        });
-        LinkFacts {
-            kind: LinkKind::Url,
-            platform: host.platform.clone(),
-            owner: host.owner.clone(),
-            category: host.category.clone(),
-            domain: url
-                .registrable_domain
-                .take()
-                .unwrap_or_else(|| url.host.clone()),
-            lists: host.lists.clone(),
-            bidi: found.bidi_nearby || url.flags.bidi_controls,
-            mixed_script: url.flags.homograph,
-            lookalike: host.lookalike,
-            category_contested: host.category_contested,
-        }
-    }
-
-    /// `domain` is the host's registrable domain (a function of the host, so
-    /// the result may be cached by host).
-    fn host_facts(&self, host: &str, domain: Option<&str>) -> HostFacts {
+    /// The facts of `url`'s host; each is a function of the host alone.
+    fn host_facts(&self, url: &CanonicalUrl) -> HostFacts {
+        let host = url.host();
         let platform = self.registry.classify(host).platform;
         let mask = self.blocklists.mask_for(host);
         let lists = if mask == 0 {
@@ -445,43 +500,51 @@ impl LinkEngine {
                 .filter_map(|i| names.get(i).cloned())
                 .collect()
         };
+        let registrable = url.registrable_domain(&self.settings.normalise);
+        // The registrable domain, or the host for IP literals and bare suffixes.
+        let domain: SharedStr = SharedStr::from(registrable.unwrap_or(host));
+        let display_host = if url.display_host() == domain.as_str() {
+            domain.clone()
+        } else {
+            SharedStr::from(url.display_host())
+        };
         HostFacts {
-            platform: platform.id.clone(),
-            owner: platform.owner.clone(),
-            category: platform.category.clone(),
+            names: self.names_of(platform),
+            domain,
+            display_host,
             lists,
-            category_contested: self.contested.contains(&platform.category),
             // Only unregistered hosts can imitate a registered one.
             lookalike: platform.id == UNKNOWN
-                && domain.is_some_and(|d| self.registry.lookalike_of(d).is_some()),
+                && registrable.is_some_and(|d| self.registry.lookalike_of(d).is_some()),
         }
     }
-}
 
-/// A link reported as plain text without a policy decision.
-fn undecided(found: &FoundUrl<'_>, reason: &str) -> LinkDecision {
-    LinkDecision {
-        kind: LinkKind::Url,
-        url: found.url.to_owned(),
-        canonical: None,
-        start: found.start,
-        end: found.end,
-        start_utf16: found.start_utf16,
-        end_utf16: found.end_utf16,
-        platform: UNKNOWN.to_owned(),
-        owner: UNKNOWN.to_owned(),
-        category: UNKNOWN.to_owned(),
-        domain: String::new(),
-        display_host: found.host.to_owned(),
-        lists: Vec::new(),
-        flags: if found.bidi_nearby {
-            vec![FLAG_BIDI.to_owned()]
-        } else {
-            Vec::new()
-        },
-        treatment: Treatment::Inert,
-        preview: false,
-        policies: Arc::from(vec![reason.to_owned()]),
+    /// A link reported as plain text without a policy decision.
+    fn undecided(&self, found: &FoundUrl<'_>, reason: &str) -> LinkDecision {
+        let unknown = &self.unknown;
+        LinkDecision {
+            kind: LinkKind::Url,
+            url: found.url.to_owned(),
+            canonical: None,
+            start: found.start,
+            end: found.end,
+            start_utf16: found.start_utf16,
+            end_utf16: found.end_utf16,
+            platform: unknown.platform.clone(),
+            owner: unknown.owner.clone(),
+            category: unknown.category.clone(),
+            domain: unknown.first_domain.clone(),
+            display_host: SharedStr::from(found.host),
+            lists: Vec::new(),
+            flags: if found.bidi_nearby {
+                vec![FLAG_BIDI.to_owned()]
+            } else {
+                Vec::new()
+            },
+            treatment: Treatment::Inert,
+            preview: false,
+            policies: Arc::from(vec![reason.to_owned()]),
+        }
     }
 }
 
@@ -490,12 +553,18 @@ mod tests {
     use super::*;
 
     fn facts(platform: &str) -> HostFacts {
+        let unknown: SharedStr = SharedStr::from(UNKNOWN);
         HostFacts {
-            platform: platform.to_owned(),
-            owner: UNKNOWN.to_owned(),
-            category: UNKNOWN.to_owned(),
+            names: Names {
+                platform: SharedStr::from(platform),
+                owner: unknown.clone(),
+                category: unknown,
+                first_domain: SharedStr::from(""),
+                category_contested: false,
+            },
+            domain: SharedStr::from(""),
+            display_host: SharedStr::from(""),
             lists: Vec::new(),
-            category_contested: false,
             lookalike: false,
         }
     }
@@ -505,14 +574,20 @@ mod tests {
         let cache = HostCache::new(4);
         for i in 0..10 {
             let host = format!("h{i}.example");
-            assert_eq!(cache.get_or_insert(&host, || facts(&host)).platform, host);
+            assert_eq!(
+                cache.get_or_insert(&host, || facts(&host)).names.platform,
+                *host
+            );
             assert!((1..=4).contains(&cache.len()), "{}", cache.len());
         }
         // A hit does not call `make`.
         let hit = cache.get_or_insert("h9.example", || facts("other"));
-        assert_eq!(hit.platform, "h9.example");
+        assert_eq!(&*hit.names.platform, "h9.example");
         let off = HostCache::new(0);
-        assert_eq!(off.get_or_insert("a.com", || facts("x")).platform, "x");
+        assert_eq!(
+            &*off.get_or_insert("a.com", || facts("x")).names.platform,
+            "x"
+        );
         assert_eq!(off.len(), 0);
     }
 

@@ -55,6 +55,57 @@ impl Default for LinkFacts {
     }
 }
 
+/// [`LinkFacts`] borrowed: what the link engine hands the decision cache, so a cached decision
+/// costs no copy of the facts' strings.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct FactsRef<'a> {
+    pub(crate) kind: LinkKind,
+    pub(crate) platform: &'a str,
+    pub(crate) owner: &'a str,
+    pub(crate) category: &'a str,
+    pub(crate) domain: &'a str,
+    pub(crate) lists: &'a [String],
+    pub(crate) bidi: bool,
+    pub(crate) mixed_script: bool,
+    pub(crate) lookalike: bool,
+    pub(crate) category_contested: bool,
+}
+
+impl<'a> From<&'a LinkFacts> for FactsRef<'a> {
+    fn from(f: &'a LinkFacts) -> Self {
+        FactsRef {
+            kind: f.kind,
+            platform: &f.platform,
+            owner: &f.owner,
+            category: &f.category,
+            domain: &f.domain,
+            lists: &f.lists,
+            bidi: f.bidi,
+            mixed_script: f.mixed_script,
+            lookalike: f.lookalike,
+            category_contested: f.category_contested,
+        }
+    }
+}
+
+impl FactsRef<'_> {
+    /// The owned facts, for Cedar (asked only on a cache miss).
+    pub(crate) fn to_facts(self) -> LinkFacts {
+        LinkFacts {
+            kind: self.kind,
+            platform: self.platform.to_owned(),
+            owner: self.owner.to_owned(),
+            category: self.category.to_owned(),
+            domain: self.domain.to_owned(),
+            lists: self.lists.to_vec(),
+            bidi: self.bidi,
+            mixed_script: self.mixed_script,
+            lookalike: self.lookalike,
+            category_contested: self.category_contested,
+        }
+    }
+}
+
 /// What kind of link: a URL, or a share code that a platform's app opens
 /// (a Taobao passphrase, a Douyin share text, …). Policies see it as
 /// `resource.kind`, `"url"` or `"share_code"`.

@@ -16,7 +16,7 @@ use crate::cache::{DecisionCache, KeyRef};
 use crate::diagnostics::render;
 use crate::error::PolicyError;
 use crate::limits;
-use crate::model::{Context, Decision, LinkFacts, Treatment};
+use crate::model::{Context, Decision, FactsRef, LinkFacts, Treatment};
 use crate::reads::{Reads, reads_of};
 
 /// The Cedar schema policies are validated against (compiled in).
@@ -171,6 +171,12 @@ impl PolicyEngine {
     /// Decide one link. Cached: a repeated (facts, context) — as far as the
     /// policy reads them — costs a hash and a lookup, no allocation.
     pub fn decide(&self, ctx: &Context, facts: &LinkFacts) -> Decision {
+        self.decide_ref(ctx, facts.into())
+    }
+
+    /// [`PolicyEngine::decide`] on borrowed facts: the link engine's path, which copies the
+    /// facts only when Cedar has to be asked.
+    pub(crate) fn decide_ref(&self, ctx: &Context, facts: FactsRef<'_>) -> Decision {
         let key = KeyRef {
             ctx,
             facts,
@@ -179,7 +185,7 @@ impl PolicyEngine {
         if let Some(decision) = self.cache.get(key) {
             return decision;
         }
-        let decision = self.decide_uncached(ctx, facts).decision;
+        let decision = self.decide_uncached(ctx, &facts.to_facts()).decision;
         self.cache.insert(key, decision.clone());
         decision
     }

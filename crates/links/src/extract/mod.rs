@@ -85,13 +85,43 @@ pub fn extract_with<'a>(text: &'a str, cfg: &ExtractConfig) -> Vec<FoundUrl<'a>>
     let mut out = Vec::new();
     let bytes = text.as_bytes();
     // Fast path: every URL contains a dot, except a bracketed IPv6 literal.
-    let Some(mut mark) = next_mark(bytes, 0) else {
+    let Some(mark) = next_mark(bytes, 0) else {
         return out;
     };
     if cfg.max_urls == 0 {
         return out;
     }
-    let mut scratch = Scratch::default();
+    SCRATCH.with(|cell| {
+        // Taken out of the cell, so a (never expected) nested call gets fresh buffers, not a panic.
+        let mut scratch = cell.take();
+        scan_text(text, mark, cfg, &mut scratch, &mut out);
+        scratch.trim();
+        cell.set(scratch);
+    });
+    out
+}
+
+thread_local! {
+    /// Buffers kept between texts on this thread: extraction runs for every message, and needs
+    /// up to three of them for each.
+    static SCRATCH: std::cell::Cell<Scratch> = const {
+        std::cell::Cell::new(Scratch {
+            chars: Vec::new(),
+            tables: Vec::new(),
+            spans: Vec::new(),
+        })
+    };
+}
+
+/// Scan every word of `text` holding a mark, from the first mark `mark`.
+fn scan_text<'a>(
+    text: &'a str,
+    mut mark: usize,
+    cfg: &ExtractConfig,
+    scratch: &mut Scratch,
+    out: &mut Vec<FoundUrl<'a>>,
+) {
+    let bytes = text.as_bytes();
     let mut cursor = Cursor::default();
     // A URL never contains whitespace and may always start after it, so each ASCII-whitespace-delimited
     // word is scanned on its own. Only words holding a dot or `[` are looked at: found from each such
@@ -99,7 +129,7 @@ pub fn extract_with<'a>(text: &'a str, cfg: &ExtractConfig) -> Vec<FoundUrl<'a>>
     loop {
         let start = word_start(bytes, mark);
         let end = word_end(bytes, mark);
-        scan_word(text, start, end, cfg, &mut scratch, &mut cursor, &mut out);
+        scan_word(text, start, end, cfg, scratch, &mut cursor, out);
         if out.len() >= cfg.max_urls {
             break;
         }
@@ -108,7 +138,6 @@ pub fn extract_with<'a>(text: &'a str, cfg: &ExtractConfig) -> Vec<FoundUrl<'a>>
             None => break,
         }
     }
-    out
 }
 
 /// ASCII whitespace: where words end.
@@ -165,12 +194,30 @@ fn word_start(bytes: &[u8], mut to: usize) -> usize {
         .map_or(0, |p| p + 1)
 }
 
-/// Buffers reused between the words of one text.
+/// Buffers reused between the words of a text, and between the texts of a thread.
 #[derive(Default)]
 struct Scratch {
     chars: Vec<char>,
     tables: Vec<scan::Cell>,
     spans: Vec<scan::Span>,
+}
+
+/// Most elements a [`Scratch`] buffer keeps between texts: one long word must not pin its
+/// buffers to the thread (64 Ki cells are 1 MiB).
+const SCRATCH_KEPT: usize = 1 << 16;
+
+impl Scratch {
+    fn trim(&mut self) {
+        if self.chars.capacity() > SCRATCH_KEPT {
+            self.chars = Vec::new();
+        }
+        if self.tables.capacity() > SCRATCH_KEPT {
+            self.tables = Vec::new();
+        }
+        if self.spans.capacity() > SCRATCH_KEPT {
+            self.spans = Vec::new();
+        }
+    }
 }
 
 /// Scan the word `text[start..end]` and append its URLs to `out`.

@@ -7,11 +7,11 @@
 
 use std::fmt::Write;
 
-use super::{NormaliseConfig, NormalisedUrl, UrlFlags, explicit_scheme, tracking};
+use super::{CanonicalUrl, HostText, NormaliseConfig, UrlFlags, explicit_scheme, tracking};
 
-/// [`super::normalise`]'s answer for a common-case URL, or `None` to take the full parser. One pass
-/// over the bytes.
-pub(super) fn normalise_fast(raw: &str, cfg: &NormaliseConfig) -> Option<NormalisedUrl> {
+/// [`super::canonicalise`]'s answer for a common-case URL, or `None` to take the full parser. One
+/// pass over the bytes, one allocation (the key, which holds the host).
+pub(super) fn canonicalise_fast(raw: &str, cfg: &NormaliseConfig) -> Option<CanonicalUrl> {
     let b = raw.as_bytes();
     if b.len() > cfg.max_input_len {
         return None;
@@ -82,14 +82,17 @@ pub(super) fn normalise_fast(raw: &str, cfg: &NormaliseConfig) -> Option<Normali
     if !b[i..].iter().all(|&c| (0x21..0x7F).contains(&c)) {
         return None;
     }
-    let mut host = raw.get(host_start..host_end)?.to_owned();
-    if upper {
-        host.make_ascii_lowercase();
-    }
     let mut canonical = String::with_capacity(scheme.len() + 3 + (i - host_start) + 7);
     canonical.push_str(scheme);
     canonical.push_str("://");
-    canonical.push_str(&host);
+    let key_host_start = canonical.len();
+    canonical.push_str(raw.get(host_start..host_end)?);
+    let key_host_end = canonical.len();
+    if upper {
+        canonical
+            .get_mut(key_host_start..key_host_end)?
+            .make_ascii_lowercase();
+    }
     if let Some(p) = port {
         let _ = write!(canonical, ":{p}");
     }
@@ -101,14 +104,13 @@ pub(super) fn normalise_fast(raw: &str, cfg: &NormaliseConfig) -> Option<Normali
             canonical.truncate(mark);
         }
     }
-    let registrable_domain = cfg.suffix_list.registrable_domain(&host).map(str::to_owned);
-    Some(NormalisedUrl {
+    Some(CanonicalUrl {
         canonical,
-        scheme: scheme.to_owned(),
-        display_host: host.clone(),
-        host,
+        host: HostText::InKey {
+            start: key_host_start,
+            end: key_host_end,
+        },
         port,
-        registrable_domain,
         is_ip: false,
         flags: UrlFlags {
             scheme_added,
@@ -251,9 +253,10 @@ mod tests {
 
     /// The fast path either declines or agrees with the full parser.
     fn agrees(raw: &str) -> bool {
-        match normalise_fast(raw, &cfg()) {
+        match canonicalise_fast(raw, &cfg()) {
             None => false,
             Some(fast) => {
+                let fast = fast.into_normalised(&cfg());
                 let full = normalise_full(raw, &cfg()).map_err(|e| e.to_string());
                 assert_eq!(Ok(fast), full, "{raw:?}");
                 true
@@ -304,7 +307,7 @@ mod tests {
             "a.com:80x/",
             "http://a.com:99999/",
         ] {
-            assert!(normalise_fast(raw, &cfg()).is_none(), "took {raw:?}");
+            assert!(canonicalise_fast(raw, &cfg()).is_none(), "took {raw:?}");
         }
     }
 
