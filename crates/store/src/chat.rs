@@ -7,7 +7,9 @@
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 
-use crate::{Error, Event, EventBody, LinkShare, Message, Reaction, Timestamp, UserId};
+use std::collections::HashMap;
+
+use crate::{Error, Event, EventBody, LinkShare, Message, Quote, Reaction, Timestamp, UserId};
 
 /// A new text for a message.
 #[derive(Debug, Clone)]
@@ -140,6 +142,39 @@ pub(crate) fn group(rows: Vec<(String, String)>) -> Vec<Reaction> {
         }
     }
     out
+}
+
+/// Gives each reply among a page's `messages` its quote from `quotes`,
+/// read for the whole page and keyed by conversation and seq (a quote not
+/// found stays `None`).
+pub(crate) fn give_quotes(messages: &mut [&mut Message], quotes: &HashMap<(i64, i64), Quote>) {
+    for m in messages.iter_mut() {
+        if let Some(seq) = m.reply_to {
+            m.reply = quotes.get(&(m.conversation_id, seq)).cloned();
+        }
+    }
+}
+
+/// Gives each of a page's `messages` its reactions from `(emoji, handle)`
+/// rows read for the whole page, by message id, in the order shown.
+pub(crate) fn give_reactions(
+    messages: &mut [&mut Message],
+    mut by_message: HashMap<i64, Vec<(String, String)>>,
+) {
+    for m in messages.iter_mut() {
+        m.reactions = by_message.remove(&m.id).map(group).unwrap_or_default();
+    }
+}
+
+/// The messages events carry (sends and edits), for their reply quotes.
+pub(crate) fn event_messages(events: &mut [Event]) -> Vec<&mut Message> {
+    events
+        .iter_mut()
+        .filter_map(|e| match &mut e.body {
+            EventBody::Message(m) | EventBody::Edit(m) => Some(m),
+            _ => None,
+        })
+        .collect()
 }
 
 /// Why a change to a message is refused because of its state.

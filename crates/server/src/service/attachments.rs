@@ -11,6 +11,21 @@ use crate::service::accounts::Caller;
 use crate::service::error::{Error, Result};
 use crate::service::media::{self, ImageBounds, ImageProblem, Kind};
 
+/// Runs image work (decoding, re-encoding) off the async threads, and
+/// says what was wrong with the image as the API says it: 413 for one too
+/// large, 400 for one that cannot be read.
+pub(super) async fn off_thread<T: Send + 'static>(
+    work: impl FnOnce() -> std::result::Result<T, ImageProblem> + Send + 'static,
+) -> Result<T> {
+    tokio::task::spawn_blocking(work)
+        .await
+        .map_err(Error::internal)?
+        .map_err(|p| match p {
+            ImageProblem::TooLarge(why) => Error::too_large(why),
+            ImageProblem::Unreadable(why) => Error::invalid(why),
+        })
+}
+
 /// The attachment service.
 pub struct AttachmentService {
     chat: Arc<dyn Store>,
@@ -98,14 +113,7 @@ impl AttachmentService {
         let kind = Kind::sniff(&bytes);
         let bounds = self.image_bounds();
         let (stored, thumbnail, size) = if kind.content_type().starts_with("image/") {
-            let processed =
-                tokio::task::spawn_blocking(move || media::process(&bytes, kind, bounds))
-                    .await
-                    .map_err(Error::internal)?
-                    .map_err(|p| match p {
-                        ImageProblem::TooLarge(why) => Error::too_large(why),
-                        ImageProblem::Unreadable(why) => Error::invalid(why),
-                    })?;
+            let processed = off_thread(move || media::process(&bytes, kind, bounds)).await?;
             let size = (processed.width, processed.height);
             (processed.bytes, Some(processed.thumbnail), Some(size))
         } else {

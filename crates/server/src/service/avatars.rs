@@ -5,10 +5,10 @@
 //! record, and deleted when nothing names it any more.
 use kaifang_store::{BlobId, Profile};
 
-use super::attachments::AttachmentService;
+use super::attachments::{AttachmentService, off_thread};
 use crate::service::accounts::Caller;
 use crate::service::error::{Error, Result};
-use crate::service::media::{self, ImageProblem, Kind};
+use crate::service::media::{self, Kind};
 
 /// An avatar's bytes, with their type.
 pub struct AvatarImage {
@@ -40,13 +40,7 @@ impl AttachmentService {
             ));
         }
         let (bounds, side) = (self.image_bounds(), self.settings.avatar_side);
-        let square = tokio::task::spawn_blocking(move || media::avatar(&bytes, kind, bounds, side))
-            .await
-            .map_err(Error::internal)?
-            .map_err(|p| match p {
-                ImageProblem::TooLarge(why) => Error::too_large(why),
-                ImageProblem::Unreadable(why) => Error::invalid(why),
-            })?;
+        let square = off_thread(move || media::avatar(&bytes, kind, bounds, side)).await?;
         let _held = self.blob_lock.lock().await;
         let blob = self.blobs.put(square).await?;
         self.swap(caller, Some(blob)).await

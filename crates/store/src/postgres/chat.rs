@@ -9,7 +9,10 @@ use deadpool_postgres::GenericClient;
 
 use super::read::{self, execute, query, query_opt};
 use super::{PgStore, write};
-use crate::chat::{Chat, MessageEdit, ReactionChange, event_data, first_line, group, refusal};
+use crate::chat::{
+    Chat, MessageEdit, ReactionChange, event_data, event_messages, first_line, give_quotes,
+    give_reactions, refusal,
+};
 use crate::{Error, Event, EventBody, Message, Quote, Timestamp, UserId};
 
 /// Fills the reply quote and, with `reactions`, the reactions.
@@ -57,11 +60,7 @@ pub(super) async fn decorate_all<C: GenericClient>(
             };
             quotes.insert((r.try_get::<_, i64>(0)?, seq), quote);
         }
-        for m in messages.iter_mut() {
-            if let Some(seq) = m.reply_to {
-                m.reply = quotes.get(&(m.conversation_id, seq)).cloned();
-            }
-        }
+        give_quotes(&mut messages, &quotes);
     }
     if reactions && !messages.is_empty() {
         let ids: Vec<i64> = messages.iter().map(|m| m.id).collect();
@@ -81,13 +80,7 @@ pub(super) async fn decorate_all<C: GenericClient>(
                 .or_default()
                 .push((r.try_get(1)?, r.try_get(2)?));
         }
-        for m in messages.iter_mut() {
-            m.reactions = by_message
-                .get(&m.id)
-                .cloned()
-                .map(group)
-                .unwrap_or_default();
-        }
+        give_reactions(&mut messages, by_message);
     }
     Ok(())
 }
@@ -97,13 +90,7 @@ pub(super) async fn decorate_events<C: GenericClient>(
     c: &C,
     events: &mut [Event],
 ) -> Result<(), Error> {
-    let messages = events
-        .iter_mut()
-        .filter_map(|e| match &mut e.body {
-            EventBody::Message(m) | EventBody::Edit(m) => Some(m),
-            _ => None,
-        })
-        .collect();
+    let messages = event_messages(events);
     decorate_all(c, messages, false).await
 }
 

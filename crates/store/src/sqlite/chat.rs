@@ -7,7 +7,10 @@ use async_trait::async_trait;
 use rusqlite::{Connection, OptionalExtension, params};
 
 use super::{SqliteStore, read, writer};
-use crate::chat::{Chat, MessageEdit, ReactionChange, event_data, first_line, group, refusal};
+use crate::chat::{
+    Chat, MessageEdit, ReactionChange, event_data, event_messages, first_line, give_quotes,
+    give_reactions, refusal,
+};
 use crate::{Error, Event, EventBody, Message, Quote, Timestamp, UserId};
 
 /// Fills the reply quote and, with `reactions`, the reactions.
@@ -51,11 +54,7 @@ pub(super) fn decorate_all(
             };
             quotes.insert((r.get::<_, i64>(0)?, seq), quote);
         }
-        for m in messages.iter_mut() {
-            if let Some(seq) = m.reply_to {
-                m.reply = quotes.get(&(m.conversation_id, seq)).cloned();
-            }
-        }
+        give_quotes(&mut messages, &quotes);
     }
     if reactions && !messages.is_empty() {
         let ids = serde_json::json!(messages.iter().map(|m| m.id).collect::<Vec<_>>()).to_string();
@@ -74,26 +73,14 @@ pub(super) fn decorate_all(
                 .or_default()
                 .push((r.get(1)?, r.get(2)?));
         }
-        for m in messages.iter_mut() {
-            m.reactions = by_message
-                .get(&m.id)
-                .cloned()
-                .map(group)
-                .unwrap_or_default();
-        }
+        give_reactions(&mut messages, by_message);
     }
     Ok(())
 }
 
 /// Fills the reply quotes of the messages events carry.
 pub(super) fn decorate_events(conn: &Connection, events: &mut [Event]) -> Result<(), Error> {
-    let messages = events
-        .iter_mut()
-        .filter_map(|e| match &mut e.body {
-            EventBody::Message(m) | EventBody::Edit(m) => Some(m),
-            _ => None,
-        })
-        .collect();
+    let messages = event_messages(events);
     decorate_all(conn, messages, false)
 }
 
