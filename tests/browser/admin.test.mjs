@@ -64,7 +64,16 @@ after(async () => {
 });
 
 const shopUrl = () => shop.url(42);
+// How far ahead the group opening is scheduled (see the test that uses it).
+const SCHEDULE_AHEAD_MS = 12000;
 const inGroup = (page, text) => page.locator('#msg-list .msg', { hasText: text });
+
+/** Opens the operator pages unless they are showing: `#admin-open` toggles,
+ * and a test must not inherit the view an earlier failure left behind. */
+async function showAdmin(page) {
+  if (!(await page.locator('#policy-text').isVisible())) await page.click('#admin-open');
+  await page.locator('#policy-text').waitFor();
+}
 
 test('only the administrator sees the operator pages; the API answers 404 to others', async () => {
   await admin.page.locator('#admin-open').waitFor();
@@ -119,12 +128,15 @@ test('an admin schedules the group opening a few seconds ahead and the link beco
   await page.locator('#replay-summary').waitFor();
   assert.match(await page.locator('#replay-summary').textContent(), /^\d+ logged links replayed; 1 would be treated differently/);
   assert.match(await page.locator('#replay-out tbody').textContent(), /taobao.*group.*inert → live.*1/s);
-  // Three seconds ahead, typed in the browser's own time zone (datetime-local).
-  const at = await page.evaluate(() => {
-    const d = new Date(Date.now() + 3000);
+  // Some seconds ahead, typed in the browser's own time zone (datetime-local).
+  // The margin is wide because a loaded CI machine can take several seconds
+  // between scheduling and reading the history back; with three seconds the
+  // version was sometimes already in force when the test asserted "not yet".
+  const at = await page.evaluate((ahead) => {
+    const d = new Date(Date.now() + ahead);
     const p = (n) => String(n).padStart(2, '0');
     return { local: `${d.getFullYear()}-${p(d.getMonth() + 1)}-${p(d.getDate())}T${p(d.getHours())}:${p(d.getMinutes())}:${p(d.getSeconds())}`, ms: Math.floor(d.getTime() / 1000) * 1000 };
-  });
+  }, SCHEDULE_AHEAD_MS);
   await page.fill('#policy-at', at.local);
   await page.click('#policy-schedule');
   await page.waitForFunction(() => /takes effect/.test(document.querySelector('#policy-status')?.textContent ?? ''));
@@ -133,8 +145,11 @@ test('an admin schedules the group opening a few seconds ahead and the link beco
   assert.match(await version.textContent(), /groups open/);
   // The server got the instant as UTC: the one typed, to the second.
   const hist = await server.api('GET', '/admin/policies', undefined, await token(page));
+  const answeredAt = Date.now();
   assert.equal(hist.json.activations.length, 1);
   assert.equal(hist.json.activations[0].effective_from, at.ms);
+  // Asked before the instant, the server must not have it in force yet.
+  assert.ok(answeredAt < at.ms, `the history was read ${answeredAt - at.ms} ms after the instant: widen SCHEDULE_AHEAD_MS`);
   assert.equal(hist.json.active_version, 0, 'not yet in force');
   // The diff from the start-up policy shows exactly the two forbids removed.
   await page.selectOption('#diff-from', '0');
@@ -145,7 +160,7 @@ test('an admin schedules the group opening a few seconds ahead and the link beco
   for (const id of GROUP_FORBIDS) assert.ok(removed.includes(`@id("${id}")`), `${id} removed`);
   assert.equal(await page.locator('#diff-out li.diff-add').count(), 0);
   // After the instant the history shows it in force, without a reload.
-  await version.locator('.activation[data-state="inforce"]').waitFor({ timeout: 10000 });
+  await version.locator('.activation[data-state="inforce"]').waitFor({ timeout: SCHEDULE_AHEAD_MS + 10000 });
   assert.match(await version.textContent(), /in force/);
   await page.click('#admin-open'); // back to chats
   await openConv(page, GROUP);
@@ -160,7 +175,7 @@ test('an admin schedules the group opening a few seconds ahead and the link beco
 
 test('the non-discrimination matrix renders, and catches a planted self-preferencing rule', async () => {
   const page = admin.page;
-  await page.click('#admin-open');
+  await showAdmin(page);
   await page.locator('#fairness-verdict').waitFor();
   assert.match(await page.locator('#fairness-verdict').textContent(), /Policy in force: Passed/);
   assert.ok((await page.locator('table.matrix tbody tr').count()) > 10);
@@ -186,6 +201,7 @@ test('the non-discrimination matrix renders, and catches a planted self-preferen
 
 test('the transparency report counts the links, with a chart, a table and a CSV link', async () => {
   const page = admin.page;
+  await showAdmin(page);
   await page.click('#report-run');
   await page.waitForFunction(() => /^[1-9]\d* links decided/.test(document.querySelector('#report-total')?.textContent ?? ''));
   assert.match(await page.locator('#report-total').textContent(), /^2 links decided · versions in force: v0 .* → v1 /);
@@ -210,6 +226,7 @@ test('the transparency report counts the links, with a chart, a table and a CSV 
 
 test('the operator pages follow the language switch; no page errors', async () => {
   const page = admin.page;
+  await showAdmin(page);
   await page.fill('#policy-text', '// unsaved edit');
   await page.selectOption('#lang-main', 'zh-CN');
   await page.locator('#policy-heading', { hasText: '链接策略' }).waitFor();
