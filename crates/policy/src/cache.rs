@@ -164,6 +164,9 @@ impl DecisionCache {
             r.has(Reads::OPERATOR_OWNED) && key.operator_owned,
         ];
         flags.hash(&mut h);
+        if r.has(Reads::PENALTY) {
+            f.penalty.hash(&mut h);
+        }
         if r.has(Reads::KIND) {
             c.conversation_kind.hash(&mut h);
         }
@@ -190,6 +193,7 @@ impl DecisionCache {
             && (!r.has(Reads::MIXED_SCRIPT) || s.mixed_script == f.mixed_script)
             && (!r.has(Reads::LOOKALIKE) || s.lookalike == f.lookalike)
             && (!r.has(Reads::CATEGORY_CONTESTED) || s.category_contested == f.category_contested)
+            && (!r.has(Reads::PENALTY) || s.penalty == f.penalty)
             && (!r.has(Reads::OPERATOR_OWNED) || stored.operator_owned == key.operator_owned)
             && (!r.has(Reads::KIND) || sc.conversation_kind == c.conversation_kind)
             && (!r.has(Reads::MEMBER_COUNT) || sc.member_count == c.member_count)
@@ -224,6 +228,7 @@ impl DecisionCache {
                 mixed_script: f.mixed_script,
                 lookalike: f.lookalike,
                 category_contested: f.category_contested,
+                penalty: f.penalty,
             },
             operator_owned: key.operator_owned,
         }

@@ -3,7 +3,7 @@
 //! An operator writes its link rules as Cedar policies over a fixed schema
 //! ([`SCHEMA`]): the sender (`Kaifang::User`, attribute `role`), the link
 //! (`Kaifang::Link`: `kind` (`url` or `share_code`), `platform`, `owner`, `category`, `domain`, `lists`,
-//! `bidi`, `mixed_script`, `lookalike`, `operator_owned`, `category_contested`) and the
+//! `bidi`, `mixed_script`, `lookalike`, `operator_owned`, `category_contested`, `penalty`) and the
 //! request context (`context.conversation.kind`, `.member_count`,
 //! `context.operator`). Four actions decide a link's [`Treatment`]:
 //! `deliver` denied → blocked, `linkify` denied → inert, `open_directly`
@@ -47,6 +47,7 @@ mod fairness;
 mod limits;
 mod link_engine;
 mod model;
+mod penalties;
 mod policy_engine;
 mod reads;
 mod shared;
@@ -58,8 +59,9 @@ pub use fairness::{
 };
 pub use link_engine::{LINK_CAP_ID, LinkDecision, LinkEngine, LinkEngineSettings, MALFORMED_ID};
 pub use model::{
-    Context, ConversationKind, Decision, LinkFacts, LinkKind, Role, Treatment, UNKNOWN,
+    Context, ConversationKind, Decision, LinkFacts, LinkKind, Penalty, Role, Treatment, UNKNOWN,
 };
+pub use penalties::PenaltyBook;
 pub use policy_engine::{BIDI_FLOOR_ID, EVALUATION_ERROR_ID, EngineSettings, PolicyEngine, SCHEMA};
 pub use shared::SharedStr;
 

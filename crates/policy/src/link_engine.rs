@@ -16,7 +16,8 @@ use kaifang_links::{
 use serde::{Deserialize, Serialize};
 
 use crate::fairness::ContestedCategories;
-use crate::model::{Context, Decision, FactsRef, LinkKind, Treatment, UNKNOWN};
+use crate::model::{Context, Decision, FactsRef, LinkKind, Penalty, Treatment, UNKNOWN};
+use crate::penalties::PenaltyBook;
 use crate::policy_engine::PolicyEngine;
 use crate::shared::SharedStr;
 
@@ -105,6 +106,10 @@ pub struct LinkDecision {
     pub preview: bool,
     /// Policies that decided the treatment.
     pub policies: Arc<[String]>,
+    /// The penalty in force on the domain when the link was decided; left out
+    /// of the JSON when there is none.
+    #[serde(default, skip_serializing_if = "Penalty::is_none")]
+    pub penalty: Penalty,
 }
 
 /// The [`LinkDecision::flags`] entry for bidi controls near the link.
@@ -142,6 +147,8 @@ pub struct LinkEngine {
     /// The names of the `unknown` platform.
     unknown: Names,
     hosts: HostCache,
+    /// Not cached with the host: penalties change while the engine lives.
+    penalties: Arc<PenaltyBook>,
     settings: LinkEngineSettings,
 }
 
@@ -289,8 +296,17 @@ impl LinkEngine {
             names,
             unknown,
             hosts: HostCache::new(settings.host_cache_capacity),
+            penalties: Arc::new(PenaltyBook::new()),
             settings,
         }
+    }
+
+    /// Read penalties from `book` (shared, so that the server's later
+    /// changes to the book reach this engine).
+    #[must_use]
+    pub fn with_penalties(mut self, book: Arc<PenaltyBook>) -> Self {
+        self.penalties = book;
+        self
     }
 
     /// The shared names of a platform of the registry (or of `unknown`).
@@ -354,6 +370,7 @@ impl LinkEngine {
             return self.undecided_code(code);
         };
         let names = self.names_of(platform);
+        let penalty = self.penalties.get(&names.first_domain);
         let facts = FactsRef {
             kind: LinkKind::ShareCode,
             platform: &names.platform,
@@ -365,6 +382,7 @@ impl LinkEngine {
             mixed_script: false,
             lookalike: false,
             category_contested: names.category_contested,
+            penalty,
         };
         let Decision {
             treatment,
@@ -390,6 +408,7 @@ impl LinkEngine {
             // Nothing to fetch: a code opens in its platform's app.
             preview: false,
             policies,
+            penalty,
         }
     }
 
@@ -418,6 +437,7 @@ impl LinkEngine {
             treatment: Treatment::Inert,
             preview: false,
             policies: Arc::from(vec![LINK_CAP_ID.to_owned()]),
+            penalty: Penalty::None,
         }
     }
 
@@ -449,6 +469,7 @@ impl LinkEngine {
             mixed_script: url.flags.homograph,
             lookalike: host.lookalike,
             category_contested: host.names.category_contested,
+            penalty: self.penalties.get(&host.domain),
         };
         let Decision {
             treatment,
@@ -483,6 +504,7 @@ impl LinkEngine {
             treatment,
             preview,
             policies,
+            penalty: facts.penalty,
         }
     }
 
@@ -544,6 +566,7 @@ impl LinkEngine {
             treatment: Treatment::Inert,
             preview: false,
             policies: Arc::from(vec![reason.to_owned()]),
+            penalty: Penalty::None,
         }
     }
 }

@@ -36,6 +36,10 @@ pub struct LinkFacts {
     /// The operator owns a registered platform in this category and so does at
     /// least one other owner. See [`ContestedCategories`](crate::ContestedCategories).
     pub category_contested: bool,
+    /// The penalty in force on the registrable domain (moderators' upheld
+    /// complaints, read from a [`PenaltyBook`](crate::PenaltyBook)).
+    #[serde(default)]
+    pub penalty: Penalty,
 }
 
 impl Default for LinkFacts {
@@ -51,6 +55,7 @@ impl Default for LinkFacts {
             mixed_script: false,
             lookalike: false,
             category_contested: false,
+            penalty: Penalty::None,
         }
     }
 }
@@ -69,6 +74,7 @@ pub(crate) struct FactsRef<'a> {
     pub(crate) mixed_script: bool,
     pub(crate) lookalike: bool,
     pub(crate) category_contested: bool,
+    pub(crate) penalty: Penalty,
 }
 
 impl<'a> From<&'a LinkFacts> for FactsRef<'a> {
@@ -84,6 +90,7 @@ impl<'a> From<&'a LinkFacts> for FactsRef<'a> {
             mixed_script: f.mixed_script,
             lookalike: f.lookalike,
             category_contested: f.category_contested,
+            penalty: f.penalty,
         }
     }
 }
@@ -102,6 +109,7 @@ impl FactsRef<'_> {
             mixed_script: self.mixed_script,
             lookalike: self.lookalike,
             category_contested: self.category_contested,
+            penalty: self.penalty,
         }
     }
 }
@@ -132,6 +140,47 @@ impl LinkKind {
             Self::Url => "url",
             Self::ShareCode => "share_code",
         }
+    }
+}
+
+/// A penalty in force on a link's registrable domain, from upheld complaints
+/// and the penalty ladder. Policies see it as `resource.penalty`; what it
+/// means (inert, warn, blocked) is the policy's to say, never the engine's.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default, Serialize, Deserialize,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum Penalty {
+    /// No penalty.
+    #[default]
+    None,
+    /// Restricted until the page is fixed and an appeal is granted.
+    Restricted,
+    /// Suspended for a while (12 hours, a day, a week on the default ladder).
+    Suspended,
+}
+
+impl Penalty {
+    /// Every state, lightest first.
+    pub const ALL: [Self; 3] = [Self::None, Self::Restricted, Self::Suspended];
+
+    /// The name policies compare against: `"none"`, `"restricted"` or `"suspended"`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::None => "none",
+            Self::Restricted => "restricted",
+            Self::Suspended => "suspended",
+        }
+    }
+
+    /// Whether there is no penalty (serde's `skip_serializing_if`).
+    pub fn is_none(&self) -> bool {
+        *self == Self::None
+    }
+
+    /// The state named by [`Penalty::as_str`].
+    pub fn parse(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|p| p.as_str() == name)
     }
 }
 

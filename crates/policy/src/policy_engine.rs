@@ -334,6 +334,7 @@ impl PolicyEngine {
                     "category_contested".to_owned(),
                     RestrictedExpression::new_bool(facts.category_contested),
                 ),
+                ("penalty".to_owned(), text(facts.penalty.as_str())),
             ]),
             Default::default(),
         )

@@ -23,11 +23,12 @@ impl Reads {
     pub(crate) const MEMBER_COUNT: Self = Self(1 << 10);
     pub(crate) const ROLE: Self = Self(1 << 11);
     pub(crate) const LOOKALIKE: Self = Self(1 << 12);
+    pub(crate) const PENALTY: Self = Self(1 << 13);
     pub(crate) const CONVERSATION: Self = Self(Self::KIND.0 | Self::MEMBER_COUNT.0);
-    pub(crate) const ALL: Self = Self((1 << 13) - 1);
+    pub(crate) const ALL: Self = Self((1 << 14) - 1);
 
     /// Attribute names as the schema spells them, with the facts they stand for.
-    const NAMES: [(&'static str, Self); 14] = [
+    const NAMES: [(&'static str, Self); 15] = [
         ("platform", Self::PLATFORM),
         ("owner", Self::OWNER),
         ("category", Self::CATEGORY),
@@ -38,6 +39,7 @@ impl Reads {
         ("lookalike", Self::LOOKALIKE),
         ("operator_owned", Self::OPERATOR_OWNED),
         ("category_contested", Self::CATEGORY_CONTESTED),
+        ("penalty", Self::PENALTY),
         ("kind", Self::KIND),
         ("member_count", Self::MEMBER_COUNT),
         ("role", Self::ROLE),

@@ -6,7 +6,8 @@ use std::sync::Arc;
 use kaifang_links::{Blocklists, Registry};
 use kaifang_policy::{
     Context, ConversationKind, DEFAULT_POLICY, LINK_CAP_ID, LinkEngine, LinkEngineSettings,
-    LinkKind, MALFORMED_ID, PlatformFacts, PolicyEngine, Role, Treatment, check_non_discrimination,
+    LinkKind, MALFORMED_ID, Penalty, PenaltyBook, PlatformFacts, PolicyEngine, Role, Treatment,
+    check_non_discrimination,
 };
 
 fn ctx(kind: ConversationKind) -> Context {
@@ -317,4 +318,48 @@ fn lookalike_domains_are_warned() {
         assert!(!d[0].lookalike(), "{url}");
         assert_eq!(d[0].treatment, Treatment::Live, "{url}");
     }
+}
+
+#[test]
+fn a_penalised_domain_is_inert_while_the_book_says_so() {
+    let book = Arc::new(PenaltyBook::new());
+    let e = engine().with_penalties(Arc::clone(&book));
+    let direct = ctx(ConversationKind::Direct);
+    let decide = |text: &str| {
+        let d = e.evaluate(text, &direct);
+        (d[0].treatment, d[0].penalty, d[0].policies.to_vec())
+    };
+    let code = "复制这段描述￥AbCd1234XyZ￥打开淘宝";
+    let before = decide(TAOBAO);
+    assert_eq!((before.0, before.1), (Treatment::Live, Penalty::None));
+    assert_eq!(decide(code).0, Treatment::Live);
+
+    // Restricted: the default policy makes its links (and its codes) plain text,
+    // although the decision for this context was already cached as live.
+    book.replace([("taobao.com".to_owned(), Penalty::Restricted)]);
+    let expected = vec!["penalised-domains-inert".to_owned()];
+    assert_eq!(
+        decide(TAOBAO),
+        (Treatment::Inert, Penalty::Restricted, expected.clone())
+    );
+    assert_eq!(
+        decide(code),
+        (Treatment::Inert, Penalty::Restricted, expected)
+    );
+    // Another platform's links are untouched.
+    let jd = e.evaluate("https://item.jd.com/100012043978.html", &direct);
+    assert_eq!(
+        (jd[0].treatment, jd[0].penalty),
+        (Treatment::Live, Penalty::None)
+    );
+
+    book.replace([("taobao.com".to_owned(), Penalty::Suspended)]);
+    assert_eq!(decide(TAOBAO).1, Penalty::Suspended);
+    assert_eq!(decide(TAOBAO).0, Treatment::Inert);
+
+    // Lifted: live again, and the JSON says nothing about penalties.
+    book.replace([]);
+    assert_eq!(decide(TAOBAO), before);
+    let json = serde_json::to_value(&e.evaluate(TAOBAO, &direct)[0]).unwrap();
+    assert!(json.get("penalty").is_none(), "{json}");
 }

@@ -6,7 +6,7 @@ use std::sync::{Arc, RwLock};
 
 use kaifang_links::{Blocklists, Registry};
 use kaifang_policy::{
-    Context, EngineSettings, LinkEngine, LinkEngineSettings, PolicyEngine, PolicyError,
+    Context, EngineSettings, LinkEngine, LinkEngineSettings, PenaltyBook, PolicyEngine, PolicyError,
 };
 use serde::Serialize;
 use utoipa::ToSchema;
@@ -48,6 +48,7 @@ fn pipeline(
     engine: Arc<PolicyEngine>,
     registry: &Arc<Registry>,
     blocklists: &Arc<Blocklists>,
+    penalties: &Arc<PenaltyBook>,
 ) -> LinkEngine {
     let limits = LinkEngineSettings {
         max_decided_links: settings.max_links_per_message,
@@ -55,6 +56,7 @@ fn pipeline(
         ..LinkEngineSettings::default()
     };
     LinkEngine::new(engine, registry.clone(), blocklists.clone(), limits)
+        .with_penalties(penalties.clone())
 }
 
 /// The policy's view of a conversation and its sender, from the store's.
@@ -94,6 +96,9 @@ pub struct ActivePolicy {
 pub struct Links {
     registry: Arc<Registry>,
     blocklists: Arc<Blocklists>,
+    /// Penalties in force, shared by every pipeline this builds, so that a
+    /// policy change keeps them; the moderation service replaces them.
+    penalties: Arc<PenaltyBook>,
     settings: LinkSettings,
     active: RwLock<Arc<ActivePolicy>>,
 }
@@ -121,7 +126,14 @@ impl Links {
         };
         let engine = Arc::new(compile(&settings, &text)?);
         let (registry, blocklists) = (Arc::new(registry), Arc::new(blocklists));
-        let pipeline = pipeline(&settings, engine.clone(), &registry, &blocklists);
+        let penalties = Arc::new(PenaltyBook::new());
+        let pipeline = pipeline(
+            &settings,
+            engine.clone(),
+            &registry,
+            &blocklists,
+            &penalties,
+        );
         let active = ActivePolicy {
             version: 0,
             text,
@@ -131,6 +143,7 @@ impl Links {
         Ok(Self {
             registry,
             blocklists,
+            penalties,
             settings,
             active: RwLock::new(Arc::new(active)),
         })
@@ -164,6 +177,7 @@ impl Links {
                 engine.clone(),
                 &self.registry,
                 &self.blocklists,
+                &self.penalties,
             ),
             engine,
         });
@@ -176,6 +190,11 @@ impl Links {
     /// The registry.
     pub fn registry(&self) -> &Registry {
         &self.registry
+    }
+
+    /// The penalties in force, by registrable domain.
+    pub fn penalties(&self) -> &Arc<PenaltyBook> {
+        &self.penalties
     }
 
     /// The operator's owner id.
@@ -222,7 +241,13 @@ impl Links {
         text: &str,
         ctx: &Context,
     ) -> Vec<LinkDecision> {
-        let candidate = pipeline(&self.settings, engine, &self.registry, &self.blocklists);
+        let candidate = pipeline(
+            &self.settings,
+            engine,
+            &self.registry,
+            &self.blocklists,
+            &self.penalties,
+        );
         self.named(candidate.evaluate(text, ctx))
     }
 }

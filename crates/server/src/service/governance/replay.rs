@@ -57,6 +57,9 @@ fn facts(s: &LinkShare, contested: &ContestedCategories) -> LinkFacts {
         // Not in the link-share log yet: replayed as not a look-alike.
         lookalike: false,
         category_contested: contested.contains(&s.category),
+        // Penalties are not in the link-share log: replayed as none, so a
+        // replay shows what the policy text changes, not what moderation did.
+        penalty: kaifang_policy::Penalty::None,
     }
 }
 
