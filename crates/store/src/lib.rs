@@ -1,7 +1,7 @@
 //! Kaifang's storage layer.
 //!
 //! The server talks to storage only through the [`Store`], [`Governance`],
-//! [`Administration`], [`ReadState`], [`Search`], [`Attachments`] and [`People`] traits (and attachment
+//! [`Administration`], [`ReadState`], [`Search`], [`Attachments`], [`People`] and [`Moderation`] traits (and attachment
 //! bytes through [`BlobStore`]), and storage errors name no database
 //! library, so the API handlers do not depend on the backend. Two backends
 //! implement them: the embedded default, [`SqliteStore`], keeps every
@@ -32,6 +32,7 @@ mod error;
 mod governance;
 mod membership;
 mod model;
+mod moderation;
 mod people;
 mod postgres;
 mod read_state;
@@ -50,6 +51,10 @@ pub use model::{
     AdminGrant, CachedPreview, Conversation, ConversationKind, ConversationSummary, Event,
     EventBody, EventId, LinkShare, Member, MemberEvent, Message, NewMessage, Quote, Reaction, Role,
     Timestamp, User, UserAuth, UserId,
+};
+pub use moderation::{
+    Appeal, CaseState, Complaint, ComplaintCount, Decision, Moderation, NewComplaint, Penalty,
+    PenaltyState, Rung, refusal as moderation_refusal,
 };
 pub use people::{AVATAR_TAG_CHARS, People, Profile, ProfileEdit, avatar_tag};
 pub use postgres::{PgBlobStore, PgConfig, PgStore};

@@ -19,6 +19,7 @@ mod chat;
 mod error;
 mod governance;
 mod migrate;
+mod moderation;
 mod people;
 mod read;
 mod read_state;

@@ -81,6 +81,11 @@ pub(super) const MIGRATIONS: &[Migration] = &[
         "avatars",
         include_str!("../../migrations/sqlite/0012_avatars.sql"),
     ),
+    m(
+        14,
+        "moderation",
+        include_str!("../../migrations/sqlite/0014_moderation.sql"),
+    ),
 ];
 
 /// Versions up to this one were recorded only in `user_version`: a

@@ -7,6 +7,7 @@ mod error;
 mod governance;
 pub mod maintenance;
 mod migrate;
+mod moderation;
 mod people;
 mod read;
 mod read_state;
