@@ -55,6 +55,8 @@ pub struct Settings {
     pub attachments: AttachmentSettings,
     /// The user directory (`GET /api/v1/users`).
     pub directory: DirectorySettings,
+    /// Link complaints, the penalty ladder, appeals and moderators.
+    pub moderation: ModerationSettings,
 }
 
 impl Default for Settings {
@@ -78,6 +80,51 @@ impl Default for Settings {
             search: SearchSettings::default(),
             attachments: AttachmentSettings::default(),
             directory: DirectorySettings::default(),
+            moderation: ModerationSettings::default(),
+        }
+    }
+}
+
+/// Moderation (docs/governance.md, "Complaints and penalties"): who
+/// moderates, how strikes are counted and what they cost, who may appeal.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ModerationSettings {
+    /// Handles that moderate, besides operator administrators and those
+    /// granted the role through the API (default none).
+    pub moderators: Vec<String>,
+    /// Strikes against a domain are counted over this many days (default
+    /// 180, as WeChat's rules).
+    pub strike_window_days: i64,
+    /// What the n-th strike within the window costs: `"restricted"` (until
+    /// an appeal is granted) or `"suspended <n><s|m|h|d|w>"`; strikes past
+    /// the end take the last rung. Default WeChat's: `["restricted",
+    /// "suspended 12h", "suspended 1d", "suspended 1w"]`. A malformed ladder
+    /// is refused at start, naming the rung.
+    pub ladder: crate::service::moderation::Ladder,
+    /// Accounts that may appeal for an owner's domains, by owner id from the
+    /// registry, e.g. `{ alibaba = ["ali-ops"] }` (default none;
+    /// administrators may appeal for any domain).
+    pub owner_accounts: std::collections::BTreeMap<String, Vec<String>>,
+    /// Complaints one person may file per hour (default 20); past it 429.
+    pub complaints_per_hour: u32,
+    /// Longest note on a complaint, an appeal or a decision, in characters
+    /// (default 2,000).
+    pub max_note_chars: usize,
+    /// Complaints, penalties or appeals one read returns (default 200).
+    pub page: u32,
+}
+
+impl Default for ModerationSettings {
+    fn default() -> Self {
+        Self {
+            moderators: Vec::new(),
+            strike_window_days: 180,
+            ladder: crate::service::moderation::Ladder::default(),
+            owner_accounts: std::collections::BTreeMap::new(),
+            complaints_per_hour: 20,
+            max_note_chars: 2_000,
+            page: 200,
         }
     }
 }

@@ -29,8 +29,8 @@ use std::time::Duration;
 
 use axum::extract::FromRef;
 use kaifang_store::{
-    Administration, Attachments, BlobStore, FsBlobStore, Governance, People, PgConfig, PgStore,
-    ReadState, Search, SqliteConfig, SqliteStore, Store, User,
+    Administration, Attachments, BlobStore, FsBlobStore, Governance, Moderation, People, PgConfig,
+    PgStore, ReadState, Search, SqliteConfig, SqliteStore, Store, User,
 };
 use tokio::net::TcpListener;
 
@@ -55,6 +55,7 @@ use service::events::Events;
 use service::governance::GovernanceService;
 pub use service::links::Links;
 use service::messaging::Messaging;
+use service::moderation::ModerationService;
 use service::people::PeopleService;
 use service::previews::Previews;
 use service::search::SearchService;
@@ -96,6 +97,8 @@ pub struct AppState {
     pub attachments: Arc<AttachmentService>,
     /// The user directory and profile edits.
     pub people: Arc<PeopleService>,
+    /// Link complaints, penalties, appeals and moderators.
+    pub moderation: Arc<ModerationService>,
     /// Counters.
     pub metrics: Arc<Metrics>,
     /// One permit per open WebSocket stream (`stream.max_connections`).
@@ -119,6 +122,7 @@ struct Stores {
     blobs: Arc<dyn BlobStore>,
     chat: Arc<dyn kaifang_store::Chat>,
     people: Arc<dyn People>,
+    moderation: Arc<dyn Moderation>,
     sqlite: Option<Arc<SqliteStore>>,
 }
 
@@ -144,6 +148,7 @@ async fn open_store(
             blobs: Arc::new(FsBlobStore::open(settings.blob_dir())?),
             chat: store.clone(),
             people: store.clone(),
+            moderation: store.clone(),
             sqlite: Some(store),
         });
     }
@@ -162,7 +167,8 @@ async fn open_store(
         attachments: store.clone(),
         blobs: Arc::new(store.blob_store()),
         chat: store.clone(),
-        people: store,
+        people: store.clone(),
+        moderation: store,
         sqlite: None,
     })
 }
@@ -244,6 +250,7 @@ impl Server {
             blobs,
             chat: chat_store,
             people,
+            moderation,
             sqlite,
         } = open_store(&settings, sink).await?;
         let people_service = Arc::new(PeopleService::new(
@@ -320,7 +327,7 @@ impl Server {
         let events = Arc::new(Events::new(store.clone(), hub.clone(), bus.clone()));
         let admins = Arc::new(Admins::new(
             store.clone(),
-            governance_store,
+            governance_store.clone(),
             administration,
             accounts.clone(),
             events.clone(),
@@ -352,8 +359,26 @@ impl Server {
             )
             .with_mention_all_max_members(settings.chat.mention_all_max_members),
         );
+        let moderation = Arc::new(ModerationService::new(
+            service::moderation::Parts {
+                store: moderation,
+                users: store.clone(),
+                chat: chat_store.clone(),
+                audit: governance_store.clone(),
+                messaging: messaging.clone(),
+                links: links.clone(),
+                events: events.clone(),
+            },
+            settings.moderation.clone(),
+            Duration::from_millis(settings.governance.poll_ms.max(10)),
+            settings.limits.rate_limit_keys,
+        ));
+        // Penalties in force before serving anyone, then kept in step.
+        moderation.refresh().await;
+        tokio::spawn(moderation.clone().run());
         let state = AppState {
             people: people_service,
+            moderation,
             chat_state,
             search,
             accounts,

@@ -126,6 +126,8 @@ pub struct Complaint {
     pub id: i64,
     /// Who reported (handle). Never shown to the message's sender.
     pub reporter: String,
+    /// Their account, to tell them the outcome.
+    pub reporter_id: UserId,
     /// The conversation.
     pub conversation_id: i64,
     /// The message.

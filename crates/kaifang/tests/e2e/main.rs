@@ -26,6 +26,7 @@ mod logs;
 mod messages;
 mod metrics_auth;
 mod metrics_listener;
+mod moderation;
 mod nodes;
 mod people;
 mod pgdb;

@@ -77,6 +77,8 @@ pub struct Me {
     pub display_name: String,
     /// Operator administrator.
     pub is_admin: bool,
+    /// Moderates link complaints (administrators always do).
+    pub is_moderator: bool,
 }
 
 /// Creates an account.
@@ -169,12 +171,11 @@ pub async fn sign_out(State(state): State<AppState>, caller: Caller) -> ApiResul
 /// The caller's account.
 #[utoipa::path(get, path = "/api/v1/me", tag = "accounts",
     responses((status = 200, body = Me), (status = 401)), security(("bearer" = [])))]
-pub async fn me(
-    State(accounts): State<Arc<Accounts>>,
-    caller: Caller,
-) -> ApiResult<axum::Json<Me>> {
-    let user = accounts.me(&caller).await?;
+pub async fn me(State(state): State<AppState>, caller: Caller) -> ApiResult<axum::Json<Me>> {
+    let user = state.accounts.me(&caller).await?;
+    let is_moderator = state.moderation.can_moderate(user.id).await?;
     Ok(axum::Json(Me {
+        is_moderator,
         user_id: user.id,
         handle: user.handle,
         display_name: user.display_name,

@@ -15,6 +15,7 @@ pub mod extract;
 pub(crate) mod go_page;
 pub mod links;
 pub mod messages;
+pub mod moderation;
 pub mod operators;
 pub mod people;
 pub mod previews;
@@ -63,6 +64,9 @@ use crate::error::{ApiError, REQUEST_ID};
         chat::edit, chat::recall, chat::react, chat::unreact,
         people::find, people::profile, people::edit,
         avatars::set, avatars::clear, avatars::get,
+        moderation::report, moderation::mine, moderation::queue, moderation::decide,
+        moderation::penalties, moderation::appeal, moderation::appeals, moderation::decide_appeal,
+        moderation::moderators, moderation::grant_moderator, moderation::revoke_moderator,
     ),
     modifiers(&BearerAuth),
 )]
@@ -124,6 +128,27 @@ pub fn routes(state: AppState) -> Router {
         .route(
             "/conversations/{id}/messages/{seq}/reactions/{emoji}",
             put(chat::react).delete(chat::unreact),
+        )
+        .route(
+            "/complaints",
+            post(moderation::report).get(moderation::mine),
+        )
+        .route("/moderation/complaints", get(moderation::queue))
+        .route(
+            "/moderation/complaints/{id}/decision",
+            post(moderation::decide),
+        )
+        .route("/moderation/appeals", get(moderation::appeals))
+        .route(
+            "/moderation/appeals/{id}/decision",
+            post(moderation::decide_appeal),
+        )
+        .route("/penalties", get(moderation::penalties))
+        .route("/penalties/{id}/appeals", post(moderation::appeal))
+        .route("/admin/moderators", get(moderation::moderators))
+        .route(
+            "/admin/moderators/{handle}",
+            put(moderation::grant_moderator).delete(moderation::revoke_moderator),
         )
         .route("/links/evaluate", post(links::evaluate))
         .route("/previews", get(previews::preview))

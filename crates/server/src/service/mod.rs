@@ -14,6 +14,7 @@ pub mod links;
 pub mod media;
 pub mod mentions;
 pub mod messaging;
+pub mod moderation;
 mod passwords;
 pub mod people;
 pub mod previews;

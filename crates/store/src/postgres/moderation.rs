@@ -15,7 +15,7 @@ use crate::{
 
 const COMPLAINT_SQL: &str = "SELECT c.id, r.handle, c.conversation_id, c.message_id, c.link_index, \
      c.url, c.domain, c.platform, c.owner, c.reason, c.note, c.created_at, c.state, d.handle, \
-     c.decided_at, c.decision_note \
+     c.decided_at, c.decision_note, c.reporter_id \
      FROM complaints c JOIN users r ON r.id = c.reporter_id LEFT JOIN users d ON d.id = c.decided_by";
 
 fn state(r: &Row, at: usize) -> Result<CaseState, Error> {
@@ -41,6 +41,7 @@ fn complaint_from(r: &Row) -> Result<Complaint, Error> {
         decided_by: r.try_get(13)?,
         decided_at: r.try_get(14)?,
         decision_note: r.try_get(15)?,
+        reporter_id: r.try_get(16)?,
     })
 }
 
