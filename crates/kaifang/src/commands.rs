@@ -274,7 +274,7 @@ async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
             )?;
         }
         Command::Policy(cmd) => crate::governance::policy(s.signed_in()?, &cmd).await?,
-        Command::Report(cmd) => crate::governance::report(s.signed_in()?, &cmd).await?,
+        Command::Report(cmd) => crate::report::report(s.signed_in()?, &cmd).await?,
         Command::Admin(cmd) => crate::admin::online(s.signed_in()?, &cmd).await?,
         Command::Tail {
             since,

@@ -1,4 +1,4 @@
-//! `kaifang policy …` and `kaifang report …`.
+//! `kaifang policy …` (`kaifang report …` is in `report.rs`).
 use std::io::Write;
 use std::path::Path;
 use std::process::ExitCode;
@@ -9,10 +9,10 @@ use kaifang_policy::{PlatformFacts, check_non_discrimination};
 use reqwest::Method;
 use serde_json::{Value, json};
 
-use crate::cli::{PolicyCommand, ReportCommand};
+use crate::cli::PolicyCommand;
 
 /// `30d`, `12h`, `45m` → an RFC 3339 instant that long ago.
-fn since(text: &str) -> anyhow::Result<String> {
+pub(crate) fn since(text: &str) -> anyhow::Result<String> {
     let (n, unit) = text.split_at(text.len().saturating_sub(1));
     let n: i64 = n
         .parse()
@@ -188,53 +188,4 @@ async fn replay(client: &Client, text: &str, since_text: &str) -> anyhow::Result
         })
         .collect();
     Ok(json!({ "replayed": replayed, "changed": changed, "changes": list }))
-}
-
-pub async fn report(client: &Client, cmd: &ReportCommand) -> anyhow::Result<()> {
-    let ReportCommand::Links { since: s, format } = cmd;
-    let from = since(s)?;
-    let mut path = String::from("/api/v1/admin/reports/links?from=");
-    path.push_str(&from.replace('+', "%2B").replace(':', "%3A"));
-    let report = client.raw(Method::GET, &path, None).await?;
-    let rows = report["rows"].as_array().cloned().unwrap_or_default();
-    match format.as_str() {
-        "json" => print(&report)?,
-        "csv" => {
-            println!("owner,platform,conversation_kind,treatment,count,share");
-            for r in &rows {
-                println!(
-                    "{},{},{},{},{},{:.4}",
-                    r["owner"].as_str().unwrap_or(""),
-                    r["platform"].as_str().unwrap_or(""),
-                    r["conversation_kind"].as_str().unwrap_or(""),
-                    r["treatment"].as_str().unwrap_or(""),
-                    r["count"],
-                    r["share"].as_f64().unwrap_or(0.0)
-                );
-            }
-        }
-        "table" => {
-            println!(
-                "{:<14} {:<16} {:<8} {:<8} {:>8} {:>7}",
-                "owner", "platform", "kind", "treat.", "count", "share"
-            );
-            for r in &rows {
-                println!(
-                    "{:<14} {:<16} {:<8} {:<8} {:>8} {:>6.1}%",
-                    r["owner"].as_str().unwrap_or(""),
-                    r["platform"].as_str().unwrap_or(""),
-                    r["conversation_kind"].as_str().unwrap_or(""),
-                    r["treatment"].as_str().unwrap_or(""),
-                    r["count"],
-                    r["share"].as_f64().unwrap_or(0.0) * 100.0
-                );
-            }
-            println!(
-                "total {} · versions in force: {}",
-                report["total"], report["versions_in_force"]
-            );
-        }
-        other => anyhow::bail!("--format is table, csv or json, not {other:?}"),
-    }
-    Ok(())
 }

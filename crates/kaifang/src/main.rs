@@ -8,6 +8,7 @@ mod governance;
 mod limits;
 mod maintenance;
 mod offline;
+mod report;
 mod tail;
 
 use std::process::ExitCode;

@@ -290,6 +290,7 @@ impl Server {
         let governance = Arc::new(GovernanceService::new(
             governance_store.clone(),
             store.clone(),
+            moderation.clone(),
             links.clone(),
             settings.governance.clone(),
         ));

@@ -54,7 +54,7 @@ pub use model::{
 };
 pub use moderation::{
     Appeal, CaseState, Complaint, ComplaintCount, Decision, Moderation, NewComplaint, Penalty,
-    PenaltyState, Rung, refusal as moderation_refusal,
+    PenaltyCount, PenaltyState, Rung, refusal as moderation_refusal,
 };
 pub use people::{AVATAR_TAG_CHARS, People, Profile, ProfileEdit, avatar_tag};
 pub use postgres::{PgBlobStore, PgConfig, PgStore};

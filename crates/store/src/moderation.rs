@@ -245,6 +245,21 @@ pub struct ComplaintCount {
     pub count: i64,
 }
 
+/// Penalties that began in a range, counted by owner, platform and state.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PenaltyCount {
+    /// Owner id.
+    pub owner: String,
+    /// Platform id.
+    pub platform: String,
+    /// Restricted or suspended.
+    pub state: PenaltyState,
+    /// How many.
+    pub count: i64,
+    /// Of those, how many a granted appeal lifted.
+    pub lifted: i64,
+}
+
 /// What can go wrong with a moderation step, in the words people see.
 pub mod refusal {
     /// Deciding a complaint or appeal that is not open.
@@ -326,4 +341,10 @@ pub trait Moderation: Send + Sync + 'static {
         from: Timestamp,
         to: Timestamp,
     ) -> Result<Vec<ComplaintCount>, Error>;
+    /// Penalties that began in `[from, to)`, counted.
+    async fn penalty_counts(
+        &self,
+        from: Timestamp,
+        to: Timestamp,
+    ) -> Result<Vec<PenaltyCount>, Error>;
 }

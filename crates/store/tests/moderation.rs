@@ -291,6 +291,18 @@ async fn a_granted_appeal_lifts_the_penalty_and_takes_its_strike_back(backend: B
         refusal::NOT_IN_FORCE,
     );
     assert_eq!(s.appeals(Some(CaseState::Open), 10).await.unwrap().len(), 0);
+    let counts = s.penalty_counts(NOW - 1, NOW + 100).await.unwrap();
+    assert_eq!(counts.len(), 1);
+    assert_eq!(
+        (counts[0].state, counts[0].count, counts[0].lifted),
+        (PenaltyState::Restricted, 1, 1)
+    );
+    assert!(
+        s.penalty_counts(NOW + 100, NOW + 200)
+            .await
+            .unwrap()
+            .is_empty()
+    );
     assert_eq!(s.appeals(None, 10).await.unwrap().len(), 2);
 
     // The lifted strike no longer counts: the next one is a first strike again.

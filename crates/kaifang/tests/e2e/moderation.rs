@@ -16,6 +16,9 @@ const TAOBAO: &str = "https://item.taobao.com/item.htm?id=678";
 /// A short ladder, so that the second strike's suspension ends within the
 /// test; the 12-hour default is checked in the store and ladder tests.
 const SETTINGS: &str = r#"
+[links]
+operator_owner = "jd"
+
 [moderation]
 ladder = ["restricted", "suspended 3s", "suspended 1d"]
 owner_accounts = { alibaba = ["ali"] }
@@ -242,6 +245,61 @@ async fn a_reported_link_is_restricted_appealed_struck_again_and_suspended_until
         (&after["treatment"], &after["penalty"]),
         (&json!("inert"), &json!("restricted"))
     );
+
+    // 5. The report shows it: complaints by outcome, penalties, and strikes
+    // per thousand shares, rivals (Taobao) beside the house (JD, the operator here).
+    bob.send(chat, "https://item.jd.com/100012043978.html", None)
+        .await
+        .unwrap();
+    let from = (time::OffsetDateTime::now_utc() - time::Duration::hours(1))
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap()
+        .replace('+', "%2B")
+        .replace(':', "%3A");
+    let report = get(&admin, &format!("/api/v1/admin/reports/links?from={from}")).await;
+    assert_eq!(
+        report["complaints"],
+        json!([{"owner": "alibaba", "platform": "taobao", "reason": "fraud", "state": "upheld", "count": 3}])
+    );
+    let penalties: Vec<(&str, i64, i64)> = report["penalties"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| {
+            (
+                p["state"].as_str().unwrap(),
+                p["count"].as_i64().unwrap(),
+                p["lifted"].as_i64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(penalties, [("restricted", 2, 1), ("suspended", 1, 0)]);
+    let taobao_shares: i64 = report["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["platform"] == "taobao")
+        .map(|r| r["count"].as_i64().unwrap())
+        .sum();
+    let rate = &report["strike_rates"][0];
+    assert_eq!(
+        (
+            &rate["category"],
+            &rate["reason"],
+            &rate["rival_strikes"],
+            &rate["house_strikes"],
+            &rate["house_shares"]
+        ),
+        (
+            &json!("commerce"),
+            &json!("fraud"),
+            &json!(3),
+            &json!(0),
+            &json!(1)
+        )
+    );
+    assert_eq!(rate["rival_shares"], taobao_shares);
+    assert_eq!(rate["house_per_thousand"], 0.0);
 
     // Every step is in the audit log.
     let audit = get(&admin, "/api/v1/admin/audit").await;

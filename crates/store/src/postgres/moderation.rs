@@ -10,7 +10,7 @@ use super::read::{corrupt, execute, query, query_one, query_opt};
 use crate::moderation::refusal;
 use crate::{
     Appeal, CaseState, Complaint, ComplaintCount, Decision, Error, Moderation, NewComplaint,
-    Penalty, PenaltyState, Rung, Timestamp, UserId,
+    Penalty, PenaltyCount, PenaltyState, Rung, Timestamp, UserId,
 };
 
 const COMPLAINT_SQL: &str = "SELECT c.id, r.handle, c.conversation_id, c.message_id, c.link_index, \
@@ -454,6 +454,33 @@ impl Moderation for PgStore {
                     reason: r.try_get(2)?,
                     state: state(r, 3)?,
                     count: r.try_get(4)?,
+                })
+            })
+            .collect()
+    }
+
+    async fn penalty_counts(
+        &self,
+        from: Timestamp,
+        to: Timestamp,
+    ) -> Result<Vec<PenaltyCount>, Error> {
+        let rows = query(
+            &self.client().await?,
+            "SELECT owner, platform, state, COUNT(*), COUNT(lifted_at) FROM penalties \
+             WHERE starts_at >= $1 AND starts_at < $2 \
+             GROUP BY owner, platform, state ORDER BY owner, platform, state",
+            &[&from, &to],
+        )
+        .await?;
+        rows.iter()
+            .map(|r| {
+                let name: String = r.try_get(2)?;
+                Ok(PenaltyCount {
+                    owner: r.try_get(0)?,
+                    platform: r.try_get(1)?,
+                    state: PenaltyState::parse(&name).ok_or_else(|| corrupt("a penalty state"))?,
+                    count: r.try_get(3)?,
+                    lifted: r.try_get(4)?,
                 })
             })
             .collect()

@@ -7,7 +7,7 @@ use super::SqliteStore;
 use crate::moderation::refusal;
 use crate::{
     Appeal, CaseState, Complaint, ComplaintCount, Decision, Error, Moderation, NewComplaint,
-    Penalty, PenaltyState, Rung, Timestamp, UserId,
+    Penalty, PenaltyCount, PenaltyState, Rung, Timestamp, UserId,
 };
 
 const COMPLAINT_SQL: &str = "SELECT c.id, r.handle, c.conversation_id, c.message_id, c.link_index, \
@@ -414,6 +414,39 @@ impl Moderation for SqliteStore {
                     reason: r.get(2)?,
                     state: state(r, 3)?,
                     count: r.get(4)?,
+                })
+            })?;
+            Ok(rows.collect::<Result<_, _>>()?)
+        })
+        .await
+    }
+
+    async fn penalty_counts(
+        &self,
+        from: Timestamp,
+        to: Timestamp,
+    ) -> Result<Vec<PenaltyCount>, Error> {
+        self.read(move |c| {
+            let mut stmt = c.prepare_cached(
+                "SELECT owner, platform, state, COUNT(*), COUNT(lifted_at) FROM penalties \
+                 WHERE starts_at >= ?1 AND starts_at < ?2 \
+                 GROUP BY owner, platform, state ORDER BY owner, platform, state",
+            )?;
+            let rows = stmt.query_map(params![from, to], |r| {
+                let name: String = r.get(2)?;
+                let state = PenaltyState::parse(&name).ok_or_else(|| {
+                    rusqlite::Error::FromSqlConversionFailure(
+                        2,
+                        rusqlite::types::Type::Text,
+                        name.into(),
+                    )
+                })?;
+                Ok(PenaltyCount {
+                    owner: r.get(0)?,
+                    platform: r.get(1)?,
+                    state,
+                    count: r.get(3)?,
+                    lifted: r.get(4)?,
                 })
             })?;
             Ok(rows.collect::<Result<_, _>>()?)

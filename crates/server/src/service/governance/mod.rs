@@ -14,7 +14,7 @@ mod scheduler;
 use std::sync::Arc;
 
 use kaifang_policy::{FairnessReport, PlatformFacts, PolicyEngine, check_non_discrimination};
-use kaifang_store::{Activation, Governance, PolicyVersion, Store, UserId};
+use kaifang_store::{Activation, Governance, Moderation, PolicyVersion, Store, UserId};
 use serde::Serialize;
 use serde_json::json;
 use utoipa::ToSchema;
@@ -103,6 +103,8 @@ pub struct PolicyHistory {
 pub struct GovernanceService {
     store: Arc<dyn Governance>,
     users: Arc<dyn Store>,
+    /// Complaints and penalties, for the report's moderation sections.
+    moderation: Arc<dyn Moderation>,
     links: Arc<Links>,
     settings: GovernanceSettings,
     startup: (String, Arc<PolicyEngine>),
@@ -114,6 +116,7 @@ impl GovernanceService {
     pub fn new(
         store: Arc<dyn Governance>,
         users: Arc<dyn Store>,
+        moderation: Arc<dyn Moderation>,
         links: Arc<Links>,
         settings: GovernanceSettings,
     ) -> Self {
@@ -121,6 +124,7 @@ impl GovernanceService {
         Self {
             store,
             users,
+            moderation,
             startup: (active.text.clone(), active.engine.clone()),
             links,
             settings,

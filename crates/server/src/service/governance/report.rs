@@ -1,9 +1,11 @@
 //! The transparency report: links decided in a range, counted by owner,
 //! platform, conversation kind and treatment, with the versions in force and
-//! a time series.
+//! a time series; and moderation's figures: complaints by outcome, penalties,
+//! and how often rivals' and the house's domains were struck per thousand
+//! shares, category by category and reason by reason.
 use std::collections::BTreeMap;
 
-use kaifang_store::Timestamp;
+use kaifang_store::{CaseState, ComplaintCount, ShareCount, Timestamp};
 use serde::Serialize;
 use utoipa::ToSchema;
 
@@ -35,6 +37,62 @@ pub struct VersionInForce {
     pub version: i64,
     /// In force from (Unix ms; the range start for the first).
     pub from: i64,
+    /// The version's comment (for version 0, where it came from).
+    pub comment: String,
+}
+
+/// Complaints filed in the range about one owner × platform × reason, by outcome.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ComplaintRow {
+    /// Owner id.
+    pub owner: String,
+    /// Platform id.
+    pub platform: String,
+    /// The reason.
+    pub reason: String,
+    /// `open`, `upheld` or `dismissed`.
+    pub state: String,
+    /// How many.
+    pub count: i64,
+}
+
+/// Penalties that began in the range, per owner × platform × state.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PenaltyRow {
+    /// Owner id.
+    pub owner: String,
+    /// Platform id.
+    pub platform: String,
+    /// `restricted` or `suspended`.
+    pub state: String,
+    /// How many.
+    pub count: i64,
+    /// Of those, lifted by a granted appeal.
+    pub lifted: i64,
+}
+
+/// For one category and reason: strikes (upheld complaints) per thousand
+/// shares against rivals' domains and against the house's own. A rival rate
+/// well above the house's for the same reason is what uneven treatment looks
+/// like in figures.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct StrikeRate {
+    /// Platform category.
+    pub category: String,
+    /// The complaint reason.
+    pub reason: String,
+    /// Strikes against the operator's own platforms' domains.
+    pub house_strikes: i64,
+    /// Links to the operator's own platforms of this category logged in the range.
+    pub house_shares: i64,
+    /// Strikes per thousand shares; null without shares.
+    pub house_per_thousand: Option<f64>,
+    /// Strikes against rivals' platforms' domains.
+    pub rival_strikes: i64,
+    /// Links to rivals' platforms of this category logged in the range.
+    pub rival_shares: i64,
+    /// Strikes per thousand shares; null without shares.
+    pub rival_per_thousand: Option<f64>,
 }
 
 /// One bucket of the time series.
@@ -70,6 +128,68 @@ pub struct Report {
     pub bucket_ms: i64,
     /// Over time: per bucket × owner × conversation kind × treatment.
     pub series: Vec<SeriesPoint>,
+    /// Complaints filed in the range, by owner × platform × reason × outcome.
+    pub complaints: Vec<ComplaintRow>,
+    /// Penalties that began in the range.
+    pub penalties: Vec<PenaltyRow>,
+    /// Strikes per thousand shares, rivals beside the house, per category
+    /// and reason (categories where the operator has a platform).
+    pub strike_rates: Vec<StrikeRate>,
+}
+
+/// Strikes per thousand shares, rivals beside the house. Only categories in
+/// which the operator owns a platform compare anything; unknown platforms
+/// belong to none.
+fn strike_rates(
+    complaints: &[ComplaintCount],
+    shares: &[ShareCount],
+    operator: &str,
+    category_of: impl Fn(&str) -> Option<String>,
+) -> Vec<StrikeRate> {
+    // (category, house?) → shares
+    let mut shared: BTreeMap<(String, bool), i64> = BTreeMap::new();
+    for s in shares {
+        if let Some(category) = category_of(&s.platform) {
+            *shared.entry((category, s.owner == operator)).or_default() += s.count;
+        }
+    }
+    // (category, reason) → (house strikes, rival strikes)
+    let mut struck: BTreeMap<(String, String), (i64, i64)> = BTreeMap::new();
+    for c in complaints.iter().filter(|c| c.state == CaseState::Upheld) {
+        if let Some(category) = category_of(&c.platform) {
+            let entry = struck.entry((category, c.reason.clone())).or_default();
+            if c.owner == operator {
+                entry.0 += c.count;
+            } else {
+                entry.1 += c.count;
+            }
+        }
+    }
+    let house_categories: std::collections::BTreeSet<&String> = shared
+        .keys()
+        .filter(|(_, house)| *house)
+        .map(|(c, _)| c)
+        .collect();
+    let rate =
+        |strikes: i64, shares: i64| (shares > 0).then(|| strikes as f64 * 1000.0 / shares as f64);
+    struck
+        .into_iter()
+        .filter(|((category, _), _)| house_categories.contains(category))
+        .map(|((category, reason), (house, rival))| {
+            let house_shares = shared.get(&(category.clone(), true)).copied().unwrap_or(0);
+            let rival_shares = shared.get(&(category.clone(), false)).copied().unwrap_or(0);
+            StrikeRate {
+                house_per_thousand: rate(house, house_shares),
+                rival_per_thousand: rate(rival, rival_shares),
+                category,
+                reason,
+                house_strikes: house,
+                house_shares,
+                rival_strikes: rival,
+                rival_shares,
+            }
+        })
+        .collect()
 }
 
 impl GovernanceService {
@@ -133,9 +253,22 @@ impl GovernanceService {
             })
             .collect();
         let activations = self.store.activations().await?;
+        let comments: BTreeMap<i64, String> = self
+            .store
+            .versions()
+            .await?
+            .into_iter()
+            .map(|v| (v.id, v.comment))
+            .collect();
+        let comment = |version: i64| match version {
+            0 => "start-up policy (settings)".to_owned(),
+            v => comments.get(&v).cloned().unwrap_or_default(),
+        };
+        let first_version = in_force(&activations, from).map_or(0, |a| a.version_id);
         let first = VersionInForce {
-            version: in_force(&activations, from).map_or(0, |a| a.version_id),
+            version: first_version,
             from,
+            comment: comment(first_version),
         };
         let later = activations
             .iter()
@@ -145,8 +278,40 @@ impl GovernanceService {
             .map(|a| VersionInForce {
                 version: a.version_id,
                 from: a.effective_from,
+                comment: comment(a.version_id),
             });
         let versions_in_force = std::iter::once(first).chain(later).collect();
+        let complaint_counts = self.moderation.complaint_counts(from, to).await?;
+        let registry = self.links.registry();
+        let strike_rates = strike_rates(
+            &complaint_counts,
+            &counts,
+            self.links.operator(),
+            |platform| registry.platform(platform).map(|p| p.category.clone()),
+        );
+        let complaints = complaint_counts
+            .into_iter()
+            .map(|c| ComplaintRow {
+                owner: c.owner,
+                platform: c.platform,
+                reason: c.reason,
+                state: c.state.as_str().to_owned(),
+                count: c.count,
+            })
+            .collect();
+        let penalties = self
+            .moderation
+            .penalty_counts(from, to)
+            .await?
+            .into_iter()
+            .map(|p| PenaltyRow {
+                owner: p.owner,
+                platform: p.platform,
+                state: p.state.as_str().to_owned(),
+                count: p.count,
+                lifted: p.lifted,
+            })
+            .collect();
         let bucket_ms = if to - from <= 2 * 86_400_000 {
             3_600_000
         } else {
@@ -178,6 +343,78 @@ impl GovernanceService {
             versions_in_force,
             bucket_ms,
             series,
+            complaints,
+            penalties,
+            strike_rates,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn complaint(owner: &str, platform: &str, reason: &str, count: i64) -> ComplaintCount {
+        ComplaintCount {
+            owner: owner.into(),
+            platform: platform.into(),
+            reason: reason.into(),
+            state: CaseState::Upheld,
+            count,
+        }
+    }
+
+    fn shares(owner: &str, platform: &str, count: i64) -> ShareCount {
+        ShareCount {
+            owner: owner.into(),
+            platform: platform.into(),
+            conversation_kind: "group".into(),
+            treatment: "live".into(),
+            count,
+        }
+    }
+
+    /// The figure that would have shown WeChat's uneven treatment: for the
+    /// same reason in the same category, rivals struck four times as often
+    /// per thousand shares as the house.
+    #[test]
+    fn strikes_per_thousand_shares_put_rivals_beside_the_house() {
+        let category = |p: &str| match p {
+            "taobao" | "jd" | "wechat-shop" => Some("commerce".to_owned()),
+            "douyin" => Some("video".to_owned()),
+            _ => None,
+        };
+        let complaints = [
+            complaint("alibaba", "taobao", "fraud", 4),
+            complaint("tencent", "wechat-shop", "fraud", 1),
+            complaint("bytedance", "douyin", "fraud", 9),
+            complaint("unknown", "unknown", "fraud", 3),
+            ComplaintCount {
+                state: CaseState::Dismissed,
+                ..complaint("jd", "jd", "fraud", 50)
+            },
+        ];
+        let logged = [
+            shares("alibaba", "taobao", 600),
+            shares("jd", "jd", 400),
+            shares("tencent", "wechat-shop", 1_000),
+            shares("bytedance", "douyin", 10),
+        ];
+        let rates = strike_rates(&complaints, &logged, "tencent", category);
+        // Video: the house has no platform there, so nothing to compare.
+        assert_eq!(rates.len(), 1, "{rates:?}");
+        let r = &rates[0];
+        assert_eq!(
+            (r.category.as_str(), r.reason.as_str()),
+            ("commerce", "fraud")
+        );
+        assert_eq!((r.house_strikes, r.house_shares), (1, 1_000));
+        assert_eq!(
+            (r.rival_strikes, r.rival_shares),
+            (4, 1_000),
+            "dismissed ones are no strikes"
+        );
+        assert_eq!(r.house_per_thousand, Some(1.0));
+        assert_eq!(r.rival_per_thousand, Some(4.0));
     }
 }
