@@ -6,6 +6,7 @@ import { $, h, replace } from './dom.js';
 import { t } from './i18n.js';
 import { api, ApiError } from './api.js';
 import { state, msgState, myRole } from './state.js';
+import { reportButton } from './moderation.js';
 
 const QUICK = ['👍', '❤️', '😂', '🎉', '😮', '😢'];
 
@@ -82,6 +83,8 @@ export function extrasOf(m) {
   ];
   if (mine(m)) buttons.push(h('button.act-edit', { type: 'button', onclick: () => startEdit(m) }, t('edit')));
   if (mine(m) || moderator(conv)) buttons.push(h('button.act-recall', { type: 'button', onclick: () => recall(m) }, t('recall')));
+  // Anyone may report a link someone else sent; the sender is never told who.
+  if (!mine(m)) buttons.push(reportButton(m));
   out.push(h('div.msg-actions', {}, buttons));
   return out;
 }

@@ -6,6 +6,7 @@ import { api, getToken } from './api.js';
 import { $, h, replace } from './dom.js';
 import { t } from './i18n.js';
 import { svg, errorText, when, zone, toLocalInput, fromLocalInput, treatmentLabel, TREATMENTS } from './admin-common.js';
+import { reportModeration } from './moderation.js';
 
 const DAY = 86_400_000;
 let csvUrl = null; // the current blob: URL behind the download link
@@ -60,7 +61,8 @@ export async function loadReport() {
         h('caption', {}, t('reportTableCaption')),
         h('thead', {}, h('tr', {}, ['owner', 'platform', 'kind', 'treatment', 'count', 'share'].map((c) => h('th', { scope: 'col' }, t(`col_${c}`))))),
         h('tbody', {}, rows))),
-      link);
+      link,
+      reportModeration(r));
   } catch (e) {
     replace(out, h('p.error', { role: 'alert' }, errorText(e)));
     return;

@@ -10,11 +10,16 @@ import { policyPage, loadPolicy } from './admin-policy.js';
 import { fairnessPage, loadFairness } from './admin-fairness.js';
 import { reportPage, loadReport } from './admin-report.js';
 import { accountsPage, invitesPage, loadAccounts, loadInvites } from './admin-accounts.js';
+import { moderationPage, loadModeration } from './moderation.js';
 
-/** Shows the operator entry only to admins (the server answers 404 to everyone else anyway). */
+// Who is signed in: administrators get every page, moderators the moderation card.
+let who = { is_admin: false, is_moderator: false };
+
+/** Shows the operator entry only to admins and moderators (the server answers 404 to everyone else anyway). */
 export function setupAdmin(me, onOpen) {
+  who = me;
   const button = $('#admin-open');
-  button.hidden = !me.is_admin;
+  button.hidden = !me.is_admin && !me.is_moderator;
   button.onclick = onOpen;
   // Every sign-in starts on the chats, whoever was signed in before.
   $('#admin').hidden = true;
@@ -26,14 +31,20 @@ export function setupAdmin(me, onOpen) {
 /** Builds the operator pages into #admin and loads their data. */
 export async function renderAdmin() {
   const root = $('#admin');
+  if (!who.is_admin) {
+    // A moderator who is not an administrator: the moderation card alone.
+    replace(root, h('h2', {}, t('operator')), moderationPage());
+    await loadModeration();
+    return;
+  }
   const pages = [['admin-policy', 'policyEditor'], ['admin-fairness', 'fairness'], ['admin-report', 'report'],
-    ['admin-accounts', 'accounts'], ['admin-invites', 'invites'], ['admin-audit', 'audit']];
+    ['admin-moderation', 'moderation'], ['admin-accounts', 'accounts'], ['admin-invites', 'invites'], ['admin-audit', 'audit']];
   replace(root,
     h('h2', {}, t('operator')),
     h('nav.admin-nav', { 'aria-label': t('operatorNav') },
       pages.map(([id, key]) => h('a', { href: `#${id}`, onclick: (e) => jump(e, id) }, t(key)))),
-    policyPage(), fairnessPage(), reportPage(), accountsPage(), invitesPage(), auditPage());
-  await Promise.all([loadPolicy(), loadFairness(), loadReport(), loadAccounts(), loadInvites(), loadAudit()]);
+    policyPage(), fairnessPage(), reportPage(), moderationPage(), accountsPage(), invitesPage(), auditPage());
+  await Promise.all([loadPolicy(), loadFairness(), loadReport(), loadModeration(), loadAccounts(), loadInvites(), loadAudit()]);
 }
 
 // In-page jumps without touching location.hash (the chat owns #/c/<id>).

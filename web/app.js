@@ -17,6 +17,7 @@ import { initPeople } from './people.js';
 import { initProfile, toggleProfile } from './profile.js';
 import { forgetPictures } from './avatars.js';
 import { setupAdmin, renderAdmin } from './admin.js';
+import { outcomeText } from './moderation.js';
 import { initChatState, loadSettings, notifyMessage, applyStateEvent, renderTyping } from './chatstate.js';
 
 const TOAST_MS = 6000;
@@ -301,6 +302,10 @@ async function handleEvent(event) {
     case 'reaction':
       applyReaction(event);
       break;
+    case 'complaint':
+      // Only the reporter receives it: what became of their report.
+      toast(outcomeText(event));
+      return;
     case 'member': {
       const members = conv.members || [];
       if (event.change === 'joined' && !members.some((m) => m.handle === event.handle)) {

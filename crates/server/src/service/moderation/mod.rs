@@ -316,6 +316,7 @@ impl ModerationService {
         // The reporter hears the outcome; the sender is told nothing.
         let told = json!({
             "type": "complaint",
+            "conversation_id": complaint.conversation_id,
             "id": complaint.id,
             "state": complaint.state.as_str(),
             "url": complaint.url,
