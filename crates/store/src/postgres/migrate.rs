@@ -46,6 +46,10 @@ const MIGRATIONS: &[(u32, &str)] = &[
         12,
         include_str!("../../migrations/postgres/0012_avatars.sql"),
     ),
+    (
+        13,
+        include_str!("../../migrations/postgres/0013_preview_rules.sql"),
+    ),
 ];
 
 /// The advisory-lock key that guards migrations (any constant distinct from

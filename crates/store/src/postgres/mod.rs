@@ -20,6 +20,7 @@ mod error;
 mod governance;
 mod migrate;
 mod people;
+mod preview_rules;
 mod read;
 mod read_state;
 mod search;

@@ -81,6 +81,11 @@ pub(super) const MIGRATIONS: &[Migration] = &[
         "avatars",
         include_str!("../../migrations/sqlite/0012_avatars.sql"),
     ),
+    m(
+        13,
+        "preview_rules",
+        include_str!("../../migrations/sqlite/0013_preview_rules.sql"),
+    ),
 ];
 
 /// Versions up to this one were recorded only in `user_version`: a

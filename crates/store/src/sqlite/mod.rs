@@ -8,6 +8,7 @@ mod governance;
 pub mod maintenance;
 mod migrate;
 mod people;
+mod preview_rules;
 mod read;
 mod read_state;
 mod search;

@@ -13,7 +13,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use kaifang_store::{
     Administration, Attachments, BlobStore, Chat, Event, FsBlobStore, Governance, People, PgConfig,
-    PgStore, ReadState, Search, SqliteConfig, SqliteStore, Store,
+    PgStore, PreviewRules, ReadState, Search, SqliteConfig, SqliteStore, Store,
 };
 use tokio::sync::mpsc;
 
@@ -43,11 +43,27 @@ macro_rules! on_every_backend {
 
 /// Every storage trait, so that a test holds one object.
 pub trait AnyStore:
-    Store + Governance + Administration + ReadState + Search + Attachments + Chat + People
+    Store
+    + Governance
+    + Administration
+    + ReadState
+    + Search
+    + Attachments
+    + Chat
+    + People
+    + PreviewRules
 {
 }
 impl<T> AnyStore for T where
-    T: Store + Governance + Administration + ReadState + Search + Attachments + Chat + People
+    T: Store
+        + Governance
+        + Administration
+        + ReadState
+        + Search
+        + Attachments
+        + Chat
+        + People
+        + PreviewRules
 {
 }
 
