@@ -1,4 +1,5 @@
-// Everyday chat on a message: Edit, Recall, Reply and React, the "edited"
+// Everyday chat on a message: Edit, Recall, Reply, React and (the sender's,
+// when it has a card) Remove preview, the "edited"
 // mark, the recalled placeholder, the quoted reply and reaction chips.
 // The composer gains two modes (editing a message, replying to one):
 // Up in an empty composer edits your last message, Esc leaves the mode.
@@ -82,6 +83,7 @@ export function extrasOf(m) {
   ];
   if (mine(m)) buttons.push(h('button.act-edit', { type: 'button', onclick: () => startEdit(m) }, t('edit')));
   if (mine(m) || moderator(conv)) buttons.push(h('button.act-recall', { type: 'button', onclick: () => recall(m) }, t('recall')));
+  if (mine(m) && hasPreview(m)) buttons.push(h('button.act-hide-preview', { type: 'button', onclick: () => hidePreview(m) }, t('hidePreview')));
   out.push(h('div.msg-actions', {}, buttons));
   return out;
 }
@@ -113,6 +115,15 @@ async function call(fn) {
 function react(m, emoji, on) {
   const path = `/conversations/${m.conversation_id}/messages/${m.seq}/reactions/${encodeURIComponent(emoji)}`;
   return call(() => api(on ? 'PUT' : 'DELETE', path));
+}
+
+/** Whether a card is shown for the message (what "Remove preview" removes). */
+function hasPreview(m) {
+  return !m.previews_hidden && Object.keys(m.previews || {}).length > 0;
+}
+
+function hidePreview(m) {
+  return call(() => api('DELETE', `/conversations/${m.conversation_id}/messages/${m.seq}/previews`));
 }
 
 function recall(m) {
@@ -234,6 +245,14 @@ export function applyRecall(conversationId, messageId, by) {
   if (!m) return;
   Object.assign(m, { recalled: true, recalled_by: by, body: '', links: [], previews: {}, reactions: [] });
   if (mode && mode.conv === conversationId && mode.seq === m.seq) cancel();
+  hooks.rerender(conversationId);
+}
+
+/** A `previews_hidden` event: the sender removed the message's cards, for good. */
+export function applyPreviewsHidden(conversationId, messageId) {
+  const m = find(conversationId, messageId);
+  if (!m) return;
+  Object.assign(m, { previews_hidden: true, previews: {} });
   hooks.rerender(conversationId);
 }
 

@@ -1,6 +1,6 @@
 // Operator pages (admins only, in place of the chat): the policy editor,
-// the non-discrimination matrix, the transparency report, accounts,
-// invite codes and the audit log, with a jump bar between them. Everything drawn with DOM APIs: text
+// the non-discrimination matrix, the transparency report, the preview
+// rules, accounts, invite codes and the audit log, with a jump bar between them. Everything drawn with DOM APIs: text
 // is text, the chart is SVG built node by node.
 import { api } from './api.js';
 import { $, h, replace } from './dom.js';
@@ -10,6 +10,7 @@ import { policyPage, loadPolicy } from './admin-policy.js';
 import { fairnessPage, loadFairness } from './admin-fairness.js';
 import { reportPage, loadReport } from './admin-report.js';
 import { accountsPage, invitesPage, loadAccounts, loadInvites } from './admin-accounts.js';
+import { rulesPage, loadRules } from './admin-rules.js';
 
 /** Shows the operator entry only to admins (the server answers 404 to everyone else anyway). */
 export function setupAdmin(me, onOpen) {
@@ -27,13 +28,13 @@ export function setupAdmin(me, onOpen) {
 export async function renderAdmin() {
   const root = $('#admin');
   const pages = [['admin-policy', 'policyEditor'], ['admin-fairness', 'fairness'], ['admin-report', 'report'],
-    ['admin-accounts', 'accounts'], ['admin-invites', 'invites'], ['admin-audit', 'audit']];
+    ['admin-rules', 'previewRules'], ['admin-accounts', 'accounts'], ['admin-invites', 'invites'], ['admin-audit', 'audit']];
   replace(root,
     h('h2', {}, t('operator')),
     h('nav.admin-nav', { 'aria-label': t('operatorNav') },
       pages.map(([id, key]) => h('a', { href: `#${id}`, onclick: (e) => jump(e, id) }, t(key)))),
-    policyPage(), fairnessPage(), reportPage(), accountsPage(), invitesPage(), auditPage());
-  await Promise.all([loadPolicy(), loadFairness(), loadReport(), loadAccounts(), loadInvites(), loadAudit()]);
+    policyPage(), fairnessPage(), reportPage(), rulesPage(), accountsPage(), invitesPage(), auditPage());
+  await Promise.all([loadPolicy(), loadFairness(), loadReport(), loadRules(), loadAccounts(), loadInvites(), loadAudit()]);
 }
 
 // In-page jumps without touching location.hash (the chat owns #/c/<id>).

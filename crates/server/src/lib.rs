@@ -30,7 +30,7 @@ use std::time::Duration;
 use axum::extract::FromRef;
 use kaifang_store::{
     Administration, Attachments, BlobStore, FsBlobStore, Governance, People, PgConfig, PgStore,
-    ReadState, Search, SqliteConfig, SqliteStore, Store, User,
+    PreviewRules, ReadState, Search, SqliteConfig, SqliteStore, Store, User,
 };
 use tokio::net::TcpListener;
 
@@ -56,6 +56,7 @@ use service::governance::GovernanceService;
 pub use service::links::Links;
 use service::messaging::Messaging;
 use service::people::PeopleService;
+use service::preview_rules::{PreviewRuleService, RuleGate};
 use service::previews::Previews;
 use service::search::SearchService;
 pub use startup::StartError;
@@ -84,6 +85,8 @@ pub struct AppState {
     pub links: Arc<Links>,
     /// Link previews.
     pub previews: Arc<Previews>,
+    /// The operator's per-domain preview rules.
+    pub preview_rules: Arc<PreviewRuleService>,
     /// Policy versions, reports, fairness, replay.
     pub governance: Arc<GovernanceService>,
     /// Granting and revoking operator administrators.
@@ -119,6 +122,7 @@ struct Stores {
     blobs: Arc<dyn BlobStore>,
     chat: Arc<dyn kaifang_store::Chat>,
     people: Arc<dyn People>,
+    preview_rules: Arc<dyn PreviewRules>,
     sqlite: Option<Arc<SqliteStore>>,
 }
 
@@ -144,6 +148,7 @@ async fn open_store(
             blobs: Arc::new(FsBlobStore::open(settings.blob_dir())?),
             chat: store.clone(),
             people: store.clone(),
+            preview_rules: store.clone(),
             sqlite: Some(store),
         });
     }
@@ -162,7 +167,8 @@ async fn open_store(
         attachments: store.clone(),
         blobs: Arc::new(store.blob_store()),
         chat: store.clone(),
-        people: store,
+        people: store.clone(),
+        preview_rules: store,
         sqlite: None,
     })
 }
@@ -244,6 +250,7 @@ impl Server {
             blobs,
             chat: chat_store,
             people,
+            preview_rules: preview_rules_store,
             sqlite,
         } = open_store(&settings, sink).await?;
         let people_service = Arc::new(PeopleService::new(
@@ -279,7 +286,22 @@ impl Server {
             None
         };
         let links = Arc::new(Links::load(settings.links.clone())?);
-        let previews = Arc::new(Previews::new(store.clone(), settings.preview.clone())?);
+        let gate = Arc::new(RuleGate::default());
+        let previews = Arc::new(Previews::new(
+            store.clone(),
+            settings.preview.clone(),
+            gate.clone(),
+        )?);
+        let preview_rules = Arc::new(PreviewRuleService::new(
+            preview_rules_store,
+            store.clone(),
+            gate,
+            settings.preview.max_rules,
+            settings.governance.poll_ms,
+        ));
+        // The rules in force before serving anyone, then kept current.
+        preview_rules.sync().await;
+        tokio::spawn(preview_rules.clone().run());
         let governance = Arc::new(GovernanceService::new(
             governance_store.clone(),
             store.clone(),
@@ -366,6 +388,7 @@ impl Server {
             )),
             links,
             previews,
+            preview_rules,
             governance,
             admins,
             attachments,

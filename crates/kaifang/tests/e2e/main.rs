@@ -29,6 +29,7 @@ mod metrics_listener;
 mod nodes;
 mod people;
 mod pgdb;
+mod preview_rules;
 mod previews;
 mod privileges;
 mod problem_lang;

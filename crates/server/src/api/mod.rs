@@ -17,6 +17,7 @@ pub mod links;
 pub mod messages;
 pub mod operators;
 pub mod people;
+pub mod preview_rules;
 pub mod previews;
 pub mod search;
 pub mod stream;
@@ -60,7 +61,8 @@ use crate::error::{ApiError, REQUEST_ID};
         chat_state::read_receipts, chat_state::set_read_receipts,
         search::search,
         attachments::upload, attachments::download, attachments::thumbnail,
-        chat::edit, chat::recall, chat::react, chat::unreact,
+        chat::edit, chat::recall, chat::react, chat::unreact, chat::hide_previews,
+        preview_rules::list, preview_rules::add, preview_rules::remove,
         people::find, people::profile, people::edit,
         avatars::set, avatars::clear, avatars::get,
     ),
@@ -125,6 +127,10 @@ pub fn routes(state: AppState) -> Router {
             "/conversations/{id}/messages/{seq}/reactions/{emoji}",
             put(chat::react).delete(chat::unreact),
         )
+        .route(
+            "/conversations/{id}/messages/{seq}/previews",
+            delete(chat::hide_previews),
+        )
         .route("/links/evaluate", post(links::evaluate))
         .route("/previews", get(previews::preview))
         .route("/previews/image", get(previews::image))
@@ -143,6 +149,12 @@ pub fn routes(state: AppState) -> Router {
         )
         .route("/admin/replay", post(admin::replay))
         .route("/admin/audit", get(admin::audit))
+        .route(
+            "/admin/preview-rules",
+            get(preview_rules::list)
+                .post(preview_rules::add)
+                .delete(preview_rules::remove),
+        )
         .route("/public/reports/links", get(admin::public_report))
         .route(
             "/admin/administrators/{handle}",

@@ -16,5 +16,6 @@ pub mod mentions;
 pub mod messaging;
 mod passwords;
 pub mod people;
+pub mod preview_rules;
 pub mod previews;
 pub mod search;
