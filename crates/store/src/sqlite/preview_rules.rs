@@ -61,7 +61,7 @@ impl PreviewRules for SqliteStore {
     }
 
     async fn preview_rules_revision(&self) -> Result<i64, Error> {
-        self.read(|c| revision(c)).await
+        self.read(revision).await
     }
 
     async fn add_preview_rule(
