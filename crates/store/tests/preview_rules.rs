@@ -5,7 +5,8 @@
 mod support;
 
 use kaifang_store::{
-    AdminGrant, Error, EventBody, NewMessage, RuleList, chat_refusal, preview_rule_refusal,
+    AdminGrant, Error, EventBody, MessageEdit, NewMessage, RuleList, chat_refusal,
+    preview_rule_refusal,
 };
 use support::{Backend, open};
 
@@ -238,6 +239,25 @@ async fn hidden_previews_stay_hidden(backend: Backend) {
         (after.previews, after.previews_hidden_at),
         (None, Some(NOW))
     );
+
+    // An edit keeps them hidden: the sender chose so for the message.
+    let edited = f
+        .store
+        .edit_message(MessageEdit {
+            message_id: m.id,
+            editor: a,
+            body: "now https://example.com/b".into(),
+            links: "[]".into(),
+            shares: vec![],
+            mentions: None,
+            at: NOW + 1,
+        })
+        .await
+        .unwrap();
+    let EventBody::Edit(edited) = edited.body else {
+        panic!("an edit event");
+    };
+    assert_eq!(edited.previews_hidden_at, Some(NOW));
 
     f.store.recall_message(m.id, a, NOW + 2).await.unwrap();
     assert!(matches!(
