@@ -33,11 +33,15 @@ impl RuleGate {
         }
     }
 
+    /// Installs rules read at `revision`, unless newer ones are in already
+    /// (two reads racing: the later install must not put older rules back).
     fn install(&self, revision: i64, rules: Rules) {
-        let next = (revision, Arc::new(rules));
-        match self.current.write() {
-            Ok(mut c) => *c = next,
-            Err(poisoned) => *poisoned.into_inner() = next,
+        let mut current = match self.current.write() {
+            Ok(c) => c,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        if revision > current.0 {
+            *current = (revision, Arc::new(rules));
         }
     }
 
@@ -214,7 +218,7 @@ impl PreviewRuleService {
                 return;
             }
         };
-        if revision == self.gate.rules().0 {
+        if revision <= self.gate.rules().0 {
             return;
         }
         let set = match self.store.preview_rules().await {
@@ -246,5 +250,31 @@ impl PreviewRuleService {
             self.sync().await;
             tokio::time::sleep(self.poll).await;
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn deny(rule: &str) -> Rules {
+        let p = DomainPattern::parse(rule).unwrap_or_else(|e| panic!("{e}"));
+        Rules::new([], [&p])
+    }
+
+    #[test]
+    fn the_gate_judges_urls_by_host_and_never_goes_back_a_revision() {
+        let gate = RuleGate::default();
+        assert!(gate.permits_url("https://www.example.com/a"));
+        gate.install(2, deny("*.example.com"));
+        assert!(!gate.permits_url("https://WWW.Example.com./a?b=c"));
+        assert!(gate.permits_url("https://example.com/"));
+        // Not a URL, or no host: nothing a rule could name.
+        assert!(gate.permits_url("￥Ab3dE5fG7hK￥"));
+        // A slower read of an older revision does not undo the newer one.
+        gate.install(1, Rules::default());
+        assert!(!gate.permits_url("https://www.example.com/a"));
+        gate.install(3, Rules::default());
+        assert!(gate.permits_url("https://www.example.com/a"));
     }
 }
