@@ -118,3 +118,22 @@ test('the sender removes the card of their message; it goes for the other member
   await msgWith(admin.page, 'allowed').waitFor();
   assert.equal(await msgWith(admin.page, 'allowed').locator('.card').count(), 0);
 });
+
+test('the preview rules follow the language switch; no page errors', async () => {
+  const page = admin.page;
+  await page.click('#admin-open');
+  await page.locator('#rules-heading', { hasText: 'Preview rules' }).waitFor();
+  await page.selectOption('#lang-main', 'zh-CN');
+  await page.locator('#rules-heading', { hasText: '预览规则' }).waitFor();
+  await page.waitForFunction(() => /没有被拒绝的网站/.test(document.querySelector('#rules-deny')?.textContent || ''));
+  // The server's refusal comes in Chinese too, still naming the rule.
+  await page.fill('#rule-text', 'a b');
+  await page.click('#rule-form button[type="submit"]');
+  await page.waitForFunction(() => document.querySelector('#rules-status')?.classList.contains('error'));
+  assert.match(await page.locator('#rules-status').textContent(), /请求有误.*`a b` is not a domain rule/);
+  await page.selectOption('#lang-main', 'en');
+  await page.locator('#rules-heading', { hasText: 'Preview rules' }).waitFor();
+  await page.click('#admin-open');
+  assert.deepEqual(admin.errors, []);
+  assert.deepEqual(member.errors, []);
+});
