@@ -1,4 +1,5 @@
-// Everyday chat on a message: Edit, Recall, Reply and React, the "edited"
+// Everyday chat on a message: Edit, Recall, Reply, React and (the sender's,
+// when it has a card) Remove preview, the "edited"
 // mark, the recalled placeholder, the quoted reply and reaction chips.
 // The composer gains two modes (editing a message, replying to one):
 // Up in an empty composer edits your last message, Esc leaves the mode.
@@ -85,6 +86,7 @@ export function extrasOf(m) {
   if (mine(m) || moderator(conv)) buttons.push(h('button.act-recall', { type: 'button', onclick: () => recall(m) }, t('recall')));
   // Anyone may report a link someone else sent; the sender is never told who.
   if (!mine(m)) buttons.push(reportButton(m));
+  if (mine(m) && hasPreview(m)) buttons.push(h('button.act-hide-preview', { type: 'button', onclick: () => hidePreview(m) }, t('hidePreview')));
   out.push(h('div.msg-actions', {}, buttons));
   return out;
 }
@@ -116,6 +118,15 @@ async function call(fn) {
 function react(m, emoji, on) {
   const path = `/conversations/${m.conversation_id}/messages/${m.seq}/reactions/${encodeURIComponent(emoji)}`;
   return call(() => api(on ? 'PUT' : 'DELETE', path));
+}
+
+/** Whether a card is shown for the message (what "Remove preview" removes). */
+function hasPreview(m) {
+  return !m.previews_hidden && Object.keys(m.previews || {}).length > 0;
+}
+
+function hidePreview(m) {
+  return call(() => api('DELETE', `/conversations/${m.conversation_id}/messages/${m.seq}/previews`));
 }
 
 function recall(m) {
@@ -237,6 +248,14 @@ export function applyRecall(conversationId, messageId, by) {
   if (!m) return;
   Object.assign(m, { recalled: true, recalled_by: by, body: '', links: [], previews: {}, reactions: [] });
   if (mode && mode.conv === conversationId && mode.seq === m.seq) cancel();
+  hooks.rerender(conversationId);
+}
+
+/** A `previews_hidden` event: the sender removed the message's cards, for good. */
+export function applyPreviewsHidden(conversationId, messageId) {
+  const m = find(conversationId, messageId);
+  if (!m) return;
+  Object.assign(m, { previews_hidden: true, previews: {} });
   hooks.rerender(conversationId);
 }
 

@@ -1,6 +1,6 @@
 // Operator pages (admins only, in place of the chat): the policy editor,
-// the non-discrimination matrix, the transparency report, accounts,
-// invite codes and the audit log, with a jump bar between them. Everything drawn with DOM APIs: text
+// the non-discrimination matrix, the transparency report, the preview
+// rules, accounts, invite codes and the audit log, with a jump bar between them. Everything drawn with DOM APIs: text
 // is text, the chart is SVG built node by node.
 import { api } from './api.js';
 import { $, h, replace } from './dom.js';
@@ -11,6 +11,7 @@ import { fairnessPage, loadFairness } from './admin-fairness.js';
 import { reportPage, loadReport } from './admin-report.js';
 import { accountsPage, invitesPage, loadAccounts, loadInvites } from './admin-accounts.js';
 import { moderationPage, loadModeration } from './moderation.js';
+import { rulesPage, loadRules } from './admin-rules.js';
 
 // Who is signed in: administrators get every page, moderators the moderation card.
 let who = { is_admin: false, is_moderator: false };
@@ -38,13 +39,13 @@ export async function renderAdmin() {
     return;
   }
   const pages = [['admin-policy', 'policyEditor'], ['admin-fairness', 'fairness'], ['admin-report', 'report'],
-    ['admin-moderation', 'moderation'], ['admin-accounts', 'accounts'], ['admin-invites', 'invites'], ['admin-audit', 'audit']];
+    ['admin-moderation', 'moderation'], ['admin-rules', 'previewRules'], ['admin-accounts', 'accounts'], ['admin-invites', 'invites'], ['admin-audit', 'audit']];
   replace(root,
     h('h2', {}, t('operator')),
     h('nav.admin-nav', { 'aria-label': t('operatorNav') },
       pages.map(([id, key]) => h('a', { href: `#${id}`, onclick: (e) => jump(e, id) }, t(key)))),
-    policyPage(), fairnessPage(), reportPage(), moderationPage(), accountsPage(), invitesPage(), auditPage());
-  await Promise.all([loadPolicy(), loadFairness(), loadReport(), loadModeration(), loadAccounts(), loadInvites(), loadAudit()]);
+    policyPage(), fairnessPage(), reportPage(), moderationPage(), rulesPage(), accountsPage(), invitesPage(), auditPage());
+  await Promise.all([loadPolicy(), loadFairness(), loadReport(), loadModeration(), loadRules(), loadAccounts(), loadInvites(), loadAudit()]);
 }
 
 // In-page jumps without touching location.hash (the chat owns #/c/<id>).

@@ -10,7 +10,7 @@ import { state, resetState, upsertConv, markRead, convTitle } from './state.js';
 import { renderList, showForm, parseHandles } from './sidebar.js';
 import { initSearch, clearSearch } from './search.js';
 import { initChat, openChat, closeChat, showMessage, showPreview, showRemoval, rerenderChat, renderHeader } from './chat.js';
-import { applyEdit, applyRecall, applyReaction } from './actions.js';
+import { applyEdit, applyRecall, applyReaction, applyPreviewsHidden } from './actions.js';
 import { initMembers, renderMembers, toggle as toggleMembers } from './members.js';
 import { backoff } from './util.js';
 import { initPeople } from './people.js';
@@ -306,6 +306,9 @@ async function handleEvent(event) {
       // Only the reporter receives it: what became of their report.
       toast(outcomeText(event));
       return;
+    case 'previews_hidden':
+      applyPreviewsHidden(id, event.message_id);
+      break;
     case 'member': {
       const members = conv.members || [];
       if (event.change === 'joined' && !members.some((m) => m.handle === event.handle)) {

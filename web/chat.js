@@ -244,6 +244,7 @@ export function showPreview(conversationId, messageId, url, preview) {
   const ms = msgState(conversationId);
   for (const m of ms.bySeq.values()) {
     if (m.id !== messageId) continue;
+    if (m.previews_hidden) return;
     m.previews = { ...(m.previews || {}), [url]: preview };
     if (conversationId === state.current) showMessage(m);
     return;

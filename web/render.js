@@ -202,7 +202,7 @@ export function renderBody(message, kind) {
         break;
       case 'live': {
         text.append(liveAnchor(link, slice));
-        const c = link.preview !== false ? card(link, previewFor(message, link)) : null;
+        const c = link.preview !== false && !message.previews_hidden ? card(link, previewFor(message, link)) : null;
         if (c) extras.push(c);
         const f = flagNote(link);
         if (f) extras.push(f);

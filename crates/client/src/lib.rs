@@ -337,6 +337,43 @@ impl Client {
         Ok(())
     }
 
+    /// Hides the previews of one of one's messages, for every member.
+    pub async fn hide_previews(&self, conversation: i64, seq: i64) -> Result<(), Error> {
+        let url = self.url(&format!(
+            "/api/v1/conversations/{conversation}/messages/{seq}/previews"
+        ))?;
+        let _: Value = self.call(self.http.delete(url)).await?;
+        Ok(())
+    }
+
+    /// The operator's per-domain preview rules (administrators).
+    pub async fn preview_rules(&self) -> Result<Value, Error> {
+        let url = self.url("/api/v1/admin/preview-rules")?;
+        self.call(self.http.get(url)).await
+    }
+
+    /// Adds a preview rule to `list` (`allow` or `deny`; administrators).
+    pub async fn add_preview_rule(&self, list: &str, rule: &str) -> Result<Value, Error> {
+        let url = self.url("/api/v1/admin/preview-rules")?;
+        self.call(
+            self.http
+                .post(url)
+                .json(&json!({ "list": list, "rule": rule })),
+        )
+        .await
+    }
+
+    /// Removes a preview rule from `list` (administrators).
+    pub async fn remove_preview_rule(&self, list: &str, rule: &str) -> Result<(), Error> {
+        let url = self.url("/api/v1/admin/preview-rules")?;
+        let request = self
+            .http
+            .delete(url)
+            .query(&[("list", list), ("rule", rule)]);
+        let _: Value = self.call(request).await?;
+        Ok(())
+    }
+
     /// Adds (`on`) or takes back a reaction.
     pub async fn react(
         &self,

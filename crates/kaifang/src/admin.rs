@@ -8,7 +8,7 @@ use kaifang_client::Client;
 use reqwest::Method;
 use serde_json::{Value, json};
 
-use crate::cli::{AdminCommand, InviteCommand};
+use crate::cli::{AdminCommand, InviteCommand, PreviewRulesCommand};
 
 /// `kaifang admin create`: opens the database the settings name, as the
 /// server would, and creates an administrator there.
@@ -127,6 +127,36 @@ pub async fn online(client: &Client, cmd: &AdminCommand) -> anyhow::Result<()> {
         AdminCommand::ResetPassword { handle } => {
             let path = user(handle, "password-reset");
             print(&client.raw(Method::POST, &path, None).await?)?;
+        }
+        AdminCommand::PreviewRules(cmd) => preview_rules(client, cmd).await?,
+    }
+    Ok(())
+}
+
+/// `kaifang admin preview-rules …`: the rules as lines `LIST RULE`, so
+/// that they can be read, grepped and fed back.
+async fn preview_rules(client: &Client, cmd: &PreviewRulesCommand) -> anyhow::Result<()> {
+    match cmd {
+        PreviewRulesCommand::List => {
+            let listing = client.preview_rules().await?;
+            let mut any = false;
+            for list in ["allow", "deny"] {
+                for rule in listing[list].as_array().into_iter().flatten() {
+                    any = true;
+                    println!("{list} {}", rule["display"].as_str().unwrap_or_default());
+                }
+            }
+            if !any {
+                println!("no preview rules: every domain may be previewed");
+            }
+        }
+        PreviewRulesCommand::Add { list, rule } => {
+            let added = client.add_preview_rule(list, rule).await?;
+            println!("{list} {}", added["display"].as_str().unwrap_or_default());
+        }
+        PreviewRulesCommand::Remove { list, rule } => {
+            client.remove_preview_rule(list, rule).await?;
+            println!("removed {list} {rule}");
         }
     }
     Ok(())

@@ -460,6 +460,33 @@ pub enum AdminCommand {
         /// The account's handle.
         handle: String,
     },
+    /// The per-domain preview rules: which hosts' links get previews.
+    #[command(subcommand)]
+    PreviewRules(PreviewRulesCommand),
+}
+
+/// Preview rule commands. A rule is `example.com` (that host),
+/// `*.example.com` (its subdomains) or `domain:example.com` (every host of
+/// that registrable domain); deny wins over allow, and a non-empty
+/// allowlist admits only what it names.
+#[derive(Subcommand)]
+pub enum PreviewRulesCommand {
+    /// Lists both lists, one rule a line.
+    List,
+    /// Adds a rule to a list.
+    Add {
+        /// `allow` or `deny`.
+        list: String,
+        /// The rule.
+        rule: String,
+    },
+    /// Removes a rule from a list.
+    Remove {
+        /// `allow` or `deny`.
+        list: String,
+        /// The rule.
+        rule: String,
+    },
 }
 
 /// Invite code commands.

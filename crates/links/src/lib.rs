@@ -1,6 +1,7 @@
 //! Kaifang's link engine, without I/O: find every URL in a message ([`extract`]), turn one into a
 //! canonical key ([`normalise`]), name its platform and owner ([`Registry`]), find share codes ([`Registry::find_share_codes`]) and the threat lists it is
-//! on ([`Blocklists`]). Policy decisions live in `kaifang-policy`.
+//! on ([`Blocklists`]), and whether the operator's per-domain rules let it have a preview
+//! ([`PreviewRules`]). Policy decisions live in `kaifang-policy`.
 //!
 //! ```
 //! use kaifang_links::{extract, normalise, NormaliseConfig, Registry};
@@ -21,6 +22,7 @@ mod error;
 mod extract;
 mod hash;
 mod normalise;
+mod preview_rules;
 mod registry;
 mod share;
 
@@ -30,5 +32,6 @@ pub use extract::{ExtractConfig, FoundUrl, extract, extract_with, is_known_tld};
 pub use normalise::{
     CanonicalUrl, NormaliseConfig, NormalisedUrl, SuffixList, UrlFlags, canonicalise, normalise,
 };
+pub use preview_rules::{DomainPattern, PatternKind, PreviewRules, RuleError};
 pub use registry::{Classification, Owner, Platform, Registry};
 pub use share::{FoundCode, ShareCodeFormat};

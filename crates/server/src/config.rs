@@ -786,6 +786,9 @@ pub struct PreviewSettings {
     /// Tests and benchmarks set false so that nothing leaves the machine,
     /// not even a DNS query.
     pub system_dns: bool,
+    /// Most per-domain preview rules, allowlist and denylist together
+    /// (default 10000); adding one more is refused with 409.
+    pub max_rules: usize,
 }
 
 impl Default for PreviewSettings {
@@ -819,6 +822,7 @@ impl Default for PreviewSettings {
             allow_addresses: Vec::new(),
             resolve: Default::default(),
             system_dns: true,
+            max_rules: 10_000,
         }
     }
 }

@@ -30,7 +30,7 @@ use std::time::Duration;
 use axum::extract::FromRef;
 use kaifang_store::{
     Administration, Attachments, BlobStore, FsBlobStore, Governance, Moderation, People, PgConfig,
-    PgStore, ReadState, Search, SqliteConfig, SqliteStore, Store, User,
+    PgStore, PreviewRules, ReadState, Search, SqliteConfig, SqliteStore, Store, User,
 };
 use tokio::net::TcpListener;
 
@@ -57,6 +57,7 @@ pub use service::links::Links;
 use service::messaging::Messaging;
 use service::moderation::ModerationService;
 use service::people::PeopleService;
+use service::preview_rules::{PreviewRuleService, RuleGate};
 use service::previews::Previews;
 use service::search::SearchService;
 pub use startup::StartError;
@@ -85,6 +86,8 @@ pub struct AppState {
     pub links: Arc<Links>,
     /// Link previews.
     pub previews: Arc<Previews>,
+    /// The operator's per-domain preview rules.
+    pub preview_rules: Arc<PreviewRuleService>,
     /// Policy versions, reports, fairness, replay.
     pub governance: Arc<GovernanceService>,
     /// Granting and revoking operator administrators.
@@ -123,6 +126,7 @@ struct Stores {
     chat: Arc<dyn kaifang_store::Chat>,
     people: Arc<dyn People>,
     moderation: Arc<dyn Moderation>,
+    preview_rules: Arc<dyn PreviewRules>,
     sqlite: Option<Arc<SqliteStore>>,
 }
 
@@ -149,6 +153,7 @@ async fn open_store(
             chat: store.clone(),
             people: store.clone(),
             moderation: store.clone(),
+            preview_rules: store.clone(),
             sqlite: Some(store),
         });
     }
@@ -168,7 +173,8 @@ async fn open_store(
         blobs: Arc::new(store.blob_store()),
         chat: store.clone(),
         people: store.clone(),
-        moderation: store,
+        moderation: store.clone(),
+        preview_rules: store,
         sqlite: None,
     })
 }
@@ -251,6 +257,7 @@ impl Server {
             chat: chat_store,
             people,
             moderation,
+            preview_rules: preview_rules_store,
             sqlite,
         } = open_store(&settings, sink).await?;
         let people_service = Arc::new(PeopleService::new(
@@ -286,7 +293,22 @@ impl Server {
             None
         };
         let links = Arc::new(Links::load(settings.links.clone())?);
-        let previews = Arc::new(Previews::new(store.clone(), settings.preview.clone())?);
+        let gate = Arc::new(RuleGate::default());
+        let previews = Arc::new(Previews::new(
+            store.clone(),
+            settings.preview.clone(),
+            gate.clone(),
+        )?);
+        let preview_rules = Arc::new(PreviewRuleService::new(
+            preview_rules_store,
+            store.clone(),
+            gate,
+            settings.preview.max_rules,
+            settings.governance.poll_ms,
+        ));
+        // The rules in force before serving anyone, then kept current.
+        preview_rules.sync().await;
+        tokio::spawn(preview_rules.clone().run());
         let governance = Arc::new(GovernanceService::new(
             governance_store.clone(),
             store.clone(),
@@ -392,6 +414,7 @@ impl Server {
             )),
             links,
             previews,
+            preview_rules,
             governance,
             admins,
             attachments,

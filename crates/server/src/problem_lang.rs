@@ -66,6 +66,7 @@ pub fn title_zh(kind: &str) -> Option<&'static str> {
         "link-blocked" => "链接被拦截",
         "invalid-policy" => "策略无效",
         "image-unavailable" => "图片不可用",
+        "preview-rule" => "此域名不显示预览",
         _ => return None,
     })
 }
@@ -87,6 +88,10 @@ pub fn detail_zh(detail: &str) -> Option<&'static str> {
         "no such user" => "没有这个用户",
         "no such member" => "没有这个成员",
         "no such attachment" => "没有这个附件",
+        "no such preview rule" => "没有这条预览规则",
+        "the operator's preview rules exclude this link's host" => {
+            "运营方的预览规则不为此链接的域名显示预览"
+        }
         "no such page" | "no such resource" | "no such endpoint" => "没有这个地址",
         "this path does not answer that method; see the Allow header" => {
             "此路径不支持该方法；见 Allow 头"
@@ -143,6 +148,7 @@ mod tests {
             "link-blocked",
             "invalid-policy",
             "image-unavailable",
+            "preview-rule",
         ] {
             assert!(title_zh(kind).is_some(), "{kind}");
         }

@@ -49,6 +49,9 @@ pub struct MessageView<'a> {
     pub recalled_by: Option<&'a str>,
     /// The seq of the message it replies to, in the same conversation.
     pub reply_to: Option<i64>,
+    /// Its sender hid its previews: `previews` is empty and stays so; show
+    /// no card.
+    pub previews_hidden: bool,
     /// The message it replies to, as it is now: `{seq, sender, text (first
     /// line), recalled, removed}`.
     #[schema(value_type = Option<Object>)]
@@ -124,6 +127,7 @@ impl<'a> MessageView<'a> {
             recalled: m.recalled_at.is_some(),
             recalled_by: m.recalled_by.as_deref(),
             reply_to: m.reply_to,
+            previews_hidden: m.previews_hidden_at.is_some(),
             reply: m.reply.as_ref(),
             reactions: &m.reactions,
         }
@@ -222,6 +226,7 @@ struct PreviewEvent<'a> {
     preview: &'a RawValue,
 }
 
+/// A removal's fields; a previews-hidden event has the same.
 #[derive(Serialize)]
 struct RemovalEvent {
     cursor: String,
@@ -285,6 +290,13 @@ pub fn render_event(event: &Event) -> String {
             message_id: *message_id,
             url,
             preview: raw(preview, "{}"),
+        }),
+        EventBody::PreviewsHidden { message_id, seq } => serde_json::to_string(&RemovalEvent {
+            cursor,
+            kind: "previews_hidden",
+            conversation_id: event.conversation_id,
+            message_id: *message_id,
+            seq: *seq,
         }),
         EventBody::Removal { message_id, seq } => serde_json::to_string(&RemovalEvent {
             cursor,

@@ -63,7 +63,14 @@ struct ReactionData {
     on: bool,
 }
 
-/// The stored data of a recall or reaction event.
+/// A previews-hidden event's stored data (`events.data`).
+#[derive(Serialize, Deserialize)]
+struct HiddenData {
+    message_id: i64,
+    seq: i64,
+}
+
+/// The stored data of a recall, reaction or previews-hidden event.
 pub(crate) fn event_data(body: &EventBody) -> String {
     let json = match body {
         EventBody::Recall {
@@ -87,6 +94,10 @@ pub(crate) fn event_data(body: &EventBody) -> String {
             emoji: emoji.clone(),
             user: user.clone(),
             on: *on,
+        }),
+        EventBody::PreviewsHidden { message_id, seq } => serde_json::to_string(&HiddenData {
+            message_id: *message_id,
+            seq: *seq,
         }),
         _ => Ok(String::new()),
     };
@@ -116,6 +127,15 @@ pub(crate) fn reaction(data: &str) -> Result<EventBody, Error> {
         emoji: d.emoji,
         user: d.user,
         on: d.on,
+    })
+}
+
+/// Reads a previews-hidden event's stored data back.
+pub(crate) fn previews_hidden(data: &str) -> Result<EventBody, Error> {
+    let d: HiddenData = serde_json::from_str(data).map_err(corrupt)?;
+    Ok(EventBody::PreviewsHidden {
+        message_id: d.message_id,
+        seq: d.seq,
     })
 }
 
@@ -183,6 +203,8 @@ pub mod refusal {
     pub const RECALLED: &str = "the message was recalled";
     /// An operator administrator removed it.
     pub const REMOVED: &str = "the message was removed by an administrator";
+    /// Its sender hid its previews.
+    pub const PREVIEWS_HIDDEN: &str = "the sender hid the message's previews";
 }
 
 /// Edits, recalls and reactions.
@@ -212,4 +234,17 @@ pub trait Chat: Send + Sync + 'static {
     /// message or a user who is not a member; [`Error::Conflict`] once
     /// recalled or removed.
     async fn react(&self, change: ReactionChange) -> Result<Option<Event>, Error>;
+    /// Hides a message's previews for good: drops them (and their logged
+    /// events, which hold page text), sets `previews_hidden_at` so that no
+    /// fetch still in flight attaches one, and logs a previews-hidden
+    /// event. `None` when they were hidden already. [`Error::NotFound`]
+    /// for an unknown message or a user who is not a member;
+    /// [`Error::Conflict`] once recalled or removed. Whose message it is,
+    /// is the caller's check.
+    async fn hide_previews(
+        &self,
+        message_id: i64,
+        by: UserId,
+        at: Timestamp,
+    ) -> Result<Option<Event>, Error>;
 }

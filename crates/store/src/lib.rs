@@ -1,7 +1,7 @@
 //! Kaifang's storage layer.
 //!
 //! The server talks to storage only through the [`Store`], [`Governance`],
-//! [`Administration`], [`ReadState`], [`Search`], [`Attachments`], [`People`] and [`Moderation`] traits (and attachment
+//! [`Administration`], [`ReadState`], [`Search`], [`Attachments`], [`People`], [`Moderation`] and [`PreviewRules`] traits (and attachment
 //! bytes through [`BlobStore`]), and storage errors name no database
 //! library, so the API handlers do not depend on the backend. Two backends
 //! implement them: the embedded default, [`SqliteStore`], keeps every
@@ -35,6 +35,7 @@ mod model;
 mod moderation;
 mod people;
 mod postgres;
+mod preview_rules;
 mod read_state;
 mod search;
 mod sqlite;
@@ -58,6 +59,9 @@ pub use moderation::{
 };
 pub use people::{AVATAR_TAG_CHARS, People, Profile, ProfileEdit, avatar_tag};
 pub use postgres::{PgBlobStore, PgConfig, PgStore};
+pub use preview_rules::{
+    PreviewRule, PreviewRuleSet, PreviewRules, RuleList, refusal as preview_rule_refusal,
+};
 pub use read_state::{ReadMarker, ReadState};
 pub use search::{INDEXED_QUERY_CHARS, Search, SearchPage, SearchQuery};
 pub use sqlite::{SqliteConfig, SqliteStore, maintenance as sqlite_maintenance};

@@ -192,6 +192,9 @@ pub struct Message {
     /// The seq of the message it replies to, in the same conversation.
     #[serde(default)]
     pub reply_to: Option<i64>,
+    /// When its sender hid its previews; none is shown or attached after.
+    #[serde(default)]
+    pub previews_hidden_at: Option<Timestamp>,
     /// What it replies to, as it is now (filled when read).
     #[serde(default)]
     pub reply: Option<Quote>,
@@ -358,6 +361,13 @@ pub enum EventBody {
         seq: i64,
         /// Who recalled it (handle).
         by: String,
+    },
+    /// The sender hid a message's previews: clients drop its cards.
+    PreviewsHidden {
+        /// The message.
+        message_id: i64,
+        /// Its position in the conversation.
+        seq: i64,
     },
     /// A reaction was added (`on`) or taken back.
     Reaction {

@@ -30,6 +30,7 @@ mod moderation;
 mod nodes;
 mod people;
 mod pgdb;
+mod preview_rules;
 mod previews;
 mod privileges;
 mod problem_lang;

@@ -25,7 +25,7 @@ const PNG: &[u8] = b"\x89PNG\r\n\x1a\n0000";
 type Pages = Arc<std::sync::Mutex<Vec<String>>>;
 
 /// A tiny HTTP server on 127.0.0.1 counting (and recording) page requests.
-async fn shop() -> (u16, Arc<AtomicUsize>, Pages) {
+pub(crate) async fn shop() -> (u16, Arc<AtomicUsize>, Pages) {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let port = listener.local_addr().unwrap().port();
     let hits = Arc::new(AtomicUsize::new(0));
@@ -248,7 +248,7 @@ async fn no_preview_is_fetched_for_inert_links() {
 }
 
 /// Waits (bounded) for the `preview` event of `message` on `stream`.
-async fn preview_of(
+pub(crate) async fn preview_of(
     stream: &mut kaifang_client::EventStream,
     message: &serde_json::Value,
 ) -> serde_json::Value {

@@ -1,5 +1,6 @@
 //! `PATCH` and `DELETE /api/v1/conversations/{id}/messages/{seq}` (edit,
-//! recall) and `PUT`/`DELETE .../messages/{seq}/reactions/{emoji}`.
+//! recall), `PUT`/`DELETE .../messages/{seq}/reactions/{emoji}` and
+//! `DELETE .../messages/{seq}/previews` (the sender hides the previews).
 use std::sync::Arc;
 
 use axum::extract::State;
@@ -103,5 +104,24 @@ pub async fn unreact(
     Path((id, seq, emoji)): Path<(i64, i64, String)>,
 ) -> ApiResult<StatusCode> {
     chat.react(&caller, id, seq, emoji, false).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Hides the previews of one of the caller's messages, for every member
+/// and for good; members get a `previews_hidden` event and the message
+/// reads `previews_hidden: true` from then on. Hiding them again changes
+/// nothing.
+#[utoipa::path(delete, path = "/api/v1/conversations/{id}/messages/{seq}/previews", tag = "messages",
+    params(("id" = i64, Path), ("seq" = i64, Path, description = "the message's position")),
+    responses((status = 204, description = "the message shows no preview"),
+              (status = 404, description = "no such conversation or message, not a member, or not the caller's message"),
+              (status = 409, description = "the message was recalled or removed")),
+    security(("bearer" = [])))]
+pub async fn hide_previews(
+    State(chat): State<Arc<ChatService>>,
+    caller: Caller,
+    Path((id, seq)): Path<(i64, i64)>,
+) -> ApiResult<StatusCode> {
+    chat.hide_previews(&caller, id, seq).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -18,6 +18,7 @@ pub mod messages;
 pub mod moderation;
 pub mod operators;
 pub mod people;
+pub mod preview_rules;
 pub mod previews;
 pub mod search;
 pub mod stream;
@@ -61,7 +62,8 @@ use crate::error::{ApiError, REQUEST_ID};
         chat_state::read_receipts, chat_state::set_read_receipts,
         search::search,
         attachments::upload, attachments::download, attachments::thumbnail,
-        chat::edit, chat::recall, chat::react, chat::unreact,
+        chat::edit, chat::recall, chat::react, chat::unreact, chat::hide_previews,
+        preview_rules::list, preview_rules::add, preview_rules::remove,
         people::find, people::profile, people::edit,
         avatars::set, avatars::clear, avatars::get,
         moderation::report, moderation::mine, moderation::queue, moderation::decide,
@@ -130,6 +132,10 @@ pub fn routes(state: AppState) -> Router {
             put(chat::react).delete(chat::unreact),
         )
         .route(
+            "/conversations/{id}/messages/{seq}/previews",
+            delete(chat::hide_previews),
+        )
+        .route(
             "/complaints",
             post(moderation::report).get(moderation::mine),
         )
@@ -168,6 +174,12 @@ pub fn routes(state: AppState) -> Router {
         )
         .route("/admin/replay", post(admin::replay))
         .route("/admin/audit", get(admin::audit))
+        .route(
+            "/admin/preview-rules",
+            get(preview_rules::list)
+                .post(preview_rules::add)
+                .delete(preview_rules::remove),
+        )
         .route("/public/reports/links", get(admin::public_report))
         .route(
             "/admin/administrators/{handle}",

@@ -34,7 +34,8 @@ fn checked(url: &str) -> ApiResult<url::Url> {
 /// The preview of a URL (cached; fetched on a miss).
 #[utoipa::path(get, path = "/api/v1/previews", tag = "previews", params(UrlQuery),
     responses((status = 200, description = "`{url,title,description,image,icon,publisher,author,date,lang,price,currency,video,kind}`"),
-              (status = 400), (status = 404, description = "no preview could be made (`/problems/not-found`), or previews are turned off on this server (`/problems/turned-off`)")), security(("bearer" = [])))]
+              (status = 400), (status = 404, description = "no preview could be made (`/problems/not-found`), or previews are turned off on this server (`/problems/turned-off`)"),
+              (status = 422, description = "the operator's per-domain preview rules exclude the URL's host (`/problems/preview-rule`)")), security(("bearer" = [])))]
 pub async fn preview(
     State(previews): State<Arc<Previews>>,
     _caller: Caller,

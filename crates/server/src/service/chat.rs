@@ -148,8 +148,32 @@ impl ChatService {
                 "the store answered an edit with another event",
             ));
         };
-        self.messaging.fetch_previews(edited.id, decided.wanted);
+        // Hidden previews stay hidden through edits: the sender chose so
+        // for this message, whatever its text becomes.
+        if edited.previews_hidden_at.is_none() {
+            self.messaging.fetch_previews(edited.id, decided.wanted);
+        }
         Ok(edited)
+    }
+
+    /// Hides the previews of one of the caller's messages, for every
+    /// member and for good (as Slack lets a sender remove an unfurl).
+    /// Someone else's message is 404, as for an edit; a recalled or
+    /// removed one 409. Hiding them again changes nothing.
+    pub async fn hide_previews(
+        &self,
+        caller: &Caller,
+        conversation_id: i64,
+        seq: i64,
+    ) -> Result<()> {
+        let (_, message) = self.target(caller, conversation_id, seq).await?;
+        if message.sender_id != caller.user_id {
+            return Err(Error::not_found("message"));
+        }
+        self.store
+            .hide_previews(message.id, caller.user_id, crate::now_ms())
+            .await?;
+        Ok(())
     }
 
     /// Recalls a message: its sender within `chat.recall_window_ms` (409

@@ -285,10 +285,17 @@ impl Messaging {
                 extra: Some(Box::new(extra)),
             });
         }
-        if !self.previews.enabled() {
-            // The message says what will happen: no card will come.
-            for l in &mut links {
-                l.decision.preview = false;
+        // The message says what will happen: no card will come when
+        // previews are off, or the operator's rules exclude the host.
+        let enabled = self.previews.enabled();
+        for l in &mut links {
+            let d = &mut l.decision;
+            let excluded = d
+                .canonical
+                .as_deref()
+                .is_some_and(|u| !self.previews.permitted(u));
+            if !enabled || excluded {
+                d.preview = false;
             }
         }
         let wanted: Vec<(String, String)> = links

@@ -17,5 +17,6 @@ pub mod messaging;
 pub mod moderation;
 mod passwords;
 pub mod people;
+pub mod preview_rules;
 pub mod previews;
 pub mod search;

@@ -14,6 +14,7 @@ use tokio::sync::{OnceCell, Semaphore};
 
 use crate::config::PreviewSettings;
 use crate::service::error::{Error, Result};
+use crate::service::preview_rules::RuleGate;
 
 /// A preview as JSON, or `None` for a remembered failure.
 pub type PreviewJson = Option<Arc<str>>;
@@ -50,6 +51,8 @@ pub struct Previews {
     /// The extractor's limits, from the settings once.
     extract: kaifang_preview::ExtractConfig,
     settings: PreviewSettings,
+    /// The operator's per-domain rules, as this node has them now.
+    rules: Arc<RuleGate>,
     memory: Mutex<HashMap<String, (Instant, PreviewJson)>>,
     inflight: Mutex<HashMap<String, Arc<OnceCell<PreviewJson>>>>,
     permits: Semaphore,
@@ -62,6 +65,7 @@ impl Previews {
     pub fn new(
         store: Arc<dyn Store>,
         settings: PreviewSettings,
+        rules: Arc<RuleGate>,
     ) -> Result<Self, crate::startup::StartError> {
         let mut config = FetchConfig::default();
         config.max_body_bytes = settings.max_body_bytes;
@@ -84,6 +88,7 @@ impl Previews {
             extract: Self::extract_config(&settings),
             permits: Semaphore::new(settings.concurrency.max(1)),
             settings,
+            rules,
             memory: Mutex::new(HashMap::new()),
             inflight: Mutex::new(HashMap::new()),
         })
@@ -187,10 +192,24 @@ impl Previews {
         }
     }
 
+    /// Whether the operator's per-domain rules let a link to `url` have a
+    /// preview.
+    pub fn permitted(&self, url: &str) -> bool {
+        self.rules.permits_url(url)
+    }
+
     /// A preview asked for by a client: `turned_off` when previews are off,
+    /// `preview-rule` (422) when the operator's rules exclude the host,
     /// 404 when none could be made.
     pub async fn preview_on_request(&self, url: &str) -> Result<Arc<str>> {
         self.refuse_when_off()?;
+        if !self.permitted(url) {
+            return Err(Error::refused(
+                "preview-rule",
+                "Preview excluded",
+                "the operator's preview rules exclude this link's host",
+            ));
+        }
         self.preview(url)
             .await
             .ok_or_else(|| Error::not_found("preview"))

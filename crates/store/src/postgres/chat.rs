@@ -223,6 +223,52 @@ async fn recall<C: GenericClient>(
     Ok(event)
 }
 
+async fn hide_previews<C: GenericClient>(
+    c: &C,
+    events: &mut Vec<Event>,
+    message_id: i64,
+    by: UserId,
+    at: Timestamp,
+) -> Result<Option<Event>, Error> {
+    let (conversation_id, seq) = changeable(c, message_id).await?;
+    member_handle(c, conversation_id, by).await?;
+    let hidden = execute(
+        c,
+        "UPDATE messages SET previews = NULL, previews_hidden_at = $2 \
+         WHERE id = $1 AND previews_hidden_at IS NULL",
+        &[&message_id, &at],
+    )
+    .await?;
+    if hidden == 0 {
+        return Ok(None);
+    }
+    let body = EventBody::PreviewsHidden { message_id, seq };
+    // Logged before the preview events go, as for a recall.
+    let data = event_data(&body);
+    let id = write::log_event_at(
+        c,
+        conversation_id,
+        "previews_hidden",
+        Some(message_id),
+        Some(&data),
+        at,
+    )
+    .await?;
+    execute(
+        c,
+        "DELETE FROM events WHERE kind = 'preview' AND message_id = $1",
+        &[&message_id],
+    )
+    .await?;
+    let event = Event {
+        id,
+        conversation_id,
+        body,
+    };
+    events.push(event.clone());
+    Ok(Some(event))
+}
+
 async fn react<C: GenericClient>(
     c: &C,
     events: &mut Vec<Event>,
@@ -311,5 +357,17 @@ impl Chat for PgStore {
     async fn react(&self, change: ReactionChange) -> Result<Option<Event>, Error> {
         self.write(move |tx, events| Box::pin(async move { react(tx, events, change).await }))
             .await
+    }
+
+    async fn hide_previews(
+        &self,
+        message_id: i64,
+        by: UserId,
+        at: Timestamp,
+    ) -> Result<Option<Event>, Error> {
+        self.write(move |tx, events| {
+            Box::pin(async move { hide_previews(tx, events, message_id, by, at).await })
+        })
+        .await
     }
 }

@@ -47,6 +47,10 @@ const MIGRATIONS: &[(u32, &str)] = &[
         include_str!("../../migrations/postgres/0012_avatars.sql"),
     ),
     (
+        13,
+        include_str!("../../migrations/postgres/0013_preview_rules.sql"),
+    ),
+    (
         14,
         include_str!("../../migrations/postgres/0014_moderation.sql"),
     ),

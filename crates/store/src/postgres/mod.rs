@@ -21,6 +21,7 @@ mod governance;
 mod migrate;
 mod moderation;
 mod people;
+mod preview_rules;
 mod read;
 mod read_state;
 mod search;

@@ -206,7 +206,8 @@ pub(super) async fn all_memberships<C: GenericClient>(
 
 pub(super) const MESSAGE_COLUMNS: &str = "m.id, m.conversation_id, m.seq, m.sender_id, u.handle, m.body, \
      m.created_at, m.client_txn_id, m.links, m.previews, m.removed_at, m.mentions, m.attachments, \
-     m.edited_at, m.recalled_at, (SELECT handle FROM users WHERE id = m.recalled_by), m.reply_to";
+     m.edited_at, m.recalled_at, (SELECT handle FROM users WHERE id = m.recalled_by), m.reply_to, \
+     m.previews_hidden_at";
 
 pub(super) fn message_from(row: &Row, at: usize) -> Result<Message, Error> {
     Ok(Message {
@@ -227,6 +228,7 @@ pub(super) fn message_from(row: &Row, at: usize) -> Result<Message, Error> {
         recalled_at: row.try_get(at + 14)?,
         recalled_by: row.try_get(at + 15)?,
         reply_to: row.try_get(at + 16)?,
+        previews_hidden_at: row.try_get(at + 17)?,
         reply: None,
         reactions: Vec::new(),
     })
@@ -341,6 +343,9 @@ fn events_from(rows: &[Row]) -> Result<Vec<Event>, Error> {
             "edit" => EventBody::Edit(message_from(row, 5)?),
             "recall" => crate::chat::recall(&data.ok_or_else(|| corrupt("events.data"))?)?,
             "reaction" => crate::chat::reaction(&data.ok_or_else(|| corrupt("events.data"))?)?,
+            "previews_hidden" => {
+                crate::chat::previews_hidden(&data.ok_or_else(|| corrupt("events.data"))?)?
+            }
             _ => return Err(corrupt("events.kind")),
         };
         out.push(Event {

@@ -475,6 +475,7 @@ pub(super) async fn append_message<C: GenericClient>(
         recalled_at: None,
         recalled_by: None,
         reply_to: new.reply_to,
+        previews_hidden_at: None,
         reply: None,
         reactions: Vec::new(),
     };
@@ -496,8 +497,8 @@ pub(super) async fn attach_preview<C: GenericClient>(
 ) -> Result<Event, Error> {
     let row = query_opt(
         c,
-        "SELECT conversation_id, previews, recalled_at IS NOT NULL OR removed_at IS NOT NULL \
-         FROM messages WHERE id = $1",
+        "SELECT conversation_id, previews, recalled_at IS NOT NULL OR removed_at IS NOT NULL, \
+         previews_hidden_at IS NOT NULL FROM messages WHERE id = $1",
         &[&message_id],
     )
     .await?
@@ -506,6 +507,10 @@ pub(super) async fn attach_preview<C: GenericClient>(
     // bring page text back.
     if row.try_get::<_, bool>(2)? {
         return Err(Error::Conflict("the message was recalled or removed"));
+    }
+    // Nor one fetched while its sender hid the previews.
+    if row.try_get::<_, bool>(3)? {
+        return Err(Error::Conflict(crate::chat::refusal::PREVIEWS_HIDDEN));
     }
     let conversation_id: i64 = row.try_get(0)?;
     let previews: Option<String> = row.try_get(1)?;

@@ -181,6 +181,44 @@ fn recall(
     Ok(event)
 }
 
+fn hide_previews(
+    conn: &Connection,
+    events: &mut Vec<Event>,
+    message_id: i64,
+    by: UserId,
+    at: Timestamp,
+) -> Result<Option<Event>, Error> {
+    let (conversation_id, seq) = changeable(conn, message_id)?;
+    member_handle(conn, conversation_id, by)?;
+    let hidden = conn
+        .prepare_cached(
+            "UPDATE messages SET previews = NULL, previews_hidden_at = ?2 \
+             WHERE id = ?1 AND previews_hidden_at IS NULL",
+        )?
+        .execute(params![message_id, at])?;
+    if hidden == 0 {
+        return Ok(None);
+    }
+    let body = EventBody::PreviewsHidden { message_id, seq };
+    // Logged before the preview events go, as for a recall.
+    let id = writer::log_event(
+        conn,
+        conversation_id,
+        "previews_hidden",
+        Some(message_id),
+        Some(&event_data(&body)),
+    )?;
+    conn.prepare_cached("DELETE FROM events WHERE kind = 'preview' AND message_id = ?1")?
+        .execute([message_id])?;
+    let event = Event {
+        id,
+        conversation_id,
+        body,
+    };
+    events.push(event.clone());
+    Ok(Some(event))
+}
+
 fn react(
     conn: &Connection,
     events: &mut Vec<Event>,
@@ -262,6 +300,17 @@ impl Chat for SqliteStore {
     async fn react(&self, change: ReactionChange) -> Result<Option<Event>, Error> {
         self.writer
             .run(move |conn, events| react(conn, events, change))
+            .await
+    }
+
+    async fn hide_previews(
+        &self,
+        message_id: i64,
+        by: UserId,
+        at: Timestamp,
+    ) -> Result<Option<Event>, Error> {
+        self.writer
+            .run(move |conn, events| hide_previews(conn, events, message_id, by, at))
             .await
     }
 }

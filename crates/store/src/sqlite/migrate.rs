@@ -82,6 +82,11 @@ pub(super) const MIGRATIONS: &[Migration] = &[
         include_str!("../../migrations/sqlite/0012_avatars.sql"),
     ),
     m(
+        13,
+        "preview_rules",
+        include_str!("../../migrations/sqlite/0013_preview_rules.sql"),
+    ),
+    m(
         14,
         "moderation",
         include_str!("../../migrations/sqlite/0014_moderation.sql"),

@@ -9,6 +9,7 @@ pub mod maintenance;
 mod migrate;
 mod moderation;
 mod people;
+mod preview_rules;
 mod read;
 mod read_state;
 mod search;

@@ -156,7 +156,8 @@ pub(super) fn all_memberships(
 
 pub(super) const MESSAGE_COLUMNS: &str = "m.id, m.conversation_id, m.seq, m.sender_id, u.handle, m.body, \
      m.created_at, m.client_txn_id, m.links, m.previews, m.removed_at, m.mentions, m.attachments, \
-     m.edited_at, m.recalled_at, (SELECT handle FROM users WHERE id = m.recalled_by), m.reply_to";
+     m.edited_at, m.recalled_at, (SELECT handle FROM users WHERE id = m.recalled_by), m.reply_to, \
+     m.previews_hidden_at";
 
 pub(super) fn message_from(row: &Row<'_>, at: usize) -> rusqlite::Result<Message> {
     Ok(Message {
@@ -177,6 +178,7 @@ pub(super) fn message_from(row: &Row<'_>, at: usize) -> rusqlite::Result<Message
         recalled_at: row.get(at + 14)?,
         recalled_by: row.get(at + 15)?,
         reply_to: row.get(at + 16)?,
+        previews_hidden_at: row.get(at + 17)?,
         reply: None,
         reactions: Vec::new(),
     })
@@ -296,6 +298,9 @@ fn events_from(mut rows: rusqlite::Rows<'_>) -> Result<Vec<Event>, Error> {
             "edit" => EventBody::Edit(message_from(row, 5)?),
             "recall" => crate::chat::recall(&data.ok_or_else(|| corrupt("events.data"))?)?,
             "reaction" => crate::chat::reaction(&data.ok_or_else(|| corrupt("events.data"))?)?,
+            "previews_hidden" => {
+                crate::chat::previews_hidden(&data.ok_or_else(|| corrupt("events.data"))?)?
+            }
             _ => return Err(corrupt("events.kind")),
         };
         out.push(Event {

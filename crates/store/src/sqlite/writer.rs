@@ -565,6 +565,7 @@ pub(super) fn append_message(
         recalled_at: None,
         recalled_by: None,
         reply_to: new.reply_to,
+        previews_hidden_at: None,
         reply: None,
         reactions: Vec::new(),
     };
@@ -584,18 +585,24 @@ pub(super) fn attach_preview(
     url: &str,
     preview: &str,
 ) -> Result<Event, Error> {
-    let row: Option<(i64, Option<String>, bool)> = conn
+    let row: Option<(i64, Option<String>, bool, bool)> = conn
         .prepare_cached(
-            "SELECT conversation_id, previews, recalled_at IS NOT NULL OR removed_at IS NOT NULL \
-             FROM messages WHERE id = ?1",
+            "SELECT conversation_id, previews, recalled_at IS NOT NULL OR removed_at IS NOT NULL, \
+             previews_hidden_at IS NOT NULL FROM messages WHERE id = ?1",
         )?
-        .query_row([message_id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+        .query_row([message_id], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
+        })
         .optional()?;
-    let (conversation_id, previews, gone) = row.ok_or(Error::NotFound("message"))?;
+    let (conversation_id, previews, gone, hidden) = row.ok_or(Error::NotFound("message"))?;
     // A preview fetched while its message was being recalled must not
     // bring page text back.
     if gone {
         return Err(Error::Conflict("the message was recalled or removed"));
+    }
+    // Nor one fetched while its sender hid the previews.
+    if hidden {
+        return Err(Error::Conflict(crate::chat::refusal::PREVIEWS_HIDDEN));
     }
     let mut map: serde_json::Map<String, serde_json::Value> = match previews {
         Some(text) => serde_json::from_str(&text).map_err(|e| Error::Corrupt(e.to_string()))?,

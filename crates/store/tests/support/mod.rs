@@ -13,7 +13,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use kaifang_store::{
     Administration, Attachments, BlobStore, Chat, Event, FsBlobStore, Governance, Moderation,
-    People, PgConfig, PgStore, ReadState, Search, SqliteConfig, SqliteStore, Store,
+    People, PgConfig, PgStore, PreviewRules, ReadState, Search, SqliteConfig, SqliteStore, Store,
 };
 use tokio::sync::mpsc;
 
@@ -43,7 +43,16 @@ macro_rules! on_every_backend {
 
 /// Every storage trait, so that a test holds one object.
 pub trait AnyStore:
-    Store + Governance + Administration + ReadState + Search + Attachments + Chat + People + Moderation
+    Store
+    + Governance
+    + Administration
+    + ReadState
+    + Search
+    + Attachments
+    + Chat
+    + People
+    + Moderation
+    + PreviewRules
 {
 }
 impl<T> AnyStore for T where
@@ -56,6 +65,7 @@ impl<T> AnyStore for T where
         + Chat
         + People
         + Moderation
+        + PreviewRules
 {
 }
 
