@@ -93,29 +93,13 @@ async fn the_metrics_listener_still_asks_for_the_token_when_one_is_set() {
 /// start, in one line naming the address.
 #[test]
 fn a_metrics_address_in_use_refuses_to_start() {
-    use std::process::{Command, Stdio};
-    use std::time::Duration;
     let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = taken.local_addr().unwrap().to_string();
     let dir = tempfile::tempdir().unwrap();
-    let child = Command::new(env!("CARGO_BIN_EXE_kaifang"))
-        .arg("serve")
-        .current_dir(dir.path())
-        .env("KAIFANG_LISTEN", "127.0.0.1:0")
-        .env("KAIFANG_METRICS__LISTEN", &addr)
-        .env("KAIFANG_DATA_DIR", dir.path().join("data"))
-        .env("KAIFANG_DATABASE__URL", "")
-        .env("KAIFANG_LOG", "warn")
-        .env_remove("KAIFANG_TEST_BACKEND")
-        .env_remove("KAIFANG_TEST_POSTGRES")
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let out = crate::server::refused_start(
-        child,
-        Duration::from_secs(30),
+    let out = crate::server::serve_refused(
+        dir.path(),
+        None,
+        &[("KAIFANG_METRICS__LISTEN", addr.as_str())],
         "the server started with its metrics address taken",
     );
     assert!(!out.status.success());

@@ -421,7 +421,6 @@ async fn bad_reports_and_decisions_are_refused_with_problems() {
 
 #[test]
 fn a_malformed_ladder_is_refused_at_start_naming_the_rung() {
-    use std::process::{Command, Stdio};
     let dir = tempfile::tempdir().unwrap();
     let config = dir.path().join("kaifang.toml");
     std::fs::write(
@@ -429,25 +428,10 @@ fn a_malformed_ladder_is_refused_at_start_naming_the_rung() {
         "[moderation]\nladder = [\"restricted\", \"suspended twelve hours\"]\n",
     )
     .unwrap();
-    let child = Command::new(env!("CARGO_BIN_EXE_kaifang"))
-        .arg("serve")
-        .arg("--config")
-        .arg(&config)
-        .current_dir(dir.path())
-        .env("KAIFANG_LISTEN", "127.0.0.1:0")
-        .env("KAIFANG_DATA_DIR", dir.path().join("data"))
-        .env("KAIFANG_DATABASE__URL", "")
-        .env("KAIFANG_LOG", "warn")
-        .env_remove("KAIFANG_TEST_BACKEND")
-        .env_remove("KAIFANG_TEST_POSTGRES")
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let out = crate::server::refused_start(
-        child,
-        Duration::from_secs(30),
+    let out = crate::server::serve_refused(
+        dir.path(),
+        Some(&config),
+        &[],
         "the server started with a malformed ladder",
     );
     assert!(!out.status.success());

@@ -246,6 +246,30 @@ impl Drop for TestServer {
     }
 }
 
+/// `kaifang serve` on SQLite in a fresh data folder under `dir`, with a
+/// settings file and variables, that must refuse to start within 30 s
+/// (`why` says what the failure means): its output.
+pub fn serve_refused(dir: &Path, config: Option<&Path>, env: &[(&str, &str)], why: &str) -> Output {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_kaifang"));
+    cmd.arg("serve");
+    if let Some(config) = config {
+        cmd.arg("--config").arg(config);
+    }
+    cmd.current_dir(dir)
+        .env("KAIFANG_LISTEN", "127.0.0.1:0")
+        .env("KAIFANG_DATA_DIR", dir.join("data"))
+        .env("KAIFANG_DATABASE__URL", "")
+        .env("KAIFANG_LOG", "warn")
+        .env_remove("KAIFANG_TEST_BACKEND")
+        .env_remove("KAIFANG_TEST_POSTGRES")
+        .envs(env.iter().copied())
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let child = cmd.spawn().expect("start kaifang");
+    refused_start(child, Duration::from_secs(30), why)
+}
+
 /// Waits (at most `within`) for a `kaifang` process that must refuse to
 /// start, and returns its output. A server that starts anyway would never
 /// exit: it is killed and the test fails with `why`.
