@@ -54,8 +54,9 @@ mod shared;
 
 pub use error::PolicyError;
 pub use fairness::{
-    CaseContext, Cell, ContestedCategories, FairnessReport, FairnessSettings, MatrixRow, Offence,
-    PlatformFacts, check_non_discrimination, check_non_discrimination_with,
+    CaseContext, Cell, CompleteCheck, ContestedCategories, Counterexample, FairnessReport,
+    FairnessSettings, METHOD_ENUMERATED, MatrixRow, Offence, PlatformFacts, UNNAMED_LIST,
+    check_complete, check_non_discrimination, check_non_discrimination_with,
 };
 pub use link_engine::{LINK_CAP_ID, LinkDecision, LinkEngine, LinkEngineSettings, MALFORMED_ID};
 pub use model::{

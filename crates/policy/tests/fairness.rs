@@ -14,6 +14,7 @@ fn p(id: &str, owner: &str, category: &str, domain: &str) -> PlatformFacts {
         owner: owner.into(),
         category: category.into(),
         domain: domain.into(),
+        ..PlatformFacts::default()
     }
 }
 
@@ -192,6 +193,7 @@ fn settings_choose_the_group_sizes() {
     let engine = PolicyEngine::new(DEFAULT_POLICY, "tencent").unwrap();
     let settings = FairnessSettings {
         group_sizes: vec![],
+        ..FairnessSettings::default()
     };
     let report = check_non_discrimination_with(&engine, &registry(), "tencent", &settings);
     assert_eq!(report.contexts.len(), 6);

@@ -1,0 +1,727 @@
+//! The complete non-discrimination check: every value that can change a
+//! decision, not a sample.
+//!
+//! The question: in some context, with some non-identity facts (threat lists,
+//! bidi, mixed script, lookalike, penalty), can a rival's link get a worse
+//! treatment — or lose its preview — where a house link of the same category
+//! and kind does not? Identity facts are what differ between the two links:
+//! platform, owner, registrable domain, `operator_owned`.
+//!
+//! Completeness comes from the policy text. A Cedar condition over a fact can
+//! only change its value where the fact crosses a constant the text names, so
+//! each fact is tried at the values the policy mentions plus one value on
+//! every side of them ([`super::literals`]); facts no policy reads are tried
+//! once ([`crate::reads`]). Links that read alike are tried once.
+
+use std::cell::Cell;
+use std::collections::{BTreeSet, HashSet};
+
+use serde::{Deserialize, Serialize};
+
+use super::literals::{self, Literals};
+use super::tables::{Idx, Scope, Sizes, State, Table};
+use super::{FairnessSettings, PlatformFacts};
+use crate::model::{Context, ConversationKind, LinkFacts, LinkKind, Penalty, Role, Treatment};
+use crate::policy_engine::PolicyEngine;
+use crate::reads::Reads;
+
+/// How the verdict was reached. Only enumeration is built: the symbolic proof
+/// (Cedar's SymCC with cvc5) is not, see docs/governance.md.
+pub const METHOD_ENUMERATED: &str = "enumerated";
+
+/// A list name no policy mentions: stands for every such list.
+pub const UNNAMED_LIST: &str = "kaifang:unnamed-list";
+
+/// One proof of self-preferencing: two links of one category, alike in every
+/// fact but who they belong to, in one context, the rival's treated worse.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Counterexample {
+    /// The shared category.
+    pub category: String,
+    /// Where both are sent.
+    pub context: Context,
+    /// The rival's link, as the policy sees it.
+    pub rival: LinkFacts,
+    /// The house link, as the policy sees it.
+    pub house: LinkFacts,
+    /// The rival's treatment.
+    pub rival_treatment: Treatment,
+    /// The house link's treatment.
+    pub house_treatment: Treatment,
+    /// The rival's preview.
+    pub rival_preview: bool,
+    /// The house link's preview.
+    pub house_preview: bool,
+    /// Policies that decided the rival's worse outcome (its treatment, or its
+    /// preview when only the preview differs); empty when nothing permitted it.
+    pub policies: Vec<String>,
+    /// Policies that decided the house link's better outcome.
+    pub house_policies: Vec<String>,
+}
+
+/// The complete check's verdict and what it covered.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CompleteCheck {
+    /// [`METHOD_ENUMERATED`]: the verdict comes from trying every case, not
+    /// from a solver's proof.
+    pub method: String,
+    /// Rival/house pairs compared (after links that read alike were merged).
+    pub cases: u64,
+    /// Cedar decisions made.
+    pub decisions: u64,
+    /// True when every value that can change a decision was tried; false when
+    /// a fact had too many values and was sampled (see `notes`).
+    pub exhaustive: bool,
+    /// What was enumerated, one line per fact.
+    pub notes: Vec<String>,
+    /// At most one per category; empty when the policy is fair.
+    pub counterexamples: Vec<Counterexample>,
+}
+
+/// Run the complete check.
+pub(crate) fn check(
+    engine: &PolicyEngine,
+    platforms: &[PlatformFacts],
+    operator_owner: &str,
+    contested: &super::ContestedCategories,
+    settings: &FairnessSettings,
+) -> CompleteCheck {
+    run(engine, platforms, operator_owner, contested, settings, None)
+}
+
+/// [`check`]; with `disagreements`, every outcome the tables give is also
+/// decided by the whole engine and each difference counted (tests only: it
+/// costs what the tables save).
+fn run(
+    engine: &PolicyEngine,
+    platforms: &[PlatformFacts],
+    operator_owner: &str,
+    contested: &super::ContestedCategories,
+    settings: &FairnessSettings,
+    disagreements: Option<&Cell<u64>>,
+) -> CompleteCheck {
+    let reads = engine.reads();
+    let lits = literals::of(engine.policy_set());
+    let mut notes = Vec::new();
+    let mut exhaustive = true;
+    let contexts = contexts(reads, &lits, settings, &mut notes);
+    let lists = list_options(reads, &lits, settings, &mut notes, &mut exhaustive);
+    let flags = |bit: Reads| {
+        if reads.has(bit) {
+            vec![false, true]
+        } else {
+            vec![false]
+        }
+    };
+    let penalties = if reads.has(Reads::PENALTY) {
+        Penalty::ALL.to_vec()
+    } else {
+        vec![Penalty::None]
+    };
+    notes.push(format!(
+        "bidi {:?}, mixed_script {:?}, lookalike {:?}, penalty {:?}",
+        flags(Reads::BIDI),
+        flags(Reads::MIXED_SCRIPT),
+        flags(Reads::LOOKALIKE),
+        penalties.iter().map(|p| p.as_str()).collect::<Vec<_>>()
+    ));
+
+    let mut out = CompleteCheck {
+        method: METHOD_ENUMERATED.to_owned(),
+        exhaustive,
+        notes,
+        ..CompleteCheck::default()
+    };
+    let bidi = flags(Reads::BIDI);
+    let mixed = flags(Reads::MIXED_SCRIPT);
+    let lookalike = flags(Reads::LOOKALIKE);
+    let mut ids: Vec<Identity<'_>> = Vec::new();
+    let mut groups: Vec<Group> = Vec::new();
+    for kind in LinkKind::ALL {
+        identities(
+            platforms,
+            operator_owner,
+            contested,
+            kind,
+            reads,
+            &lits,
+            &mut ids,
+            &mut groups,
+        );
+    }
+    let sizes = Sizes {
+        ctx: contexts.len(),
+        lists: lists.len(),
+        bidi: bidi.len(),
+        mixed: mixed.len(),
+        lookalike: lookalike.len(),
+        penalty: penalties.len(),
+        identities: ids.len(),
+        groups: groups.len(),
+    };
+    let Some(mut tables) = engine
+        .policy_set()
+        .policies()
+        .map(|p| Table::new(p, &sizes))
+        .collect::<Option<Vec<Table>>>()
+    else {
+        out.notes
+            .push("a policy could not be examined alone".to_owned());
+        out.exhaustive = false;
+        return out;
+    };
+    let input = |idx: &Idx, who: usize| -> (Context, LinkFacts) {
+        let shared = Shared {
+            lists: lists.get(idx.lists).map_or(&[][..], Vec::as_slice),
+            bidi: bidi.get(idx.bidi).copied().unwrap_or(false),
+            mixed_script: mixed.get(idx.mixed).copied().unwrap_or(false),
+            lookalike: lookalike.get(idx.lookalike).copied().unwrap_or(false),
+            penalty: penalties.get(idx.penalty).copied().unwrap_or_default(),
+        };
+        let ctx = contexts.get(idx.ctx).copied().unwrap_or(FALLBACK_CONTEXT);
+        let facts = ids
+            .get(who)
+            .map_or_else(LinkFacts::default, |i| i.facts(&shared));
+        (ctx, facts)
+    };
+    let mut settled: HashSet<String> = HashSet::new();
+    let mut idx = Idx::default();
+    for (ki, kind) in LinkKind::ALL.into_iter().enumerate() {
+        idx.kind = ki;
+        let of_kind: Vec<usize> = (0..groups.len())
+            .filter(|&g| groups.get(g).is_some_and(|g| g.kind == kind))
+            .collect();
+        // Any identity of this kind stands in where a table reads none.
+        let Some(any) = of_kind
+            .first()
+            .and_then(|&g| groups.get(g))
+            .and_then(|g| g.house.first().copied())
+        else {
+            continue;
+        };
+        for ci in 0..contexts.len() {
+            idx.ctx = ci;
+            for li in 0..lists.len() {
+                idx.lists = li;
+                for bi in 0..bidi.len() {
+                    idx.bidi = bi;
+                    for mi in 0..mixed.len() {
+                        idx.mixed = mi;
+                        for oi in 0..lookalike.len() {
+                            idx.lookalike = oi;
+                            for pi in 0..penalties.len() {
+                                idx.penalty = pi;
+                                let case = state(
+                                    &mut tables,
+                                    Scope::Case,
+                                    engine,
+                                    &idx,
+                                    any,
+                                    &input,
+                                    &mut out,
+                                );
+                                for &g in &of_kind {
+                                    let Some(group) = groups.get(g) else { continue };
+                                    if settled.contains(&group.category) {
+                                        continue;
+                                    }
+                                    idx.group = g;
+                                    let first = group.house.first().copied().unwrap_or(any);
+                                    let in_group = case.with(state(
+                                        &mut tables,
+                                        Scope::Category,
+                                        engine,
+                                        &idx,
+                                        first,
+                                        &input,
+                                        &mut out,
+                                    ));
+                                    let mut outcome =
+                                        |who: usize, idx: &mut Idx, out: &mut CompleteCheck| {
+                                            idx.identity = who;
+                                            let s = in_group.with(state(
+                                                &mut tables,
+                                                Scope::Identity,
+                                                engine,
+                                                idx,
+                                                who,
+                                                &input,
+                                                out,
+                                            ));
+                                            let o = s.outcome(
+                                                kind,
+                                                bidi.get(bi).copied().unwrap_or(false),
+                                            );
+                                            if let Some(count) = disagreements {
+                                                let (ctx, facts) = input(idx, who);
+                                                let d =
+                                                    engine.decide_uncached(&ctx, &facts).decision;
+                                                let preview = d.preview && kind == LinkKind::Url;
+                                                if (d.treatment, preview) != o {
+                                                    count.set(count.get() + 1);
+                                                }
+                                            }
+                                            o
+                                        };
+                                    let house: Vec<(usize, (Treatment, bool))> = group
+                                        .house
+                                        .iter()
+                                        .map(|&h| (h, outcome(h, &mut idx, &mut out)))
+                                        .collect();
+                                    out.cases += (group.house.len() * group.rivals.len()) as u64;
+                                    let Some(&(best, (best_t, _))) =
+                                        house.iter().max_by_key(|(_, o)| *o)
+                                    else {
+                                        continue;
+                                    };
+                                    let previewed =
+                                        house.iter().find(|(_, (_, p))| *p).map(|(h, _)| *h);
+                                    for &r in &group.rivals {
+                                        let (rt, rp) = outcome(r, &mut idx, &mut out);
+                                        let witness = if rt < best_t {
+                                            best
+                                        } else if let (false, Some(h)) = (rp, previewed) {
+                                            h
+                                        } else {
+                                            continue;
+                                        };
+                                        let (ctx, rival) = input(&idx, r);
+                                        let (_, house) = input(&idx, witness);
+                                        if let Some(c) = confirm(
+                                            engine,
+                                            &group.category,
+                                            ctx,
+                                            rival,
+                                            house,
+                                            &mut out,
+                                        ) {
+                                            settled.insert(c.category.clone());
+                                            out.counterexamples.push(c);
+                                            break;
+                                        }
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+    out
+}
+
+/// Stands in for a context index out of range (never met: indices come from the list).
+const FALLBACK_CONTEXT: Context = Context {
+    conversation_kind: ConversationKind::Group,
+    member_count: 3,
+    sender_role: Role::Member,
+};
+
+/// The combined state of the tables of one scope for the case `idx`, facts
+/// taken from identity `who`.
+fn state(
+    tables: &mut [Table],
+    scope: Scope,
+    engine: &PolicyEngine,
+    idx: &Idx,
+    who: usize,
+    input: &impl Fn(&Idx, usize) -> (Context, LinkFacts),
+    out: &mut CompleteCheck,
+) -> State {
+    let mut s = State::default();
+    for t in tables.iter_mut().filter(|t| t.scope == scope) {
+        let bits = t.bits(engine, idx, || input(idx, who), &mut out.decisions);
+        t.apply(bits, &mut s);
+    }
+    s
+}
+
+/// Decide both links with the whole engine: the tables' verdict confirmed,
+/// with the ids of the deciding policies. `None` if the engine disagrees.
+fn confirm(
+    engine: &PolicyEngine,
+    category: &str,
+    context: Context,
+    rival: LinkFacts,
+    house: LinkFacts,
+    out: &mut CompleteCheck,
+) -> Option<Counterexample> {
+    let r = decide(engine, &context, &rival, out);
+    let h = decide(engine, &context, &house, out);
+    let worse_treatment = r.treatment < h.treatment;
+    if !worse_treatment && (r.preview || !h.preview) {
+        return None;
+    }
+    let (policies, house_policies) = if worse_treatment {
+        (r.policies, h.policies)
+    } else {
+        (r.preview_policies, h.preview_policies)
+    };
+    Some(Counterexample {
+        category: category.to_owned(),
+        context,
+        rival,
+        house,
+        rival_treatment: r.treatment,
+        house_treatment: h.treatment,
+        rival_preview: r.preview,
+        house_preview: h.preview,
+        policies,
+        house_policies,
+    })
+}
+
+/// Facts both links of a comparison share.
+struct Shared<'a> {
+    lists: &'a [String],
+    bidi: bool,
+    mixed_script: bool,
+    lookalike: bool,
+    penalty: Penalty,
+}
+
+/// One link's identity: which platform, which kind, which registrable domain.
+struct Identity<'a> {
+    platform: &'a PlatformFacts,
+    kind: LinkKind,
+    domain: String,
+}
+
+impl Identity<'_> {
+    fn facts(&self, shared: &Shared<'_>) -> LinkFacts {
+        LinkFacts {
+            kind: self.kind,
+            platform: self.platform.id.clone(),
+            owner: self.platform.owner.clone(),
+            category: self.platform.category.clone(),
+            domain: self.domain.clone(),
+            lists: shared.lists.to_vec(),
+            bidi: shared.bidi,
+            mixed_script: shared.mixed_script,
+            lookalike: shared.lookalike,
+            // Only contested categories are compared.
+            category_contested: true,
+            penalty: shared.penalty,
+        }
+    }
+}
+
+/// The house's and the rivals' links of one contested category and kind,
+/// as indices into the identities.
+struct Group {
+    kind: LinkKind,
+    category: String,
+    house: Vec<usize>,
+    rivals: Vec<usize>,
+}
+
+/// Every link identity of every contested category, merged where the policy
+/// cannot tell them apart (it reads neither their platform nor their domain, …).
+#[allow(clippy::too_many_arguments)]
+fn identities<'a>(
+    platforms: &'a [PlatformFacts],
+    operator_owner: &str,
+    contested: &super::ContestedCategories,
+    kind: LinkKind,
+    reads: Reads,
+    lits: &Literals,
+    ids: &mut Vec<Identity<'a>>,
+    all_groups: &mut Vec<Group>,
+) {
+    let mut groups: Vec<Group> = Vec::new();
+    let mut seen = HashSet::new();
+    for p in platforms {
+        if !contested.contains(&p.category) {
+            continue;
+        }
+        let house = p.owner == operator_owner;
+        for domain in domains(p, kind, reads, lits) {
+            // What the policy can tell apart: a value it never names (with
+            // `==`, `contains`, …) behaves like every other unnamed value.
+            let class = |bit: Reads, attr: &str, value: &str| {
+                reads.has(bit).then(|| {
+                    lits.class_of(attr, value, operator_owner)
+                        .map(str::to_owned)
+                })
+            };
+            let key = (
+                p.category.clone(),
+                house,
+                class(Reads::PLATFORM, "platform", &p.id),
+                class(Reads::OWNER, "owner", &p.owner),
+                class(Reads::DOMAIN, "domain", &domain),
+            );
+            if !seen.insert(key) {
+                continue;
+            }
+            let at = match groups.iter().position(|g| g.category == p.category) {
+                Some(i) => i,
+                None => {
+                    groups.push(Group {
+                        kind,
+                        category: p.category.clone(),
+                        house: Vec::new(),
+                        rivals: Vec::new(),
+                    });
+                    groups.len() - 1
+                }
+            };
+            ids.push(Identity {
+                platform: p,
+                kind,
+                domain,
+            });
+            let at_id = ids.len() - 1;
+            if let Some(g) = groups.get_mut(at) {
+                if house {
+                    g.house.push(at_id);
+                } else {
+                    g.rivals.push(at_id);
+                }
+            }
+        }
+    }
+    groups.retain(|g| !g.house.is_empty() && !g.rivals.is_empty());
+    all_groups.extend(groups);
+}
+
+/// The registrable domains a platform's links can carry: share codes carry
+/// the platform's first registry domain; URLs the registrable domain of a
+/// registry domain, or, under a registry domain that is itself a public
+/// suffix, any domain — each literal the policy compares `domain` with, and
+/// one it does not name.
+fn domains(p: &PlatformFacts, kind: LinkKind, reads: Reads, lits: &Literals) -> Vec<String> {
+    if kind == LinkKind::ShareCode {
+        return vec![p.domain.clone()];
+    }
+    let mut out: BTreeSet<String> = p.url_domains.iter().cloned().collect();
+    if out.is_empty() {
+        out.insert(p.domain.clone());
+    }
+    if !reads.has(Reads::DOMAIN) {
+        return out.into_iter().take(1).collect();
+    }
+    let named: Vec<&String> = if lits.opaque.contains("domain") {
+        lits.strings.iter().collect()
+    } else {
+        lits.compared("domain").collect()
+    };
+    for suffix in &p.open_suffixes {
+        let tail = format!(".{suffix}");
+        out.extend(
+            named
+                .iter()
+                .filter(|l| l.ends_with(&tail))
+                .map(|l| (*l).clone()),
+        );
+        out.insert(format!("kaifang-unnamed{tail}"));
+    }
+    out.into_iter().collect()
+}
+
+/// Conversations: both kinds when the policy reads the kind; member counts at
+/// 1, 2, the largest group, and either side of every integer the policy
+/// names — or every count when it does arithmetic on the count.
+fn contexts(
+    reads: Reads,
+    lits: &Literals,
+    settings: &FairnessSettings,
+    notes: &mut Vec<String>,
+) -> Vec<Context> {
+    let max = settings.max_group_members.max(2);
+    let group: Vec<u32> = if !reads.has(Reads::MEMBER_COUNT) {
+        vec![3.min(max)]
+    } else if lits.member_count_arithmetic {
+        (1..=max).collect()
+    } else {
+        let mut counts: BTreeSet<u32> = [1, 2, max].into();
+        for &c in &lits.longs {
+            for n in [c.saturating_sub(1), c, c.saturating_add(1)] {
+                if let Ok(n) = u32::try_from(n)
+                    && (1..=max).contains(&n)
+                {
+                    counts.insert(n);
+                }
+            }
+        }
+        counts.into_iter().collect()
+    };
+    let mut kinds = vec![(ConversationKind::Group, group.clone())];
+    if reads.has(Reads::KIND) {
+        let direct = if reads.has(Reads::MEMBER_COUNT) {
+            vec![1, 2]
+        } else {
+            vec![2]
+        };
+        kinds.insert(0, (ConversationKind::Direct, direct));
+    }
+    let roles = if reads.has(Reads::ROLE) {
+        vec![Role::Owner, Role::Admin, Role::Member]
+    } else {
+        vec![Role::Member]
+    };
+    notes.push(format!(
+        "member counts in groups: {} value(s) from 1 to {max}{}; roles: {}",
+        group.len(),
+        if lits.member_count_arithmetic {
+            " (every count: the policy does arithmetic on it)"
+        } else {
+            ""
+        },
+        roles.len()
+    ));
+    kinds
+        .into_iter()
+        .flat_map(|(kind, counts)| {
+            let roles = roles.clone();
+            counts.into_iter().flat_map(move |member_count| {
+                roles.clone().into_iter().map(move |sender_role| Context {
+                    conversation_kind: kind,
+                    member_count,
+                    sender_role,
+                })
+            })
+        })
+        .collect()
+}
+
+/// Threat-list memberships: none, and every combination of the list names the
+/// policy compares with, each with and without a list it does not name. Past
+/// [`FairnessSettings::max_named_lists`] names: each alone, each pair, and all.
+fn list_options(
+    reads: Reads,
+    lits: &Literals,
+    settings: &FairnessSettings,
+    notes: &mut Vec<String>,
+    exhaustive: &mut bool,
+) -> Vec<Vec<String>> {
+    if !reads.has(Reads::LISTS) {
+        return vec![Vec::new()];
+    }
+    let names: Vec<String> = if lits.opaque.contains("lists") {
+        lits.strings.iter().cloned().collect()
+    } else {
+        lits.compared("lists").cloned().collect()
+    };
+    let mut sets: Vec<Vec<String>> = if names.len() <= settings.max_named_lists {
+        (0u32..1 << names.len())
+            .map(|mask| {
+                names
+                    .iter()
+                    .enumerate()
+                    .filter(|(i, _)| mask & (1 << i) != 0)
+                    .map(|(_, n)| n.clone())
+                    .collect()
+            })
+            .collect()
+    } else {
+        *exhaustive = false;
+        let mut sets = vec![Vec::new(), names.clone()];
+        for (i, a) in names.iter().enumerate() {
+            sets.push(vec![a.clone()]);
+            for b in names.iter().skip(i + 1) {
+                sets.push(vec![a.clone(), b.clone()]);
+            }
+        }
+        sets
+    };
+    let with_unnamed: Vec<Vec<String>> = sets
+        .iter()
+        .map(|s| {
+            let mut s = s.clone();
+            s.push(UNNAMED_LIST.to_owned());
+            s
+        })
+        .collect();
+    sets.extend(with_unnamed);
+    notes.push(format!(
+        "threat lists: {} membership(s) over {} named list(s){}",
+        sets.len(),
+        names.len(),
+        if *exhaustive {
+            ""
+        } else {
+            " (not every combination: too many names)"
+        }
+    ));
+    sets
+}
+
+struct Outcome {
+    treatment: Treatment,
+    preview: bool,
+    policies: Vec<String>,
+    preview_policies: Vec<String>,
+}
+
+fn decide(
+    engine: &PolicyEngine,
+    ctx: &Context,
+    facts: &LinkFacts,
+    out: &mut CompleteCheck,
+) -> Outcome {
+    out.decisions += 1;
+    let d = engine.decide_uncached(ctx, facts);
+    Outcome {
+        treatment: d.decision.treatment,
+        // The link engine never previews a code.
+        preview: d.decision.preview && facts.kind == LinkKind::Url,
+        policies: d.decision.policies.to_vec(),
+        preview_policies: d.preview_policies,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+    use std::cell::Cell;
+
+    use super::{PlatformFacts, run};
+    use crate::fairness::{ContestedCategories, FairnessSettings};
+    use crate::{DEFAULT_POLICY, PolicyEngine};
+
+    /// The tables must decide every case exactly as the whole engine does,
+    /// over every policy of the corpus and the default policy: a difference
+    /// could hide a counterexample.
+    #[test]
+    fn the_tables_agree_with_the_engine_on_every_case() {
+        let registry = kaifang_links::Registry::builtin().unwrap();
+        let platforms = PlatformFacts::from_registry(&registry);
+        let contested = ContestedCategories::new(
+            platforms
+                .iter()
+                .map(|p| (p.owner.as_str(), p.category.as_str())),
+            "tencent",
+        );
+        let mut texts = vec![DEFAULT_POLICY.to_owned()];
+        for kind in ["planted", "fair"] {
+            let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("tests/fairness_corpus")
+                .join(kind);
+            for entry in std::fs::read_dir(dir).unwrap() {
+                texts.push(std::fs::read_to_string(entry.unwrap().path()).unwrap());
+            }
+        }
+        // Small groups keep the member-count candidates few; the tables are
+        // the same code whatever the maximum.
+        let settings = FairnessSettings {
+            max_group_members: 5000,
+            ..FairnessSettings::default()
+        };
+        for text in &texts {
+            let engine = PolicyEngine::new(text, "tencent").unwrap();
+            let count = Cell::new(0);
+            let out = run(
+                &engine,
+                &platforms,
+                "tencent",
+                &contested,
+                &settings,
+                Some(&count),
+            );
+            assert!(out.cases > 0);
+            assert_eq!(count.get(), 0, "{text}");
+        }
+    }
+}
