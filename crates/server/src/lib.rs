@@ -280,12 +280,15 @@ impl Server {
         };
         let links = Arc::new(Links::load(settings.links.clone())?);
         let previews = Arc::new(Previews::new(store.clone(), settings.preview.clone())?);
-        let governance = Arc::new(GovernanceService::new(
-            governance_store.clone(),
-            store.clone(),
-            links.clone(),
-            settings.governance.clone(),
-        ));
+        let governance = Arc::new(
+            GovernanceService::new(
+                governance_store.clone(),
+                store.clone(),
+                links.clone(),
+                settings.governance.clone(),
+            )
+            .with_max_group_members(settings.limits.max_group_members),
+        );
         // Put in force whatever the database says, before serving anyone.
         governance.sync().await;
         tokio::spawn(governance.clone().run());

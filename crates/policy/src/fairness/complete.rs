@@ -159,7 +159,7 @@ fn run(
         identities: ids.len(),
         groups: groups.len(),
     };
-    let Some(mut tables) = engine
+    let Some(tables) = engine
         .policy_set()
         .policies()
         .map(|p| Table::new(p, &sizes))
@@ -170,145 +170,286 @@ fn run(
         out.exhaustive = false;
         return out;
     };
-    let input = |idx: &Idx, who: usize| -> (Context, LinkFacts) {
+    let space = Space {
+        contexts,
+        lists,
+        bidi,
+        mixed,
+        lookalike,
+        penalties,
+        ids,
+    };
+    let kinds: Vec<KindParts> = LinkKind::ALL
+        .into_iter()
+        .map(|kind| {
+            let ids: Vec<usize> = (0..space.ids.len())
+                .filter(|&i| space.ids.get(i).is_some_and(|x| x.kind == kind))
+                .collect();
+            KindParts {
+                kind,
+                groups: (0..groups.len())
+                    .filter(|&g| groups.get(g).is_some_and(|g| g.kind == kind))
+                    .collect(),
+                any: ids.first().copied(),
+                ids,
+            }
+        })
+        .collect();
+    let mut levels: Vec<Vec<usize>> = vec![Vec::new(); LEVELS + 1];
+    for (i, t) in tables.iter().enumerate() {
+        if let Some(l) = levels.get_mut(t.level()) {
+            l.push(i);
+        }
+    }
+    let mut search = Search {
+        engine,
+        space: &space,
+        tables,
+        levels,
+        groups: &groups,
+        kinds,
+        categories: groups
+            .iter()
+            .map(|g| g.category.as_str())
+            .collect::<HashSet<_>>()
+            .len(),
+        settled: HashSet::new(),
+        out,
+        disagreements,
+    };
+    let mut start = Partial {
+        case: State::default(),
+        groups: vec![State::default(); groups.len()],
+        ids: vec![State::default(); space.ids.len()],
+    };
+    let mut idx = Idx::default();
+    // Policies that read no fact of the case at all, once.
+    search.apply(0, &mut idx, &mut start);
+    search.descend(1, &mut idx, &start);
+    search.out
+}
+
+/// Loop levels, outermost first: link kind, context, lists, bidi, mixed
+/// script, lookalike, penalty. A policy's table is consulted at the level of
+/// the innermost fact it reads, and its verdict carried inwards, so a rule
+/// on a domain alone is looked up once per link, not once per case.
+const LEVELS: usize = 7;
+
+/// The candidate values of every fact, and every identity.
+struct Space<'a> {
+    contexts: Vec<Context>,
+    lists: Vec<Vec<String>>,
+    bidi: Vec<bool>,
+    mixed: Vec<bool>,
+    lookalike: Vec<bool>,
+    penalties: Vec<Penalty>,
+    ids: Vec<Identity<'a>>,
+}
+
+impl Space<'_> {
+    fn size(&self, level: usize) -> usize {
+        match level {
+            1 => LinkKind::ALL.len(),
+            2 => self.contexts.len(),
+            3 => self.lists.len(),
+            4 => self.bidi.len(),
+            5 => self.mixed.len(),
+            6 => self.lookalike.len(),
+            7 => self.penalties.len(),
+            _ => 0,
+        }
+    }
+
+    /// The case `idx` for the link of identity `who`.
+    fn input(&self, idx: &Idx, who: usize) -> (Context, LinkFacts) {
         let shared = Shared {
-            lists: lists.get(idx.lists).map_or(&[][..], Vec::as_slice),
-            bidi: bidi.get(idx.bidi).copied().unwrap_or(false),
-            mixed_script: mixed.get(idx.mixed).copied().unwrap_or(false),
-            lookalike: lookalike.get(idx.lookalike).copied().unwrap_or(false),
-            penalty: penalties.get(idx.penalty).copied().unwrap_or_default(),
+            lists: self.lists.get(idx.lists).map_or(&[][..], Vec::as_slice),
+            bidi: self.bidi.get(idx.bidi).copied().unwrap_or(false),
+            mixed_script: self.mixed.get(idx.mixed).copied().unwrap_or(false),
+            lookalike: self.lookalike.get(idx.lookalike).copied().unwrap_or(false),
+            penalty: self.penalties.get(idx.penalty).copied().unwrap_or_default(),
         };
-        let ctx = contexts.get(idx.ctx).copied().unwrap_or(FALLBACK_CONTEXT);
-        let facts = ids
+        let ctx = self
+            .contexts
+            .get(idx.ctx)
+            .copied()
+            .unwrap_or(FALLBACK_CONTEXT);
+        let facts = self
+            .ids
             .get(who)
             .map_or_else(LinkFacts::default, |i| i.facts(&shared));
         (ctx, facts)
-    };
-    let mut settled: HashSet<String> = HashSet::new();
-    let mut idx = Idx::default();
-    for (ki, kind) in LinkKind::ALL.into_iter().enumerate() {
-        idx.kind = ki;
-        let of_kind: Vec<usize> = (0..groups.len())
-            .filter(|&g| groups.get(g).is_some_and(|g| g.kind == kind))
-            .collect();
-        // Any identity of this kind stands in where a table reads none.
-        let Some(any) = of_kind
-            .first()
-            .and_then(|&g| groups.get(g))
-            .and_then(|g| g.house.first().copied())
-        else {
-            continue;
+    }
+}
+
+/// The groups and identities of one link kind.
+struct KindParts {
+    kind: LinkKind,
+    groups: Vec<usize>,
+    ids: Vec<usize>,
+    any: Option<usize>,
+}
+
+/// The verdicts of the policies consulted so far.
+#[derive(Clone)]
+struct Partial {
+    case: State,
+    groups: Vec<State>,
+    ids: Vec<State>,
+}
+
+struct Search<'s, 'a> {
+    engine: &'s PolicyEngine,
+    space: &'s Space<'a>,
+    tables: Vec<Table>,
+    levels: Vec<Vec<usize>>,
+    groups: &'s [Group],
+    kinds: Vec<KindParts>,
+    /// Categories compared, and those with a counterexample already.
+    categories: usize,
+    settled: HashSet<String>,
+    out: CompleteCheck,
+    disagreements: Option<&'s Cell<u64>>,
+}
+
+impl Search<'_, '_> {
+    fn descend(&mut self, level: usize, idx: &mut Idx, partial: &Partial) {
+        for v in 0..self.space.size(level) {
+            match level {
+                1 => idx.kind = v,
+                2 => idx.ctx = v,
+                3 => idx.lists = v,
+                4 => idx.bidi = v,
+                5 => idx.mixed = v,
+                6 => idx.lookalike = v,
+                _ => idx.penalty = v,
+            }
+            let mut p = partial.clone();
+            self.apply(level, idx, &mut p);
+            if level == LEVELS {
+                self.compare(idx, &p);
+            } else {
+                self.descend(level + 1, idx, &p);
+            }
+            if self.settled.len() == self.categories {
+                return; // every category has its counterexample
+            }
+        }
+    }
+
+    /// Consult the tables of `level` for the case `idx` (level 0: before the
+    /// kind is chosen, so for every group and identity).
+    fn apply(&mut self, level: usize, idx: &mut Idx, p: &mut Partial) {
+        let Some(at) = self.levels.get(level) else {
+            return;
         };
-        for ci in 0..contexts.len() {
-            idx.ctx = ci;
-            for li in 0..lists.len() {
-                idx.lists = li;
-                for bi in 0..bidi.len() {
-                    idx.bidi = bi;
-                    for mi in 0..mixed.len() {
-                        idx.mixed = mi;
-                        for oi in 0..lookalike.len() {
-                            idx.lookalike = oi;
-                            for pi in 0..penalties.len() {
-                                idx.penalty = pi;
-                                let case = state(
-                                    &mut tables,
-                                    Scope::Case,
-                                    engine,
-                                    &idx,
-                                    any,
-                                    &input,
-                                    &mut out,
-                                );
-                                for &g in &of_kind {
-                                    let Some(group) = groups.get(g) else { continue };
-                                    if settled.contains(&group.category) {
-                                        continue;
-                                    }
-                                    idx.group = g;
-                                    let first = group.house.first().copied().unwrap_or(any);
-                                    let in_group = case.with(state(
-                                        &mut tables,
-                                        Scope::Category,
-                                        engine,
-                                        &idx,
-                                        first,
-                                        &input,
-                                        &mut out,
-                                    ));
-                                    let mut outcome =
-                                        |who: usize, idx: &mut Idx, out: &mut CompleteCheck| {
-                                            idx.identity = who;
-                                            let s = in_group.with(state(
-                                                &mut tables,
-                                                Scope::Identity,
-                                                engine,
-                                                idx,
-                                                who,
-                                                &input,
-                                                out,
-                                            ));
-                                            let o = s.outcome(
-                                                kind,
-                                                bidi.get(bi).copied().unwrap_or(false),
-                                            );
-                                            if let Some(count) = disagreements {
-                                                let (ctx, facts) = input(idx, who);
-                                                let d =
-                                                    engine.decide_uncached(&ctx, &facts).decision;
-                                                let preview = d.preview && kind == LinkKind::Url;
-                                                if (d.treatment, preview) != o {
-                                                    count.set(count.get() + 1);
-                                                }
-                                            }
-                                            o
-                                        };
-                                    let house: Vec<(usize, (Treatment, bool))> = group
-                                        .house
-                                        .iter()
-                                        .map(|&h| (h, outcome(h, &mut idx, &mut out)))
-                                        .collect();
-                                    out.cases += (group.house.len() * group.rivals.len()) as u64;
-                                    let Some(&(best, (best_t, _))) =
-                                        house.iter().max_by_key(|(_, o)| *o)
-                                    else {
-                                        continue;
-                                    };
-                                    let previewed =
-                                        house.iter().find(|(_, (_, p))| *p).map(|(h, _)| *h);
-                                    for &r in &group.rivals {
-                                        let (rt, rp) = outcome(r, &mut idx, &mut out);
-                                        let witness = if rt < best_t {
-                                            best
-                                        } else if let (false, Some(h)) = (rp, previewed) {
-                                            h
-                                        } else {
-                                            continue;
-                                        };
-                                        let (ctx, rival) = input(&idx, r);
-                                        let (_, house) = input(&idx, witness);
-                                        if let Some(c) = confirm(
-                                            engine,
-                                            &group.category,
-                                            ctx,
-                                            rival,
-                                            house,
-                                            &mut out,
-                                        ) {
-                                            settled.insert(c.category.clone());
-                                            out.counterexamples.push(c);
-                                            break;
-                                        }
-                                    }
-                                }
-                            }
+        let kind = (level > 0).then(|| self.kinds.get(idx.kind)).flatten();
+        let all_groups: Vec<usize> = (0..self.groups.len()).collect();
+        let all_ids: Vec<usize> = (0..self.space.ids.len()).collect();
+        let (groups, ids, any) = match kind {
+            Some(k) => (&k.groups, &k.ids, k.any),
+            None => (&all_groups, &all_ids, Some(0)),
+        };
+        let space = self.space;
+        for &t in at {
+            let Some(table) = self.tables.get_mut(t) else {
+                continue;
+            };
+            let asked = &mut self.out.decisions;
+            match table.scope {
+                Scope::Case => {
+                    let who = any.unwrap_or(0);
+                    let bits = table.bits(self.engine, idx, || space.input(idx, who), asked);
+                    table.apply(bits, &mut p.case);
+                }
+                Scope::Category => {
+                    for &g in groups {
+                        idx.group = g;
+                        let who = self
+                            .groups
+                            .get(g)
+                            .and_then(|g| g.house.first().copied())
+                            .unwrap_or(0);
+                        let bits = table.bits(self.engine, idx, || space.input(idx, who), asked);
+                        if let Some(s) = p.groups.get_mut(g) {
+                            table.apply(bits, s);
+                        }
+                    }
+                }
+                Scope::Identity => {
+                    for &who in ids {
+                        idx.identity = who;
+                        let bits = table.bits(self.engine, idx, || space.input(idx, who), asked);
+                        if let Some(s) = p.ids.get_mut(who) {
+                            table.apply(bits, s);
                         }
                     }
                 }
             }
         }
     }
-    out
+
+    /// Every group of the case's kind: is a rival worse off than a house link?
+    fn compare(&mut self, idx: &Idx, p: &Partial) {
+        let Some(parts) = self.kinds.get(idx.kind) else {
+            return;
+        };
+        let kind = parts.kind;
+        let bidi = self.space.bidi.get(idx.bidi).copied().unwrap_or(false);
+        for &g in &parts.groups {
+            let Some(group) = self.groups.get(g) else {
+                continue;
+            };
+            if self.settled.contains(&group.category) {
+                continue;
+            }
+            let in_group = p.case.with(p.groups.get(g).copied().unwrap_or_default());
+            let outcome = |who: usize| {
+                let o = in_group
+                    .with(p.ids.get(who).copied().unwrap_or_default())
+                    .outcome(kind, bidi);
+                if let Some(count) = self.disagreements {
+                    let (ctx, facts) = self.space.input(idx, who);
+                    let d = self.engine.decide_uncached(&ctx, &facts).decision;
+                    if (d.treatment, d.preview && kind == LinkKind::Url) != o {
+                        count.set(count.get() + 1);
+                    }
+                }
+                o
+            };
+            let house: Vec<(usize, (Treatment, bool))> =
+                group.house.iter().map(|&h| (h, outcome(h))).collect();
+            self.out.cases += (group.house.len() * group.rivals.len()) as u64;
+            let Some(&(best, (best_t, _))) = house.iter().max_by_key(|(_, o)| *o) else {
+                continue;
+            };
+            let previewed = house.iter().find(|(_, (_, p))| *p).map(|(h, _)| *h);
+            for &r in &group.rivals {
+                let (rt, rp) = outcome(r);
+                let witness = if rt < best_t {
+                    best
+                } else if let (false, Some(h)) = (rp, previewed) {
+                    h
+                } else {
+                    continue;
+                };
+                let (ctx, rival) = self.space.input(idx, r);
+                let (_, house) = self.space.input(idx, witness);
+                if let Some(c) = confirm(
+                    self.engine,
+                    &group.category,
+                    ctx,
+                    rival,
+                    house,
+                    &mut self.out,
+                ) {
+                    self.settled.insert(c.category.clone());
+                    self.out.counterexamples.push(c);
+                    break;
+                }
+            }
+        }
+    }
 }
 
 /// Stands in for a context index out of range (never met: indices come from the list).
@@ -317,25 +458,6 @@ const FALLBACK_CONTEXT: Context = Context {
     member_count: 3,
     sender_role: Role::Member,
 };
-
-/// The combined state of the tables of one scope for the case `idx`, facts
-/// taken from identity `who`.
-fn state(
-    tables: &mut [Table],
-    scope: Scope,
-    engine: &PolicyEngine,
-    idx: &Idx,
-    who: usize,
-    input: &impl Fn(&Idx, usize) -> (Context, LinkFacts),
-    out: &mut CompleteCheck,
-) -> State {
-    let mut s = State::default();
-    for t in tables.iter_mut().filter(|t| t.scope == scope) {
-        let bits = t.bits(engine, idx, || input(idx, who), &mut out.decisions);
-        t.apply(bits, &mut s);
-    }
-    s
-}
 
 /// Decide both links with the whole engine: the tables' verdict confirmed,
 /// with the ids of the deciding policies. `None` if the engine disagrees.
@@ -495,12 +617,13 @@ fn domains(p: &PlatformFacts, kind: LinkKind, reads: Reads, lits: &Literals) -> 
     if kind == LinkKind::ShareCode {
         return vec![p.domain.clone()];
     }
-    let mut out: BTreeSet<String> = p.url_domains.iter().cloned().collect();
+    let mut out: Vec<String> = p.url_domains.clone();
     if out.is_empty() {
-        out.insert(p.domain.clone());
+        out.push(p.domain.clone());
     }
     if !reads.has(Reads::DOMAIN) {
-        return out.into_iter().take(1).collect();
+        out.truncate(1);
+        return out;
     }
     let named: Vec<&String> = if lits.opaque.contains("domain") {
         lits.strings.iter().collect()
@@ -515,9 +638,11 @@ fn domains(p: &PlatformFacts, kind: LinkKind, reads: Reads, lits: &Literals) -> 
                 .filter(|l| l.ends_with(&tail))
                 .map(|l| (*l).clone()),
         );
-        out.insert(format!("kaifang-unnamed{tail}"));
+        out.push(format!("kaifang-unnamed{tail}"));
     }
-    out.into_iter().collect()
+    let mut seen = HashSet::new();
+    out.retain(|d| seen.insert(d.clone()));
+    out
 }
 
 /// Conversations: both kinds when the policy reads the kind; member counts at

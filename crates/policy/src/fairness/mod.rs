@@ -59,19 +59,21 @@ impl PlatformFacts {
             .platforms()
             .iter()
             .map(|p| {
-                let mut url_domains = BTreeSet::new();
+                // In registry order, so the first is the platform's main domain.
+                let mut url_domains: Vec<String> = Vec::new();
                 let mut open_suffixes = Vec::new();
                 for d in &p.domains {
-                    match suffixes.registrable_domain(d) {
-                        Some(r) => {
-                            url_domains.insert(r.to_owned());
-                        }
+                    let r = match suffixes.registrable_domain(d) {
+                        Some(r) => r.to_owned(),
                         // A bare suffix: the engine uses the host itself, and
                         // any host under it is registrable.
                         None => {
-                            url_domains.insert(d.clone());
                             open_suffixes.push(d.clone());
+                            d.clone()
                         }
+                    };
+                    if !url_domains.contains(&r) {
+                        url_domains.push(r);
                     }
                 }
                 PlatformFacts {
@@ -80,7 +82,7 @@ impl PlatformFacts {
                     owner: p.owner.clone(),
                     category: p.category.clone(),
                     domain: p.domains.first().cloned().unwrap_or_default(),
-                    url_domains: url_domains.into_iter().collect(),
+                    url_domains,
                     open_suffixes,
                 }
             })

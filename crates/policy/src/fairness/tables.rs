@@ -198,6 +198,25 @@ impl Table {
         })
     }
 
+    /// The loop level of the innermost fact of the case this table reads
+    /// (0: none; see `complete::LEVELS`).
+    pub(crate) fn level(&self) -> usize {
+        self.dims
+            .iter()
+            .map(|(d, _)| match d {
+                Dim::Kind => 1,
+                Dim::Ctx => 2,
+                Dim::Lists => 3,
+                Dim::Bidi => 4,
+                Dim::Mixed => 5,
+                Dim::Lookalike => 6,
+                Dim::Penalty => 7,
+                Dim::Identity | Dim::Group => 0,
+            })
+            .max()
+            .unwrap_or(0)
+    }
+
     /// Bit per action: does this policy apply to the case? `input` builds the
     /// case's facts, asked only the first time a class is met.
     pub(crate) fn bits(
