@@ -199,7 +199,7 @@ test('the non-discrimination matrix renders, and catches a planted self-preferen
   assert.match(await offending.first().textContent(), /⚠ inert/);
   assert.match(await offending.first().getAttribute('title'), /Worse than \S+ \(live\)/);
   assert.ok((await page.locator('#fairness-policies li code').count()) > 0, 'offending policy ids listed');
-  assert.match(await page.locator('#fairness-counterexamples li').first().textContent(), /^commerce: .* gets inert where jd \\(jd\\.com\\) gets live .*planted-rival-commerce-inert/);
+  assert.match(await page.locator('#fairness-counterexamples li').first().textContent(), /^commerce: .* gets inert where jd \(jd\.com\) gets live .*planted-rival-commerce-inert/);
   // Self-preferencing only in groups of more than 1,000: no sampled matrix
   // column shows it, the complete check does, with the group size.
   await page.fill('#policy-text', HUGE_GROUPS);
