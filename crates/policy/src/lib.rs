@@ -13,9 +13,11 @@
 //! [`PolicyEngine`] parses and strictly validates a policy set (refusing it
 //! with Cedar's full diagnostics), then decides links through a bounded,
 //! thread-safe cache keyed by exactly the attributes the policies read.
-//! [`check_non_discrimination`] evaluates a policy over a platform registry and
-//! reports every case where a rival's platform is treated worse than the
-//! operator's own in the same category.
+//! [`check_non_discrimination`] answers whether a rival's link can be treated
+//! worse than a house link of the same category in the same context: by
+//! enumerating every value of every fact the policy can tell apart
+//! ([`check_complete`]), with a concrete [`Counterexample`] when it can, and a
+//! sampled matrix for display.
 //!
 //! ```
 //! use kaifang_policy::{Context, ConversationKind, LinkFacts, PolicyEngine, Role, Treatment, DEFAULT_POLICY};
