@@ -67,7 +67,8 @@ pub struct CompleteCheck {
     pub method: String,
     /// Rival/house pairs compared (after links that read alike were merged).
     pub cases: u64,
-    /// Cedar decisions made.
+    /// Cedar evaluations: one policy asked alone about one class of case, or
+    /// the whole engine confirming a counterexample.
     pub decisions: u64,
     /// True when every value that can change a decision was tried; false when
     /// a fact had too many values and was sampled (see `notes`).
