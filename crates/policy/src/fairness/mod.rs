@@ -6,6 +6,7 @@
 //! [`FairnessReport::offences`]), and the complete check the verdict comes
 //! from ([`FairnessReport::check`], module `complete`).
 
+mod candidates;
 mod complete;
 mod literals;
 mod tables;
