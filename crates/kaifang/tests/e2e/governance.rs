@@ -431,6 +431,21 @@ fn the_lint_passes_the_default_and_catches_the_planted_rule() {
     assert!(line.contains(r#""owner":"jd""#), "{line}");
     assert!(line.contains(r#""conversation_kind":"group""#), "{line}");
     assert!(line.contains("planted-rival-commerce-inert"), "{line}");
+    // A rule no sampled group size shows: the verdict still fails, with the
+    // group size that shows it.
+    let huge = run(&[
+        "policy",
+        "lint",
+        "policies/examples/planted-huge-groups.cedar",
+        "--operator",
+        "jd",
+    ]);
+    assert!(!huge.status.success());
+    let err = String::from_utf8_lossy(&huge.stderr);
+    assert!(err.contains("0 sampled matrix offence(s)"), "{err}");
+    assert!(err.contains("huge-groups-rivals-inert"), "{err}");
+    let said = String::from_utf8_lossy(&huge.stdout);
+    assert!(said.contains(r#""member_count":1001"#), "{said}");
     let dir = tempfile::tempdir().unwrap();
     let bad = dir.path().join("bad.cedar");
     std::fs::write(&bad, "permit(principal,").unwrap();
