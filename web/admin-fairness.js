@@ -38,6 +38,29 @@ export async function loadFairness(candidate) {
   }
 }
 
+/** One counterexample: both links' facts, the context, both outcomes, the policies. */
+function counterexample(c) {
+  const outcome = (treatment, preview) => treatmentLabel(treatment)
+    + (preview || treatment === 'inert' || treatment === 'blocked' ? '' : ` · ${t('fairnessNoPreview')}`);
+  const rival = c.rival;
+  const flags = ['bidi', 'mixed_script', 'lookalike'].filter((f) => rival[f]).map((f) => `, ${f}`).join('');
+  const context = contextLabel({ kind: c.context.conversation_kind, member_count: c.context.member_count, role: c.context.sender_role, link: rival.kind });
+  return h('li', {}, t('fairnessCounterexample', {
+    category: c.category,
+    rival: rival.platform,
+    rivalDomain: rival.domain,
+    rivalTreatment: outcome(c.rival_treatment, c.rival_preview),
+    house: c.house.platform,
+    houseDomain: c.house.domain,
+    houseTreatment: outcome(c.house_treatment, c.house_preview),
+    context,
+    lists: rival.lists.join(', '),
+    penalty: rival.penalty ?? 'none',
+    flags,
+    ids: c.policies.join(', ') || '—',
+  }));
+}
+
 function render(r, isCandidate) {
   // Offending cells: rival platform × context, with what it was compared with.
   const bad = new Map();
@@ -61,9 +84,16 @@ function render(r, isCandidate) {
       return h(`td.t-${cell.treatment}${offences ? '.offence' : ''}`, { title }, offences ? `⚠ ${label}` : label);
     })));
   const ids = r.offending_policies;
+  // The verdict comes from the complete check (r.check); the matrix is a sample.
+  const check = r.check ?? { cases: 0, exhaustive: true, notes: [], counterexamples: [] };
+  const partial = check.exhaustive ? '' : t('fairnessPartial', { notes: check.notes.join('; ') });
   return [
     h(`p.verdict${r.passed ? '.passed' : '.failed'}`, { id: 'fairness-verdict', role: 'status' },
-      (isCandidate ? `${t('fairnessOfCandidate')} ` : `${t('fairnessOfActive')} `) + (r.passed ? t('fairnessPassed') : t('fairnessFailed', { n: r.offences.length }))),
+      (isCandidate ? `${t('fairnessOfCandidate')} ` : `${t('fairnessOfActive')} `) + (r.passed ? t('fairnessPassed') : t('fairnessFailed', { n: check.counterexamples.length }))),
+    h('p.method', { id: 'fairness-method' }, t('fairnessMethod', { cases: check.cases, partial })),
+    check.counterexamples.length
+      ? h('ul.counterexamples', { id: 'fairness-counterexamples', 'aria-label': t('fairnessCounterexamples') }, check.counterexamples.map(counterexample))
+      : null,
     ids.length ? h('ul.offending', { id: 'fairness-policies', 'aria-label': t('fairnessPolicies') }, ids.map((id) => h('li', {}, h('code', {}, id)))) : null,
     h('p.legend', {}, TREATMENTS.map((k) => h(`span.t-${k}`, {}, treatmentLabel(k))), h('span.offence', {}, `⚠ ${t('fairnessLegendWorse')}`)),
     h('div.table-wrap', {}, h('table.matrix', {}, h('caption', {}, t('fairnessCaption', { operator: r.operator })), h('thead', {}, head), h('tbody', {}, rows))),

@@ -17,6 +17,7 @@ import { startShop, startServerFor } from './site.mjs';
 const repo = path.join(import.meta.dirname, '../..');
 const DEFAULT = readFileSync(path.join(repo, 'policies/default.cedar'), 'utf8');
 const PLANTED = readFileSync(path.join(repo, 'policies/examples/planted-self-preferencing.cedar'), 'utf8');
+const HUGE_GROUPS = readFileSync(path.join(repo, 'crates/policy/tests/fairness_corpus/planted/p01-huge-groups.cedar'), 'utf8');
 const GROUP_FORBIDS = ['groups-rival-platforms-inert', 'groups-contested-house-inert'];
 
 /** The default policy without the group forbids: groups open. */
@@ -185,6 +186,10 @@ test('the non-discrimination matrix renders, and catches a planted self-preferen
   assert.equal(await taobao.count(), columns - 1);
   assert.match(await taobao.first().textContent(), /^live/);
   assert.equal(await page.locator('table.matrix td.offence').count(), 0);
+  // The verdict says how it was reached: by enumerating cases, not the matrix's sample.
+  const cases = Number((await page.locator('#fairness-method').textContent()).match(/enumeration: (\d+) cases/)?.[1]);
+  assert.ok(cases > 0, 'enumerated cases counted');
+  assert.equal(await page.locator('#fairness-counterexamples li').count(), 0);
   // A candidate from the editor: rival commerce inert in groups, the house's own live.
   await page.fill('#policy-text', PLANTED);
   await page.click('#fairness-candidate');
@@ -194,6 +199,16 @@ test('the non-discrimination matrix renders, and catches a planted self-preferen
   assert.match(await offending.first().textContent(), /⚠ inert/);
   assert.match(await offending.first().getAttribute('title'), /Worse than \S+ \(live\)/);
   assert.ok((await page.locator('#fairness-policies li code').count()) > 0, 'offending policy ids listed');
+  assert.match(await page.locator('#fairness-counterexamples li').first().textContent(), /^commerce: .* gets inert where jd \(jd\.com\) gets live .*planted-rival-commerce-inert/);
+  // Self-preferencing only in groups of more than 1,000: no sampled matrix
+  // column shows it, the complete check does, with the group size.
+  await page.fill('#policy-text', HUGE_GROUPS);
+  await page.click('#fairness-candidate');
+  await page.waitForFunction(() => document.querySelector('#fairness-counterexamples li')?.textContent.includes('huge-groups-rivals-inert'));
+  assert.match(await page.locator('#fairness-verdict').textContent(), /Text in the editor: Failed/);
+  assert.equal(await page.locator('table.matrix td.offence').count(), 0, 'the sample misses it');
+  const size = Number((await page.locator('#fairness-counterexamples li').first().textContent()).match(/group · (\d+) ·/)?.[1]);
+  assert.ok(size > 1000, `counterexample in a group of ${size}`);
   // The candidate was only checked: the policy in force is unchanged.
   await page.click('#fairness-run');
   await page.waitForFunction(() => /Policy in force: Passed/.test(document.querySelector('#fairness-verdict')?.textContent ?? ''));

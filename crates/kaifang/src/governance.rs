@@ -5,7 +5,7 @@ use std::process::ExitCode;
 
 use anyhow::Context as _;
 use kaifang_client::Client;
-use kaifang_policy::{PlatformFacts, check_non_discrimination};
+use kaifang_policy::{FairnessSettings, PlatformFacts, check_non_discrimination_with};
 use reqwest::Method;
 use serde_json::{Value, json};
 
@@ -44,24 +44,52 @@ pub fn lint(
         .compile(&text)
         .map_err(|e| anyhow::anyhow!("{} does not compile: {e}", file.display()))?;
     let platforms = PlatformFacts::from_registry(links.registry());
-    let report = check_non_discrimination(&engine, &platforms, links.operator());
+    let fairness = FairnessSettings {
+        max_group_members: u32::try_from(settings.limits.max_group_members).unwrap_or(u32::MAX),
+        ..FairnessSettings::default()
+    };
+    let report = check_non_discrimination_with(&engine, &platforms, links.operator(), &fairness);
     let mut out = std::io::stdout().lock();
     if as_json {
         writeln!(out, "{}", serde_json::to_string_pretty(&report)?)?;
     }
-    if report.offences.is_empty() {
+    // The verdict is the complete check's; the sampled matrix is for display.
+    let how = format!(
+        "{} {} case(s){}",
+        report.check.method,
+        report.check.cases,
+        if report.check.exhaustive {
+            ""
+        } else {
+            ", not exhaustive"
+        }
+    );
+    if report.passed {
         writeln!(
             out,
-            "{}: no self-preferencing found for operator {:?} ({} platforms checked)",
+            "{}: no self-preferencing found for operator {:?} ({} platforms checked, {how})",
             file.display(),
             links.operator(),
             platforms.len()
         )?;
         return Ok(ExitCode::SUCCESS);
     }
+    for c in &report.check.counterexamples {
+        // The verdict stands even if the reader stops reading.
+        let _ = writeln!(
+            out,
+            "counterexample ({}): rival {} gets {} where the house's {} gets {} — context {} — policies {:?}",
+            c.category,
+            serde_json::to_string(&c.rival)?,
+            outcome(c.rival_treatment, c.rival_preview),
+            serde_json::to_string(&c.house)?,
+            outcome(c.house_treatment, c.house_preview),
+            serde_json::to_string(&c.context)?,
+            c.policies
+        );
+    }
     let v = serde_json::to_value(&report.offences)?;
     for o in v.as_array().into_iter().flatten() {
-        // The verdict stands even if the reader stops reading.
         let _ = writeln!(
             out,
             "rival {} ({}) gets {} where the house's {} gets {} — {} — policies {}",
@@ -75,12 +103,22 @@ pub fn lint(
         );
     }
     eprintln!(
-        "kaifang: {} self-preferencing case(s) for operator {:?}; offending policies: {}",
-        report.offences.len(),
+        "kaifang: self-preferencing for operator {:?} ({how}; {} counterexample(s), {} sampled matrix offence(s)); offending policies: {}",
         links.operator(),
+        report.check.counterexamples.len(),
+        report.offences.len(),
         report.offending_policies.join(", ")
     );
     Ok(ExitCode::FAILURE)
+}
+
+/// `inert`, or `live, no preview`.
+fn outcome(t: kaifang_policy::Treatment, preview: bool) -> String {
+    if preview || t <= kaifang_policy::Treatment::Inert {
+        t.to_string()
+    } else {
+        format!("{t}, no preview")
+    }
 }
 
 fn print(v: &Value) -> anyhow::Result<()> {

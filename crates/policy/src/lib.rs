@@ -13,9 +13,11 @@
 //! [`PolicyEngine`] parses and strictly validates a policy set (refusing it
 //! with Cedar's full diagnostics), then decides links through a bounded,
 //! thread-safe cache keyed by exactly the attributes the policies read.
-//! [`check_non_discrimination`] evaluates a policy over a platform registry and
-//! reports every case where a rival's platform is treated worse than the
-//! operator's own in the same category.
+//! [`check_non_discrimination`] answers whether a rival's link can be treated
+//! worse than a house link of the same category in the same context: by
+//! enumerating every value of every fact the policy can tell apart
+//! ([`check_complete`]), with a concrete [`Counterexample`] when it can, and a
+//! sampled matrix for display.
 //!
 //! ```
 //! use kaifang_policy::{Context, ConversationKind, LinkFacts, PolicyEngine, Role, Treatment, DEFAULT_POLICY};
@@ -54,8 +56,9 @@ mod shared;
 
 pub use error::PolicyError;
 pub use fairness::{
-    CaseContext, Cell, ContestedCategories, FairnessReport, FairnessSettings, MatrixRow, Offence,
-    PlatformFacts, check_non_discrimination, check_non_discrimination_with,
+    CaseContext, Cell, CompleteCheck, ContestedCategories, Counterexample, FairnessReport,
+    FairnessSettings, METHOD_ENUMERATED, MatrixRow, Offence, PlatformFacts, UNNAMED_LIST,
+    check_complete, check_non_discrimination, check_non_discrimination_with,
 };
 pub use link_engine::{LINK_CAP_ID, LinkDecision, LinkEngine, LinkEngineSettings, MALFORMED_ID};
 pub use model::{

@@ -207,6 +207,16 @@ impl PolicyEngine {
         self.reads.names()
     }
 
+    /// The facts the policies read, plus `bidi` (the floor reads it).
+    pub(crate) fn reads(&self) -> Reads {
+        self.reads
+    }
+
+    /// The validated policy set.
+    pub(crate) fn policy_set(&self) -> &PolicySet {
+        &self.policies
+    }
+
     /// Decisions currently cached.
     pub fn cache_len(&self) -> usize {
         self.cache.len()
@@ -282,6 +292,44 @@ impl PolicyEngine {
             },
             preview_policies: self.reported(&preview),
         })
+    }
+
+    /// For each action (bit 0 deliver, 1 linkify, 2 open_directly, 3 preview):
+    /// is a policy of `set` satisfied? With a one-policy `set`, that is
+    /// whether the policy applies: the complete fairness check combines
+    /// policies itself. `None` only if Cedar refuses the entities.
+    pub(crate) fn satisfied(
+        &self,
+        set: &PolicySet,
+        ctx: &Context,
+        facts: &LinkFacts,
+    ) -> Option<u8> {
+        let entities = self.entities(ctx, facts)?;
+        let context = self.context(ctx)?;
+        let mut bits = 0;
+        for (i, action) in [
+            &self.uids.deliver,
+            &self.uids.linkify,
+            &self.uids.open_directly,
+            &self.uids.preview,
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            let request = Request::new(
+                self.uids.sender.clone(),
+                action.clone(),
+                self.uids.link.clone(),
+                context.clone(),
+                Some(&self.schema),
+            )
+            .ok()?;
+            let response = self.authorizer.is_authorized(&request, set, &entities);
+            if response.diagnostics().reason().next().is_some() {
+                bits |= 1 << i;
+            }
+        }
+        Some(bits)
     }
 
     /// Reported ids of the policies that determined a response, sorted.

@@ -14,6 +14,7 @@ fn p(id: &str, owner: &str, category: &str, domain: &str) -> PlatformFacts {
         owner: owner.into(),
         category: category.into(),
         domain: domain.into(),
+        ..PlatformFacts::default()
     }
 }
 
@@ -192,6 +193,7 @@ fn settings_choose_the_group_sizes() {
     let engine = PolicyEngine::new(DEFAULT_POLICY, "tencent").unwrap();
     let settings = FairnessSettings {
         group_sizes: vec![],
+        ..FairnessSettings::default()
     };
     let report = check_non_discrimination_with(&engine, &registry(), "tencent", &settings);
     assert_eq!(report.contexts.len(), 6);
@@ -238,4 +240,74 @@ fn a_rule_against_rivals_share_codes_is_caught() {
     }
     let json = serde_json::to_value(&report).unwrap();
     assert_eq!(json["offences"][0]["context"]["link"], "share_code");
+}
+
+fn complete(text: &str, settings: &FairnessSettings) -> kaifang_policy::CompleteCheck {
+    let engine = PolicyEngine::new(text, "tencent").unwrap();
+    kaifang_policy::check_complete(&engine, &registry(), "tencent", settings)
+}
+
+/// Arithmetic on the member count hides its boundary from the text: every
+/// count is tried, and the one past 1,500 is found.
+#[test]
+fn arithmetic_on_the_member_count_is_enumerated_count_by_count() {
+    let text = format!(
+        r#"{BASE}
+        @id("doubled") forbid (principal, action == Kaifang::Action::"linkify", resource)
+        when {{ context.conversation.member_count * 2 > 3001 && !resource.operator_owned }};"#
+    );
+    let check = complete(&text, &FairnessSettings::default());
+    assert!(check.exhaustive);
+    let c = check.counterexamples.first().expect("caught");
+    assert!(c.context.member_count >= 1501, "{c:?}");
+    assert_eq!(c.policies, ["doubled"]);
+}
+
+/// The largest group is a setting: beyond it a rule cannot apply.
+#[test]
+fn groups_larger_than_the_largest_allowed_are_not_considered() {
+    let text = format!(
+        r#"{BASE}
+        @id("beyond") forbid (principal, action == Kaifang::Action::"linkify", resource)
+        when {{ context.conversation.member_count > 20000 && !resource.operator_owned }};"#
+    );
+    assert!(
+        complete(&text, &FairnessSettings::default())
+            .counterexamples
+            .is_empty()
+    );
+    let bigger = FairnessSettings {
+        max_group_members: 50_000,
+        ..FairnessSettings::default()
+    };
+    let check = complete(&text, &bigger);
+    assert_eq!(check.counterexamples[0].context.member_count, 20_001);
+}
+
+/// Too many list names for every combination: the check says it sampled.
+#[test]
+fn many_list_names_make_the_check_say_it_is_not_exhaustive() {
+    let names: Vec<String> = (0..8).map(|i| format!("\"list-{i}\"")).collect();
+    let text = format!(
+        r#"{BASE}
+        @id("lists") forbid (principal, action == Kaifang::Action::"deliver", resource)
+        when {{ resource.lists.containsAny([{}]) }};"#,
+        names.join(", ")
+    );
+    let check = complete(&text, &FairnessSettings::default());
+    assert!(!check.exhaustive);
+    assert!(
+        check
+            .notes
+            .iter()
+            .any(|n| n.contains("not every combination")),
+        "{:?}",
+        check.notes
+    );
+    assert!(check.counterexamples.is_empty());
+    let few = FairnessSettings {
+        max_named_lists: 8,
+        ..FairnessSettings::default()
+    };
+    assert!(complete(&text, &few).exhaustive);
 }

@@ -309,13 +309,16 @@ impl Server {
         // The rules in force before serving anyone, then kept current.
         preview_rules.sync().await;
         tokio::spawn(preview_rules.clone().run());
-        let governance = Arc::new(GovernanceService::new(
-            governance_store.clone(),
-            store.clone(),
-            moderation.clone(),
-            links.clone(),
-            settings.governance.clone(),
-        ));
+        let governance = Arc::new(
+            GovernanceService::new(
+                governance_store.clone(),
+                store.clone(),
+                moderation.clone(),
+                links.clone(),
+                settings.governance.clone(),
+            )
+            .with_max_group_members(settings.limits.max_group_members),
+        );
         // Put in force whatever the database says, before serving anyone.
         governance.sync().await;
         tokio::spawn(governance.clone().run());

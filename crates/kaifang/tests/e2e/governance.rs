@@ -142,6 +142,12 @@ async fn groups_open_at_the_scheduled_instant_and_the_figures_show_it() {
         .await
         .unwrap();
     assert_eq!(fair["passed"], true);
+    // The verdict is the complete check's, which says how it ran.
+    assert_eq!(fair["check"]["method"], "enumerated");
+    // Operator `kaifang` owns no registered platform: nothing to compare.
+    assert_eq!(fair["check"]["cases"], 0, "{}", fair["check"]);
+    assert_eq!(fair["check"]["exhaustive"], true);
+    assert_eq!(fair["check"]["counterexamples"], json!([]));
     let history = admin
         .raw(Method::GET, "/api/v1/admin/policies", None)
         .await
@@ -399,6 +405,10 @@ fn the_lint_passes_the_default_and_catches_the_planted_rule() {
             "{operator}: {}",
             String::from_utf8_lossy(&ok.stderr)
         );
+        // Which check ran, and how much it covered.
+        let said = String::from_utf8_lossy(&ok.stdout);
+        assert!(said.contains("no self-preferencing found"), "{said}");
+        assert!(said.contains(" enumerated "), "{said}");
     }
     let planted = run(&[
         "policy",
@@ -410,7 +420,32 @@ fn the_lint_passes_the_default_and_catches_the_planted_rule() {
     assert!(!planted.status.success());
     let err = String::from_utf8_lossy(&planted.stderr);
     assert!(err.contains("planted-rival-commerce-inert"), "{err}");
+    assert!(err.contains("enumerated"), "{err}");
     assert_eq!(err.trim().lines().count(), 1);
+    // The counterexample: both links' facts, the context, the policy.
+    let said = String::from_utf8_lossy(&planted.stdout);
+    let line = said
+        .lines()
+        .find(|l| l.starts_with("counterexample (commerce)"))
+        .unwrap_or_else(|| panic!("{said}"));
+    assert!(line.contains(r#""owner":"jd""#), "{line}");
+    assert!(line.contains(r#""conversation_kind":"group""#), "{line}");
+    assert!(line.contains("planted-rival-commerce-inert"), "{line}");
+    // A rule no sampled group size shows: the verdict still fails, with the
+    // group size that shows it.
+    let huge = run(&[
+        "policy",
+        "lint",
+        "policies/examples/planted-huge-groups.cedar",
+        "--operator",
+        "jd",
+    ]);
+    assert!(!huge.status.success());
+    let err = String::from_utf8_lossy(&huge.stderr);
+    assert!(err.contains("0 sampled matrix offence(s)"), "{err}");
+    assert!(err.contains("huge-groups-rivals-inert"), "{err}");
+    let said = String::from_utf8_lossy(&huge.stdout);
+    assert!(said.contains(r#""member_count":1001"#), "{said}");
     let dir = tempfile::tempdir().unwrap();
     let bad = dir.path().join("bad.cedar");
     std::fs::write(&bad, "permit(principal,").unwrap();

@@ -13,7 +13,9 @@ mod scheduler;
 
 use std::sync::Arc;
 
-use kaifang_policy::{FairnessReport, PlatformFacts, PolicyEngine, check_non_discrimination};
+use kaifang_policy::{
+    FairnessReport, FairnessSettings, PlatformFacts, PolicyEngine, check_non_discrimination_with,
+};
 use kaifang_store::{Activation, Governance, Moderation, PolicyVersion, Store, UserId};
 use serde::Serialize;
 use serde_json::json;
@@ -109,6 +111,7 @@ pub struct GovernanceService {
     settings: GovernanceSettings,
     startup: (String, Arc<PolicyEngine>),
     wake: tokio::sync::Notify,
+    fairness: FairnessSettings,
 }
 
 impl GovernanceService {
@@ -129,7 +132,15 @@ impl GovernanceService {
             links,
             settings,
             wake: tokio::sync::Notify::new(),
+            fairness: FairnessSettings::default(),
         }
+    }
+
+    /// The largest group the non-discrimination check considers
+    /// (`limits.max_group_members`).
+    pub fn with_max_group_members(mut self, n: usize) -> Self {
+        self.fairness.max_group_members = u32::try_from(n).unwrap_or(u32::MAX);
+        self
     }
 
     async fn admin(&self, caller: &Caller) -> Result<UserId> {
@@ -203,10 +214,11 @@ impl GovernanceService {
             Some(text) => Arc::new(self.compile(text)?),
             None => self.links.active().engine.clone(),
         };
-        Ok(check_non_discrimination(
+        Ok(check_non_discrimination_with(
             &engine,
             &PlatformFacts::from_registry(self.links.registry()),
             self.links.operator(),
+            &self.fairness,
         ))
     }
 }

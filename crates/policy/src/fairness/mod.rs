@@ -1,6 +1,15 @@
 //! The non-discrimination check (issue 5): does the policy treat a rival's
 //! platform worse than one of the operator's own platforms of the same
 //! category, in the same context?
+//!
+//! Two parts: a matrix of sampled contexts for display ([`FairnessReport::rows`],
+//! [`FairnessReport::offences`]), and the complete check the verdict comes
+//! from ([`FairnessReport::check`], module `complete`).
+
+mod candidates;
+mod complete;
+mod literals;
+mod tables;
 
 use std::collections::{BTreeSet, HashSet};
 
@@ -9,8 +18,10 @@ use serde::{Deserialize, Serialize};
 use crate::model::{Context, ConversationKind, LinkFacts, LinkKind, Role, Treatment, UNKNOWN};
 use crate::policy_engine::PolicyEngine;
 
+pub use complete::{CompleteCheck, Counterexample, METHOD_ENUMERATED, UNNAMED_LIST};
+
 /// One registry platform, as the check needs it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PlatformFacts {
     /// Platform id (`"taobao"`).
     pub id: String,
@@ -20,22 +31,61 @@ pub struct PlatformFacts {
     pub owner: String,
     /// Category (`"commerce"`).
     pub category: String,
-    /// A registrable domain of the platform (`"taobao.com"`).
+    /// The platform's first registry domain (`"taobao.com"`): what its share
+    /// codes carry as `domain`.
     pub domain: String,
+    /// Every registrable domain its URLs can carry, as the link engine
+    /// computes it (`v.qq.com` → `qq.com`). Empty: `domain` alone.
+    #[serde(default)]
+    pub url_domains: Vec<String>,
+    /// Registry domains that are public suffixes themselves (`github.io`):
+    /// under them a URL's registrable domain can be anything.
+    #[serde(default)]
+    pub open_suffixes: Vec<String>,
 }
 
 impl PlatformFacts {
-    /// Every platform of a registry, each with its first domain.
+    /// Every platform of a registry, with domains as the built-in Public
+    /// Suffix List makes them registrable.
     pub fn from_registry(registry: &kaifang_links::Registry) -> Vec<PlatformFacts> {
+        Self::from_registry_with(registry, &kaifang_links::SuffixList::Builtin)
+    }
+
+    /// As [`PlatformFacts::from_registry`], with the suffix list the link engine uses.
+    pub fn from_registry_with(
+        registry: &kaifang_links::Registry,
+        suffixes: &kaifang_links::SuffixList,
+    ) -> Vec<PlatformFacts> {
         registry
             .platforms()
             .iter()
-            .map(|p| PlatformFacts {
-                id: p.id.clone(),
-                name: p.name.clone(),
-                owner: p.owner.clone(),
-                category: p.category.clone(),
-                domain: p.domains.first().cloned().unwrap_or_default(),
+            .map(|p| {
+                // In registry order, so the first is the platform's main domain.
+                let mut url_domains: Vec<String> = Vec::new();
+                let mut open_suffixes = Vec::new();
+                for d in &p.domains {
+                    let r = match suffixes.registrable_domain(d) {
+                        Some(r) => r.to_owned(),
+                        // A bare suffix: the engine uses the host itself, and
+                        // any host under it is registrable.
+                        None => {
+                            open_suffixes.push(d.clone());
+                            d.clone()
+                        }
+                    };
+                    if !url_domains.contains(&r) {
+                        url_domains.push(r);
+                    }
+                }
+                PlatformFacts {
+                    id: p.id.clone(),
+                    name: p.name.clone(),
+                    owner: p.owner.clone(),
+                    category: p.category.clone(),
+                    domain: p.domains.first().cloned().unwrap_or_default(),
+                    url_domains,
+                    open_suffixes,
+                }
             })
             .collect()
     }
@@ -82,14 +132,25 @@ impl ContestedCategories {
 /// Which contexts the check evaluates.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FairnessSettings {
-    /// Member counts tried for group conversations. Default 3, 50 and 500.
+    /// Member counts shown in the matrix for group conversations (display
+    /// only: the verdict comes from the complete check). Default 3, 50 and 500.
     pub group_sizes: Vec<u32>,
+    /// The largest group the complete check considers: the server's
+    /// `limits.max_group_members`. Default 10,000.
+    pub max_group_members: u32,
+    /// Threat-list names (those the policy compares `lists` with) up to which
+    /// the complete check tries every combination; past it, each name alone,
+    /// each pair and all together, and the check says it was not exhaustive.
+    /// Default 6 (128 memberships with the unnamed list).
+    pub max_named_lists: usize,
 }
 
 impl Default for FairnessSettings {
     fn default() -> Self {
         Self {
             group_sizes: vec![3, 50, 500],
+            max_group_members: 10_000,
+            max_named_lists: 6,
         }
     }
 }
@@ -193,16 +254,20 @@ pub struct Offence {
 pub struct FairnessReport {
     /// The operator's owner id the check was made for.
     pub operator: String,
-    /// True when there are no offences.
+    /// The verdict: true when the complete check found no counterexample
+    /// (and the matrix no offence).
     pub passed: bool,
+    /// The complete check: how it ran, what it covered, its counterexamples.
+    #[serde(default)]
+    pub check: CompleteCheck,
     /// Matrix columns.
     pub contexts: Vec<CaseContext>,
     /// Matrix rows, in the order the platforms were given.
     pub rows: Vec<MatrixRow>,
-    /// Every offence, by context, then rival, then house platform.
+    /// Every offence the matrix shows, by context, then rival, then house platform.
     pub offences: Vec<Offence>,
-    /// Union of the offences' `policies` (or `house_policies` when a rival's
-    /// outcome came from no policy at all), sorted.
+    /// Union of the offences' and counterexamples' `policies` (or
+    /// `house_policies` when a rival's outcome came from no policy at all), sorted.
     pub offending_policies: Vec<String>,
 }
 
@@ -220,11 +285,13 @@ pub fn check_non_discrimination(
     )
 }
 
-/// Evaluate every platform × context (direct, and groups of each configured
-/// size, × every sender role, × URL and share code) and report each case where a platform whose
-/// owner is not `operator_owner` gets a worse treatment — or no preview where
-/// the house platform has one — than a platform of `operator_owner` in the
-/// same category. Pure: the engine's cache is neither read nor filled.
+/// The matrix: every platform × sampled context (direct, and groups of each
+/// configured size, × every sender role, × URL and share code), with each
+/// cell where a platform whose owner is not `operator_owner` gets a worse
+/// treatment — or no preview where the house platform has one — than a
+/// platform of `operator_owner` in the same category. The verdict: the
+/// complete check over every value that can change a decision. Pure: the
+/// engine's cache is neither read nor filled.
 pub fn check_non_discrimination_with(
     engine: &PolicyEngine,
     platforms: &[PlatformFacts],
@@ -296,16 +363,19 @@ pub fn check_non_discrimination_with(
         }
     }
 
+    let check = complete::check(engine, platforms, operator_owner, &contested, settings);
+    let blamed = |policies: &[String], house: &[String]| -> Vec<String> {
+        if policies.is_empty() { house } else { policies }.to_vec()
+    };
     let offending: BTreeSet<String> = offences
         .iter()
-        .flat_map(|o| {
-            let ids = if o.policies.is_empty() {
-                &o.house_policies
-            } else {
-                &o.policies
-            };
-            ids.iter().cloned()
-        })
+        .flat_map(|o| blamed(&o.policies, &o.house_policies))
+        .chain(
+            check
+                .counterexamples
+                .iter()
+                .flat_map(|c| blamed(&c.policies, &c.house_policies)),
+        )
         .collect();
     let rows = platforms
         .iter()
@@ -321,12 +391,30 @@ pub fn check_non_discrimination_with(
         .collect();
     FairnessReport {
         operator: operator_owner.to_owned(),
-        passed: offences.is_empty(),
+        passed: offences.is_empty() && check.counterexamples.is_empty(),
+        check,
         contexts,
         rows,
         offences,
         offending_policies: offending.into_iter().collect(),
     }
+}
+
+/// The complete check alone, without the matrix: the verdict's source, for
+/// callers that need no display.
+pub fn check_complete(
+    engine: &PolicyEngine,
+    platforms: &[PlatformFacts],
+    operator_owner: &str,
+    settings: &FairnessSettings,
+) -> CompleteCheck {
+    let contested = ContestedCategories::new(
+        platforms
+            .iter()
+            .map(|p| (p.owner.as_str(), p.category.as_str())),
+        operator_owner,
+    );
+    complete::check(engine, platforms, operator_owner, &contested, settings)
 }
 
 struct Outcome {
