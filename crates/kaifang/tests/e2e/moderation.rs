@@ -9,7 +9,8 @@ use kaifang_client::{Client, EventStream};
 use reqwest::Method;
 use serde_json::{Value, json};
 
-use crate::{TestServer, id, refusal, refused, user};
+use crate::nodes::Pair;
+use crate::{PASSWORD, TestServer, id, refusal, refused, user};
 
 const TAOBAO: &str = "https://item.taobao.com/item.htm?id=678";
 
@@ -438,4 +439,69 @@ fn a_malformed_ladder_is_refused_at_start_naming_the_rung() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("moderation.ladder"), "{stderr}");
     assert!(stderr.contains("rung 2"), "{stderr}");
+}
+
+/// The penalty `taobao.com` has on `node`, as its link engine decides now.
+async fn penalty_on(node: &Client) -> Value {
+    let r = post(
+        node,
+        "/api/v1/links/evaluate",
+        json!({"text": TAOBAO, "conversation_kind": "direct"}),
+    )
+    .await
+    .unwrap();
+    r["links"][0].get("penalty").cloned().unwrap_or(Value::Null)
+}
+
+/// Asks `node` until `penalty_on` says `want`, for at most 10 s (the bound
+/// is `governance.poll_ms`, 1 s by default, as for policy activations).
+async fn until_penalty(node: &Client, want: Value, what: &str) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while penalty_on(node).await != want {
+        assert!(Instant::now() < deadline, "{what}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// Two nodes on one database: a penalty upheld through one node applies on
+/// the other within the poll bound, and so does the appeal that lifts it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_penalty_upheld_on_one_node_applies_on_the_other() {
+    let pair = Pair::start().await;
+    let admin = user(&pair.a, "operator").await;
+    let alice = user(&pair.a, "alice").await;
+    let bob = user(&pair.a, "bob").await;
+    let chat = id(&alice.open_direct("bob").await.unwrap());
+    let mut on_b = Client::new(&pair.b.url).unwrap();
+    on_b.sign_in("bob", PASSWORD).await.unwrap();
+    assert_eq!(penalty_on(&on_b).await, Value::Null);
+
+    let (seq, _) = sent(&bob, chat).await;
+    let c = complain(&alice, chat, seq).await;
+    let decided = decide(&admin, id(&c), "upheld").await;
+    until_penalty(
+        &on_b,
+        json!("restricted"),
+        "node b never applied the restriction",
+    )
+    .await;
+    let (_, on_b_link) = sent(&on_b, chat).await;
+    assert_eq!(on_b_link["treatment"], "inert");
+
+    // The administrator appeals on the owner's behalf and grants it.
+    let appeal = post(
+        &admin,
+        &format!("/api/v1/penalties/{}/appeals", id(&decided["penalty"])),
+        json!({"note": "fixed"}),
+    )
+    .await
+    .unwrap();
+    post(
+        &admin,
+        &format!("/api/v1/moderation/appeals/{}/decision", id(&appeal)),
+        json!({"outcome": "granted"}),
+    )
+    .await
+    .unwrap();
+    until_penalty(&on_b, Value::Null, "node b never lifted the restriction").await;
 }
