@@ -149,7 +149,7 @@ export function reportModeration(r) {
     h('td', {}, c.owner), h('td', {}, c.platform), h('td', {}, t(`reason_${c.reason}`)),
     h('td', {}, t(`outcome_${c.state}`)), h('td.num', {}, String(c.count))));
   const penalties = (r.penalties || []).map((p) => h('tr', {},
-    h('td', {}, p.owner), h('td', {}, p.platform), h('td', {}, t(`penalty_${p.state}`)),
+    h('td', {}, p.owner), h('td', {}, p.platform), h('td', {}, t(`reason_${p.reason}`)), h('td', {}, t(`penalty_${p.state}`)),
     h('td.num', {}, String(p.count)), h('td.num', {}, String(p.lifted))));
   const rate = (v) => (v === null || v === undefined ? '–' : v.toFixed(2));
   const rates = (r.strike_rates || []).map((s) => h(`tr${(s.rival_per_thousand ?? 0) > (s.house_per_thousand ?? 0) ? '.uneven' : ''}`, {},
@@ -162,7 +162,7 @@ export function reportModeration(r) {
     h('tbody', {}, rows.length ? rows : h('tr', {}, h('td', { colspan: columns.length }, t('reportNone'))))));
   return [
     section('report-complaints', t('reportComplaints'), [t('col_owner'), t('col_platform'), t('reportReason'), t('col_outcome'), t('col_count')], complaints),
-    section('report-penalties', t('reportPenalties'), [t('col_owner'), t('col_platform'), t('col_penalty'), t('col_count'), t('col_lifted')], penalties),
+    section('report-penalties', t('reportPenalties'), [t('col_owner'), t('col_platform'), t('reportReason'), t('col_penalty'), t('col_count'), t('col_lifted')], penalties),
     section('report-strikes', t('reportStrikes'), [t('col_category'), t('reportReason'), t('col_house'), '‰', t('col_rivals'), '‰'], rates),
   ];
 }

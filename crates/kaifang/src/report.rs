@@ -153,7 +153,7 @@ fn tables(report: &Value) -> String {
     let penalties: Vec<Vec<String>> = rows(report, "penalties")
         .iter()
         .map(|p| {
-            ["owner", "platform", "state", "count", "lifted"]
+            ["owner", "platform", "reason", "state", "count", "lifted"]
                 .iter()
                 .map(|k| text(&p[*k]))
                 .collect()
@@ -161,8 +161,8 @@ fn tables(report: &Value) -> String {
         .collect();
     out.push_str("\npenalties\n");
     out.push_str(&table(
-        &["owner", "platform", "penalty", "count", "lifted"],
-        &[false, false, false, true, true],
+        &["owner", "platform", "reason", "penalty", "count", "lifted"],
+        &[false, false, false, false, true, true],
         &penalties,
     ));
     let rates: Vec<Vec<String>> = rows(report, "strike_rates")
@@ -205,7 +205,7 @@ mod tests {
                 {"version": 1, "from": 1_800_000_360_000i64, "comment": "groups open"},
             ],
             "complaints": [{"owner": "alibaba", "platform": "taobao", "reason": "fraud", "state": "upheld", "count": 1}],
-            "penalties": [{"owner": "alibaba", "platform": "taobao", "state": "restricted", "count": 1, "lifted": 0}],
+            "penalties": [{"owner": "alibaba", "platform": "taobao", "reason": "fraud", "state": "restricted", "count": 1, "lifted": 0}],
             "strike_rates": [{"category": "commerce", "reason": "fraud", "house_strikes": 0, "house_shares": 0,
                               "house_per_thousand": null, "rival_strikes": 1, "rival_shares": 3, "rival_per_thousand": 333.333}],
         });
@@ -225,7 +225,10 @@ mod tests {
             "{out}"
         );
         assert!(!out.contains("1800000000000"), "no raw epoch ms: {out}");
-        assert!(out.contains("alibaba  taobao    restricted"), "{out}");
+        assert!(
+            out.contains("alibaba  taobao    fraud   restricted"),
+            "{out}"
+        );
         assert!(out.contains("0/0  -"), "{out}");
         assert!(out.contains("1/3  333.33"), "{out}");
     }

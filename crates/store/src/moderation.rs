@@ -245,13 +245,16 @@ pub struct ComplaintCount {
     pub count: i64,
 }
 
-/// Penalties that began in a range, counted by owner, platform and state.
+/// Penalties that began in a range, counted by owner, platform, the
+/// upheld complaint's reason and state.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct PenaltyCount {
     /// Owner id.
     pub owner: String,
     /// Platform id.
     pub platform: String,
+    /// The reason of the complaint that cost the strike.
+    pub reason: String,
     /// Restricted or suspended.
     pub state: PenaltyState,
     /// How many.

@@ -262,19 +262,23 @@ async fn a_reported_link_is_restricted_appealed_struck_again_and_suspended_until
         report["complaints"],
         json!([{"owner": "alibaba", "platform": "taobao", "reason": "fraud", "state": "upheld", "count": 3}])
     );
-    let penalties: Vec<(&str, i64, i64)> = report["penalties"]
+    let penalties: Vec<(&str, &str, i64, i64)> = report["penalties"]
         .as_array()
         .unwrap()
         .iter()
         .map(|p| {
             (
+                p["reason"].as_str().unwrap(),
                 p["state"].as_str().unwrap(),
                 p["count"].as_i64().unwrap(),
                 p["lifted"].as_i64().unwrap(),
             )
         })
         .collect();
-    assert_eq!(penalties, [("restricted", 2, 1), ("suspended", 1, 0)]);
+    assert_eq!(
+        penalties,
+        [("fraud", "restricted", 2, 1), ("fraud", "suspended", 1, 0)]
+    );
     let taobao_shares: i64 = report["rows"]
         .as_array()
         .unwrap()

@@ -466,21 +466,24 @@ impl Moderation for PgStore {
     ) -> Result<Vec<PenaltyCount>, Error> {
         let rows = query(
             &self.client().await?,
-            "SELECT owner, platform, state, COUNT(*), COUNT(lifted_at) FROM penalties \
-             WHERE starts_at >= $1 AND starts_at < $2 \
-             GROUP BY owner, platform, state ORDER BY owner, platform, state",
+            "SELECT p.owner, p.platform, c.reason, p.state, COUNT(*), COUNT(p.lifted_at) \
+             FROM penalties p JOIN complaints c ON c.id = p.complaint_id \
+             WHERE p.starts_at >= $1 AND p.starts_at < $2 \
+             GROUP BY p.owner, p.platform, c.reason, p.state \
+             ORDER BY p.owner, p.platform, c.reason, p.state",
             &[&from, &to],
         )
         .await?;
         rows.iter()
             .map(|r| {
-                let name: String = r.try_get(2)?;
+                let name: String = r.try_get(3)?;
                 Ok(PenaltyCount {
                     owner: r.try_get(0)?,
                     platform: r.try_get(1)?,
+                    reason: r.try_get(2)?,
                     state: PenaltyState::parse(&name).ok_or_else(|| corrupt("a penalty state"))?,
-                    count: r.try_get(3)?,
-                    lifted: r.try_get(4)?,
+                    count: r.try_get(4)?,
+                    lifted: r.try_get(5)?,
                 })
             })
             .collect()

@@ -428,15 +428,17 @@ impl Moderation for SqliteStore {
     ) -> Result<Vec<PenaltyCount>, Error> {
         self.read(move |c| {
             let mut stmt = c.prepare_cached(
-                "SELECT owner, platform, state, COUNT(*), COUNT(lifted_at) FROM penalties \
-                 WHERE starts_at >= ?1 AND starts_at < ?2 \
-                 GROUP BY owner, platform, state ORDER BY owner, platform, state",
+                "SELECT p.owner, p.platform, c.reason, p.state, COUNT(*), COUNT(p.lifted_at) \
+                 FROM penalties p JOIN complaints c ON c.id = p.complaint_id \
+                 WHERE p.starts_at >= ?1 AND p.starts_at < ?2 \
+                 GROUP BY p.owner, p.platform, c.reason, p.state \
+                 ORDER BY p.owner, p.platform, c.reason, p.state",
             )?;
             let rows = stmt.query_map(params![from, to], |r| {
-                let name: String = r.get(2)?;
+                let name: String = r.get(3)?;
                 let state = PenaltyState::parse(&name).ok_or_else(|| {
                     rusqlite::Error::FromSqlConversionFailure(
-                        2,
+                        3,
                         rusqlite::types::Type::Text,
                         name.into(),
                     )
@@ -444,9 +446,10 @@ impl Moderation for SqliteStore {
                 Ok(PenaltyCount {
                     owner: r.get(0)?,
                     platform: r.get(1)?,
+                    reason: r.get(2)?,
                     state,
-                    count: r.get(3)?,
-                    lifted: r.get(4)?,
+                    count: r.get(4)?,
+                    lifted: r.get(5)?,
                 })
             })?;
             Ok(rows.collect::<Result<_, _>>()?)

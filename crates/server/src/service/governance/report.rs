@@ -56,13 +56,15 @@ pub struct ComplaintRow {
     pub count: i64,
 }
 
-/// Penalties that began in the range, per owner × platform × state.
+/// Penalties that began in the range, per owner × platform × reason × state.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct PenaltyRow {
     /// Owner id.
     pub owner: String,
     /// Platform id.
     pub platform: String,
+    /// The reason of the upheld complaint behind the strike.
+    pub reason: String,
     /// `restricted` or `suspended`.
     pub state: String,
     /// How many.
@@ -307,6 +309,7 @@ impl GovernanceService {
             .map(|p| PenaltyRow {
                 owner: p.owner,
                 platform: p.platform,
+                reason: p.reason,
                 state: p.state.as_str().to_owned(),
                 count: p.count,
                 lifted: p.lifted,
