@@ -26,7 +26,11 @@ fn assert_no_leak(output: &str, secret_fragments: &[String]) {
     }
     // A key printed in another encoding (a derived Debug prints the RSA numbers as thousands of
     // digits) makes the output long; the redacted forms are one short line.
-    assert!(output.len() < 200, "{} characters: {output:?}", output.len());
+    assert!(
+        output.len() < 200,
+        "{} characters: {output:?}",
+        output.len()
+    );
 }
 
 #[test]
