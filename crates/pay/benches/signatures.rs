@@ -1,8 +1,9 @@
 //! Notification verification per second, both wire formats, RSA-2048 (the cost a server pays per
 //! provider notification): `cargo bench -p kaifang-pay --bench signatures`. Criterion's `thrpt`
 //! line is verifications per second on one core. Keys are parsed once (as a server holds them);
-//! each iteration verifies a fresh copy of the same realistic notification, so the only cache is the
-//! CPU's. Signing is measured beside it (the private-key operation, about ten times dearer).
+//! each iteration verifies the same realistic notification, so the CPU caches are warm (nothing is
+//! cached by the code). Signing is measured beside it: the private-key operation, about ten times
+//! dearer.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::hint::black_box;
