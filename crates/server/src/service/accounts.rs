@@ -23,6 +23,17 @@ pub struct Caller {
     pub token_hash: [u8; 32],
 }
 
+impl Caller {
+    /// The caller's id if they are an operator administrator. Anyone else
+    /// gets 404: non-admins learn nothing, not even that the endpoint exists.
+    pub async fn admin(&self, users: &dyn Store) -> Result<UserId> {
+        match users.user_by_id(self.user_id).await? {
+            Some(u) if u.is_admin => Ok(u.id),
+            _ => Err(Error::not_found("resource")),
+        }
+    }
+}
+
 /// The accounts service.
 pub struct Accounts {
     store: Arc<dyn Store>,

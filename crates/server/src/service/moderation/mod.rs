@@ -151,10 +151,7 @@ impl ModerationService {
     }
 
     async fn admin(&self, caller: &Caller) -> Result<UserId> {
-        match self.users.user_by_id(caller.user_id).await? {
-            Some(u) if u.is_admin => Ok(u.id),
-            _ => Err(Error::not_found("resource")),
-        }
+        caller.admin(&*self.users).await
     }
 
     fn note(&self, note: &str) -> Result<String> {
