@@ -196,27 +196,51 @@ async fn recall<C: GenericClient>(
         seq,
         by: by_handle,
     };
-    // Logged before the preview events go, as for a removal: the newest id
-    // is never one deleted and handed out again.
+    let logged = Logged {
+        conversation_id,
+        message_id,
+        kind: "recall",
+        at,
+    };
+    log_dropping_previews(c, events, logged, body).await
+}
+
+/// Where and when an event about one message is logged.
+struct Logged {
+    conversation_id: i64,
+    message_id: i64,
+    kind: &'static str,
+    at: Timestamp,
+}
+
+/// Logs `body` as the message's event, then deletes the message's logged
+/// preview events (they hold the linked pages' text). Logged first, as for
+/// a removal: the newest id is never one deleted and handed out again.
+async fn log_dropping_previews<C: GenericClient>(
+    c: &C,
+    events: &mut Vec<Event>,
+    l: Logged,
+    body: EventBody,
+) -> Result<Event, Error> {
     let data = event_data(&body);
     let id = write::log_event_at(
         c,
-        conversation_id,
-        "recall",
-        Some(message_id),
+        l.conversation_id,
+        l.kind,
+        Some(l.message_id),
         Some(&data),
-        at,
+        l.at,
     )
     .await?;
     execute(
         c,
         "DELETE FROM events WHERE kind = 'preview' AND message_id = $1",
-        &[&message_id],
+        &[&l.message_id],
     )
     .await?;
     let event = Event {
         id,
-        conversation_id,
+        conversation_id: l.conversation_id,
         body,
     };
     events.push(event.clone());
@@ -243,30 +267,15 @@ async fn hide_previews<C: GenericClient>(
         return Ok(None);
     }
     let body = EventBody::PreviewsHidden { message_id, seq };
-    // Logged before the preview events go, as for a recall.
-    let data = event_data(&body);
-    let id = write::log_event_at(
-        c,
+    let logged = Logged {
         conversation_id,
-        "previews_hidden",
-        Some(message_id),
-        Some(&data),
+        message_id,
+        kind: "previews_hidden",
         at,
-    )
-    .await?;
-    execute(
-        c,
-        "DELETE FROM events WHERE kind = 'preview' AND message_id = $1",
-        &[&message_id],
-    )
-    .await?;
-    let event = Event {
-        id,
-        conversation_id,
-        body,
     };
-    events.push(event.clone());
-    Ok(Some(event))
+    log_dropping_previews(c, events, logged, body)
+        .await
+        .map(Some)
 }
 
 async fn react<C: GenericClient>(

@@ -161,15 +161,22 @@ fn recall(
         seq,
         by: by_handle,
     };
-    // Logged before the preview events go, as for a removal: the newest id
-    // is never one deleted and handed out again.
-    let id = writer::log_event(
-        conn,
-        conversation_id,
-        "recall",
-        Some(message_id),
-        Some(&event_data(&body)),
-    )?;
+    log_dropping_previews(conn, events, conversation_id, message_id, "recall", body)
+}
+
+/// Logs `body` as the message's `kind` event, then deletes the message's
+/// logged preview events (they hold the linked pages' text). Logged first,
+/// as for a removal: the newest id is never one deleted and handed out again.
+fn log_dropping_previews(
+    conn: &Connection,
+    events: &mut Vec<Event>,
+    conversation_id: i64,
+    message_id: i64,
+    kind: &str,
+    body: EventBody,
+) -> Result<Event, Error> {
+    let data = event_data(&body);
+    let id = writer::log_event(conn, conversation_id, kind, Some(message_id), Some(&data))?;
     conn.prepare_cached("DELETE FROM events WHERE kind = 'preview' AND message_id = ?1")?
         .execute([message_id])?;
     let event = Event {
@@ -200,23 +207,15 @@ fn hide_previews(
         return Ok(None);
     }
     let body = EventBody::PreviewsHidden { message_id, seq };
-    // Logged before the preview events go, as for a recall.
-    let id = writer::log_event(
+    log_dropping_previews(
         conn,
+        events,
         conversation_id,
+        message_id,
         "previews_hidden",
-        Some(message_id),
-        Some(&event_data(&body)),
-    )?;
-    conn.prepare_cached("DELETE FROM events WHERE kind = 'preview' AND message_id = ?1")?
-        .execute([message_id])?;
-    let event = Event {
-        id,
-        conversation_id,
         body,
-    };
-    events.push(event.clone());
-    Ok(Some(event))
+    )
+    .map(Some)
 }
 
 fn react(
