@@ -16,7 +16,9 @@ const A = handle('amy');
 const B = handle('ben');
 
 before(async () => {
-  env = await startTwo();
+  // The operator is JD here, so the report can set the house's commerce
+  // platforms beside Taobao's.
+  env = await startTwo({ config: '[links]\noperator_owner = "jd"\n' });
   ops = await person(env.browser, env.server);
   await signUp(ops.page, O); // the first account: administrator, so a moderator
   await signUp(env.alice.page, A);
@@ -73,5 +75,10 @@ test('the restricted domain\'s next link is plain text, and the report counts th
   await page.waitForFunction(() => /alibaba/.test(document.querySelector('#report-complaints tbody')?.textContent ?? ''));
   assert.match(await complaints.first().textContent(), /alibaba\s*taobao\s*Fraud\s*upheld\s*1/);
   assert.match(await page.locator('#report-penalties tbody').textContent(), /alibaba\s*taobao\s*Fraud\s*restricted\s*1\s*0/);
+  // Strikes per thousand shares: the house (JD) has none and no shares, the
+  // rival (Taobao) one strike over its two shares; the row is marked uneven.
+  const strikes = page.locator('#report-strikes tbody tr');
+  assert.match(await strikes.first().textContent(), /commerce\s*Fraud\s*0\/0\s*–\s*1\/2\s*500\.00/);
+  assert.equal(await strikes.first().getAttribute('class'), 'uneven');
   for (const p of [ops, env.alice, env.bob]) assert.deepEqual(p.errors, []);
 });

@@ -3,7 +3,7 @@
 //! a time series; and moderation's figures: complaints by outcome, penalties,
 //! and how often rivals' and the house's domains were struck per thousand
 //! shares, category by category and reason by reason.
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use kaifang_store::{CaseState, ComplaintCount, ShareCount, Timestamp};
 use serde::Serialize;
@@ -146,6 +146,7 @@ fn strike_rates(
     complaints: &[ComplaintCount],
     shares: &[ShareCount],
     operator: &str,
+    house_categories: &BTreeSet<String>,
     category_of: impl Fn(&str) -> Option<String>,
 ) -> Vec<StrikeRate> {
     // (category, house?) → shares
@@ -167,11 +168,6 @@ fn strike_rates(
             }
         }
     }
-    let house_categories: std::collections::BTreeSet<&String> = shared
-        .keys()
-        .filter(|(_, house)| *house)
-        .map(|(c, _)| c)
-        .collect();
     let rate =
         |strikes: i64, shares: i64| (shares > 0).then(|| strikes as f64 * 1000.0 / shares as f64);
     struck
@@ -285,10 +281,18 @@ impl GovernanceService {
         let versions_in_force = std::iter::once(first).chain(later).collect();
         let complaint_counts = self.moderation.complaint_counts(from, to).await?;
         let registry = self.links.registry();
+        let operator = self.links.operator();
+        let house_categories: BTreeSet<String> = registry
+            .platforms()
+            .iter()
+            .filter(|p| p.owner == operator)
+            .map(|p| p.category.clone())
+            .collect();
         let strike_rates = strike_rates(
             &complaint_counts,
             &counts,
-            self.links.operator(),
+            operator,
+            &house_categories,
             |platform| registry.platform(platform).map(|p| p.category.clone()),
         );
         let complaints = complaint_counts
@@ -403,7 +407,8 @@ mod tests {
             shares("tencent", "wechat-shop", 1_000),
             shares("bytedance", "douyin", 10),
         ];
-        let rates = strike_rates(&complaints, &logged, "tencent", category);
+        let house = BTreeSet::from(["commerce".to_owned()]);
+        let rates = strike_rates(&complaints, &logged, "tencent", &house, category);
         // Video: the house has no platform there, so nothing to compare.
         assert_eq!(rates.len(), 1, "{rates:?}");
         let r = &rates[0];
@@ -419,5 +424,10 @@ mod tests {
         );
         assert_eq!(r.house_per_thousand, Some(1.0));
         assert_eq!(r.rival_per_thousand, Some(4.0));
+        // A category the house is in but had no shares in: still compared,
+        // the house's rate unknown rather than zero.
+        let rates = strike_rates(&complaints, &logged[..2], "tencent", &house, category);
+        assert_eq!(rates[0].house_per_thousand, None);
+        assert_eq!(rates[0].rival_per_thousand, Some(4.0));
     }
 }
