@@ -252,6 +252,13 @@ impl From<kaifang_store::Error> for ApiError {
             E::NotFound(what) => Self::not_found(what),
             E::Forbidden(why) => Self::forbidden(why),
             E::Conflict(why) => Self::conflict(why),
+            e @ E::IdempotencyMismatch => Self::unprocessable(
+                "idempotency-key-reused",
+                "Idempotency key reused",
+                e.to_string(),
+            ),
+            E::Ledger(why) => Self::conflict(why),
+            e @ E::Replay => Self::conflict(e.to_string()),
             e @ E::Unavailable(_) => {
                 crate::metrics::database_error();
                 Self::database_unavailable(&e)

@@ -22,6 +22,17 @@ pub enum Error {
     /// The request contradicts the data (e.g. adding a member already there).
     #[error("conflict: {0}")]
     Conflict(&'static str),
+    /// An idempotency key came back with other parameters than the first
+    /// time it was used (Stripe refuses this too).
+    #[error("this idempotency key was used with other parameters")]
+    IdempotencyMismatch,
+    /// The ledger refused a transaction (unbalanced, a balance would go
+    /// below zero, or refunds would pass what was paid).
+    #[error("ledger refused: {0}")]
+    Ledger(&'static str),
+    /// A provider's notification nonce was seen before.
+    #[error("this notification nonce was seen before")]
+    Replay,
     /// The database could not be opened, read or written (the backend's own
     /// error is kept as the source).
     #[error("database error: {0}")]

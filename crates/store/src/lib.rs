@@ -1,7 +1,7 @@
 //! Kaifang's storage layer.
 //!
 //! The server talks to storage only through the [`Store`], [`Governance`],
-//! [`Administration`], [`ReadState`], [`Search`], [`Attachments`], [`People`], [`Moderation`] and [`PreviewRules`] traits (and attachment
+//! [`Administration`], [`ReadState`], [`Search`], [`Attachments`], [`People`], [`Moderation`], [`PreviewRules`] and [`Payments`] traits (and attachment
 //! bytes through [`BlobStore`]), and storage errors name no database
 //! library, so the API handlers do not depend on the backend. Two backends
 //! implement them: the embedded default, [`SqliteStore`], keeps every
@@ -33,6 +33,7 @@ mod governance;
 mod membership;
 mod model;
 mod moderation;
+mod payments;
 mod people;
 mod postgres;
 mod preview_rules;
@@ -56,6 +57,10 @@ pub use model::{
 pub use moderation::{
     Appeal, CaseState, Complaint, ComplaintCount, Decision, Moderation, NewComplaint, Penalty,
     PenaltyCount, PenaltyState, Rung, refusal as moderation_refusal,
+};
+pub use payments::{
+    Balance, EntryLeg, IDEMPOTENCY_WINDOW_MS, IdempotencyKey, LedgerEntry, NewOrder,
+    NewTransaction, Order, OrderTotals, Payments, TransactionKind, asset_limited,
 };
 pub use people::{AVATAR_TAG_CHARS, People, Profile, ProfileEdit, avatar_tag};
 pub use postgres::{PgBlobStore, PgConfig, PgStore};

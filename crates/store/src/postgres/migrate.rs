@@ -54,6 +54,10 @@ const MIGRATIONS: &[(u32, &str)] = &[
         14,
         include_str!("../../migrations/postgres/0014_moderation.sql"),
     ),
+    (
+        15,
+        include_str!("../../migrations/postgres/0015_payments.sql"),
+    ),
 ];
 
 /// The advisory-lock key that guards migrations (any constant distinct from

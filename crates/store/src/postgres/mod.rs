@@ -20,6 +20,7 @@ mod error;
 mod governance;
 mod migrate;
 mod moderation;
+mod payments;
 mod people;
 mod preview_rules;
 mod read;

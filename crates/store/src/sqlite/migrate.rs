@@ -91,6 +91,11 @@ pub(super) const MIGRATIONS: &[Migration] = &[
         "moderation",
         include_str!("../../migrations/sqlite/0014_moderation.sql"),
     ),
+    m(
+        15,
+        "payments",
+        include_str!("../../migrations/sqlite/0015_payments.sql"),
+    ),
 ];
 
 /// Versions up to this one were recorded only in `user_version`: a

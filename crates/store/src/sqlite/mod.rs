@@ -8,6 +8,7 @@ mod governance;
 pub mod maintenance;
 mod migrate;
 mod moderation;
+mod payments;
 mod people;
 mod preview_rules;
 mod read;

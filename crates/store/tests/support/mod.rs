@@ -13,7 +13,8 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use kaifang_store::{
     Administration, Attachments, BlobStore, Chat, Event, FsBlobStore, Governance, Moderation,
-    People, PgConfig, PgStore, PreviewRules, ReadState, Search, SqliteConfig, SqliteStore, Store,
+    Payments, People, PgConfig, PgStore, PreviewRules, ReadState, Search, SqliteConfig,
+    SqliteStore, Store,
 };
 use tokio::sync::mpsc;
 
@@ -53,6 +54,7 @@ pub trait AnyStore:
     + People
     + Moderation
     + PreviewRules
+    + Payments
 {
 }
 impl<T> AnyStore for T where
@@ -66,6 +68,7 @@ impl<T> AnyStore for T where
         + People
         + Moderation
         + PreviewRules
+        + Payments
 {
 }
 
