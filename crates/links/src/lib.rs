@@ -1,5 +1,6 @@
 //! Kaifang's link engine, without I/O: find every URL in a message ([`extract`]), turn one into a
-//! canonical key ([`normalise`]), name its platform and owner ([`Registry`]), find share codes ([`Registry::find_share_codes`]) and the threat lists it is
+//! canonical key ([`normalise`]), name its platform and owner ([`Registry`]), find share codes ([`Registry::find_share_codes`]) and payment links
+//! ([`Registry::find_payment_links`]) and the threat lists it is
 //! on ([`Blocklists`]), and whether the operator's per-domain rules let it have a preview
 //! ([`PreviewRules`]). Policy decisions live in `kaifang-policy`.
 //!
@@ -22,6 +23,7 @@ mod error;
 mod extract;
 mod hash;
 mod normalise;
+mod payment;
 mod preview_rules;
 mod registry;
 mod share;
@@ -32,6 +34,7 @@ pub use extract::{ExtractConfig, FoundUrl, extract, extract_with, is_known_tld};
 pub use normalise::{
     CanonicalUrl, NormaliseConfig, NormalisedUrl, SuffixList, UrlFlags, canonicalise, normalise,
 };
+pub use payment::{EMVCO_MAX, FoundPayment, PaymentForm, PaymentLinkFormat, crc16_ccitt_false};
 pub use preview_rules::{DomainPattern, PatternKind, PreviewRules, RuleError};
 pub use registry::{Classification, Owner, Platform, Registry};
 pub use share::{FoundCode, ShareCodeFormat};

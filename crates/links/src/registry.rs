@@ -9,6 +9,7 @@ use toml::Spanned;
 
 use crate::RegistryError;
 use crate::hash::FastBuild;
+use crate::payment::{FoundPayment, PaymentLinkFormat, PaymentMatcher};
 use crate::share::{FoundCode, ShareCodeFormat, ShareMatcher};
 
 /// The compiled-in registry shipped with Kaifang.
@@ -32,6 +33,8 @@ pub struct Platform {
     pub domains: Vec<String>,
     /// The share codes it uses instead of URLs (passphrases, share texts); may be empty.
     pub share_codes: Vec<ShareCodeFormat>,
+    /// For a wallet provider: the forms of its payment links and codes; may be empty.
+    pub payment_links: Vec<PaymentLinkFormat>,
 }
 
 /// A company that owns platforms.
@@ -66,6 +69,8 @@ pub struct Registry {
     unknown_owner: Owner,
     /// Every platform's share-code formats, compiled; rebuilt when platforms change.
     share: Option<ShareMatcher>,
+    /// Every platform's payment-link forms, compiled; rebuilt when platforms change.
+    payment: Option<PaymentMatcher>,
     /// Each registry domain, and each with one character deleted, → the domain: finds hosts one
     /// edit away from a registered domain with a few lookups (symmetric deletion).
     near: HashMap<String, usize, FastBuild>,
@@ -98,6 +103,76 @@ struct RawPlatform {
     domains: Spanned<Vec<Spanned<String>>>,
     #[serde(default)]
     share_codes: Vec<Spanned<RawShareCode>>,
+    #[serde(default)]
+    payment_links: Vec<Spanned<RawPaymentLink>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawPaymentLink {
+    #[serde(default)]
+    prefixes: Vec<String>,
+    #[serde(default)]
+    code: Option<(usize, usize)>,
+    #[serde(default = "one")]
+    min_classes: u8,
+    #[serde(default)]
+    emvco_ids: Vec<String>,
+    #[serde(default)]
+    emvco_tags: Vec<u8>,
+}
+
+fn one() -> u8 {
+    1
+}
+
+/// Longest code a payment-link form may declare.
+const MAX_PAYMENT_CODE_LEN: usize = 256;
+
+/// A payment-link form's problem, if any.
+fn payment_link_problem(raw: &RawPaymentLink) -> Option<String> {
+    if raw.prefixes.is_empty() && raw.emvco_ids.is_empty() && raw.emvco_tags.is_empty() {
+        return Some("a payment link form needs prefixes, emvco_ids or emvco_tags".to_owned());
+    }
+    for p in &raw.prefixes {
+        let Some((scheme, rest)) = p.split_once("://") else {
+            return Some(format!("prefix {p:?} must start with a scheme and `://`"));
+        };
+        if scheme.is_empty()
+            || !scheme.bytes().all(|b| {
+                b.is_ascii_lowercase() || b.is_ascii_digit() || matches!(b, b'+' | b'-' | b'.')
+            })
+            || !rest.is_ascii()
+            || rest.contains(|c: char| c.is_ascii_whitespace() || c.is_ascii_uppercase())
+        {
+            return Some(format!(
+                "prefix {p:?}: lower-case ASCII without spaces, starting `scheme://`"
+            ));
+        }
+    }
+    if let Some((min, max)) = raw.code
+        && (min == 0 || min > max || max > MAX_PAYMENT_CODE_LEN)
+    {
+        return Some(format!(
+            "code [{min}, {max}]: need 1 <= shortest <= longest <= {MAX_PAYMENT_CODE_LEN}"
+        ));
+    }
+    if !(1..=3).contains(&raw.min_classes) {
+        return Some("min_classes is 1, 2 or 3".to_owned());
+    }
+    if let Some(id) = raw.emvco_ids.iter().find(|id| {
+        id.is_empty() || id.len() > 32 || !id.is_ascii() || id.contains(char::is_whitespace)
+    }) {
+        return Some(format!(
+            "emvco_ids: {id:?} is not a GUID or AID (1-32 ASCII characters)"
+        ));
+    }
+    if let Some(tag) = raw.emvco_tags.iter().find(|t| !(2..=25).contains(*t)) {
+        return Some(format!(
+            "emvco_tags: {tag} is not a primitive merchant account tag (02-25)"
+        ));
+    }
+    None
 }
 
 #[derive(Deserialize)]
@@ -220,12 +295,14 @@ impl Registry {
                 category: UNKNOWN.to_owned(),
                 domains: Vec::new(),
                 share_codes: Vec::new(),
+                payment_links: Vec::new(),
             },
             unknown_owner: Owner {
                 id: UNKNOWN.to_owned(),
                 name: "Unknown".to_owned(),
             },
             share: None,
+            payment: None,
             near: HashMap::default(),
         }
     }
@@ -289,6 +366,46 @@ impl Registry {
                 .enumerate()
                 .flat_map(|(i, p)| p.share_codes.iter().map(move |f| (i, f))),
         );
+        self.payment = PaymentMatcher::new(
+            self.platforms
+                .iter()
+                .enumerate()
+                .flat_map(|(i, p)| p.payment_links.iter().map(move |f| (i, f))),
+        );
+    }
+
+    /// The payment links and codes in `text` (see `data/platforms.toml`, `payment_links`), in
+    /// order, at most `max`: wallet deep links, payment URLs, and EMVCo merchant-presented QR
+    /// payloads whose CRC checks. `urls` are the text's URL spans as [`extract`](crate::extract)
+    /// found them (sorted): a payment URL starting one takes its extent, and nothing starting
+    /// inside a URL is counted. Linear in the length of `text`.
+    ///
+    /// ```
+    /// let registry = kaifang_links::Registry::builtin()?;
+    /// let found = registry.find_payment_links("扫码付款 wxp://f2f0Ab3dE5fG7hK9mN2pQ4rS 谢谢", &[], 10);
+    /// assert_eq!(found[0].text, "wxp://f2f0Ab3dE5fG7hK9mN2pQ4rS");
+    /// let wallet = registry.payment_wallet(&found[0]);
+    /// assert_eq!((wallet.id.as_str(), wallet.owner.as_str()), ("wechat-pay", "tencent"));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn find_payment_links<'a>(
+        &self,
+        text: &'a str,
+        urls: &[Range<usize>],
+        max: usize,
+    ) -> Vec<FoundPayment<'a>> {
+        self.payment
+            .as_ref()
+            .map_or_else(Vec::new, |m| m.find(text, urls, max))
+    }
+
+    /// The wallet provider of a found payment: its platform, or the `unknown` platform (id and
+    /// owner `unknown`) for an EMVCo payload whose provider the registry does not list.
+    pub fn payment_wallet(&self, found: &FoundPayment<'_>) -> &Platform {
+        found
+            .platform
+            .and_then(|i| self.platforms.get(i))
+            .unwrap_or(&self.unknown)
     }
 
     /// The share codes in `text` (see `data/platforms.toml`, `share_codes`), in order, at most
@@ -475,6 +592,25 @@ impl Registry {
                     cue_required: raw.cue_required,
                 });
             }
+            let mut payment_links = Vec::new();
+            for raw in p.payment_links {
+                let span = raw.span();
+                let raw = raw.into_inner();
+                if let Some(problem) = payment_link_problem(&raw) {
+                    return Err(invalid(span, "payment_links", problem));
+                }
+                payment_links.push(PaymentLinkFormat {
+                    prefixes: raw.prefixes,
+                    code: raw.code,
+                    min_classes: raw.min_classes,
+                    emvco_ids: raw
+                        .emvco_ids
+                        .iter()
+                        .map(|id| id.to_ascii_uppercase())
+                        .collect(),
+                    emvco_tags: raw.emvco_tags,
+                });
+            }
             reg.platforms.push(Platform {
                 id: p.id.into_inner(),
                 name: p.name.into_inner(),
@@ -483,6 +619,7 @@ impl Registry {
                 category: p.category.into_inner(),
                 domains,
                 share_codes,
+                payment_links,
             });
         }
         reg.compile_share_codes();

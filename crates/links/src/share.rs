@@ -81,7 +81,7 @@ const CLOSE: u8 = 2;
 const CHUNK: usize = 32;
 
 /// Bit per character class: upper, lower, digit.
-fn classes(body: &[u8]) -> u8 {
+pub(crate) fn classes(body: &[u8]) -> u8 {
     let mut bits = 0u8;
     for &b in body {
         bits |= match b {
@@ -327,14 +327,14 @@ fn nearest(sorted: &[usize], start: usize, end: usize) -> Option<usize> {
 
 /// Code-point and UTF-16 offsets, counted forward from the last position asked (so linear).
 #[derive(Default)]
-struct Counter {
+pub(crate) struct Counter {
     byte: usize,
     cp: usize,
     utf16: usize,
 }
 
 impl Counter {
-    fn advance(&mut self, text: &str, to: usize) -> (usize, usize) {
+    pub(crate) fn advance(&mut self, text: &str, to: usize) -> (usize, usize) {
         if let Some(between) = text.get(self.byte..to) {
             for c in between.chars() {
                 self.cp += 1;
