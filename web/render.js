@@ -52,14 +52,17 @@ function liveAnchor(link, text) {
 }
 
 /**
- * A live share code (a Taobao passphrase, a Douyin share text…): a chip that
+ * A live share code (a Taobao passphrase, a Douyin share text…), or a payment
+ * link a browser cannot open (a wallet deep link, a payment payload): a chip that
  * names the platform and copies the code, which opens in that platform's app.
  */
 function codeChip(link, text) {
   const platform = platformName(link);
+  const kind = link.kind === 'payment' ? 'payment' : 'share_code';
+  const title = t(kind === 'payment' ? 'payChipTitle' : 'codeChipTitle', { platform });
   const chip = h(
     'button.code-chip',
-    { type: 'button', title: t('codeChipTitle', { platform }), dataset: { treatment: String(link.treatment), platform: link.platform || '', kind: 'share_code' } },
+    { type: 'button', title, dataset: { treatment: String(link.treatment), platform: link.platform || '', kind } },
     h('span.code-text', {}, textNodes(text)),
     h('span.code-platform', {}, ` ⧉ ${platform}`),
   );
@@ -194,8 +197,10 @@ export function renderBody(message, kind) {
   for (const link of usableLinks(body, message.links)) {
     if (link.start_utf16 > pos) text.append(...textNodes(body.slice(pos, link.start_utf16)));
     const slice = body.slice(link.start_utf16, link.end_utf16);
-    // A code is never a hyperlink: live (or warn) is a chip, inert is text.
-    const code = link.kind === 'share_code' && (link.treatment === 'live' || link.treatment === 'warn');
+    // A code is never a hyperlink: live (or warn) is a chip, inert is text. So is a payment
+    // link a browser cannot open (alipays://…, wxp://…, an EMVCo payload).
+    const chipKind = link.kind === 'share_code' || (link.kind === 'payment' && !httpUrl(link.url));
+    const code = chipKind && (link.treatment === 'live' || link.treatment === 'warn');
     switch (code ? 'code' : link.treatment) {
       case 'code':
         text.append(codeChip(link, slice));

@@ -197,3 +197,41 @@ test('a live share code is a chip naming its platform, never a hyperlink; an ine
   assert.equal(inert.anchors, 0);
   assert.ok(inert.text.includes(code), inert.text);
 });
+
+test('a live wallet deep link is a payment chip; a live payment URL is an ordinary link', async () => {
+  const deep = 'wxp://f2f0qzJL49oCBGKRbD4ugro9eeYs3PSZNop';
+  const qr = 'https://qr.alipay.com/tsxwounogmbivowr90';
+  const body = `付款 ${deep} 或 ${qr}`;
+  const out = await page.evaluate(
+    async ({ message }) => {
+      const { renderBody } = await import('/app/render.js');
+      const box = document.createElement('div');
+      box.append(...renderBody(message, 'direct'));
+      document.body.append(box);
+      const res = {
+        chips: [...box.querySelectorAll('button.code-chip')].map((c) => ({
+          code: c.querySelector('.code-text').textContent,
+          kind: c.dataset.kind,
+          title: c.title,
+        })),
+        hrefs: [...box.querySelectorAll('a')].map((a) => a.getAttribute('href')),
+      };
+      box.remove();
+      return res;
+    },
+    {
+      message: {
+        body,
+        links: [
+          link(body, deep, { kind: 'payment', platform: 'wechat-pay', platform_name: 'WeChat Pay', treatment: 'live', preview: false }),
+          link(body, qr, { kind: 'payment', platform: 'alipay', platform_name: 'Alipay', treatment: 'live', preview: false }),
+        ],
+      },
+    },
+  );
+  assert.equal(out.chips.length, 1);
+  assert.equal(out.chips[0].code, deep);
+  assert.equal(out.chips[0].kind, 'payment');
+  assert.match(out.chips[0].title, /WeChat Pay/);
+  assert.deepEqual(out.hrefs, [qr]);
+});

@@ -2,7 +2,7 @@
 //!
 //! An operator writes its link rules as Cedar policies over a fixed schema
 //! ([`SCHEMA`]): the sender (`Kaifang::User`, attribute `role`), the link
-//! (`Kaifang::Link`: `kind` (`url` or `share_code`), `platform`, `owner`, `category`, `domain`, `lists`,
+//! (`Kaifang::Link`: `kind` (`url`, `share_code` or `payment`), `platform`, `owner`, `category`, `domain`, `lists`,
 //! `bidi`, `mixed_script`, `lookalike`, `operator_owned`, `category_contested`, `penalty`) and the
 //! request context (`context.conversation.kind`, `.member_count`,
 //! `context.operator`). Four actions decide a link's [`Treatment`]:

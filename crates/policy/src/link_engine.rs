@@ -7,11 +7,12 @@
 //! is a new `PolicyEngine`, and its cache starts empty.
 
 use std::collections::HashMap;
+use std::ops::Range;
 use std::sync::{Arc, PoisonError, RwLock};
 
 use kaifang_links::{
-    Blocklists, CanonicalUrl, ExtractConfig, FoundCode, FoundUrl, NormaliseConfig, Platform,
-    Registry, canonicalise, extract_with,
+    Blocklists, CanonicalUrl, ExtractConfig, FoundCode, FoundPayment, FoundUrl, NormaliseConfig,
+    Platform, Registry, canonicalise, extract_with,
 };
 use serde::{Deserialize, Serialize};
 
@@ -118,6 +119,17 @@ pub const FLAG_BIDI: &str = "bidi";
 pub const FLAG_HOMOGRAPH: &str = "homograph";
 /// The [`LinkDecision::flags`] entry for a domain one edit from a registered one.
 pub const FLAG_LOOKALIKE: &str = "lookalike";
+
+/// A link found in text that is not a URL: a share code, or a wallet deep link or payment payload.
+struct NonUrl<'a> {
+    kind: LinkKind,
+    /// As written (what a live chip copies).
+    text: &'a str,
+    /// Its platform in the registry; `None` for a payment payload of an unlisted provider.
+    platform: Option<usize>,
+    /// Start and end in code points, then in UTF-16 code units.
+    span: [usize; 4],
+}
 
 impl LinkDecision {
     /// The [`LinkFacts::bidi`] fact the decision was made with.
@@ -317,127 +329,158 @@ impl LinkEngine {
             .clone()
     }
 
-    /// Every link in `text` — URLs and share codes, in order of appearance —
-    /// with its decision in context `ctx`.
+    /// Every link in `text` — URLs, payment links and share codes, in order of appearance — with its
+    /// decision in context `ctx`.
     pub fn evaluate(&self, text: &str, ctx: &Context) -> Vec<LinkDecision> {
         let found = extract_with(text, &self.settings.extract);
-        // A code inside a URL is part of that URL, not a second link. Most messages hold a URL or
-        // two: their spans go on the stack.
+        // Most messages hold a URL or two: their spans go on the stack.
         const INLINE: usize = 4;
         let span = |f: &FoundUrl<'_>| f.byte_start..f.byte_end;
-        let max = self.settings.extract.max_urls;
-        let codes = if found.len() <= INLINE {
-            let urls: [std::ops::Range<usize>; INLINE] =
+        let (payments, codes) = if found.len() <= INLINE {
+            let urls: [Range<usize>; INLINE] =
                 std::array::from_fn(|i| found.get(i).map_or(0..0, span));
-            let urls = urls.get(..found.len()).unwrap_or_default();
-            self.registry.find_share_codes(text, urls, max)
+            self.find_non_urls(text, urls.get(..found.len()).unwrap_or_default())
         } else {
             let urls: Vec<_> = found.iter().map(span).collect();
-            self.registry.find_share_codes(text, &urls, max)
+            self.find_non_urls(text, &urls)
         };
-        let mut out = Vec::with_capacity(found.len() + codes.len());
-        let (mut urls, mut codes) = (found.iter().peekable(), codes.iter().peekable());
+        let mut out = Vec::with_capacity(found.len() + payments.len() + codes.len());
+        let mut urls = found.iter().peekable();
+        let mut pays = payments.iter().peekable();
+        let mut codes = codes.iter().peekable();
+        // The end of the last payment link that is not a URL: a URL written inside a deep link
+        // (`alipays://…?url=https://…`) is part of it, not a second link.
+        let mut covered = 0;
         loop {
-            let next_is_url = match (urls.peek(), codes.peek()) {
-                (Some(u), Some(c)) => u.byte_start < c.byte_start,
-                (Some(_), None) => true,
-                (None, Some(_)) => false,
-                (None, None) => break,
-            };
+            while urls.peek().is_some_and(|f| f.byte_start < covered) {
+                urls.next();
+            }
+            let u = urls.peek().map_or(usize::MAX, |f| f.byte_start);
+            let p = pays.peek().map_or(usize::MAX, |f| f.byte_start);
+            let c = codes.peek().map_or(usize::MAX, |f| f.byte_start);
             let decide = out.len() < self.settings.max_decided_links;
-            if next_is_url {
+            if u < usize::MAX && u <= p && u <= c {
                 let Some(f) = urls.next() else { break };
+                // A payment URL (`https://qr.alipay.com/…`) is found both ways, with one extent: it
+                // is a URL whose kind is `payment`.
+                let kind = if p == u {
+                    pays.next();
+                    LinkKind::Payment
+                } else {
+                    LinkKind::Url
+                };
                 if decide || self.blocklists.mask_for(f.host) != 0 {
-                    out.push(self.decide_one(f, ctx));
+                    out.push(self.decide_one(f, kind, ctx));
                 } else {
-                    out.push(self.undecided(f, LINK_CAP_ID));
+                    out.push(self.undecided(f, kind, LINK_CAP_ID));
                 }
+            } else if p < usize::MAX && p <= c {
+                let Some(pay) = pays.next() else { break };
+                covered = pay.byte_end;
+                let found = NonUrl {
+                    kind: LinkKind::Payment,
+                    text: pay.text,
+                    platform: pay.platform,
+                    span: [pay.start, pay.end, pay.start_utf16, pay.end_utf16],
+                };
+                out.push(self.decide_non_url(&found, decide.then_some(ctx)));
+            } else if c < usize::MAX {
+                let Some(code) = codes.next() else { break };
+                let found = NonUrl {
+                    kind: LinkKind::ShareCode,
+                    text: code.code,
+                    platform: Some(code.platform),
+                    span: [code.start, code.end, code.start_utf16, code.end_utf16],
+                };
+                out.push(self.decide_non_url(&found, decide.then_some(ctx)));
             } else {
-                let Some(c) = codes.next() else { break };
-                out.push(if decide {
-                    self.decide_code(c, ctx)
-                } else {
-                    self.undecided_code(c)
-                });
+                break;
             }
         }
         out
     }
 
-    /// A share code: its platform's facts, decided by the same policy.
-    fn decide_code(&self, code: &FoundCode<'_>, ctx: &Context) -> LinkDecision {
-        let Some(platform) = self.registry.platforms().get(code.platform) else {
-            return self.undecided_code(code);
-        };
-        let names = self.names_of(platform);
-        let penalty = self.penalties.get(&names.first_domain);
-        let facts = FactsRef {
-            kind: LinkKind::ShareCode,
-            platform: &names.platform,
-            owner: &names.owner,
-            category: &names.category,
-            domain: &names.first_domain,
-            lists: &[],
-            bidi: false,
-            mixed_script: false,
-            lookalike: false,
-            category_contested: names.category_contested,
-            penalty,
-        };
-        let Decision {
-            treatment,
-            policies,
-            ..
-        } = self.policy.decide_ref(ctx, facts);
-        LinkDecision {
-            kind: LinkKind::ShareCode,
-            url: code.code.to_owned(),
-            canonical: None,
-            start: code.start,
-            end: code.end,
-            start_utf16: code.start_utf16,
-            end_utf16: code.end_utf16,
-            platform: names.platform,
-            owner: names.owner,
-            category: names.category,
-            display_host: names.first_domain.clone(),
-            domain: names.first_domain,
-            lists: Vec::new(),
-            flags: Vec::new(),
-            treatment,
-            // Nothing to fetch: a code opens in its platform's app.
-            preview: false,
-            policies,
-            penalty,
+    /// The payment links and the share codes of `text`, given its URL spans (sorted). A payment
+    /// URL has a URL's span; nothing inside a URL is counted again, and no share code is counted
+    /// inside a payment link or payload.
+    fn find_non_urls<'a>(
+        &self,
+        text: &'a str,
+        urls: &[Range<usize>],
+    ) -> (Vec<FoundPayment<'a>>, Vec<FoundCode<'a>>) {
+        let max = self.settings.extract.max_urls;
+        let payments = self.registry.find_payment_links(text, urls, max);
+        let is_url = |p: &FoundPayment<'_>| urls.iter().any(|u| u.start == p.byte_start);
+        if payments.iter().all(is_url) {
+            return (payments, self.registry.find_share_codes(text, urls, max));
         }
+        let mut skip: Vec<Range<usize>> = urls.to_vec();
+        skip.extend(
+            payments
+                .iter()
+                .filter(|p| !is_url(p))
+                .map(|p| p.byte_start..p.byte_end),
+        );
+        skip.sort_by_key(|r| r.start);
+        let codes = self.registry.find_share_codes(text, &skip, max);
+        (payments, codes)
     }
 
-    /// A share code past the cap: plain text, its platform still named.
-    fn undecided_code(&self, code: &FoundCode<'_>) -> LinkDecision {
-        let names = self
-            .registry
-            .platforms()
-            .get(code.platform)
-            .map_or_else(|| self.unknown.clone(), |p| self.names_of(p));
+    /// A share code or a payment link that is not a URL (a wallet deep link, an EMVCo payload):
+    /// its platform's facts, decided by the same policy; `ctx` is `None` past the cap, where it
+    /// stays plain text with its platform still named.
+    fn decide_non_url(&self, found: &NonUrl<'_>, ctx: Option<&Context>) -> LinkDecision {
+        let platform = found
+            .platform
+            .and_then(|i| self.registry.platforms().get(i));
+        let names = platform.map_or_else(|| self.unknown.clone(), |p| self.names_of(p));
+        let (treatment, policies, penalty, domain) = match ctx {
+            Some(ctx) => {
+                let penalty = self.penalties.get(&names.first_domain);
+                let facts = FactsRef {
+                    kind: found.kind,
+                    platform: &names.platform,
+                    owner: &names.owner,
+                    category: &names.category,
+                    domain: &names.first_domain,
+                    lists: &[],
+                    bidi: false,
+                    mixed_script: false,
+                    lookalike: false,
+                    category_contested: names.category_contested,
+                    penalty,
+                };
+                let d = self.policy.decide_ref(ctx, facts);
+                (d.treatment, d.policies, penalty, names.first_domain.clone())
+            }
+            None => (
+                Treatment::Inert,
+                Arc::from(vec![LINK_CAP_ID.to_owned()]),
+                Penalty::None,
+                self.unknown.first_domain.clone(),
+            ),
+        };
+        let [start, end, start_utf16, end_utf16] = found.span;
         LinkDecision {
-            kind: LinkKind::ShareCode,
-            url: code.code.to_owned(),
+            kind: found.kind,
+            url: found.text.to_owned(),
             canonical: None,
-            start: code.start,
-            end: code.end,
-            start_utf16: code.start_utf16,
-            end_utf16: code.end_utf16,
+            start,
+            end,
+            start_utf16,
+            end_utf16,
             platform: names.platform,
             owner: names.owner,
             category: names.category,
-            domain: self.unknown.first_domain.clone(),
-            display_host: self.unknown.first_domain.clone(),
+            display_host: domain.clone(),
+            domain,
             lists: Vec::new(),
             flags: Vec::new(),
-            treatment: Treatment::Inert,
+            treatment,
+            // Nothing to fetch: a code or a deep link opens in its platform's app.
             preview: false,
-            policies: Arc::from(vec![LINK_CAP_ID.to_owned()]),
-            penalty: Penalty::None,
+            policies,
+            penalty,
         }
     }
 
@@ -451,15 +494,15 @@ impl LinkEngine {
         &self.registry
     }
 
-    fn decide_one(&self, found: &FoundUrl<'_>, ctx: &Context) -> LinkDecision {
+    fn decide_one(&self, found: &FoundUrl<'_>, kind: LinkKind, ctx: &Context) -> LinkDecision {
         let Ok(url) = canonicalise(found.url, &self.settings.normalise) else {
-            return self.undecided(found, MALFORMED_ID);
+            return self.undecided(found, kind, MALFORMED_ID);
         };
         let host = self
             .hosts
             .get_or_insert(url.host(), || self.host_facts(&url));
         let facts = FactsRef {
-            kind: LinkKind::Url,
+            kind,
             platform: &host.names.platform,
             owner: &host.names.owner,
             category: &host.names.category,
@@ -487,7 +530,7 @@ impl LinkEngine {
             flags.push(FLAG_LOOKALIKE.to_owned());
         }
         LinkDecision {
-            kind: LinkKind::Url,
+            kind,
             url: found.url.to_owned(),
             canonical: Some(url.canonical),
             start: found.start,
@@ -502,7 +545,8 @@ impl LinkEngine {
             lists: host.lists.clone(),
             flags,
             treatment,
-            preview,
+            // A payment page is the buyer's to open, not the server's to fetch.
+            preview: preview && kind == LinkKind::Url,
             policies,
             penalty: facts.penalty,
         }
@@ -542,10 +586,10 @@ impl LinkEngine {
     }
 
     /// A link reported as plain text without a policy decision.
-    fn undecided(&self, found: &FoundUrl<'_>, reason: &str) -> LinkDecision {
+    fn undecided(&self, found: &FoundUrl<'_>, kind: LinkKind, reason: &str) -> LinkDecision {
         let unknown = &self.unknown;
         LinkDecision {
-            kind: LinkKind::Url,
+            kind,
             url: found.url.to_owned(),
             canonical: None,
             start: found.start,

@@ -114,9 +114,10 @@ impl FactsRef<'_> {
     }
 }
 
-/// What kind of link: a URL, or a share code that a platform's app opens
-/// (a Taobao passphrase, a Douyin share text, …). Policies see it as
-/// `resource.kind`, `"url"` or `"share_code"`.
+/// What kind of link: a URL, a share code that a platform's app opens
+/// (a Taobao passphrase, a Douyin share text, …), or a payment link (a wallet
+/// deep link, a payment URL, an EMVCo payment payload). Policies see it as
+/// `resource.kind`, `"url"`, `"share_code"` or `"payment"`.
 #[derive(
     Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default, Serialize, Deserialize,
 )]
@@ -128,17 +129,22 @@ pub enum LinkKind {
     /// A platform's share code: "live" is a chip that copies it and names
     /// the platform, "inert" is plain text; codes never get previews.
     ShareCode,
+    /// A wallet's payment link or code (`alipays://…`, `https://qr.alipay.com/…`,
+    /// `wxp://…`, an EMVCo payload): "live" opens it (a deep link opens the
+    /// wallet's app), "inert" is plain text; payment pages never get previews.
+    Payment,
 }
 
 impl LinkKind {
     /// Every kind.
-    pub const ALL: [Self; 2] = [Self::Url, Self::ShareCode];
+    pub const ALL: [Self; 3] = [Self::Url, Self::ShareCode, Self::Payment];
 
-    /// The name policies compare against: `"url"` or `"share_code"`.
+    /// The name policies compare against: `"url"`, `"share_code"` or `"payment"`.
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Url => "url",
             Self::ShareCode => "share_code",
+            Self::Payment => "payment",
         }
     }
 }

@@ -363,3 +363,146 @@ fn a_penalised_domain_is_inert_while_the_book_says_so() {
     let json = serde_json::to_value(&e.evaluate(TAOBAO, &direct)[0]).unwrap();
     assert!(json.get("penalty").is_none(), "{json}");
 }
+
+// Payment links (issue 10, item 1): links of `kind: "payment"`, named after their wallet and
+// decided by the same policy.
+
+const WXP: &str = "wxp://f2f0qzJL49oCBGKRbD4ugro9eeYs3PSZNop";
+const ALIPAY_QR: &str = "https://qr.alipay.com/tsxwounogmbivowr90";
+const UNIONPAY_EMVCO: &str = "00020101021137330010a00000033301151154887138211385204581253031565802CN5914BEST TRANSPORT6007BEIJING64200002ZH0104幸运水果0202上海63042DA7";
+
+#[test]
+fn a_wallet_deep_link_is_a_payment_link_of_its_wallet() {
+    let text = format!("我的收款码 {WXP} 谢谢");
+    let d = engine().evaluate(&text, &ctx(ConversationKind::Direct));
+    assert_eq!(d.len(), 1, "{d:?}");
+    let l = &d[0];
+    assert_eq!(l.kind, LinkKind::Payment);
+    assert_eq!(l.url, WXP);
+    assert_eq!(
+        (l.platform.as_str(), l.owner.as_str(), l.category.as_str()),
+        ("wechat-pay", "tencent", "payments")
+    );
+    assert_eq!(l.treatment, Treatment::Live);
+    assert!(!l.preview, "a payment link is never previewed");
+    assert_eq!(l.canonical, None);
+    // Offsets are the link's place in the text, in code points and UTF-16 units.
+    let prefix = "我的收款码 ";
+    assert_eq!(l.start, prefix.chars().count());
+    assert_eq!(l.end_utf16 - l.start_utf16, WXP.len());
+}
+
+#[test]
+fn a_payment_url_is_one_link_of_kind_payment_with_its_url_facts() {
+    let text = format!("{ALIPAY_QR}\n谢谢老板");
+    let d = engine().evaluate(&text, &ctx(ConversationKind::Direct));
+    assert_eq!(
+        d.len(),
+        1,
+        "found once, not as a URL and again as a payment: {d:?}"
+    );
+    let l = &d[0];
+    assert_eq!(l.kind, LinkKind::Payment);
+    assert_eq!((l.platform.as_str(), l.owner.as_str()), ("alipay", "ant"));
+    assert_eq!(l.domain.as_str(), "alipay.com");
+    assert!(
+        l.canonical.is_some(),
+        "a payment URL is normalised like any URL"
+    );
+    assert!(!l.preview, "a payment page is never fetched for a preview");
+}
+
+#[test]
+fn a_help_page_on_a_wallet_domain_stays_a_url() {
+    let d = engine().evaluate(
+        "看看 https://qr.alipay.com/help.htm 和 https://pay.weixin.qq.com/index.php/public/wechatpay",
+        &ctx(ConversationKind::Direct),
+    );
+    assert_eq!(d.len(), 2, "{d:?}");
+    assert!(d.iter().all(|l| l.kind == LinkKind::Url), "{d:?}");
+}
+
+#[test]
+fn an_emvco_payload_names_its_provider_from_the_merchant_account() {
+    let text = format!("扫这个：{UNIONPAY_EMVCO}");
+    let d = engine().evaluate(&text, &ctx(ConversationKind::Direct));
+    assert_eq!(d.len(), 1, "{d:?}");
+    assert_eq!(d[0].kind, LinkKind::Payment);
+    assert_eq!(
+        (d[0].platform.as_str(), d[0].owner.as_str()),
+        ("unionpay", "unionpay")
+    );
+    assert_eq!(d[0].url, UNIONPAY_EMVCO);
+}
+
+#[test]
+fn a_url_written_inside_a_deep_link_is_not_a_second_link() {
+    let deep = "alipays://platformapi/startapp?appId=20000067&url=https://qr.alipay.com/fkxfap06ip1zk6u8oek";
+    let d = engine().evaluate(&format!("付款 {deep} 谢谢"), &ctx(ConversationKind::Direct));
+    assert_eq!(d.len(), 1, "{d:?}");
+    assert_eq!((d[0].kind, d[0].url.as_str()), (LinkKind::Payment, deep));
+}
+
+#[test]
+fn links_of_every_kind_come_in_order_of_appearance() {
+    let text = format!("{TAOBAO} 付款 {WXP} 口令 ￥Ab3dE5fG7hK￥ 再付 {ALIPAY_QR}");
+    let d = engine().evaluate(&text, &ctx(ConversationKind::Direct));
+    let kinds: Vec<_> = d.iter().map(|l| (l.kind, l.platform.as_str())).collect();
+    assert_eq!(
+        kinds,
+        [
+            (LinkKind::Url, "taobao"),
+            (LinkKind::Payment, "wechat-pay"),
+            (LinkKind::ShareCode, "taobao"),
+            (LinkKind::Payment, "alipay"),
+        ]
+    );
+    assert!(d.windows(2).all(|w| w[0].end <= w[1].start), "{d:?}");
+}
+
+#[test]
+fn a_policy_can_treat_payment_links_by_kind() {
+    let policy = format!(
+        "{DEFAULT_POLICY}\n@id(\"payments-inert-in-groups\")\nforbid (principal, action == Kaifang::Action::\"linkify\", resource)\nwhen {{ resource.kind == \"payment\" && context.conversation.kind == \"group\" }};\n"
+    );
+    let e = LinkEngine::new(
+        Arc::new(PolicyEngine::new(&policy, "tencent").unwrap()),
+        Arc::new(Registry::builtin().unwrap()),
+        Arc::new(Blocklists::new()),
+        LinkEngineSettings::default(),
+    );
+    let text = format!("{WXP} https://www.jd.com/");
+    let direct = e.evaluate(&text, &ctx(ConversationKind::Direct));
+    assert_eq!(direct[0].treatment, Treatment::Live);
+    let group = e.evaluate(&text, &ctx(ConversationKind::Group));
+    assert_eq!(group[0].treatment, Treatment::Inert);
+    assert!(
+        group[0]
+            .policies
+            .iter()
+            .any(|p| p == "payments-inert-in-groups"),
+        "{:?}",
+        group[0].policies
+    );
+    // An ordinary URL in the same message is not a payment and is untouched by that rule.
+    assert!(
+        !group[1]
+            .policies
+            .iter()
+            .any(|p| p == "payments-inert-in-groups")
+    );
+}
+
+#[test]
+fn payment_links_past_the_cap_are_plain_text_with_their_wallet_named() {
+    let e = engine_with(LinkEngineSettings {
+        max_decided_links: 1,
+        ..LinkEngineSettings::default()
+    });
+    let d = e.evaluate(&format!("{TAOBAO} {WXP}"), &ctx(ConversationKind::Direct));
+    assert_eq!(d.len(), 2);
+    assert_eq!(d[1].kind, LinkKind::Payment);
+    assert_eq!(d[1].treatment, Treatment::Inert);
+    assert_eq!(d[1].platform.as_str(), "wechat-pay");
+    assert_eq!(&*d[1].policies, [LINK_CAP_ID.to_owned()]);
+}

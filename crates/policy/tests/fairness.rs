@@ -52,14 +52,22 @@ fn the_default_policy_passes() {
     assert!(report.offences.is_empty() && report.offending_policies.is_empty());
 
     // The matrix: a row per platform, a cell per context (direct + 3 group sizes) × 3 roles,
-    // for URLs and again for share codes.
+    // for URLs, again for share codes and again for payment links.
     assert_eq!(report.rows.len(), registry().len());
-    assert_eq!(report.contexts.len(), 24);
+    assert_eq!(report.contexts.len(), 36);
     assert_eq!(
         report
             .contexts
             .iter()
             .filter(|c| c.link == LinkKind::ShareCode)
+            .count(),
+        12
+    );
+    assert_eq!(
+        report
+            .contexts
+            .iter()
+            .filter(|c| c.link == LinkKind::Payment)
             .count(),
         12
     );
@@ -112,8 +120,9 @@ fn a_planted_rule_keeping_rival_commerce_inert_in_groups_is_caught() {
     let report = check_non_discrimination(&engine, &registry(), "tencent");
     assert!(!report.passed);
     assert_eq!(report.offending_policies, ["planted-rival-commerce-inert"]);
-    // Taobao and JD against WeChat Shop, in 3 group sizes × 3 roles, for URLs and for codes.
-    assert_eq!(report.offences.len(), 2 * 9 * 2);
+    // Taobao and JD against WeChat Shop, in 3 group sizes × 3 roles, for URLs, codes and payment
+    // links (the check compares every kind for every platform: an over-approximation).
+    assert_eq!(report.offences.len(), 2 * 9 * 3);
     for o in &report.offences {
         assert!(o.rival == "taobao" || o.rival == "jd", "{o:?}");
         assert_eq!(o.house, "wechat-shop");
@@ -196,7 +205,7 @@ fn settings_choose_the_group_sizes() {
         ..FairnessSettings::default()
     };
     let report = check_non_discrimination_with(&engine, &registry(), "tencent", &settings);
-    assert_eq!(report.contexts.len(), 6);
+    assert_eq!(report.contexts.len(), 9);
     assert!(
         report
             .contexts
@@ -240,6 +249,37 @@ fn a_rule_against_rivals_share_codes_is_caught() {
     }
     let json = serde_json::to_value(&report).unwrap();
     assert_eq!(json["offences"][0]["context"]["link"], "share_code");
+}
+
+/// Payment links are compared too: a rule that leaves rival wallets' payment links as text while
+/// the house wallet's stay links is self-preferencing, caught in the payment columns, house wallet
+/// against the rival wallets.
+#[test]
+fn a_rule_against_rival_wallets_payment_links_is_caught() {
+    let planted = format!(
+        r#"{BASE}
+        @id("rival-payments-inert")
+        forbid (principal, action == Kaifang::Action::"linkify", resource)
+        when {{ resource.kind == "payment" && !resource.operator_owned }};"#
+    );
+    let engine = PolicyEngine::new(&planted, "tencent").unwrap();
+    let report = check_non_discrimination(&engine, &registry(), "tencent");
+    assert!(!report.passed);
+    assert_eq!(report.offending_policies, ["rival-payments-inert"]);
+    assert!(
+        report
+            .offences
+            .iter()
+            .any(|o| o.house == "wechat-pay" && o.rival == "alipay"),
+        "{:#?}",
+        report.offences
+    );
+    for o in &report.offences {
+        assert_eq!(o.context.link, LinkKind::Payment, "{o:?}");
+        assert!(o.context.label().ends_with("/payment"));
+    }
+    // The complete check proves it too, with a counterexample.
+    assert!(!report.check.counterexamples.is_empty());
 }
 
 fn complete(text: &str, settings: &FairnessSettings) -> kaifang_policy::CompleteCheck {

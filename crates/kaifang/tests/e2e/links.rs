@@ -257,3 +257,55 @@ async fn the_interstitial_names_platform_owner_and_policy() {
         assert_eq!(r.status(), 200, "{asset}");
     }
 }
+
+#[tokio::test]
+async fn payment_links_are_links_of_their_wallet_in_the_message() {
+    let server = TestServer::start();
+    let alice = user(&server, "alice").await;
+    user(&server, "bob").await;
+    let direct = id(&alice.open_direct("bob").await.unwrap());
+    let deep = "wxp://f2f0qzJL49oCBGKRbD4ugro9eeYs3PSZNop";
+    let qr = "https://qr.alipay.com/tsxwounogmbivowr90";
+    let text = format!("两种都行：{deep} 或者 {qr} 以及帮助 https://qr.alipay.com/help.htm");
+    let m = alice.send(direct, &text, None).await.unwrap();
+    let links = m["links"].as_array().unwrap();
+    let got: Vec<(&str, &str, &str)> = links
+        .iter()
+        .map(|l| {
+            (
+                l["kind"].as_str().unwrap(),
+                l["platform"].as_str().unwrap(),
+                l["url"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        got,
+        [
+            ("payment", "wechat-pay", deep),
+            ("payment", "alipay", qr),
+            ("url", "alipay", "https://qr.alipay.com/help.htm"),
+        ]
+    );
+    assert_eq!(links[0]["owner"], "tencent");
+    assert_eq!(links[1]["owner"], "ant");
+    assert!(
+        links[..2].iter().all(|l| l["preview"] == false),
+        "{links:?}"
+    );
+    // History keeps the kind.
+    let h = alice.history(direct, None, 1).await.unwrap();
+    assert_eq!(h["messages"][0]["links"][0]["kind"], "payment");
+    // A payment URL opens through the interstitial like any URL; a deep link has no page there.
+    let go = |u: &str| {
+        reqwest::Client::new()
+            .get(format!(
+                "{}/go?url={}&lang=en",
+                server.url,
+                crate::urlencode(u)
+            ))
+            .send()
+    };
+    assert_eq!(go(qr).await.unwrap().status(), 200);
+    assert_eq!(go(deep).await.unwrap().status(), 400);
+}

@@ -111,7 +111,8 @@ pub async fn go(
     };
     let (decisions, _) = links.evaluate(&q.url, &ctx);
     let named = decisions.into_iter().find(|n| {
-        n.decision.kind == LinkKind::Url
+        // A payment URL is a URL too (a deep link has no canonical http(s) form, below).
+        matches!(n.decision.kind, LinkKind::Url | LinkKind::Payment)
             && n.decision.start == 0
             && n.decision.url.len() == q.url.trim().len()
     });
