@@ -21,7 +21,8 @@ const contextKey = (c) => `${c.kind}/${c.member_count}/${c.role}/${c.link || 'ur
 
 function contextLabel(c) {
   const context = t('fairnessContext', { kind: t(`kind_${c.kind}`), n: c.member_count, role: t(`role_${c.role}`) });
-  return c.link === 'share_code' ? t('fairnessCodes', { context }) : context;
+  if (c.link === 'share_code') return t('fairnessCodes', { context });
+  return c.link === 'payment' ? t('fairnessPayments', { context }) : context;
 }
 
 /** Checks the policy in force, or `candidate` (Cedar text) when given. */
