@@ -78,8 +78,9 @@ pub struct Wechat {
 impl Wechat {
     /// A client; fails on an unusable base URL, merchant id or serial.
     pub fn new(config: WechatConfig) -> Result<Self, AdapterError> {
-        let base = url::Url::parse(&config.base_url)
-            .map_err(|_| AdapterError::BadAnswer("the base URL does not parse".into()))?;
+        let base = url::Url::parse(&config.base_url).map_err(|_| {
+            AdapterError::BadAnswer("configuration: the base URL does not parse".into())
+        })?;
         if base.cannot_be_a_base() || !matches!(base.scheme(), "http" | "https") {
             return Err(AdapterError::BadAnswer(
                 "the base URL is not http(s)".into(),
@@ -90,7 +91,7 @@ impl Wechat {
             &config.merchant_serial,
             config.merchant_key.clone(),
         )
-        .map_err(|e| AdapterError::BadAnswer(e.to_string()))?;
+        .map_err(|e| AdapterError::BadAnswer(format!("configuration: {e}")))?;
         let verifier = PlatformVerifier::new(&config.platform_serial, config.platform_key.clone())
             .with_window(config.window_secs);
         let http = reqwest::Client::builder()
@@ -149,6 +150,9 @@ impl Wechat {
             encode_path(&self.config.mchid)
         );
         match self.call::<Transaction>("GET", &path, None).await {
+            Ok(t) if t.out_trade_no != out_trade_no => Err(AdapterError::BadAnswer(
+                "the answer is for another trade".into(),
+            )),
             Ok(t) => t.into_trade(),
             Err(AdapterError::Refused { code }) if code == "ORDER_NOT_EXIST" => Ok(ProviderTrade {
                 out_trade_no: out_trade_no.to_owned(),
@@ -636,4 +640,64 @@ fn is_date(s: &str) -> bool {
             4 | 7 => *c == b'-',
             _ => c.is_ascii_digit(),
         })
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    /// WeChat Pay's own `ALL` bill layout: 27 columns, a BOM, backquoted fields, a summary.
+    const REAL_LAYOUT: &str = "\u{feff}交易时间,公众账号ID,商户号,特约商户号,设备号,微信订单号,商户订单号,用户标识,交易类型,交易状态,付款银行,货币种类,应结订单金额,代金券金额,微信退款单号,商户退款单号,退款金额,充值券退款金额,退款类型,退款状态,商品名称,商户数据包,手续费,费率,订单金额,申请退款金额,费率备注
+`2026-12-04 09:00:01,`wx1,`19,`0,`,`4200001,`KF-A-000001,`o1,`MWEB,`SUCCESS,`OTHERS,`CNY,`100.00,`0.00,`0,`0,`0.00,`0.00,`,`,`Tea,`,`0.60,`0.60%,`100.00,`0.00,`
+`2026-12-04 10:00:01,`wx1,`19,`0,`,`4200001,`KF-A-000001,`o1,`MWEB,`REFUND,`OTHERS,`CNY,`100.00,`0.00,`5030001,`RF-1,`0.01,`0.00,`ORIGINAL,`SUCCESS,`Tea,`,`0.00,`0.60%,`100.00,`0.01,`
+`2026-12-04 11:00:01,`wx1,`19,`0,`,`4200002,`KF-B-000002,`o2,`MWEB,`REVOKED,`OTHERS,`CNY,`5.00,`0.00,`0,`0,`0.00,`0.00,`,`,`Tea,`,`0.00,`0.60%,`5.00,`0.00,`
+总交易单数,应结订单总金额,退款总金额,充值券退款总金额,手续费总金额,订单总金额,申请退款总金额
+`3,`100.00,`0.01,`0.00,`0.60,`100.00,`0.01
+";
+
+    #[test]
+    fn wechat_layout_bill_parses_payments_and_refunds_to_the_fen() {
+        let cny = |fen| Money::from_minor(fen, Currency::from_code("CNY").unwrap()).unwrap();
+        let lines = parse_bill(REAL_LAYOUT).unwrap();
+        assert_eq!(
+            lines,
+            vec![
+                StatementLine {
+                    kind: StatementKind::Payment,
+                    out_trade_no: "KF-A-000001".into(),
+                    provider_ref: "4200001".into(),
+                    amount: cny(10_000),
+                },
+                StatementLine {
+                    kind: StatementKind::Refund,
+                    out_trade_no: "KF-A-000001".into(),
+                    provider_ref: "5030001".into(),
+                    amount: cny(1),
+                },
+            ]
+        );
+    }
+
+    #[test]
+    fn malformed_bills_are_refused_not_guessed() {
+        let no_column = "交易时间,商户订单号\n`x,`y\n";
+        assert!(
+            matches!(parse_bill(no_column), Err(AdapterError::BadAnswer(m)) if m.contains("交易状态"))
+        );
+        let header = REAL_LAYOUT.lines().next().unwrap();
+        let short = format!("{header}\n`2026-12-04,`wx1,`19\n");
+        assert!(parse_bill(&short).is_err());
+        let float = REAL_LAYOUT.replace("`100.00,`0.00,`0,`0", "`100.005,`0.00,`0,`0");
+        assert!(parse_bill(&float).is_err());
+        assert!(parse_bill("").is_err());
+    }
+
+    #[test]
+    fn dates_are_checked_before_any_request() {
+        assert!(is_date("2026-12-04"));
+        for bad in ["2026-12-4", "2026/12/04", "20261204", "2026-12-04&x=1", ""] {
+            assert!(!is_date(bad), "{bad}");
+        }
+    }
 }
