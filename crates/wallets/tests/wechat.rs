@@ -647,3 +647,21 @@ fn simulator_config_reads_its_arguments() {
     assert!(sim::config_from_args(&bad).unwrap_err().contains("fire"));
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[tokio::test]
+async fn a_stopped_simulator_is_unreachable() {
+    let env = start(Faults::default()).await;
+    let config = env.config.clone();
+    env.sim.stop();
+    // The stop is signalled, then carried out by the server task: poll, bounded in count.
+    let mut last = None;
+    for _ in 0..50 {
+        let fresh = Wechat::new(config.clone()).unwrap();
+        match fresh.query("KF-GONE-0001").await {
+            Err(AdapterError::Unreachable) => return,
+            other => last = Some(other),
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("still answering after stop: {last:?}");
+}
