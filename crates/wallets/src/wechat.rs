@@ -265,9 +265,10 @@ impl Wechat {
     /// Checks a notification (serial, time window around `now_unix`, signature), opens its
     /// resource and checks that it is for this merchant (and app, for a payment).
     ///
-    /// `TRANSACTION.SUCCESS` gives the trade as paid. `REFUND.SUCCESS` gives the refunded trade
-    /// as [`TradeStatus::Paid`] with its total: the trade was paid, and refunds are recorded by
-    /// `refund` and reconciled by `statement`, so the server only acknowledges it.
+    /// `TRANSACTION.SUCCESS` gives the trade as paid. `REFUND.SUCCESS` (and `REFUND.ABNORMAL`,
+    /// `REFUND.CLOSED`) give the refunded trade as [`TradeStatus::Paid`] with its total: the
+    /// trade was paid, and refunds are recorded by `refund` and reconciled by `statement`, so the
+    /// server only acknowledges it (refusing it would make WeChat Pay send it again for hours).
     /// The returned nonce is the `Wechatpay-Nonce` header, which a replay repeats.
     pub fn verify_notification(
         &self,
@@ -322,7 +323,7 @@ impl Wechat {
                 t.into_trade()
                     .map_err(|_| bad("the transaction's amount is invalid"))?
             }
-            "REFUND.SUCCESS" => {
+            "REFUND.SUCCESS" | "REFUND.ABNORMAL" | "REFUND.CLOSED" => {
                 let r: RefundResource = serde_json::from_slice(&plain)
                     .map_err(|_| bad("the resource is not a refund"))?;
                 if r.mchid != self.config.mchid {
