@@ -24,6 +24,7 @@ impl Sim {
             &nonce,
             resource.to_string().as_bytes(),
         )
+        // Cannot fail: the nonce is 12 ASCII characters, as AES-GCM wants.
         .unwrap_or_default();
         let body = json!({
             "id": format!("EV-{}", random(24)),
