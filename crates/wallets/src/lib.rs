@@ -17,6 +17,8 @@
 //! See docs/payments.md.
 #![deny(missing_docs)]
 
+pub mod wechat;
+
 use kaifang_pay::Money;
 
 /// What Kaifang asks a provider to collect.
