@@ -8,6 +8,8 @@
 //! out of order, a bad signature.
 #![deny(missing_docs)]
 
+pub mod alipay;
+
 use std::sync::{Arc, Mutex, PoisonError};
 
 use axum::{Json, Router, extract::State, routing::get};
