@@ -392,4 +392,61 @@ mod tests {
         let args = vec!["--fault".to_owned(), "sometimes".to_owned()];
         assert!(config_from_args(&args).is_err_and(|e| e.contains("unknown fault")));
     }
+
+    #[test]
+    fn args_with_key_files_and_faults() {
+        let fixtures = format!("{}/../pay/tests/fixtures", env!("CARGO_MANIFEST_DIR"));
+        let args: Vec<String> = [
+            "--app-id",
+            "2021000000000001",
+            "--merchant-public-key",
+            &format!("{fixtures}/TEST_ONLY_rsa2048_pub.pem"),
+            "--alipay-private-key",
+            &format!("{fixtures}/TEST_ONLY_wechatpay_go_signer_key.pem"),
+            "--hold-ms",
+            "2500",
+            "--fault",
+            "duplicate",
+            "--fault",
+            "bad_signature",
+        ]
+        .iter()
+        .map(|s| (*s).to_owned())
+        .collect();
+        let config = config_from_args(&args).expect("config");
+        assert_eq!(config.app_id, "2021000000000001");
+        assert_eq!(config.hold, Duration::from_millis(2500));
+        assert_eq!(config.notify_attempts, DEFAULT_NOTIFY_ATTEMPTS);
+        assert_eq!(
+            config.faults,
+            Faults {
+                duplicate: true,
+                bad_signature: true,
+                ..Faults::default()
+            }
+        );
+        // A private key where the public one belongs is refused, without echoing the key.
+        let mut swapped = args.clone();
+        swapped.swap(3, 5);
+        let error = config_from_args(&swapped).expect_err("swapped keys");
+        assert!(!error.contains("BEGIN"));
+    }
+
+    #[tokio::test]
+    async fn refuses_a_listener_off_loopback() {
+        let fixtures = format!("{}/../pay/tests/fixtures", env!("CARGO_MANIFEST_DIR"));
+        let read = |name: &str| std::fs::read_to_string(format!("{fixtures}/{name}")).expect(name);
+        let config = Config::new(
+            "2021000000000001",
+            PublicKey::from_pem_or_base64(&read("TEST_ONLY_rsa2048_pub.pem")).expect("pub"),
+            PrivateKey::from_pem_or_base64(&read("TEST_ONLY_wechatpay_go_signer_key.pem"))
+                .expect("key"),
+        );
+        // Every interface, so not loopback; the simulator must refuse before serving anything.
+        let listener = tokio::net::TcpListener::bind("0.0.0.0:0")
+            .await
+            .expect("bind");
+        let refused = serve(listener, config).await.err().expect("refused");
+        assert_eq!(refused.kind(), std::io::ErrorKind::InvalidInput);
+    }
 }
