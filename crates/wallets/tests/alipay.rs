@@ -435,11 +435,16 @@ async fn duplicate_notification_carries_the_same_id() {
 
 #[tokio::test]
 async fn out_of_order_sends_the_newest_first() {
-    let sim = start_sim(Faults {
-        out_of_order: true,
-        ..Faults::default()
-    })
-    .await;
+    let sim = start_sim(Faults::default()).await;
+    // Switched at run time through the control endpoint, as an operator would.
+    let switched = browser()
+        .put(format!("http://{}/_sim/faults", sim.addr))
+        .json(&serde_json::json!({ "out_of_order": true }))
+        .send()
+        .await
+        .expect("control endpoint");
+    assert_eq!(switched.status(), 200);
+    assert!(sim.faults.get().out_of_order);
     let alipay = adapter(&sim);
     let mut rx = receiver(0).await;
     for no in ["K-6001", "K-6002"] {
