@@ -245,8 +245,7 @@ impl Alipay {
                 .ok_or_else(|| AdapterError::BadNotification(format!("{name} is missing")))
         };
         let sent = parse_beijing(field("notify_time")?).ok_or_else(|| bad("bad notify_time"))?;
-        let window = i64::try_from(self.notify_window.as_secs()).unwrap_or(i64::MAX);
-        if now_unix.abs_diff(sent) > window.unsigned_abs() {
+        if now_unix.abs_diff(sent) > self.notify_window.as_secs() {
             return Err(bad("notify_time is outside the accepted window"));
         }
         if field("notify_type")? != "trade_status_sync" {
