@@ -8,6 +8,7 @@
 //! out of order, a bad signature.
 #![deny(missing_docs)]
 
+pub mod alipay;
 pub mod wechat;
 
 use std::sync::{Arc, Mutex, PoisonError};

@@ -17,6 +17,7 @@
 //! See docs/payments.md.
 #![deny(missing_docs)]
 
+pub mod alipay;
 pub mod wechat;
 
 use kaifang_pay::Money;
@@ -149,4 +150,8 @@ pub enum AdapterError {
     /// A notification did not verify (signature, serial, time window, app id) or did not parse.
     #[error("notification refused: {0}")]
     BadNotification(String),
+    /// The request cannot be sent as given (a currency the provider does not collect, a zero
+    /// amount, a malformed date, an unusable configuration).
+    #[error("invalid request to the wallet provider: {0}")]
+    InvalidRequest(String),
 }
