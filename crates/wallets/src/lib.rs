@@ -155,3 +155,45 @@ pub enum AdapterError {
     #[error("invalid request to the wallet provider: {0}")]
     InvalidRequest(String),
 }
+
+/// The trade reference Kaifang gives a provider for order `order_id`: `kaifang-` and the id on at
+/// least 8 digits, so it fits both providers' rules (WeChat Pay: 6–32 of `[0-9A-Za-z_-]`; Alipay:
+/// up to 64) and a statement line leads back to its order.
+#[must_use]
+pub fn out_trade_no(order_id: i64) -> String {
+    format!("kaifang-{order_id:08}")
+}
+
+/// The order a trade reference of [`out_trade_no`] names; `None` for any other reference.
+#[must_use]
+pub fn order_id_of(out_trade_no: &str) -> Option<i64> {
+    let digits = out_trade_no.strip_prefix("kaifang-")?;
+    if digits.len() < 8 || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    digits.parse().ok().filter(|&id: &i64| id >= 0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn trade_references_lead_back_to_their_order() {
+        for id in [0, 7, 12_345_678, 123_456_789_012, i64::MAX] {
+            let no = out_trade_no(id);
+            assert!((6..=32).contains(&no.len()), "{no}");
+            assert_eq!(order_id_of(&no), Some(id), "{no}");
+        }
+        assert_eq!(out_trade_no(42), "kaifang-00000042");
+        for other in [
+            "kaifang-42",
+            "kaifang-0000004x",
+            "other-00000042",
+            "kaifang--0000042",
+            "",
+        ] {
+            assert_eq!(order_id_of(other), None, "{other}");
+        }
+    }
+}
