@@ -49,6 +49,7 @@ mod fairness;
 mod limits;
 mod link_engine;
 mod model;
+mod offers;
 mod penalties;
 mod policy_engine;
 mod reads;
@@ -58,12 +59,16 @@ pub use error::PolicyError;
 pub use fairness::{
     CaseContext, Cell, CompleteCheck, ContestedCategories, Counterexample, FairnessReport,
     FairnessSettings, METHOD_ENUMERATED, MatrixRow, Offence, PlatformFacts, UNNAMED_LIST,
-    check_complete, check_non_discrimination, check_non_discrimination_with,
+    WalletCheck, WalletOffence, check_complete, check_non_discrimination,
+    check_non_discrimination_with, check_wallets,
 };
+/// The checkout picker's order setting, re-exported for the report.
+pub use kaifang_pay::PickerOrder;
 pub use link_engine::{LINK_CAP_ID, LinkDecision, LinkEngine, LinkEngineSettings, MALFORMED_ID};
 pub use model::{
     Context, ConversationKind, Decision, LinkFacts, LinkKind, Penalty, Role, Treatment, UNKNOWN,
 };
+pub use offers::{MerchantFacts, NOT_ACCEPTED_ID, WalletFacts, WalletOffer};
 pub use penalties::PenaltyBook;
 pub use policy_engine::{BIDI_FLOOR_ID, EVALUATION_ERROR_ID, EngineSettings, PolicyEngine, SCHEMA};
 pub use shared::SharedStr;
