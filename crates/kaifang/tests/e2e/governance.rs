@@ -148,6 +148,10 @@ async fn groups_open_at_the_scheduled_instant_and_the_figures_show_it() {
     assert_eq!(fair["check"]["cases"], 0, "{}", fair["check"]);
     assert_eq!(fair["check"]["exhaustive"], true);
     assert_eq!(fair["check"]["counterexamples"], json!([]));
+    // Wallet offers are in the same report, with the picker order in force.
+    assert_eq!(fair["wallets"]["picker"], "neutral");
+    assert!(fair["wallets"]["merchants"].as_u64().unwrap() > 0);
+    assert_eq!(fair["wallets"]["offences"], json!([]));
     let history = admin
         .raw(Method::GET, "/api/v1/admin/policies", None)
         .await
