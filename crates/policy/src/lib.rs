@@ -10,6 +10,12 @@
 //! denied → warn, otherwise live; `preview` is decided on its own but only
 //! live and warn links get one.
 //!
+//! A fifth action, `offer_wallet` (principal the buyer, resource a
+//! `Kaifang::Wallet`: `id`, `owner`, `operator_owned`; context the conversation,
+//! the operator, `merchant`, `merchant_owner`, `merchant_operator_owned`),
+//! decides which of the wallets a merchant accepts are offered at checkout
+//! ([`PolicyEngine::offer_wallets`]).
+//!
 //! [`PolicyEngine`] parses and strictly validates a policy set (refusing it
 //! with Cedar's full diagnostics), then decides links through a bounded,
 //! thread-safe cache keyed by exactly the attributes the policies read.
@@ -17,7 +23,8 @@
 //! worse than a house link of the same category in the same context: by
 //! enumerating every value of every fact the policy can tell apart
 //! ([`check_complete`]), with a concrete [`Counterexample`] when it can, and a
-//! sampled matrix for display.
+//! sampled matrix for display; and whether the operator's wallet can be offered
+//! where a rival's is refused ([`check_wallets`]).
 //!
 //! ```
 //! use kaifang_policy::{Context, ConversationKind, LinkFacts, PolicyEngine, Role, Treatment, DEFAULT_POLICY};

@@ -362,7 +362,11 @@ fn the_default_policy_is_fair_for_wallets_for_every_wallet_owner() {
             &FairnessSettings::default(),
         );
         assert!(check.passed(), "{}: {:#?}", w.owner, check.offences);
-        assert!(check.cases > 0, "{}", w.owner);
+        assert!(check.cases > 0 && check.exhaustive, "{}", w.owner);
+        println!(
+            "default policy, operator {}: {} case(s), {} decision(s)",
+            w.owner, check.cases, check.decisions
+        );
     }
     let report = kaifang_policy::check_non_discrimination(&engine, &platforms(), OPERATOR);
     assert!(report.passed);

@@ -4,7 +4,9 @@
 //!
 //! Two parts: a matrix of sampled contexts for display ([`FairnessReport::rows`],
 //! [`FairnessReport::offences`]), and the complete check the verdict comes
-//! from ([`FairnessReport::check`], module `complete`).
+//! from ([`FairnessReport::check`], module `complete`). Wallet offers at checkout
+//! are checked alongside ([`FairnessReport::wallets`], module `wallets`): the
+//! house's wallet offered where a rival's is refused.
 
 mod candidates;
 mod complete;
@@ -151,8 +153,8 @@ pub struct FairnessSettings {
     /// The checkout picker's order, echoed in the report. Default `neutral`.
     pub picker: kaifang_pay::PickerOrder,
     /// Most Cedar decisions the wallet check makes; past it, conversations are sampled
-    /// and the check says it was not exhaustive. Default 250,000 (a few seconds; the
-    /// default policy needs about a hundred).
+    /// and the check says it was not exhaustive. Default 250,000 (the default
+    /// policy needs 26 for operator `tencent`).
     pub max_wallet_decisions: u64,
 }
 
