@@ -64,10 +64,21 @@ pub fn lint(
             ", not exhaustive"
         }
     );
+    let wallets = format!(
+        "wallet offers: {} merchant(s), {} case(s){}; picker order {}",
+        report.wallets.merchants,
+        report.wallets.cases,
+        if report.wallets.exhaustive {
+            ""
+        } else {
+            ", not exhaustive"
+        },
+        report.wallets.picker
+    );
     if report.passed {
         writeln!(
             out,
-            "{}: no self-preferencing found for operator {:?} ({} platforms checked, {how})",
+            "{}: no self-preferencing found for operator {:?} ({} platforms checked, {how}; {wallets})",
             file.display(),
             links.operator(),
             platforms.len()
@@ -102,11 +113,30 @@ pub fn lint(
             o["policies"]
         );
     }
+    if let Some(e) = &report.wallets.error {
+        let _ = writeln!(out, "wallet offers not checked: {e}");
+    }
+    for o in &report.wallets.offences {
+        let _ = writeln!(
+            out,
+            "wallet: at {} ({}), the house's {} is offered where {} ({}) is refused — context {} ({} of the conversations tried) — refused by {:?} (none: nothing permits it), offered by {:?}",
+            o.merchant,
+            o.merchant_owner,
+            o.house,
+            o.rival,
+            o.rival_owner,
+            serde_json::to_string(&o.context)?,
+            o.contexts,
+            o.policies,
+            o.house_policies
+        );
+    }
     eprintln!(
-        "kaifang: self-preferencing for operator {:?} ({how}; {} counterexample(s), {} sampled matrix offence(s)); offending policies: {}",
+        "kaifang: self-preferencing for operator {:?} ({how}; {} counterexample(s), {} sampled matrix offence(s), {} wallet offence(s)); offending policies: {}",
         links.operator(),
         report.check.counterexamples.len(),
         report.offences.len(),
+        report.wallets.offences.len(),
         report.offending_policies.join(", ")
     );
     Ok(ExitCode::FAILURE)

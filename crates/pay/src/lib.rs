@@ -6,6 +6,7 @@
 //! - [`wechat`]: WeChat Pay API v3 request signing, notification verification, resource decryption.
 //! - [`alipay`]: Alipay OpenAPI RSA2 signing content, signing, notification verification.
 //! - [`WalletRegistry`]: `data/wallets.toml`, the wallet providers and the merchants accepting them.
+//! - [`picker_order`] and [`PickerOrder`]: the checkout's wallet order, neutral by default.
 //! - [`keys`]: key holders that never print their material.
 //!
 //! See docs/payments.md.
@@ -16,10 +17,12 @@ mod error;
 pub mod keys;
 mod money;
 mod order;
+mod picker;
 mod registry;
 pub mod wechat;
 
 pub use error::Error;
 pub use money::{Currency, Money};
 pub use order::{Event, OrderState, refundable, transition};
+pub use picker::{PickerOrder, UnknownPickerOrder, picker_order};
 pub use registry::{AdapterKind, Merchant, Owner, Wallet, WalletRegistry};

@@ -9,6 +9,9 @@ use serde::Deserialize;
 
 use crate::Error;
 
+/// The text of `data/wallets.toml`.
+const BUILTIN: &str = include_str!("../../../data/wallets.toml");
+
 /// How Kaifang talks to a wallet provider.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum AdapterKind {
@@ -194,6 +197,12 @@ impl WalletRegistry {
             wallets,
             merchants,
         })
+    }
+
+    /// The registry shipped with Kaifang (`data/wallets.toml`, compiled in): what the
+    /// non-discrimination check uses when it is given no other.
+    pub fn builtin() -> Result<WalletRegistry, Error> {
+        Self::parse(BUILTIN)
     }
 
     /// The wallet with this id.

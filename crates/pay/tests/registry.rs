@@ -156,3 +156,12 @@ fn syntax_errors_and_unknown_keys_are_refused() {
         other => panic!("{other:?}"),
     }
 }
+
+/// The compiled-in registry (what the non-discrimination check uses by default) is the shipped file.
+#[test]
+fn the_builtin_registry_is_the_shipped_file() {
+    assert_eq!(
+        WalletRegistry::builtin().unwrap(),
+        WalletRegistry::parse(WALLETS).unwrap()
+    );
+}

@@ -10,6 +10,12 @@
 //! denied → warn, otherwise live; `preview` is decided on its own but only
 //! live and warn links get one.
 //!
+//! A fifth action, `offer_wallet` (principal the buyer, resource a
+//! `Kaifang::Wallet`: `id`, `owner`, `operator_owned`; context the conversation,
+//! the operator, `merchant`, `merchant_owner`, `merchant_operator_owned`),
+//! decides which of the wallets a merchant accepts are offered at checkout
+//! ([`PolicyEngine::offer_wallets`]).
+//!
 //! [`PolicyEngine`] parses and strictly validates a policy set (refusing it
 //! with Cedar's full diagnostics), then decides links through a bounded,
 //! thread-safe cache keyed by exactly the attributes the policies read.
@@ -17,7 +23,8 @@
 //! worse than a house link of the same category in the same context: by
 //! enumerating every value of every fact the policy can tell apart
 //! ([`check_complete`]), with a concrete [`Counterexample`] when it can, and a
-//! sampled matrix for display.
+//! sampled matrix for display; and whether the operator's wallet can be offered
+//! where a rival's is refused ([`check_wallets`]).
 //!
 //! ```
 //! use kaifang_policy::{Context, ConversationKind, LinkFacts, PolicyEngine, Role, Treatment, DEFAULT_POLICY};
@@ -49,6 +56,7 @@ mod fairness;
 mod limits;
 mod link_engine;
 mod model;
+mod offers;
 mod penalties;
 mod policy_engine;
 mod reads;
@@ -58,12 +66,16 @@ pub use error::PolicyError;
 pub use fairness::{
     CaseContext, Cell, CompleteCheck, ContestedCategories, Counterexample, FairnessReport,
     FairnessSettings, METHOD_ENUMERATED, MatrixRow, Offence, PlatformFacts, UNNAMED_LIST,
-    check_complete, check_non_discrimination, check_non_discrimination_with,
+    WalletCheck, WalletOffence, check_complete, check_non_discrimination,
+    check_non_discrimination_with, check_wallets,
 };
+/// The checkout picker's order setting, re-exported for the report.
+pub use kaifang_pay::PickerOrder;
 pub use link_engine::{LINK_CAP_ID, LinkDecision, LinkEngine, LinkEngineSettings, MALFORMED_ID};
 pub use model::{
     Context, ConversationKind, Decision, LinkFacts, LinkKind, Penalty, Role, Treatment, UNKNOWN,
 };
+pub use offers::{MerchantFacts, NOT_ACCEPTED_ID, WalletFacts, WalletOffer};
 pub use penalties::PenaltyBook;
 pub use policy_engine::{BIDI_FLOOR_ID, EVALUATION_ERROR_ID, EngineSettings, PolicyEngine, SCHEMA};
 pub use shared::SharedStr;

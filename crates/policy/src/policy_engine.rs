@@ -17,6 +17,7 @@ use crate::diagnostics::render;
 use crate::error::PolicyError;
 use crate::limits;
 use crate::model::{Context, Decision, FactsRef, LinkFacts, Treatment};
+use crate::offers::{Merchant, WalletFacts};
 use crate::reads::{Reads, reads_of};
 
 /// The Cedar schema policies are validated against (compiled in).
@@ -88,6 +89,9 @@ struct Uids {
     linkify: EntityUid,
     open_directly: EntityUid,
     preview: EntityUid,
+    buyer: EntityUid,
+    wallet: EntityUid,
+    offer_wallet: EntityUid,
 }
 
 /// A decision with what the non-discrimination check also wants to know.
@@ -391,19 +395,8 @@ impl PolicyEngine {
     }
 
     fn context(&self, ctx: &Context) -> Option<CedarContext> {
-        let conversation = RestrictedExpression::new_record([
-            (
-                "kind".to_owned(),
-                RestrictedExpression::new_string(ctx.conversation_kind.as_str().to_owned()),
-            ),
-            (
-                "member_count".to_owned(),
-                RestrictedExpression::new_long(i64::from(ctx.member_count)),
-            ),
-        ])
-        .ok()?;
         CedarContext::from_pairs([
-            ("conversation".to_owned(), conversation),
+            ("conversation".to_owned(), conversation(ctx)?),
             (
                 "operator".to_owned(),
                 RestrictedExpression::new_string(self.operator.clone()),
@@ -411,6 +404,81 @@ impl PolicyEngine {
         ])
         .ok()
     }
+}
+
+impl PolicyEngine {
+    /// Ask Cedar whether `wallet` is offered at `merchant` in `ctx`: the decision and the
+    /// reported ids of the policies that determined it (the permits when offered, the
+    /// forbids when refused; none when nothing permitted it). `None` only if Cedar refuses
+    /// the entities or request the code built.
+    pub(crate) fn ask_offer(
+        &self,
+        ctx: &Context,
+        merchant: &Merchant<'_>,
+        wallet: &WalletFacts,
+    ) -> Option<(bool, Vec<String>)> {
+        let text = |s: &str| RestrictedExpression::new_string(s.to_owned());
+        let buyer = Entity::new(
+            self.uids.buyer.clone(),
+            HashMap::from([("role".to_owned(), text(ctx.sender_role.as_str()))]),
+            Default::default(),
+        )
+        .ok()?;
+        let resource = Entity::new(
+            self.uids.wallet.clone(),
+            HashMap::from([
+                ("id".to_owned(), text(&wallet.id)),
+                ("owner".to_owned(), text(&wallet.owner)),
+                (
+                    "operator_owned".to_owned(),
+                    RestrictedExpression::new_bool(wallet.owner == self.operator),
+                ),
+            ]),
+            Default::default(),
+        )
+        .ok()?;
+        let entities = Entities::from_entities([buyer, resource], Some(&self.schema)).ok()?;
+        let context = CedarContext::from_pairs([
+            ("conversation".to_owned(), conversation(ctx)?),
+            ("operator".to_owned(), text(&self.operator)),
+            ("merchant".to_owned(), text(merchant.platform)),
+            ("merchant_owner".to_owned(), text(merchant.owner)),
+            (
+                "merchant_operator_owned".to_owned(),
+                RestrictedExpression::new_bool(merchant.owner == self.operator),
+            ),
+        ])
+        .ok()?;
+        let request = Request::new(
+            self.uids.buyer.clone(),
+            self.uids.offer_wallet.clone(),
+            self.uids.wallet.clone(),
+            context,
+            Some(&self.schema),
+        )
+        .ok()?;
+        let response = self
+            .authorizer
+            .is_authorized(&request, &self.policies, &entities);
+        Some((
+            response.decision() == cedar_policy::Decision::Allow,
+            self.reported(&response),
+        ))
+    }
+}
+
+fn conversation(ctx: &Context) -> Option<RestrictedExpression> {
+    RestrictedExpression::new_record([
+        (
+            "kind".to_owned(),
+            RestrictedExpression::new_string(ctx.conversation_kind.as_str().to_owned()),
+        ),
+        (
+            "member_count".to_owned(),
+            RestrictedExpression::new_long(i64::from(ctx.member_count)),
+        ),
+    ])
+    .ok()
 }
 
 /// The code's floor: a link with bidi controls is never more than inert.
@@ -464,5 +532,8 @@ fn uids() -> Result<Uids, PolicyError> {
         linkify: uid("Kaifang::Action", "linkify")?,
         open_directly: uid("Kaifang::Action", "open_directly")?,
         preview: uid("Kaifang::Action", "preview")?,
+        buyer: uid("Kaifang::User", "buyer")?,
+        wallet: uid("Kaifang::Wallet", "wallet")?,
+        offer_wallet: uid("Kaifang::Action", "offer_wallet")?,
     })
 }

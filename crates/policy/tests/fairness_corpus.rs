@@ -191,3 +191,60 @@ fn a_counterexample_names_the_context_and_both_links() {
         "inert"
     );
 }
+
+/// Wallet offers (tests/fairness_corpus/wallets-planted, wallets-fair): every planted policy
+/// offers the house's wallet somewhere a rival's is refused, and is caught with an offence that
+/// holds when the offers are asked again through the public API; no fair one is flagged; the
+/// link corpus, which has no wallet rule (nothing offered), is fair for wallets too.
+#[test]
+fn every_planted_wallet_policy_is_caught_and_no_fair_one_is_flagged() {
+    let registry = kaifang_pay::WalletRegistry::builtin().unwrap();
+    let wallets: Vec<kaifang_policy::WalletFacts> = registry
+        .wallets
+        .iter()
+        .map(|w| kaifang_policy::WalletFacts {
+            id: w.id.clone(),
+            owner: w.owner.clone(),
+        })
+        .collect();
+    let planted = corpus("wallets-planted");
+    let fair = corpus("wallets-fair");
+    assert!(planted.len() >= 5 && fair.len() >= 4);
+    for (name, text) in &planted {
+        let (engine, report) = check(text, OPERATOR);
+        assert!(!report.passed, "{name}");
+        // Wallet rules do not touch links.
+        assert!(report.check.counterexamples.is_empty(), "{name}");
+        assert!(!report.wallets.offences.is_empty(), "{name}");
+        assert!(!report.offending_policies.is_empty(), "{name}");
+        for o in &report.wallets.offences {
+            let merchant = kaifang_policy::MerchantFacts {
+                platform: o.merchant.clone(),
+                owner: o.merchant_owner.clone(),
+                accepts: registry.merchant(&o.merchant).unwrap().accepts.clone(),
+            };
+            let offers = engine.offer_wallets(&o.context, &merchant, &wallets);
+            let offered = |id: &str| offers.iter().find(|x| x.wallet == id).unwrap().offered;
+            assert!(offered(&o.house) && !offered(&o.rival), "{name}: {o:#?}");
+            assert_eq!(registry.wallet(&o.house).unwrap().owner, OPERATOR, "{name}");
+            assert_ne!(o.rival_owner, OPERATOR, "{name}");
+        }
+    }
+    for (name, text) in fair.iter().chain(&corpus("fair")).chain(&corpus("planted")) {
+        let engine = PolicyEngine::new(text, OPERATOR).unwrap();
+        let wallets = kaifang_policy::check_wallets(
+            &engine,
+            &platforms(),
+            OPERATOR,
+            &FairnessSettings::default(),
+        );
+        assert!(wallets.passed(), "{name}: {:#?}", wallets.offences);
+        assert!(wallets.exhaustive && wallets.cases > 0, "{name}");
+    }
+    println!(
+        "wallets: planted caught {}/{}, fair flagged 0/{}",
+        planted.len(),
+        planted.len(),
+        fair.len()
+    );
+}

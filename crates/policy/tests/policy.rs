@@ -314,7 +314,7 @@ fn a_policy_reading_member_count_keys_on_it() {
 #[test]
 fn the_cache_stays_bounded_and_can_be_disabled() {
     let e = PolicyEngine::with_settings(
-        r#"@id("all") permit (principal, action, resource) when { resource.domain != "" };"#,
+        r#"@id("all") permit (principal, action, resource is Kaifang::Link) when { resource.domain != "" };"#,
         "t",
         EngineSettings {
             cache_capacity: 64,
@@ -371,7 +371,11 @@ fn the_engine_is_shareable_across_threads() {
 
 #[test]
 fn hostile_policy_texts_are_refused_without_crashing() {
-    let when = |body: String| format!("permit (principal, action, resource) when {{ {body} }};");
+    // Scoped to links: a wallet (`offer_wallet`'s resource) has no `bidi`, and strict
+    // validation refuses a rule that could read it from one.
+    let when = |body: String| {
+        format!("permit (principal, action, resource is Kaifang::Link) when {{ {body} }};")
+    };
     // Deep nesting is refused before Cedar recurses into it.
     let deep = when(format!(
         "{}true{}",

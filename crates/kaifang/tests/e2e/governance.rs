@@ -148,6 +148,10 @@ async fn groups_open_at_the_scheduled_instant_and_the_figures_show_it() {
     assert_eq!(fair["check"]["cases"], 0, "{}", fair["check"]);
     assert_eq!(fair["check"]["exhaustive"], true);
     assert_eq!(fair["check"]["counterexamples"], json!([]));
+    // Wallet offers are in the same report, with the picker order in force.
+    assert_eq!(fair["wallets"]["picker"], "neutral");
+    assert!(fair["wallets"]["merchants"].as_u64().unwrap() > 0);
+    assert_eq!(fair["wallets"]["offences"], json!([]));
     let history = admin
         .raw(Method::GET, "/api/v1/admin/policies", None)
         .await
@@ -409,6 +413,10 @@ fn the_lint_passes_the_default_and_catches_the_planted_rule() {
         let said = String::from_utf8_lossy(&ok.stdout);
         assert!(said.contains("no self-preferencing found"), "{said}");
         assert!(said.contains(" enumerated "), "{said}");
+        // Wallet offers are checked too, and the picker setting is named.
+        assert!(said.contains("wallet offers: "), "{said}");
+        assert!(!said.contains("wallet offers: 0 merchant(s)"), "{said}");
+        assert!(said.contains("picker order neutral"), "{said}");
     }
     let planted = run(&[
         "policy",
@@ -447,6 +455,42 @@ fn the_lint_passes_the_default_and_catches_the_planted_rule() {
     let said = String::from_utf8_lossy(&huge.stdout);
     assert!(said.contains(r#""member_count":1001"#), "{said}");
     let dir = tempfile::tempdir().unwrap();
+    // The house wallet alone at a rival's shop: a wallet offence, named with its merchant,
+    // both wallets and the rule; the links are as fair as the default's.
+    let wallets = dir.path().join("house-wallet-at-taobao.cedar");
+    std::fs::write(
+        &wallets,
+        format!(
+            "{}\n@id(\"taobao-house-wallet-only\") forbid (principal, action == Kaifang::Action::\"offer_wallet\", resource) when {{ context.merchant == \"taobao\" && !resource.operator_owned }};",
+            read("policies/default.cedar")
+        ),
+    )
+    .unwrap();
+    let out = run(&[
+        "policy",
+        "lint",
+        wallets.to_str().unwrap(),
+        "--operator",
+        "tencent",
+    ]);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("0 counterexample(s)"), "{err}");
+    assert!(err.contains("1 wallet offence(s)"), "{err}");
+    assert!(err.contains("taobao-house-wallet-only"), "{err}");
+    let said = String::from_utf8_lossy(&out.stdout);
+    let line = said
+        .lines()
+        .find(|l| l.starts_with("wallet: at taobao (alibaba)"))
+        .unwrap_or_else(|| panic!("{said}"));
+    assert!(
+        line.contains("wechat-pay is offered where alipay (ant) is refused"),
+        "{line}"
+    );
+    assert!(
+        line.contains(r#"refused by ["taobao-house-wallet-only"]"#),
+        "{line}"
+    );
     let bad = dir.path().join("bad.cedar");
     std::fs::write(&bad, "permit(principal,").unwrap();
     let out = run(&["policy", "lint", bad.to_str().unwrap()]);

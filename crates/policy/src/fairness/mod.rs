@@ -4,12 +4,15 @@
 //!
 //! Two parts: a matrix of sampled contexts for display ([`FairnessReport::rows`],
 //! [`FairnessReport::offences`]), and the complete check the verdict comes
-//! from ([`FairnessReport::check`], module `complete`).
+//! from ([`FairnessReport::check`], module `complete`). Wallet offers at checkout
+//! are checked alongside ([`FairnessReport::wallets`], module `wallets`): the
+//! house's wallet offered where a rival's is refused.
 
 mod candidates;
 mod complete;
 mod literals;
 mod tables;
+mod wallets;
 
 use std::collections::{BTreeSet, HashSet};
 
@@ -19,6 +22,7 @@ use crate::model::{Context, ConversationKind, LinkFacts, LinkKind, Role, Treatme
 use crate::policy_engine::PolicyEngine;
 
 pub use complete::{CompleteCheck, Counterexample, METHOD_ENUMERATED, UNNAMED_LIST};
+pub use wallets::{WalletCheck, WalletOffence, check_wallets};
 
 /// One registry platform, as the check needs it.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -143,6 +147,15 @@ pub struct FairnessSettings {
     /// each pair and all together, and the check says it was not exhaustive.
     /// Default 6 (128 memberships with the unnamed list).
     pub max_named_lists: usize,
+    /// The wallets and merchants the wallet check compares; `None` (the default): the
+    /// built-in `data/wallets.toml`.
+    pub wallets: Option<kaifang_pay::WalletRegistry>,
+    /// The checkout picker's order, echoed in the report. Default `neutral`.
+    pub picker: kaifang_pay::PickerOrder,
+    /// Most Cedar decisions the wallet check makes; past it, conversations are sampled
+    /// and the check says it was not exhaustive. Default 250,000 (the default
+    /// policy needs 26 for operator `tencent`).
+    pub max_wallet_decisions: u64,
 }
 
 impl Default for FairnessSettings {
@@ -151,6 +164,9 @@ impl Default for FairnessSettings {
             group_sizes: vec![3, 50, 500],
             max_group_members: 10_000,
             max_named_lists: 6,
+            wallets: None,
+            picker: kaifang_pay::PickerOrder::default(),
+            max_wallet_decisions: 250_000,
         }
     }
 }
@@ -255,7 +271,7 @@ pub struct FairnessReport {
     /// The operator's owner id the check was made for.
     pub operator: String,
     /// The verdict: true when the complete check found no counterexample
-    /// (and the matrix no offence).
+    /// (and the matrix no offence), and the wallet check no offence.
     pub passed: bool,
     /// The complete check: how it ran, what it covered, its counterexamples.
     #[serde(default)]
@@ -266,8 +282,12 @@ pub struct FairnessReport {
     pub rows: Vec<MatrixRow>,
     /// Every offence the matrix shows, by context, then rival, then house platform.
     pub offences: Vec<Offence>,
+    /// Wallet offers at checkout: the house's wallet offered where a rival's is refused.
+    #[serde(default)]
+    pub wallets: WalletCheck,
     /// Union of the offences' and counterexamples' `policies` (or
-    /// `house_policies` when a rival's outcome came from no policy at all), sorted.
+    /// `house_policies` when a rival's outcome came from no policy at all), and
+    /// the wallet offences' likewise, sorted.
     pub offending_policies: Vec<String>,
 }
 
@@ -364,6 +384,7 @@ pub fn check_non_discrimination_with(
     }
 
     let check = complete::check(engine, platforms, operator_owner, &contested, settings);
+    let wallets = check_wallets(engine, platforms, operator_owner, settings);
     let blamed = |policies: &[String], house: &[String]| -> Vec<String> {
         if policies.is_empty() { house } else { policies }.to_vec()
     };
@@ -375,6 +396,12 @@ pub fn check_non_discrimination_with(
                 .counterexamples
                 .iter()
                 .flat_map(|c| blamed(&c.policies, &c.house_policies)),
+        )
+        .chain(
+            wallets
+                .offences
+                .iter()
+                .flat_map(|o| blamed(&o.policies, &o.house_policies)),
         )
         .collect();
     let rows = platforms
@@ -391,8 +418,9 @@ pub fn check_non_discrimination_with(
         .collect();
     FairnessReport {
         operator: operator_owner.to_owned(),
-        passed: offences.is_empty() && check.counterexamples.is_empty(),
+        passed: offences.is_empty() && check.counterexamples.is_empty() && wallets.passed(),
         check,
+        wallets,
         contexts,
         rows,
         offences,
