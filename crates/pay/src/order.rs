@@ -41,6 +41,22 @@ impl OrderState {
         }
     }
 
+    /// The state named `name` (as [`OrderState::as_str`] writes it), if any.
+    pub fn parse(name: &str) -> Option<OrderState> {
+        [
+            OrderState::Created,
+            OrderState::Pending,
+            OrderState::Paid,
+            OrderState::PartiallyRefunded,
+            OrderState::Refunded,
+            OrderState::Failed,
+            OrderState::Cancelled,
+            OrderState::Expired,
+        ]
+        .into_iter()
+        .find(|s| s.as_str() == name)
+    }
+
     /// No event changes a terminal state any more (a duplicate `paid` on `refunded` is still
     /// answered idempotently, without a change).
     pub fn is_terminal(&self) -> bool {
@@ -160,6 +176,16 @@ pub fn refundable(paid: Money, refunded_so_far: Money, amount: Money) -> Result<
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn states_parse_back_from_their_names() {
+        for s in ALL {
+            assert_eq!(OrderState::parse(s.as_str()), Some(s));
+        }
+        for bad in ["", "Paid", "paid ", "refund"] {
+            assert_eq!(OrderState::parse(bad), None, "{bad:?}");
+        }
+    }
     use super::*;
     use crate::Currency;
 

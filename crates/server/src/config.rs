@@ -57,6 +57,8 @@ pub struct Settings {
     pub directory: DirectorySettings,
     /// Link complaints, the penalty ladder, appeals and moderators.
     pub moderation: ModerationSettings,
+    /// Checkout in chat (docs/payments.md).
+    pub payments: crate::service::payments::PaymentsSettings,
 }
 
 impl Default for Settings {
@@ -81,6 +83,7 @@ impl Default for Settings {
             attachments: AttachmentSettings::default(),
             directory: DirectorySettings::default(),
             moderation: ModerationSettings::default(),
+            payments: crate::service::payments::PaymentsSettings::default(),
         }
     }
 }

@@ -102,6 +102,8 @@ pub struct AppState {
     pub people: Arc<PeopleService>,
     /// Link complaints, penalties, appeals and moderators.
     pub moderation: Arc<ModerationService>,
+    /// Checkout: orders, notifications, refunds, the ledger.
+    pub payments: Arc<service::payments::PaymentService>,
     /// Counters.
     pub metrics: Arc<Metrics>,
     /// One permit per open WebSocket stream (`stream.max_connections`).
@@ -127,6 +129,7 @@ struct Stores {
     people: Arc<dyn People>,
     moderation: Arc<dyn Moderation>,
     preview_rules: Arc<dyn PreviewRules>,
+    payments: Arc<dyn kaifang_store::Payments>,
     sqlite: Option<Arc<SqliteStore>>,
 }
 
@@ -154,6 +157,7 @@ async fn open_store(
             people: store.clone(),
             moderation: store.clone(),
             preview_rules: store.clone(),
+            payments: store.clone(),
             sqlite: Some(store),
         });
     }
@@ -174,9 +178,28 @@ async fn open_store(
         chat: store.clone(),
         people: store.clone(),
         moderation: store.clone(),
-        preview_rules: store,
+        preview_rules: store.clone(),
+        payments: store,
         sqlite: None,
     })
+}
+
+/// The payment service over the providers the settings configure; `addr` is where this server
+/// listens, the default address for providers' notifications.
+fn payments_service(
+    settings: &Settings,
+    addr: SocketAddr,
+    parts: service::payments::Parts,
+) -> Result<service::payments::PaymentService, StartError> {
+    let p = &settings.payments;
+    let adapters = service::payments::Adapter::configured(p).map_err(StartError::Payments)?;
+    let public_url = if p.public_url.is_empty() {
+        format!("http://{addr}")
+    } else {
+        p.public_url.clone()
+    };
+    service::payments::PaymentService::new(parts, p.clone(), adapters, public_url)
+        .map_err(StartError::Payments)
 }
 
 fn accounts(
@@ -258,6 +281,7 @@ impl Server {
             people,
             moderation,
             preview_rules: preview_rules_store,
+            payments: payments_store,
             sqlite,
         } = open_store(&settings, sink).await?;
         let people_service = Arc::new(PeopleService::new(
@@ -317,7 +341,8 @@ impl Server {
                 links.clone(),
                 settings.governance.clone(),
             )
-            .with_max_group_members(settings.limits.max_group_members),
+            .with_max_group_members(settings.limits.max_group_members)
+            .with_picker(settings.payments.picker().map_err(StartError::Payments)?),
         );
         // Put in force whatever the database says, before serving anyone.
         governance.sync().await;
@@ -402,9 +427,32 @@ impl Server {
         // Penalties in force before serving anyone, then kept in step.
         moderation.refresh().await;
         tokio::spawn(moderation.clone().run());
+        let addr = settings.listen;
+        let listener = TcpListener::bind(addr)
+            .await
+            .map_err(|source| StartError::Bind { addr, source })?;
+        let payments = Arc::new(payments_service(
+            &settings,
+            listener
+                .local_addr()
+                .map_err(|source| StartError::Bind { addr, source })?,
+            service::payments::Parts {
+                store: payments_store,
+                users: store.clone(),
+                chat: chat_store.clone(),
+                audit: governance_store.clone(),
+                messaging: messaging.clone(),
+                links: links.clone(),
+                events: events.clone(),
+            },
+        )?);
+        if payments.enabled() {
+            tokio::spawn(payments.clone().run_pruning());
+        }
         let state = AppState {
             people: people_service,
             moderation,
+            payments,
             chat_state,
             search,
             accounts,
@@ -434,10 +482,6 @@ impl Server {
             settings: Arc::new(settings),
             stopping,
         };
-        let addr = state.settings.listen;
-        let listener = TcpListener::bind(addr)
-            .await
-            .map_err(|source| StartError::Bind { addr, source })?;
         let metrics = match state.settings.metrics.listen {
             Some(addr) => {
                 let listener = TcpListener::bind(addr)

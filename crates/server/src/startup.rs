@@ -51,6 +51,10 @@ pub enum StartError {
     /// error: the server starts degraded and keeps trying.
     #[error("bus.url: {0}")]
     Bus(String),
+    /// A `[payments]` setting is invalid, or a provider's key does not load (the message names
+    /// the setting, never the secret).
+    #[error("{0}")]
+    Payments(String),
     /// The preview fetcher could not be built (e.g. its TLS set-up).
     #[error("preview fetcher: {0}")]
     PreviewClient(#[from] kaifang_fetch::FetchError),

@@ -17,6 +17,7 @@ pub mod links;
 pub mod messages;
 pub mod moderation;
 pub mod operators;
+pub mod payments;
 pub mod people;
 pub mod preview_rules;
 pub mod previews;
@@ -69,6 +70,8 @@ use crate::error::{ApiError, REQUEST_ID};
         moderation::report, moderation::mine, moderation::queue, moderation::decide,
         moderation::penalties, moderation::appeal, moderation::appeals, moderation::decide_appeal,
         moderation::moderators, moderation::grant_moderator, moderation::revoke_moderator,
+        payments::quote, payments::place, payments::order, payments::query, payments::refund,
+        payments::notify, payments::ledger,
     ),
     modifiers(&BearerAuth),
 )]
@@ -156,6 +159,13 @@ pub fn routes(state: AppState) -> Router {
             "/admin/moderators/{handle}",
             put(moderation::grant_moderator).delete(moderation::revoke_moderator),
         )
+        .route("/orders", post(payments::place))
+        .route("/orders/quote", get(payments::quote))
+        .route("/orders/{id}", get(payments::order))
+        .route("/orders/{id}/query", post(payments::query))
+        .route("/orders/{id}/refunds", post(payments::refund))
+        .route("/payments/notify/{wallet}", post(payments::notify))
+        .route("/admin/payments/ledger", get(payments::ledger))
         .route("/links/evaluate", post(links::evaluate))
         .route("/previews", get(previews::preview))
         .route("/previews/image", get(previews::image))

@@ -16,6 +16,7 @@ pub mod mentions;
 pub mod messaging;
 pub mod moderation;
 mod passwords;
+pub mod payments;
 pub mod people;
 pub mod preview_rules;
 pub mod previews;

@@ -136,6 +136,12 @@ impl GovernanceService {
         }
     }
 
+    /// The wallet picker's order (`payments.picker_order`), shown in the fairness report.
+    pub fn with_picker(mut self, picker: kaifang_pay::PickerOrder) -> Self {
+        self.fairness.picker = picker;
+        self
+    }
+
     /// The largest group the non-discrimination check considers
     /// (`limits.max_group_members`).
     pub fn with_max_group_members(mut self, n: usize) -> Self {
