@@ -18,6 +18,7 @@
 #![deny(missing_docs)]
 
 pub mod alipay;
+pub mod reconcile;
 pub mod wechat;
 
 use kaifang_pay::Money;
