@@ -18,6 +18,7 @@
 #![deny(missing_docs)]
 
 pub mod alipay;
+mod common;
 pub mod reconcile;
 pub mod wechat;
 
