@@ -51,6 +51,7 @@ enum Sim {
 
 async fn run(args: Vec<String>) -> Result<(), Failure> {
     let (listen, sim) = parse(args).map_err(Failure::Usage)?;
+    let stop = Stop::catch()?;
     let listener = tokio::net::TcpListener::bind(listen)
         .await
         .map_err(|e| Failure::Runtime(format!("cannot listen on {listen}: {e}")))?;
@@ -59,13 +60,13 @@ async fn run(args: Vec<String>) -> Result<(), Failure> {
         Sim::Wechat(config) => {
             let handle = wechat::serve(listener, config).await.map_err(serving)?;
             ready(handle.addr)?;
-            signalled().await?;
+            stop.signalled().await;
             handle.stop();
         }
         Sim::Alipay(config) => {
             let handle = alipay::serve(listener, config).await.map_err(serving)?;
             ready(handle.addr)?;
-            signalled().await?;
+            stop.signalled().await;
             handle.stop().await.map_err(serving)?;
         }
     }
@@ -109,24 +110,45 @@ fn ready(addr: SocketAddr) -> Result<(), Failure> {
         .map_err(|e| Failure::Runtime(format!("cannot write to stdout: {e}")))
 }
 
-/// Waits for SIGINT or SIGTERM.
-#[cfg(unix)]
-async fn signalled() -> Result<(), Failure> {
-    use tokio::signal::unix::{SignalKind, signal};
-    let mut term = signal(SignalKind::terminate())
-        .map_err(|e| Failure::Runtime(format!("cannot wait for SIGTERM: {e}")))?;
-    tokio::select! {
-        r = tokio::signal::ctrl_c() => {
-            r.map_err(|e| Failure::Runtime(format!("cannot wait for SIGINT: {e}")))
-        }
-        _ = term.recv() => Ok(()),
-    }
+/// SIGINT and SIGTERM, caught from before the `listening on` line: a signal sent as soon as the
+/// line is read must stop the simulator cleanly, not kill it by the default action.
+struct Stop {
+    #[cfg(unix)]
+    int: tokio::signal::unix::Signal,
+    #[cfg(unix)]
+    term: tokio::signal::unix::Signal,
 }
 
-/// Waits for Ctrl-C (no SIGTERM off Unix).
-#[cfg(not(unix))]
-async fn signalled() -> Result<(), Failure> {
-    tokio::signal::ctrl_c()
-        .await
-        .map_err(|e| Failure::Runtime(format!("cannot wait for Ctrl-C: {e}")))
+impl Stop {
+    #[cfg(unix)]
+    fn catch() -> Result<Self, Failure> {
+        use tokio::signal::unix::{SignalKind, signal};
+        let catch = |kind: SignalKind, name: &str| {
+            signal(kind).map_err(|e| Failure::Runtime(format!("cannot catch {name}: {e}")))
+        };
+        Ok(Self {
+            int: catch(SignalKind::interrupt(), "SIGINT")?,
+            term: catch(SignalKind::terminate(), "SIGTERM")?,
+        })
+    }
+
+    /// Waits for SIGINT or SIGTERM.
+    #[cfg(unix)]
+    async fn signalled(mut self) {
+        tokio::select! {
+            _ = self.int.recv() => {}
+            _ = self.term.recv() => {}
+        }
+    }
+
+    #[cfg(not(unix))]
+    fn catch() -> Result<Self, Failure> {
+        Ok(Self {})
+    }
+
+    /// Waits for Ctrl-C (no SIGTERM off Unix).
+    #[cfg(not(unix))]
+    async fn signalled(self) {
+        let _ = tokio::signal::ctrl_c().await;
+    }
 }

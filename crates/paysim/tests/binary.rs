@@ -172,39 +172,31 @@ fn with_listen(provider: &str, listen: &str, flags: Vec<String>) -> Vec<String> 
     args
 }
 
-#[test]
-fn alipay_serves_its_faults_and_stops_on_sigterm() {
-    let mut flags = alipay_flags();
-    flags.extend(["--fault".to_owned(), "duplicate".to_owned()]);
-    let (mut running, addr) = start(&with_listen("alipay", "127.0.0.1:0", flags));
-    assert_eq!(
-        faults_of(addr),
-        Faults {
-            duplicate: true,
-            ..Faults::default()
-        }
-    );
-    running.signal("TERM");
+/// Starts `provider` with one fault on, reads the faults over loopback, stops it with `signal`.
+fn serves_its_faults_and_stops(provider: &str, mut flags: Vec<String>, fault: &str, signal: &str) {
+    flags.extend(["--fault".to_owned(), fault.to_owned()]);
+    let (mut running, addr) = start(&with_listen(provider, "127.0.0.1:0", flags));
+    let faults = faults_of(addr);
+    let expected = Faults {
+        duplicate: fault == "duplicate",
+        out_of_order: fault == "out-of-order",
+        ..Faults::default()
+    };
+    assert_eq!(faults, expected);
+    running.signal(signal);
     assert!(running.exited().success());
     // Gone with it: nothing listens there any more.
     assert!(TcpStream::connect_timeout(&addr, WITHIN).is_err());
 }
 
 #[test]
+fn alipay_serves_its_faults_and_stops_on_sigterm() {
+    serves_its_faults_and_stops("alipay", alipay_flags(), "duplicate", "TERM");
+}
+
+#[test]
 fn wechat_serves_its_faults_and_stops_on_sigint() {
-    let mut flags = wechat_flags();
-    flags.extend(["--fault".to_owned(), "out-of-order".to_owned()]);
-    let (mut running, addr) = start(&with_listen("wechat", "127.0.0.1:0", flags));
-    assert_eq!(
-        faults_of(addr),
-        Faults {
-            out_of_order: true,
-            ..Faults::default()
-        }
-    );
-    running.signal("INT");
-    assert!(running.exited().success());
-    assert!(TcpStream::connect_timeout(&addr, WITHIN).is_err());
+    serves_its_faults_and_stops("wechat", wechat_flags(), "out-of-order", "INT");
 }
 
 #[test]
