@@ -104,6 +104,55 @@ pub struct Difference {
     pub statement: Option<Seen>,
 }
 
+impl Mismatch {
+    /// What it says, in words.
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::MissingFromStatement => "missing from the statement",
+            Self::MissingFromLedger => "missing from the ledger",
+            Self::KindDiffers => "kind differs",
+            Self::OrderDiffers => "order differs",
+            Self::CurrencyDiffers => "currency differs",
+            Self::AmountDiffers => "amount differs",
+            Self::DuplicateInLedger => "duplicate in the ledger",
+            Self::DuplicateInStatement => "duplicate in the statement",
+        }
+    }
+}
+
+impl std::fmt::Display for Seen {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let kind = match self.kind {
+            StatementKind::Payment => "payment",
+            StatementKind::Refund => "refund",
+        };
+        write!(f, "{kind} {} of {}", self.amount, self.out_trade_no)
+    }
+}
+
+/// One line for an operator's report: `T1: amount differs: ledger payment 128.00 CNY of
+/// kaifang-00000001, statement payment 128.01 CNY of kaifang-00000001`.
+impl std::fmt::Display for Difference {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{}: {}: ledger ",
+            self.provider_ref,
+            self.mismatch.as_str()
+        )?;
+        match &self.ledger {
+            Some(seen) => write!(f, "{seen}")?,
+            None => f.write_str("none")?,
+        }
+        f.write_str(", statement ")?;
+        match &self.statement {
+            Some(seen) => write!(f, "{seen}"),
+            None => f.write_str("none"),
+        }
+    }
+}
+
 /// Every difference between `ledger` and `statement`, sorted by provider reference, then by
 /// [`Mismatch`], then by what each side says: the same inputs in any order give the same list.
 /// Identical sides give an empty list. Fee lines of the ledger are left out (see the module's
@@ -277,6 +326,11 @@ mod tests {
         s.retain(|l| l.provider_ref != "T2");
         let d = only(&ledger(), &s);
         assert_eq!(
+            d.to_string(),
+            "T2: missing from the statement: ledger payment 50.00 CNY of kaifang-00000002, \
+             statement none"
+        );
+        assert_eq!(
             d,
             Difference {
                 mismatch: Mismatch::MissingFromStatement,
@@ -308,6 +362,11 @@ mod tests {
         let mut s = statement();
         s[2].amount = cny(12_801);
         let d = only(&ledger(), &s);
+        assert_eq!(
+            d.to_string(),
+            "T1: amount differs: ledger payment 128.00 CNY of kaifang-00000001, \
+             statement payment 128.01 CNY of kaifang-00000001"
+        );
         assert_eq!(d.mismatch, Mismatch::AmountDiffers);
         assert_eq!(d.provider_ref, "T1");
         assert_eq!(d.ledger.unwrap().amount, cny(12_800));
