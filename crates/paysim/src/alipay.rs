@@ -31,7 +31,8 @@ use time::{OffsetDateTime, UtcOffset};
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
-use crate::{Faults, SharedFaults, control_router};
+use crate::args::Flags;
+use crate::{Faults, SharedFaults, control_router, now_unix};
 
 mod api;
 mod bill;
@@ -96,53 +97,27 @@ impl Config {
 /// Reads `--app-id ID --merchant-public-key FILE --alipay-private-key FILE [--hold-ms N]
 /// [--notify-attempts N] [--fault timeout|duplicate|out_of_order|bad_signature]…`.
 pub fn config_from_args(args: &[String]) -> Result<Config, String> {
-    let mut values: HashMap<&str, &str> = HashMap::new();
-    let mut faults = Faults::default();
-    let mut it = args.iter();
-    while let Some(flag) = it.next() {
-        let value = it.next().ok_or_else(|| format!("{flag} needs a value"))?;
-        match flag.as_str() {
-            "--fault" => match value.as_str() {
-                "timeout" => faults.timeout = true,
-                "duplicate" => faults.duplicate = true,
-                "out_of_order" => faults.out_of_order = true,
-                "bad_signature" => faults.bad_signature = true,
-                other => return Err(format!("unknown fault {other:?}")),
-            },
-            "--app-id"
-            | "--merchant-public-key"
-            | "--alipay-private-key"
-            | "--hold-ms"
-            | "--notify-attempts" => {
-                values.insert(flag.as_str(), value.as_str());
-            }
-            other => return Err(format!("unknown option {other:?}")),
-        }
-    }
-    let need = |name: &str| {
-        values
-            .get(name)
-            .copied()
-            .ok_or_else(|| format!("{name} is required"))
-    };
-    let read = |name: &str| {
-        let path = need(name)?;
-        std::fs::read_to_string(path).map_err(|e| format!("{name} {path}: {e}"))
-    };
-    let merchant_key = PublicKey::from_pem_or_base64(&read("--merchant-public-key")?)
+    let flags = Flags::parse(
+        args,
+        &[
+            "--app-id",
+            "--merchant-public-key",
+            "--alipay-private-key",
+            "--hold-ms",
+            "--notify-attempts",
+        ],
+    )?;
+    let merchant_key = PublicKey::from_pem_or_base64(&flags.read("--merchant-public-key")?)
         .map_err(|e| format!("--merchant-public-key: {e}"))?;
-    let alipay_key = PrivateKey::from_pem_or_base64(&read("--alipay-private-key")?)
+    let alipay_key = PrivateKey::from_pem_or_base64(&flags.read("--alipay-private-key")?)
         .map_err(|e| format!("--alipay-private-key: {e}"))?;
-    let mut config = Config::new(need("--app-id")?, merchant_key, alipay_key);
-    config.faults = faults;
-    if let Some(ms) = values.get("--hold-ms") {
-        let ms: u64 = ms.parse().map_err(|_| "--hold-ms is a number".to_owned())?;
+    let mut config = Config::new(flags.need("--app-id")?, merchant_key, alipay_key);
+    config.faults = flags.faults;
+    if let Some(ms) = flags.number("--hold-ms")? {
         config.hold = Duration::from_millis(ms);
     }
-    if let Some(n) = values.get("--notify-attempts") {
-        config.notify_attempts = n
-            .parse()
-            .map_err(|_| "--notify-attempts is a number".to_owned())?;
+    if let Some(n) = flags.number("--notify-attempts")? {
+        config.notify_attempts = n;
     }
     Ok(config)
 }
@@ -269,11 +244,7 @@ pub async fn serve(
             "the Alipay simulator listens on loopback only",
         ));
     }
-    let http = reqwest::Client::builder()
-        .timeout(NOTIFY_TIMEOUT)
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .map_err(std::io::Error::other)?;
+    let http = crate::notify::client(NOTIFY_TIMEOUT).map_err(std::io::Error::other)?;
     let faults = SharedFaults::new(config.faults);
     let sim = Arc::new(Sim {
         config,
@@ -306,10 +277,6 @@ pub async fn serve(
         stop: Some(stop),
         task,
     })
-}
-
-fn now_unix() -> i64 {
-    OffsetDateTime::now_utc().unix_timestamp()
 }
 
 fn beijing(unix: i64) -> String {

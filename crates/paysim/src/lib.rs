@@ -11,6 +11,9 @@
 pub mod alipay;
 pub mod wechat;
 
+mod args;
+mod notify;
+
 use std::sync::{Arc, Mutex, PoisonError};
 
 use axum::{Json, Router, extract::State, routing::get};
@@ -66,4 +69,19 @@ pub fn control_router(faults: SharedFaults) -> Router {
     Router::new()
         .route("/_sim/faults", get(read).put(write))
         .with_state(faults)
+}
+
+/// Now, in seconds since the Unix epoch: the one clock both simulators read.
+pub(crate) fn now_unix() -> i64 {
+    time::OffsetDateTime::now_utc().unix_timestamp()
+}
+
+/// `len` random ASCII letters and digits (nonces, tokens, notification ids).
+pub(crate) fn random(len: usize) -> String {
+    use rand::Rng;
+    rand::thread_rng()
+        .sample_iter(&rand::distributions::Alphanumeric)
+        .take(len)
+        .map(char::from)
+        .collect()
 }

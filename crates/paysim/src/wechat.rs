@@ -7,7 +7,7 @@
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, PoisonError};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
@@ -15,13 +15,12 @@ use axum::{Router, serve as axum_serve};
 use kaifang_pay::keys::{ApiV3Key, PrivateKey, PublicKey};
 use kaifang_pay::wechat::{AUTH_SCHEME, notification_message, request_message};
 use kaifang_pay::{Currency, Money};
-use rand::Rng;
-use rand::distributions::Alphanumeric;
 use serde::Deserialize;
 use serde_json::{Value, json};
 use tokio::sync::{mpsc, oneshot};
 
-use crate::{Faults, SharedFaults, control_router};
+use crate::args::Flags;
+use crate::{Faults, SharedFaults, control_router, now_unix, random};
 
 mod api;
 mod bill;
@@ -158,67 +157,40 @@ pub async fn serve(
 /// [--fault timeout|duplicate|out-of-order|bad-signature]...`. The APIv3 key file holds the 32
 /// characters of the key (a final newline is ignored).
 pub fn config_from_args(args: &[String]) -> Result<Config, String> {
-    let mut values: HashMap<&str, &str> = HashMap::new();
-    let mut faults = Faults::default();
-    let mut it = args.iter();
-    while let Some(flag) = it.next() {
-        let value = it.next().ok_or_else(|| format!("{flag} needs a value"))?;
-        match flag.as_str() {
-            "--fault" => match value.as_str() {
-                "timeout" => faults.timeout = true,
-                "duplicate" => faults.duplicate = true,
-                "out-of-order" => faults.out_of_order = true,
-                "bad-signature" => faults.bad_signature = true,
-                other => return Err(format!("unknown fault {other:?}")),
-            },
-            "--mchid"
-            | "--merchant-id"
-            | "--appid"
-            | "--merchant-serial"
-            | "--merchant-public-key"
-            | "--platform-serial"
-            | "--platform-private-key"
-            | "--api-v3-key-file"
-            | "--timeout-hold-ms" => {
-                values.insert(flag.trim_start_matches("--"), value);
-            }
-            other => return Err(format!("unknown argument {other:?}")),
-        }
-    }
-    let need = |name: &str| {
-        values
-            .get(name)
-            .copied()
-            .ok_or_else(|| format!("--{name} is required"))
-    };
-    let read = |name: &str| {
-        let path = need(name)?;
-        std::fs::read_to_string(path).map_err(|e| format!("--{name} {path}: {e}"))
-    };
-    let mchid = values
-        .get("mchid")
-        .or_else(|| values.get("merchant-id"))
+    let flags = Flags::parse(
+        args,
+        &[
+            "--mchid",
+            "--merchant-id",
+            "--appid",
+            "--merchant-serial",
+            "--merchant-public-key",
+            "--platform-serial",
+            "--platform-private-key",
+            "--api-v3-key-file",
+            "--timeout-hold-ms",
+        ],
+    )?;
+    let mchid = flags
+        .get("--mchid")
+        .or_else(|| flags.get("--merchant-id"))
         .ok_or("--mchid is required")?;
-    let timeout_hold = match values.get("timeout-hold-ms") {
-        Some(ms) => Duration::from_millis(
-            ms.parse()
-                .map_err(|_| format!("--timeout-hold-ms {ms:?} is not a number"))?,
-        ),
-        None => DEFAULT_TIMEOUT_HOLD,
-    };
-    let api_v3 = read("api-v3-key-file")?;
+    let timeout_hold = flags
+        .number("--timeout-hold-ms")?
+        .map_or(DEFAULT_TIMEOUT_HOLD, Duration::from_millis);
+    let api_v3 = flags.read("--api-v3-key-file")?;
     Ok(Config {
-        mchid: (*mchid).to_owned(),
-        appid: need("appid")?.to_owned(),
-        merchant_serial: need("merchant-serial")?.to_owned(),
-        merchant_key: PublicKey::from_pem_or_base64(&read("merchant-public-key")?)
+        mchid: mchid.to_owned(),
+        appid: flags.need("--appid")?.to_owned(),
+        merchant_serial: flags.need("--merchant-serial")?.to_owned(),
+        merchant_key: PublicKey::from_pem_or_base64(&flags.read("--merchant-public-key")?)
             .map_err(|e| e.to_string())?,
-        platform_serial: need("platform-serial")?.to_owned(),
-        platform_key: PrivateKey::from_pem_or_base64(&read("platform-private-key")?)
+        platform_serial: flags.need("--platform-serial")?.to_owned(),
+        platform_key: PrivateKey::from_pem_or_base64(&flags.read("--platform-private-key")?)
             .map_err(|e| e.to_string())?,
         api_v3_key: ApiV3Key::new(api_v3.trim_end_matches(['\r', '\n']).as_bytes())
             .map_err(|e| e.to_string())?,
-        faults,
+        faults: flags.faults,
         timeout_hold,
     })
 }
@@ -265,7 +237,7 @@ impl Sim {
 
     /// The four `Wechatpay-*` headers over `TIMESTAMP\nNONCE\nBODY\n`.
     fn signature_headers(&self, body: &str) -> Vec<(&'static str, String)> {
-        let timestamp = now().to_string();
+        let timestamp = now_unix().to_string();
         let nonce = random(32);
         let mut message = notification_message(&timestamp, &nonce, body);
         if self.faults.get().bad_signature {
@@ -319,7 +291,7 @@ impl Sim {
         let url = uri.path_and_query().map_or("/", |pq| pq.as_str());
         *mchid == self.config.mchid
             && *serial == self.config.merchant_serial
-            && ts.abs_diff(now()) <= REQUEST_WINDOW_SECS.unsigned_abs()
+            && ts.abs_diff(now_unix()) <= REQUEST_WINDOW_SECS.unsigned_abs()
             && self
                 .config
                 .merchant_key
@@ -488,20 +460,6 @@ impl Trade {
             }
         })
     }
-}
-
-fn now() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
-}
-
-fn random(len: usize) -> String {
-    rand::thread_rng()
-        .sample_iter(&Alphanumeric)
-        .take(len)
-        .map(char::from)
-        .collect()
 }
 
 fn utc(ts: i64) -> time::OffsetDateTime {

@@ -59,8 +59,8 @@ pub use moderation::{
     PenaltyCount, PenaltyState, Rung, refusal as moderation_refusal,
 };
 pub use payments::{
-    Balance, EntryLeg, IDEMPOTENCY_WINDOW_MS, IdempotencyKey, LedgerEntry, NewOrder,
-    NewTransaction, Order, OrderTotals, Payments, TransactionKind, asset_limited,
+    Balance, EntryLeg, IDEMPOTENCY_WINDOW_MS, IdempotencyKey, LedgerEntry, LedgerTransaction,
+    NewOrder, NewTransaction, Order, OrderTotals, Payments, TransactionKind, asset_limited,
 };
 pub use people::{AVATAR_TAG_CHARS, People, Profile, ProfileEdit, avatar_tag};
 pub use postgres::{PgBlobStore, PgConfig, PgStore};

@@ -193,6 +193,28 @@ pub struct LedgerEntry {
     pub created_at: Timestamp,
 }
 
+/// A recorded transaction, as a reconciliation reads it: one line per
+/// money movement, without its legs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LedgerTransaction {
+    /// Its id.
+    pub id: i64,
+    /// The order it belongs to.
+    pub order_id: i64,
+    /// Payment, refund or fee.
+    pub kind: TransactionKind,
+    /// The wallet of its order.
+    pub wallet: String,
+    /// The provider's reference of this movement.
+    pub provider_ref: String,
+    /// The amount moved; positive.
+    pub amount_minor: i64,
+    /// The order's ISO 4217 code.
+    pub currency: String,
+    /// When it was recorded.
+    pub created_at: Timestamp,
+}
+
 /// One account's balance in one currency.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Balance {
@@ -277,6 +299,16 @@ pub trait Payments: Send + Sync + 'static {
     async fn balances(&self, account: &str) -> Result<Vec<Balance>, Error>;
     /// Every entry of the order's transactions, oldest first.
     async fn order_entries(&self, order_id: i64) -> Result<Vec<LedgerEntry>, Error>;
+    /// Every transaction of `wallet` recorded at `from` or later and before
+    /// `to` (a half-open range, so consecutive days never share a line),
+    /// oldest first (ties by id): what a reconciliation compares with the
+    /// provider's statement of those days.
+    async fn ledger_transactions(
+        &self,
+        wallet: &str,
+        from: Timestamp,
+        to: Timestamp,
+    ) -> Result<Vec<LedgerTransaction>, Error>;
     /// What the order has been paid and refunded.
     async fn order_totals(&self, order_id: i64) -> Result<OrderTotals, Error>;
     /// Remembers a notification's nonce; [`Error::Replay`] when this

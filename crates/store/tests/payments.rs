@@ -6,8 +6,8 @@ mod support;
 
 use futures_util::future::join_all;
 use kaifang_store::{
-    AdminGrant, EntryLeg, Error, IDEMPOTENCY_WINDOW_MS, IdempotencyKey, NewOrder, NewTransaction,
-    Order, OrderTotals, TransactionKind,
+    AdminGrant, EntryLeg, Error, IDEMPOTENCY_WINDOW_MS, IdempotencyKey, LedgerTransaction,
+    NewOrder, NewTransaction, Order, OrderTotals, TransactionKind,
 };
 use support::{Backend, Fixture, open};
 
@@ -447,7 +447,119 @@ async fn a_replayed_nonce_is_refused(backend: Backend) {
         .unwrap();
 }
 
+async fn a_wallets_transactions_over_a_span_oldest_first(backend: Backend) {
+    const DAY: i64 = 24 * 60 * 60 * 1000;
+    let f = open(backend).await;
+    let o = order_of(&f, 10_000, "a").await;
+    let o2 = order_of(&f, 2_000, "b").await;
+    let buyer = f
+        .store
+        .create_user("wbuyer", "Buyer", "h", AdminGrant::No)
+        .await
+        .unwrap();
+    let mut wechat = new_order(buyer.id, 3_000, T0);
+    wechat.wallet = "wechat-pay".into();
+    let (wechat, _) = f.store.create_order(wechat, key("w")).await.unwrap();
+    let at = |mut t: NewTransaction, now: i64| {
+        t.now = now;
+        t
+    };
+    // Recorded out of time order, so that the order asked for is by time
+    // and not by id; one just before the span, one exactly at its end.
+    f.store
+        .record(at(payment(o.id, "T0", 10_000), T0 - 1))
+        .await
+        .unwrap();
+    let (late, _) = f
+        .store
+        .record(at(payment(o2.id, "T2", 2_000), T0 + DAY - 1))
+        .await
+        .unwrap();
+    let (first, _) = f
+        .store
+        .record(at(refund(o.id, "R1", 4_000), T0))
+        .await
+        .unwrap();
+    let fee = NewTransaction {
+        order_id: o.id,
+        kind: TransactionKind::Fee,
+        provider_ref: "T0".into(),
+        amount_minor: 60,
+        entries: vec![leg("merchant:taobao", -60), leg("fees", 60)],
+        now: T0 + 5,
+    };
+    let (fee, _) = f.store.record(fee).await.unwrap();
+    f.store
+        .record(at(refund(o2.id, "R2", 500), T0 + DAY))
+        .await
+        .unwrap();
+    let mut theirs = payment(wechat.id, "W1", 3_000);
+    theirs.entries[0].account = "provider:wechat-pay".into();
+    f.store.record(at(theirs, T0 + 1)).await.unwrap();
+
+    let day = f
+        .store
+        .ledger_transactions("alipay", T0, T0 + DAY)
+        .await
+        .unwrap();
+    let line =
+        |id, order_id, kind, provider_ref: &str, amount_minor, created_at| LedgerTransaction {
+            id,
+            order_id,
+            kind,
+            wallet: "alipay".into(),
+            provider_ref: provider_ref.into(),
+            amount_minor,
+            currency: "CNY".into(),
+            created_at,
+        };
+    assert_eq!(
+        day,
+        vec![
+            line(first, o.id, TransactionKind::Refund, "R1", 4_000, T0),
+            line(fee, o.id, TransactionKind::Fee, "T0", 60, T0 + 5),
+            line(
+                late,
+                o2.id,
+                TransactionKind::Payment,
+                "T2",
+                2_000,
+                T0 + DAY - 1
+            ),
+        ]
+    );
+    // The next day starts where this one ended: no line in both.
+    let next = f
+        .store
+        .ledger_transactions("alipay", T0 + DAY, T0 + 2 * DAY)
+        .await
+        .unwrap();
+    assert_eq!(next.len(), 1);
+    assert_eq!(next[0].provider_ref, "R2");
+    // The other wallet's line stays with it.
+    let w = f
+        .store
+        .ledger_transactions("wechat-pay", T0 - DAY, T0 + 2 * DAY)
+        .await
+        .unwrap();
+    assert_eq!(w.len(), 1);
+    assert_eq!(
+        (w[0].order_id, w[0].wallet.as_str()),
+        (wechat.id, "wechat-pay")
+    );
+    // An empty or reversed span and an unknown wallet have nothing.
+    for (wallet, from, to) in [
+        ("alipay", T0, T0),
+        ("alipay", T0 + DAY, T0),
+        ("paypal", T0 - DAY, T0 + 2 * DAY),
+    ] {
+        let none = f.store.ledger_transactions(wallet, from, to).await.unwrap();
+        assert!(none.is_empty(), "{wallet} {from} {to}: {none:?}");
+    }
+}
+
 on_every_backend!(
+    a_wallets_transactions_over_a_span_oldest_first,
     same_key_same_parameters_returns_the_first_order,
     same_key_other_parameters_is_refused,
     a_key_past_its_window_is_new_again_and_pruned,

@@ -17,6 +17,7 @@ use serde::Deserialize;
 use serde_json::value::RawValue;
 use time::{OffsetDateTime, PrimitiveDateTime, UtcOffset};
 
+use crate::common::{http_client, read_capped, transport};
 use crate::{
     AdapterError, Notification, PaymentRequest, PaymentStart, ProviderTrade, RefundRequest,
     RefundResult, StatementKind, StatementLine, TradeStatus,
@@ -82,10 +83,7 @@ impl Alipay {
                 "the Alipay base URL must be http:// or https://".into(),
             ));
         }
-        let http = reqwest::Client::builder()
-            .timeout(config.timeout)
-            .redirect(reqwest::redirect::Policy::none())
-            .build()
+        let http = http_client(config.timeout)
             .map_err(|_| AdapterError::InvalidRequest("the HTTP client could not start".into()))?;
         Ok(Alipay {
             gateway: format!("{base}/gateway.do"),
@@ -218,7 +216,7 @@ impl Alipay {
                 response.status().as_u16()
             )));
         }
-        let body = read_capped(response).await?;
+        let body = read_capped(response, MAX_ANSWER_BYTES).await?;
         let text = String::from_utf8(body)
             .map_err(|_| AdapterError::BadAnswer("the statement is not UTF-8".into()))?;
         parse_statement(&text).map_err(AdapterError::BadAnswer)
@@ -313,7 +311,7 @@ impl Alipay {
             .send()
             .await
             .map_err(transport)?;
-        let body = read_capped(response).await?;
+        let body = read_capped(response, MAX_ANSWER_BYTES).await?;
         let key = format!("{}_response", method.replace('.', "_"));
         let (object, sign) = split_answer(&body, &key)?;
         let head: Head = serde_json::from_str(&object)
@@ -364,26 +362,6 @@ fn split_answer(body: &[u8], key: &str) -> Result<(String, Option<String>), Adap
 fn parse_answer<'a, T: Deserialize<'a>>(object: &'a str) -> Result<T, AdapterError> {
     serde_json::from_str(object)
         .map_err(|e| AdapterError::BadAnswer(format!("unexpected answer fields: {e}")))
-}
-
-/// Reads a body, refusing one above [`MAX_ANSWER_BYTES`].
-async fn read_capped(mut response: reqwest::Response) -> Result<Vec<u8>, AdapterError> {
-    let mut body = Vec::new();
-    while let Some(chunk) = response.chunk().await.map_err(transport)? {
-        if body.len() + chunk.len() > MAX_ANSWER_BYTES {
-            return Err(AdapterError::BadAnswer("the answer is too large".into()));
-        }
-        body.extend_from_slice(&chunk);
-    }
-    Ok(body)
-}
-
-fn transport(e: reqwest::Error) -> AdapterError {
-    if e.is_timeout() {
-        AdapterError::Timeout
-    } else {
-        AdapterError::Unreachable
-    }
 }
 
 fn yuan() -> Currency {

@@ -18,6 +18,8 @@
 #![deny(missing_docs)]
 
 pub mod alipay;
+mod common;
+pub mod reconcile;
 pub mod wechat;
 
 use kaifang_pay::Money;

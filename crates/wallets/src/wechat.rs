@@ -18,6 +18,7 @@ use serde::Deserialize;
 use serde_json::json;
 use sha1::{Digest, Sha1};
 
+use crate::common::{http_client, read_capped, transport};
 use crate::{
     AdapterError, Notification, PaymentRequest, PaymentStart, ProviderTrade, RefundRequest,
     RefundResult, StatementKind, StatementLine, TradeStatus,
@@ -94,11 +95,7 @@ impl Wechat {
         .map_err(|e| AdapterError::BadAnswer(format!("configuration: {e}")))?;
         let verifier = PlatformVerifier::new(&config.platform_serial, config.platform_key.clone())
             .with_window(config.window_secs);
-        let http = reqwest::Client::builder()
-            .timeout(config.timeout)
-            .redirect(reqwest::redirect::Policy::none())
-            .build()
-            .map_err(|_| AdapterError::Unreachable)?;
+        let http = http_client(config.timeout).map_err(|_| AdapterError::Unreachable)?;
         Ok(Self {
             config,
             base,
@@ -421,23 +418,13 @@ impl Wechat {
                 .header("Content-Type", "application/json")
                 .body(body);
         }
-        let mut response = request.send().await.map_err(transport)?;
+        let response = request.send().await.map_err(transport)?;
         let status = response.status();
         let headers = response.headers().clone();
-        if response.content_length().is_some_and(|n| n > cap as u64) {
-            return Err(AdapterError::BadAnswer("the answer is too large".into()));
-        }
-        let mut bytes = Vec::new();
-        while let Some(chunk) = response.chunk().await.map_err(transport)? {
-            if bytes.len() + chunk.len() > cap {
-                return Err(AdapterError::BadAnswer("the answer is too large".into()));
-            }
-            bytes.extend_from_slice(&chunk);
-        }
         Ok(Reply {
             status,
             headers,
-            body: bytes,
+            body: read_capped(response, cap).await?,
         })
     }
 }
@@ -603,14 +590,6 @@ fn money(minor: i64, currency: &str) -> Result<Money, AdapterError> {
 
 fn cny() -> Result<Currency, AdapterError> {
     Currency::from_code("CNY").map_err(|e| AdapterError::BadAnswer(e.to_string()))
-}
-
-fn transport(e: reqwest::Error) -> AdapterError {
-    if e.is_timeout() {
-        AdapterError::Timeout
-    } else {
-        AdapterError::Unreachable
-    }
 }
 
 fn now() -> i64 {

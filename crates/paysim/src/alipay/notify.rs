@@ -2,6 +2,7 @@
 //! the duplicate, out-of-order and bad-signature faults.
 
 use super::*;
+use crate::notify::{is_loopback_url, release};
 
 /// A signed notification waiting to be sent.
 #[derive(Debug, Clone)]
@@ -43,22 +44,7 @@ pub(super) fn notify(sim: &Arc<Sim>, trade: &SimTrade) {
         url: trade.notify_url.clone(),
         body,
     };
-    let batch = {
-        let mut book = sim.book();
-        if faults.out_of_order && book.held.is_empty() {
-            // Held until the next one is due, then sent after it.
-            book.held.push(notice);
-            return;
-        }
-        let mut held = std::mem::take(&mut book.held);
-        if faults.out_of_order {
-            held.reverse();
-            std::iter::once(notice).chain(held).collect::<Vec<_>>()
-        } else {
-            held.push(notice);
-            held
-        }
-    };
+    let batch = release(&mut sim.book().held, notice, faults);
     let copies = if faults.duplicate { 2 } else { 1 };
     let sim = sim.clone();
     tokio::spawn(async move {
@@ -91,18 +77,6 @@ pub(super) fn sign_bytes(sim: &Sim, content: &[u8], faults: Faults) -> String {
         .unwrap_or_default()
 }
 
-fn is_loopback_url(url: &str) -> bool {
-    match url::Url::parse(url) {
-        Ok(url) if url.scheme() == "http" || url.scheme() == "https" => match url.host() {
-            Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
-            Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
-            Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
-            None => false,
-        },
-        _ => false,
-    }
-}
-
 /// POSTs one notification until it is answered `success`, at most `notify_attempts` times.
 async fn deliver(sim: &Sim, notice: &Notice) {
     if !is_loopback_url(&notice.url) {
@@ -131,19 +105,4 @@ async fn deliver(sim: &Sim, notice: &Notice) {
         }
     }
     tracing::warn!("alipay simulator: notification not acknowledged, given up");
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn only_loopback_notify_urls() {
-        assert!(is_loopback_url("http://127.0.0.1:8080/notify"));
-        assert!(is_loopback_url("http://[::1]:8080/notify"));
-        assert!(is_loopback_url("http://localhost/notify"));
-        assert!(!is_loopback_url("http://192.0.2.1/notify"));
-        assert!(!is_loopback_url("http://localhost.example.com/notify"));
-        assert!(!is_loopback_url("file:///etc/passwd"));
-    }
 }

@@ -12,7 +12,8 @@ use serde::Deserialize;
 use serde_json::json;
 use sha1::{Digest, Sha1};
 
-use super::{CreateRequest, MAX_BILLS, MAX_TRADES, Refund, Sim, Trade, bill::bill, now, random};
+use super::{CreateRequest, MAX_BILLS, MAX_TRADES, Refund, Sim, Trade, bill::bill};
+use crate::{now_unix, random};
 
 /// The API's routes.
 pub(super) fn routes() -> Router<Arc<Sim>> {
@@ -246,7 +247,7 @@ async fn refund(
                 out_refund_no: r.out_refund_no,
                 refund_id: format!("50300{serial:023}"),
                 amount: r.amount.refund,
-                at: now(),
+                at: now_unix(),
             };
             let trade = &mut store.trades[i];
             let answer = trade.refund_json(&done);

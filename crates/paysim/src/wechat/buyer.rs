@@ -9,7 +9,8 @@ use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
 use serde::Deserialize;
 
-use super::{Sim, now, yuan};
+use super::{Sim, yuan};
+use crate::now_unix;
 
 /// The page's routes.
 pub(super) fn routes() -> Router<Arc<Sim>> {
@@ -72,7 +73,7 @@ async fn pay(
             let serial = store.next_serial();
             let trade = &mut store.trades[i];
             trade.transaction_id = Some(format!("42000{serial:023}"));
-            trade.paid_at = Some(now());
+            trade.paid_at = Some(now_unix());
             let out = sim.notification(
                 &trade.request.notify_url,
                 "TRANSACTION.SUCCESS",

@@ -5,7 +5,9 @@ use kaifang_pay::wechat::encrypt_resource;
 use serde_json::{Value, json};
 use tokio::sync::mpsc;
 
-use super::{NOTIFY_TIMEOUT, Outgoing, Sim, Store, now, random, rfc3339};
+use super::{NOTIFY_TIMEOUT, Outgoing, Sim, Store, rfc3339};
+use crate::notify::{client, is_loopback_url, release};
+use crate::{now_unix, random};
 
 impl Sim {
     /// A signed, sealed notification of `event_type` for `resource` (plaintext JSON).
@@ -28,7 +30,7 @@ impl Sim {
         .unwrap_or_default();
         let body = json!({
             "id": format!("EV-{}", random(24)),
-            "create_time": rfc3339(now()),
+            "create_time": rfc3339(now_unix()),
             "event_type": event_type,
             "resource_type": "encrypt-resource",
             "summary": summary,
@@ -49,16 +51,10 @@ impl Sim {
     }
 
     /// Sends a notification, honouring the faults: out of order holds it until the next one and
-    /// then sends newest first; duplicate sends each one twice, byte for byte.
+    /// then sends newest first (see [`release`]); duplicate sends each one twice, byte for byte.
     pub(super) fn deliver(&self, store: &mut Store, out: Outgoing) {
         let faults = self.faults.get();
-        if faults.out_of_order && store.held.is_empty() {
-            store.held.push(out);
-            return;
-        }
-        let mut batch = vec![out];
-        batch.extend(store.held.drain(..).rev());
-        for out in batch {
+        for out in release(&mut store.held, out, faults) {
             if faults.duplicate {
                 let _ = self.outbox.send(out.clone());
             }
@@ -69,11 +65,7 @@ impl Sim {
 
 /// POSTs notifications one after another, in the order queued, to loopback addresses only.
 pub(super) async fn send_notifications(mut queue: mpsc::UnboundedReceiver<Outgoing>) {
-    let client = match reqwest::Client::builder()
-        .timeout(NOTIFY_TIMEOUT)
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-    {
+    let client = match client(NOTIFY_TIMEOUT) {
         Ok(c) => c,
         Err(e) => {
             tracing::warn!("wechat simulator: no HTTP client, notifications are off: {e}");
@@ -96,46 +88,6 @@ pub(super) async fn send_notifications(mut queue: mpsc::UnboundedReceiver<Outgoi
             Ok(r) if r.status().is_success() => {}
             Ok(r) => tracing::info!("wechat simulator: notification answered {}", r.status()),
             Err(e) => tracing::info!("wechat simulator: notification not delivered: {e}"),
-        }
-    }
-}
-
-/// Whether `url` is http(s) to a literal loopback address (no name: a name could resolve
-/// anywhere).
-pub(super) fn is_loopback_url(url: &str) -> bool {
-    let Ok(url) = url::Url::parse(url) else {
-        return false;
-    };
-    matches!(url.scheme(), "http" | "https")
-        && match url.host() {
-            Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
-            Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
-            _ => false,
-        }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::is_loopback_url;
-
-    #[test]
-    fn only_literal_loopback_addresses_are_notified() {
-        for ok in [
-            "http://127.0.0.1:8080/notify",
-            "https://127.8.9.10/n",
-            "http://[::1]:1/n",
-        ] {
-            assert!(is_loopback_url(ok), "{ok}");
-        }
-        for refused in [
-            "http://localhost/n",
-            "http://10.0.0.1/n",
-            "http://[::ffff:10.0.0.1]/n",
-            "http://127.0.0.1.example.com/n",
-            "ftp://127.0.0.1/n",
-            "not a url",
-        ] {
-            assert!(!is_loopback_url(refused), "{refused}");
         }
     }
 }

@@ -58,6 +58,10 @@ const MIGRATIONS: &[(u32, &str)] = &[
         15,
         include_str!("../../migrations/postgres/0015_payments.sql"),
     ),
+    (
+        16,
+        include_str!("../../migrations/postgres/0016_ledger_by_wallet.sql"),
+    ),
 ];
 
 /// The advisory-lock key that guards migrations (any constant distinct from

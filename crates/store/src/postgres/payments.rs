@@ -10,8 +10,8 @@ use super::PgStore;
 use super::read::{corrupt, execute, query, query_one, query_opt};
 use crate::payments::check_balanced;
 use crate::{
-    Balance, Error, IdempotencyKey, LedgerEntry, NewOrder, NewTransaction, Order, OrderTotals,
-    Payments, Timestamp, TransactionKind, asset_limited,
+    Balance, Error, IdempotencyKey, LedgerEntry, LedgerTransaction, NewOrder, NewTransaction,
+    Order, OrderTotals, Payments, Timestamp, TransactionKind, asset_limited,
 };
 
 const ORDER_COLUMNS: &str = "id, buyer_id, conversation_id, message_id, link_index, merchant, \
@@ -284,6 +284,38 @@ impl Payments for PgStore {
                     amount_minor: r.try_get(4)?,
                     currency: r.try_get(5)?,
                     created_at: r.try_get(6)?,
+                })
+            })
+            .collect()
+    }
+
+    async fn ledger_transactions(
+        &self,
+        wallet: &str,
+        from: Timestamp,
+        to: Timestamp,
+    ) -> Result<Vec<LedgerTransaction>, Error> {
+        let rows = query(
+            &self.client().await?,
+            "SELECT id, order_id, kind, wallet, provider_ref, amount_minor, currency, created_at \
+             FROM ledger_transactions \
+             WHERE wallet = $1 AND created_at >= $2 AND created_at < $3 \
+             ORDER BY created_at, id",
+            &[&wallet, &from, &to],
+        )
+        .await?;
+        rows.iter()
+            .map(|r| {
+                let kind: String = r.try_get(2)?;
+                Ok(LedgerTransaction {
+                    id: r.try_get(0)?,
+                    order_id: r.try_get(1)?,
+                    kind: TransactionKind::parse(&kind)?,
+                    wallet: r.try_get(3)?,
+                    provider_ref: r.try_get(4)?,
+                    amount_minor: r.try_get(5)?,
+                    currency: r.try_get(6)?,
+                    created_at: r.try_get(7)?,
                 })
             })
             .collect()

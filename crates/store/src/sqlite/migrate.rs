@@ -96,6 +96,11 @@ pub(super) const MIGRATIONS: &[Migration] = &[
         "payments",
         include_str!("../../migrations/sqlite/0015_payments.sql"),
     ),
+    m(
+        16,
+        "ledger_by_wallet",
+        include_str!("../../migrations/sqlite/0016_ledger_by_wallet.sql"),
+    ),
 ];
 
 /// Versions up to this one were recorded only in `user_version`: a

@@ -8,8 +8,8 @@ use rusqlite::{Connection, OptionalExtension, Row, params};
 use super::SqliteStore;
 use crate::payments::check_balanced;
 use crate::{
-    Balance, Error, IdempotencyKey, LedgerEntry, NewOrder, NewTransaction, Order, OrderTotals,
-    Payments, Timestamp, TransactionKind, asset_limited,
+    Balance, Error, IdempotencyKey, LedgerEntry, LedgerTransaction, NewOrder, NewTransaction,
+    Order, OrderTotals, Payments, Timestamp, TransactionKind, asset_limited,
 };
 
 const ORDER_COLUMNS: &str = "id, buyer_id, conversation_id, message_id, link_index, merchant, \
@@ -270,6 +270,52 @@ impl Payments for SqliteStore {
                     kind: TransactionKind::parse(&kind)?,
                     provider_ref,
                     account,
+                    amount_minor,
+                    currency,
+                    created_at: at,
+                });
+            }
+            Ok(out)
+        })
+        .await
+    }
+
+    async fn ledger_transactions(
+        &self,
+        wallet: &str,
+        from: Timestamp,
+        to: Timestamp,
+    ) -> Result<Vec<LedgerTransaction>, Error> {
+        let wallet = wallet.to_owned();
+        self.read(move |c| {
+            let mut stmt = c.prepare_cached(
+                "SELECT id, order_id, kind, wallet, provider_ref, amount_minor, currency, \
+                        created_at \
+                 FROM ledger_transactions \
+                 WHERE wallet = ?1 AND created_at >= ?2 AND created_at < ?3 \
+                 ORDER BY created_at, id",
+            )?;
+            let rows = stmt.query_map(params![wallet, from, to], |r| {
+                Ok((
+                    r.get::<_, i64>(0)?,
+                    r.get::<_, i64>(1)?,
+                    r.get::<_, String>(2)?,
+                    r.get::<_, String>(3)?,
+                    r.get::<_, String>(4)?,
+                    r.get::<_, i64>(5)?,
+                    r.get::<_, String>(6)?,
+                    r.get::<_, i64>(7)?,
+                ))
+            })?;
+            let mut out = Vec::new();
+            for row in rows {
+                let (id, order_id, kind, wallet, provider_ref, amount_minor, currency, at) = row?;
+                out.push(LedgerTransaction {
+                    id,
+                    order_id,
+                    kind: TransactionKind::parse(&kind)?,
+                    wallet,
+                    provider_ref,
                     amount_minor,
                     currency,
                     created_at: at,
