@@ -791,14 +791,15 @@ impl PaymentService {
     }
 }
 
-/// An order as the API and the events show it.
+/// An order as the API and the `payment` events show it (`OrderView` in the API).
 pub fn order_json(o: &Order) -> Value {
+    let display =
+        money(o.amount_minor, &o.currency).map_or_else(|_| String::new(), |m| m.to_string());
     json!({
         "id": o.id,
         "merchant": o.merchant,
         "wallet": o.wallet,
-        "amount_minor": o.amount_minor,
-        "currency": o.currency,
+        "amount": { "amount_minor": o.amount_minor, "currency": o.currency, "display": display },
         "state": o.state,
         "conversation_id": o.conversation_id,
         "created_at": o.created_at,
