@@ -150,6 +150,9 @@ pub enum Command {
     /// Reports from a server.
     #[command(subcommand)]
     Report(ReportCommand),
+    /// Payments: reconcile the ledger with the providers' statements (admins).
+    #[command(subcommand)]
+    Pay(PayCommand),
     /// Operator administration: the first administrator (offline), the
     /// role, invite codes, accounts (admins only).
     #[command(subcommand)]
@@ -380,6 +383,21 @@ pub enum PolicyCommand {
         /// How far back, e.g. `30d`, `12h`.
         #[arg(long, default_value = "30d")]
         since: String,
+    },
+}
+
+/// Payment commands.
+#[derive(Subcommand)]
+pub enum PayCommand {
+    /// Compares the ledger with each wallet provider's statement of a UTC day and lists every
+    /// difference. Exits 0 when they agree, 1 when there is a difference.
+    Reconcile {
+        /// The day, `YYYY-MM-DD` (UTC).
+        #[arg(long)]
+        date: String,
+        /// `table` or `json`.
+        #[arg(long, default_value = "table")]
+        format: String,
     },
 }
 

@@ -275,6 +275,7 @@ async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Command::Policy(cmd) => crate::governance::policy(s.signed_in()?, &cmd).await?,
         Command::Report(cmd) => crate::report::report(s.signed_in()?, &cmd).await?,
+        Command::Pay(cmd) => return crate::pay::pay(s.signed_in()?, &cmd).await,
         Command::Admin(cmd) => crate::admin::online(s.signed_in()?, &cmd).await?,
         Command::Tail {
             since,

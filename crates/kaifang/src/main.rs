@@ -8,6 +8,7 @@ mod governance;
 mod limits;
 mod maintenance;
 mod offline;
+mod pay;
 mod report;
 mod tail;
 

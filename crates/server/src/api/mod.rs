@@ -71,7 +71,7 @@ use crate::error::{ApiError, REQUEST_ID};
         moderation::penalties, moderation::appeal, moderation::appeals, moderation::decide_appeal,
         moderation::moderators, moderation::grant_moderator, moderation::revoke_moderator,
         payments::quote, payments::place, payments::order, payments::query, payments::refund,
-        payments::notify, payments::ledger,
+        payments::notify, payments::ledger, payments::reconcile,
     ),
     modifiers(&BearerAuth),
 )]
@@ -166,6 +166,7 @@ pub fn routes(state: AppState) -> Router {
         .route("/orders/{id}/refunds", post(payments::refund))
         .route("/payments/notify/{wallet}", post(payments::notify))
         .route("/admin/payments/ledger", get(payments::ledger))
+        .route("/admin/payments/reconcile", get(payments::reconcile))
         .route("/links/evaluate", post(links::evaluate))
         .route("/previews", get(previews::preview))
         .route("/previews/image", get(previews::image))

@@ -347,6 +347,66 @@ pub async fn ledger(
     Ok(axum::Json(Ledger { accounts, balanced }))
 }
 
+/// Which day.
+#[derive(Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct DayQuery {
+    /// A UTC day, `YYYY-MM-DD`.
+    pub date: String,
+}
+
+/// One wallet's ledger against its provider's statement.
+#[derive(Serialize, ToSchema)]
+pub struct WalletReconciliation {
+    /// The wallet.
+    pub wallet: String,
+    /// Ledger transactions that day.
+    pub ledger_lines: usize,
+    /// Statement lines that day.
+    pub statement_lines: usize,
+    /// Every difference, one line each (`missing from the ledger: … `); empty when they agree.
+    pub differences: Vec<String>,
+}
+
+/// The reconciliation of a day.
+#[derive(Serialize, ToSchema)]
+pub struct Reconciled {
+    /// The day.
+    pub date: String,
+    /// Per configured wallet.
+    pub wallets: Vec<WalletReconciliation>,
+}
+
+/// Compares the ledger with each provider's daily statement (administrators).
+#[utoipa::path(get, path = "/api/v1/admin/payments/reconcile", tag = "payments", params(DayQuery),
+    responses((status = 200, body = Reconciled), (status = 400, description = "not a date"),
+              (status = 401, description = "no valid token"),
+              (status = 404, description = "not an administrator"),
+              (status = 422, description = "a provider refused"),
+              (status = 503, description = "a provider did not answer")),
+    security(("bearer" = [])))]
+pub async fn reconcile(
+    State(payments): State<Arc<PaymentService>>,
+    caller: Caller,
+    Query(q): Query<DayQuery>,
+) -> ApiResult<axum::Json<Reconciled>> {
+    let wallets = payments
+        .reconcile(&caller, &q.date)
+        .await?
+        .into_iter()
+        .map(|r| WalletReconciliation {
+            wallet: r.wallet,
+            ledger_lines: r.ledger_lines,
+            statement_lines: r.statement_lines,
+            differences: r.differences.iter().map(ToString::to_string).collect(),
+        })
+        .collect();
+    Ok(axum::Json(Reconciled {
+        date: q.date,
+        wallets,
+    }))
+}
+
 /// A wallet provider's signed notification. Public: the signature, the key serial, the time
 /// window and the nonce store decide, not a token.
 #[utoipa::path(post, path = "/api/v1/payments/notify/{wallet}", tag = "payments",

@@ -20,6 +20,7 @@ use kaifang_store::{
     Balance, Chat, EntryLeg, Governance, IdempotencyKey, NewOrder, NewTransaction, Order, Payments,
     Store, TransactionKind, UserId,
 };
+use kaifang_wallets::reconcile::{Difference, LedgerKind, LedgerLine, reconcile};
 use kaifang_wallets::{
     AdapterError, PaymentRequest, ProviderTrade, RefundRequest, TradeStatus, order_id_of,
     out_trade_no,
@@ -47,6 +48,19 @@ pub struct Quote {
     pub unit_price: Money,
     /// The wallets offered, in the picker's order.
     pub wallets: Vec<String>,
+}
+
+/// One wallet's ledger against its provider's statement of a day.
+#[derive(Debug)]
+pub struct Reconciliation {
+    /// The wallet.
+    pub wallet: String,
+    /// Transactions in the ledger that day (fees included).
+    pub ledger_lines: usize,
+    /// Lines in the provider's statement.
+    pub statement_lines: usize,
+    /// Every difference; none when they agree.
+    pub differences: Vec<Difference>,
 }
 
 /// What a buyer orders.
@@ -766,6 +780,55 @@ impl PaymentService {
                     out.push((account.clone(), balance));
                 }
             }
+        }
+        Ok(out)
+    }
+
+    /// Compares the ledger with each configured provider's statement of a UTC day `date`
+    /// (`YYYY-MM-DD`), administrators only: every difference, per wallet.
+    pub async fn reconcile(&self, caller: &Caller, date: &str) -> Result<Vec<Reconciliation>> {
+        caller.admin(&*self.parts.users).await?;
+        let day = time::Date::parse(
+            date,
+            time::macros::format_description!("[year]-[month]-[day]"),
+        )
+        .map_err(|_| Error::invalid(format!("date {date:?}: write YYYY-MM-DD")))?;
+        let from = day.midnight().assume_utc().unix_timestamp() * 1_000;
+        let to = from + 86_400_000;
+        let mut out = Vec::new();
+        for (wallet, adapter) in &self.adapters {
+            let ledger: Vec<LedgerLine> = self
+                .parts
+                .store
+                .ledger_transactions(wallet, from, to)
+                .await?
+                .into_iter()
+                .map(|t| {
+                    let kind = match t.kind {
+                        TransactionKind::Payment => LedgerKind::Payment,
+                        TransactionKind::Refund => LedgerKind::Refund,
+                        TransactionKind::Fee => LedgerKind::Fee,
+                    };
+                    Ok(LedgerLine::new(
+                        kind,
+                        t.order_id,
+                        &t.provider_ref,
+                        money(t.amount_minor, &t.currency)?,
+                    ))
+                })
+                .collect::<Result<_>>()?;
+            let statement = match adapter.statement(date).await {
+                Ok(lines) => lines,
+                // WeChat Pay has no bill for a day without trades.
+                Err(AdapterError::Refused { code }) if code == "NO_STATEMENT_EXIST" => Vec::new(),
+                Err(e) => return Err(adapter_error(e)),
+            };
+            out.push(Reconciliation {
+                wallet: wallet.clone(),
+                ledger_lines: ledger.len(),
+                statement_lines: statement.len(),
+                differences: reconcile(&ledger, &statement),
+            });
         }
         Ok(out)
     }
