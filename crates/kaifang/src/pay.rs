@@ -15,10 +15,13 @@ pub async fn pay(client: &Client, cmd: &PayCommand) -> anyhow::Result<ExitCode> 
         anyhow::bail!("--format is table or json, not {format:?}");
     }
     let valid = date.len() == 10
-        && date
-            .bytes()
-            .enumerate()
-            .all(|(i, b)| if i == 4 || i == 7 { b == b'-' } else { b.is_ascii_digit() });
+        && date.bytes().enumerate().all(|(i, b)| {
+            if i == 4 || i == 7 {
+                b == b'-'
+            } else {
+                b.is_ascii_digit()
+            }
+        });
     if !valid {
         anyhow::bail!("--date {date:?}: write YYYY-MM-DD");
     }

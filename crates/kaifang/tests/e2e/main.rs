@@ -28,6 +28,7 @@ mod metrics_auth;
 mod metrics_listener;
 mod moderation;
 mod nodes;
+mod payment_faults;
 mod payments;
 mod people;
 mod pgdb;

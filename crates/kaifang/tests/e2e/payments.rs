@@ -481,8 +481,17 @@ async fn a_product_in_a_group_is_bought_with_two_wallets_paid_refunded_and_balan
         assert_eq!(w["differences"], json!([]), "{w}");
     }
     let lines = |wallet: &str, r: &Value| {
-        let w = r["wallets"].as_array().unwrap().iter().find(|w| w["wallet"] == wallet).unwrap().clone();
-        (w["ledger_lines"].as_u64().unwrap(), w["statement_lines"].as_u64().unwrap())
+        let w = r["wallets"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|w| w["wallet"] == wallet)
+            .unwrap()
+            .clone();
+        (
+            w["ledger_lines"].as_u64().unwrap(),
+            w["statement_lines"].as_u64().unwrap(),
+        )
     };
     assert_eq!(lines("alipay", &r), (3, 3), "a payment and two refunds");
     assert_eq!(lines("wechat-pay", &r), (1, 1));
@@ -495,19 +504,42 @@ async fn a_product_in_a_group_is_bought_with_two_wallets_paid_refunded_and_balan
             .unwrap()
     };
     let out = cli(&["pay", "reconcile", "--date", &today]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let text = String::from_utf8(out.stdout).unwrap();
-    assert!(text.contains(&format!("{today} alipay: 3 ledger, 3 statement, no difference")), "{text}");
+    assert!(
+        text.contains(&format!(
+            "{today} alipay: 3 ledger, 3 statement, no difference"
+        )),
+        "{text}"
+    );
 
     // A planted difference: the provider holds its notification (out-of-order fault), so it has
     // a payment the ledger lacks.
     set_faults(&sims.wechat.addr, json!({"out_of_order": true})).await;
-    let (status, placed) = call(&server, &carol, reqwest::Method::POST, "/orders", Some("carol-2"), Some(order_body("wechat-pay", 1))).await;
+    let (status, placed) = call(
+        &server,
+        &carol,
+        reqwest::Method::POST,
+        "/orders",
+        Some("carol-2"),
+        Some(order_body("wechat-pay", 1)),
+    )
+    .await;
     assert_eq!(status, 201, "{placed}");
     let held = placed["order"]["id"].as_i64().unwrap();
     pay_at_provider(placed["pay_url"].as_str().unwrap()).await;
     let (_, r) = call(&server, &root, reqwest::Method::GET, &reconcile, None, None).await;
-    let w = r["wallets"].as_array().unwrap().iter().find(|w| w["wallet"] == "wechat-pay").unwrap().clone();
+    let w = r["wallets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|w| w["wallet"] == "wechat-pay")
+        .unwrap()
+        .clone();
     let differences = w["differences"].as_array().unwrap();
     assert_eq!(differences.len(), 1, "{w}");
     let line = differences[0].as_str().unwrap();
@@ -517,7 +549,15 @@ async fn a_product_in_a_group_is_bought_with_two_wallets_paid_refunded_and_balan
     assert_eq!(out.status.code(), Some(1), "a difference exits 1");
     assert!(String::from_utf8_lossy(&out.stdout).contains("missing from the ledger"));
     // No notification came: the buyer's query asks the provider, and the ledger catches up.
-    let (status, o) = call(&server, &carol, reqwest::Method::POST, &format!("/orders/{held}/query"), None, None).await;
+    let (status, o) = call(
+        &server,
+        &carol,
+        reqwest::Method::POST,
+        &format!("/orders/{held}/query"),
+        None,
+        None,
+    )
+    .await;
     assert_eq!((status, o["state"].as_str()), (200, Some("paid")), "{o}");
     let (_, r) = call(&server, &root, reqwest::Method::GET, &reconcile, None, None).await;
     for w in r["wallets"].as_array().unwrap() {
