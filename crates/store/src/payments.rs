@@ -278,6 +278,9 @@ pub trait Payments: Send + Sync + 'static {
     ) -> Result<(Order, bool), Error>;
     /// The order `id`, if any.
     async fn order(&self, id: i64) -> Result<Option<Order>, Error>;
+    /// The wallet of the buyer's latest order that was paid (refunded since or not): the
+    /// picker's "last choice". `None` when they never paid.
+    async fn last_paid_wallet(&self, buyer: UserId) -> Result<Option<String>, Error>;
     /// Moves the order from `from` to `to` (and sets its provider
     /// reference when given). [`Error::Conflict`] when its state is no
     /// longer `from`: someone else moved it first.

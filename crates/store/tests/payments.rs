@@ -558,7 +558,50 @@ async fn a_wallets_transactions_over_a_span_oldest_first(backend: Backend) {
     }
 }
 
+async fn the_last_paid_wallet_is_the_buyers_latest_paid_order(backend: Backend) {
+    let f = open(backend).await;
+    let first = order_of(&f, 100, "a").await;
+    let buyer = first.buyer;
+    assert_eq!(
+        f.store.last_paid_wallet(buyer).await.unwrap(),
+        None,
+        "nothing paid yet"
+    );
+    f.store
+        .set_order_state(first.id, "created", "paid", Some("T1"), T0)
+        .await
+        .unwrap();
+    assert_eq!(
+        f.store.last_paid_wallet(buyer).await.unwrap().as_deref(),
+        Some("alipay")
+    );
+    // A later order with another wallet, not paid: the last choice is still the paid one.
+    let mut other = new_order(buyer, 100, T0);
+    other.wallet = "wechat-pay".into();
+    let (second, _) = f.store.create_order(other, key("b")).await.unwrap();
+    assert_eq!(
+        f.store.last_paid_wallet(buyer).await.unwrap().as_deref(),
+        Some("alipay")
+    );
+    // Paid, then refunded: it was still chosen and paid.
+    f.store
+        .set_order_state(second.id, "created", "refunded", None, T0)
+        .await
+        .unwrap();
+    assert_eq!(
+        f.store.last_paid_wallet(buyer).await.unwrap().as_deref(),
+        Some("wechat-pay")
+    );
+    // Another buyer's orders say nothing about this one's.
+    let stranger = order_of(&f, 100, "c").await;
+    assert_eq!(
+        f.store.last_paid_wallet(stranger.buyer).await.unwrap(),
+        None
+    );
+}
+
 on_every_backend!(
+    the_last_paid_wallet_is_the_buyers_latest_paid_order,
     a_wallets_transactions_over_a_span_oldest_first,
     same_key_same_parameters_returns_the_first_order,
     same_key_other_parameters_is_refused,

@@ -350,6 +350,12 @@ async fn a_product_in_a_group_is_bought_with_two_wallets_paid_refunded_and_balan
     let carol_order = placed["order"]["id"].as_i64().unwrap();
     pay_at_provider(placed["pay_url"].as_str().unwrap()).await;
     order_reaches(&server, &carol, carol_order, "paid").await;
+    // The picker puts each buyer's last paid wallet first.
+    let first_offered = |q: &Value| q["wallets"][0]["id"].as_str().unwrap().to_owned();
+    let (_, q) = call(&server, &bob, reqwest::Method::GET, &card, None, None).await;
+    assert_eq!(first_offered(&q), "alipay", "{q}");
+    let (_, q) = call(&server, &carol, reqwest::Method::GET, &card, None, None).await;
+    assert_eq!(first_offered(&q), "wechat-pay", "{q}");
     // Nobody else reads an order.
     assert_eq!(
         call(

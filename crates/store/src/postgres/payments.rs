@@ -207,6 +207,21 @@ impl Payments for PgStore {
         order(&self.client().await?, id).await
     }
 
+    async fn last_paid_wallet(&self, buyer: crate::UserId) -> Result<Option<String>, Error> {
+        let rows = query(
+            &self.client().await?,
+            "SELECT wallet FROM orders WHERE buyer_id = $1 \
+             AND state IN ('paid', 'partially_refunded', 'refunded') \
+             ORDER BY id DESC LIMIT 1",
+            &[&buyer],
+        )
+        .await?;
+        rows.first()
+            .map(|r| r.try_get(0))
+            .transpose()
+            .map_err(Error::from)
+    }
+
     async fn set_order_state(
         &self,
         id: i64,

@@ -187,6 +187,19 @@ impl Payments for SqliteStore {
         self.read(move |c| order(c, id)).await
     }
 
+    async fn last_paid_wallet(&self, buyer: crate::UserId) -> Result<Option<String>, Error> {
+        self.read(move |c| {
+            Ok(c.prepare_cached(
+                "SELECT wallet FROM orders WHERE buyer_id = ?1 \
+                 AND state IN ('paid', 'partially_refunded', 'refunded') \
+                 ORDER BY id DESC LIMIT 1",
+            )?
+            .query_row([buyer], |r| r.get(0))
+            .optional()?)
+        })
+        .await
+    }
+
     async fn set_order_state(
         &self,
         id: i64,

@@ -256,7 +256,8 @@ impl PaymentService {
             i64::try_from(membership.member_count).unwrap_or(i64::MAX),
             membership.role,
         );
-        let wallets = self.offered(caller.user_id, &ctx, &merchant, shop);
+        let last = self.parts.store.last_paid_wallet(caller.user_id).await?;
+        let wallets = self.offered(caller.user_id, last.as_deref(), &ctx, &merchant, shop);
         Ok(Quote {
             merchant,
             title: text(card, "title").unwrap_or_else(|| url.clone()),
@@ -390,10 +391,12 @@ impl PaymentService {
     }
 
     /// The wallets the policy in force offers at `shop` in this context, among those with a
-    /// configured provider, in the picker's order for this buyer.
+    /// configured provider, in the picker's order for this buyer (whose last paid wallet was
+    /// `last`).
     fn offered(
         &self,
         buyer: UserId,
+        last: Option<&str>,
         ctx: &kaifang_policy::Context,
         merchant: &str,
         shop: &kaifang_pay::Merchant,
@@ -428,7 +431,7 @@ impl PaymentService {
             .filter(|o| o.offered && self.adapters.contains_key(&o.wallet))
             .map(|o| o.wallet.as_str())
             .collect();
-        kaifang_pay::picker_order(self.picker, &buyer.to_string(), None, &offered)
+        kaifang_pay::picker_order(self.picker, &buyer.to_string(), last, &offered)
             .into_iter()
             .map(str::to_owned)
             .collect()
