@@ -117,6 +117,11 @@ async fn groups_open_at_the_scheduled_instant_and_the_figures_show_it() {
         .map(|v| v["version"].as_i64().unwrap())
         .collect();
     assert_eq!(versions, [0, version]);
+    // Payments: no order on this server, and the picker's order in force
+    // (the default); the payments e2e checks a populated section.
+    assert_eq!(report["payments"]["picker_order"], "neutral");
+    assert_eq!(report["payments"]["rows"], json!([]));
+    assert_eq!(report["payments"]["wallets"], json!([]));
 
     // Replay the opening over the log: exactly the 3 inert group links change.
     let replay = admin
