@@ -1,6 +1,7 @@
 //! `kaifang report links`: the transparency report as a table, CSV or JSON.
 //! The table's columns are as wide as their widest cell, numbers to the
-//! right, and instants are RFC 3339 (UTC) with the versions' comments.
+//! right, and instants are RFC 3339 (UTC) with the versions' comments;
+//! amounts are shown in their currency's decimals (`128.00 CNY`).
 use kaifang_client::Client;
 use reqwest::Method;
 use serde_json::Value;
@@ -100,6 +101,68 @@ fn per_thousand(v: &Value) -> String {
     v.as_f64().map_or("-".to_owned(), |r| format!("{r:.2}"))
 }
 
+/// An amount in minor units as its currency writes it (`128.00 CNY`,
+/// `500 JPY`); a currency `kaifang-pay` does not know stays in minor units,
+/// said so, rather than guessed.
+fn amount(minor: &Value, currency: &Value) -> String {
+    let code = text(currency);
+    let known = minor.as_i64().and_then(|m| {
+        let c = kaifang_pay::Currency::from_code(&code).ok()?;
+        kaifang_pay::Money::from_minor(m, c).ok()
+    });
+    match known {
+        Some(money) => money.to_string(),
+        None => format!("{} {code} (minor units)", text(minor)),
+    }
+}
+
+/// The payments section: orders by merchant, wallet and outcome, each
+/// wallet's totals beside the others', and the picker's order in force.
+fn payments(report: &Value) -> String {
+    let section = &report["payments"];
+    let orders: Vec<Vec<String>> = rows(section, "rows")
+        .iter()
+        .map(|r| {
+            vec![
+                text(&r["merchant"]),
+                text(&r["wallet"]),
+                text(&r["outcome"]),
+                text(&r["orders"]),
+                amount(&r["amount_minor"], &r["currency"]),
+            ]
+        })
+        .collect();
+    let mut out = String::from("\npayments\n");
+    out.push_str(&table(
+        &["merchant", "wallet", "outcome", "orders", "amount"],
+        &[false, false, false, true, true],
+        &orders,
+    ));
+    let wallets: Vec<Vec<String>> = rows(section, "wallets")
+        .iter()
+        .map(|w| {
+            vec![
+                text(&w["wallet"]),
+                text(&w["orders"]),
+                amount(&w["amount_minor"], &w["currency"]),
+                text(&w["paid_orders"]),
+                amount(&w["paid_amount_minor"], &w["currency"]),
+            ]
+        })
+        .collect();
+    out.push_str("\nper wallet\n");
+    out.push_str(&table(
+        &["wallet", "orders", "amount", "paid", "paid amount"],
+        &[false, true, true, true, true],
+        &wallets,
+    ));
+    out.push_str(&format!(
+        "\nwallet picker order: {}\n",
+        text(&section["picker_order"])
+    ));
+    out
+}
+
 /// Every section of the report, as aligned tables.
 fn tables(report: &Value) -> String {
     let links: Vec<Vec<String>> = rows(report, "rows")
@@ -184,6 +247,7 @@ fn tables(report: &Value) -> String {
         &[false, false, true, true, true, true],
         &rates,
     ));
+    out.push_str(&payments(report));
     out
 }
 
@@ -231,5 +295,57 @@ mod tests {
         );
         assert!(out.contains("0/0  -"), "{out}");
         assert!(out.contains("1/3  333.33"), "{out}");
+        // No payments section in the report (an older server): empty
+        // tables, the picker unknown rather than invented.
+        assert!(
+            out.contains("\npayments\nmerchant  wallet  outcome  orders  amount\n"),
+            "{out}"
+        );
+        assert!(out.ends_with("\nwallet picker order: -\n"), "{out}");
+    }
+
+    #[test]
+    fn payments_by_wallet_side_by_side_in_their_currencys_decimals() {
+        let report = json!({
+            "payments": {
+                "picker_order": "neutral",
+                "rows": [
+                    {"merchant": "taobao", "wallet": "alipay", "outcome": "paid", "orders": 3, "amount_minor": 38_400, "currency": "CNY"},
+                    {"merchant": "taobao", "wallet": "wechat-pay", "outcome": "failed", "orders": 12, "amount_minor": 5, "currency": "CNY"},
+                    {"merchant": "jd", "wallet": "wechat-pay", "outcome": "paid", "orders": 1, "amount_minor": 500, "currency": "JPY"},
+                    {"merchant": "jd", "wallet": "alipay", "outcome": "paid", "orders": 1, "amount_minor": 7, "currency": "XYZ"},
+                ],
+                "wallets": [
+                    {"wallet": "alipay", "currency": "CNY", "orders": 3, "amount_minor": 38_400, "paid_orders": 3, "paid_amount_minor": 38_400},
+                    {"wallet": "wechat-pay", "currency": "CNY", "orders": 12, "amount_minor": 5, "paid_orders": 0, "paid_amount_minor": 0},
+                ],
+            },
+        });
+        let out = payments(&report);
+        let lines: Vec<&str> = out.lines().collect();
+        assert_eq!(lines[1], "payments", "{out}");
+        assert_eq!(
+            &lines[2..7],
+            [
+                "merchant  wallet      outcome  orders               amount",
+                "taobao    alipay      paid          3           384.00 CNY",
+                "taobao    wechat-pay  failed       12             0.05 CNY",
+                "jd        wechat-pay  paid          1              500 JPY",
+                "jd        alipay      paid          1  7 XYZ (minor units)",
+            ],
+            "{out}"
+        );
+        // Both wallets' totals, one line each, columns aligned.
+        assert_eq!(
+            &lines[8..12],
+            [
+                "per wallet",
+                "wallet      orders      amount  paid  paid amount",
+                "alipay           3  384.00 CNY     3   384.00 CNY",
+                "wechat-pay      12    0.05 CNY     0     0.00 CNY",
+            ],
+            "{out}"
+        );
+        assert_eq!(lines.last(), Some(&"wallet picker order: neutral"), "{out}");
     }
 }

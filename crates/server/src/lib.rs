@@ -338,6 +338,7 @@ impl Server {
                 governance_store.clone(),
                 store.clone(),
                 moderation.clone(),
+                payments_store.clone(),
                 links.clone(),
                 settings.governance.clone(),
             )

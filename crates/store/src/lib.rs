@@ -60,7 +60,8 @@ pub use moderation::{
 };
 pub use payments::{
     Balance, EntryLeg, IDEMPOTENCY_WINDOW_MS, IdempotencyKey, LedgerEntry, LedgerTransaction,
-    NewOrder, NewTransaction, Order, OrderTotals, Payments, TransactionKind, asset_limited,
+    NewOrder, NewTransaction, Order, OrderTotals, PaymentCount, Payments, TransactionKind,
+    asset_limited,
 };
 pub use people::{AVATAR_TAG_CHARS, People, Profile, ProfileEdit, avatar_tag};
 pub use postgres::{PgBlobStore, PgConfig, PgStore};

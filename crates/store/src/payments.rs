@@ -215,6 +215,24 @@ pub struct LedgerTransaction {
     pub created_at: Timestamp,
 }
 
+/// Orders of one merchant × wallet × state × currency, as the
+/// transparency report counts them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PaymentCount {
+    /// The merchant (a commerce platform id).
+    pub merchant: String,
+    /// The wallet chosen.
+    pub wallet: String,
+    /// The orders' current state (a `kaifang-pay` state name).
+    pub state: String,
+    /// ISO 4217 code.
+    pub currency: String,
+    /// How many orders.
+    pub orders: i64,
+    /// The sum of their prices, in minor units.
+    pub amount_minor: i64,
+}
+
 /// One account's balance in one currency.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Balance {
@@ -312,6 +330,16 @@ pub trait Payments: Send + Sync + 'static {
         from: Timestamp,
         to: Timestamp,
     ) -> Result<Vec<LedgerTransaction>, Error>;
+    /// Orders created at `from` or later and before `to` (half-open, as
+    /// [`Payments::ledger_transactions`]), counted and summed per merchant ×
+    /// wallet × current state × currency, sorted by those four. Each order
+    /// counts once, in the state it is in now. A sum past `i64` is an error
+    /// of the backend, never a wrapped figure.
+    async fn payment_counts(
+        &self,
+        from: Timestamp,
+        to: Timestamp,
+    ) -> Result<Vec<PaymentCount>, Error>;
     /// What the order has been paid and refunded.
     async fn order_totals(&self, order_id: i64) -> Result<OrderTotals, Error>;
     /// Remembers a notification's nonce; [`Error::Replay`] when this

@@ -7,7 +7,7 @@ mod support;
 use futures_util::future::join_all;
 use kaifang_store::{
     AdminGrant, EntryLeg, Error, IDEMPOTENCY_WINDOW_MS, IdempotencyKey, LedgerTransaction,
-    NewOrder, NewTransaction, Order, OrderTotals, TransactionKind,
+    NewOrder, NewTransaction, Order, OrderTotals, PaymentCount, TransactionKind,
 };
 use support::{Backend, Fixture, open};
 
@@ -600,8 +600,115 @@ async fn the_last_paid_wallet_is_the_buyers_latest_paid_order(backend: Backend) 
     );
 }
 
+/// The transparency report's counts: orders created in a half-open span,
+/// per merchant × wallet × current state × currency, with their sums; one
+/// order is counted once, in the state it is in now.
+async fn orders_counted_by_merchant_wallet_state_and_currency(backend: Backend) {
+    const HOUR: i64 = 60 * 60 * 1000;
+    let f = open(backend).await;
+    let buyer = f
+        .store
+        .create_user("counted", "Buyer", "h", AdminGrant::No)
+        .await
+        .unwrap();
+    // (merchant, wallet, amount, currency, created at, state moved to)
+    let plan = [
+        ("taobao", "alipay", 12_800, "CNY", T0, Some("pending")),
+        ("taobao", "alipay", 200, "CNY", T0 + 1, Some("pending")),
+        ("taobao", "alipay", 999, "CNY", T0 + 2, None),
+        (
+            "taobao",
+            "wechat-pay",
+            5_000,
+            "CNY",
+            T0 + 3,
+            Some("pending"),
+        ),
+        ("taobao", "wechat-pay", 700, "HKD", T0 + 4, None),
+        ("jd", "wechat-pay", 300, "CNY", T0 + HOUR - 1, None),
+        // Outside the span: just before it, and exactly at its end.
+        ("taobao", "alipay", 1, "CNY", T0 - 1, None),
+        ("taobao", "alipay", 1, "CNY", T0 + HOUR, None),
+        // A zero price is a price: counted, summed as nothing.
+        ("jd", "alipay", 0, "JPY", T0 + 5, None),
+    ];
+    let mut ids = Vec::new();
+    for (i, (merchant, wallet, amount, currency, at, to)) in plan.into_iter().enumerate() {
+        let mut o = new_order(buyer.id, amount, at);
+        o.merchant = merchant.into();
+        o.wallet = wallet.into();
+        o.currency = currency.into();
+        let (o, _) = f
+            .store
+            .create_order(o, key(&format!("c{i}")))
+            .await
+            .unwrap();
+        if let Some(to) = to {
+            f.store
+                .set_order_state(o.id, "created", to, None, at)
+                .await
+                .unwrap();
+        }
+        ids.push(o.id);
+    }
+    // The first order moves on later (after the span): it counts in its
+    // state now, once, and not in `pending` too.
+    f.store
+        .set_order_state(ids[0], "pending", "paid", Some("T1"), T0 + 2 * HOUR)
+        .await
+        .unwrap();
+
+    let count =
+        |merchant: &str, wallet: &str, state: &str, currency: &str, orders, amount| PaymentCount {
+            merchant: merchant.into(),
+            wallet: wallet.into(),
+            state: state.into(),
+            currency: currency.into(),
+            orders,
+            amount_minor: amount,
+        };
+    assert_eq!(
+        f.store.payment_counts(T0, T0 + HOUR).await.unwrap(),
+        vec![
+            count("jd", "alipay", "created", "JPY", 1, 0),
+            count("jd", "wechat-pay", "created", "CNY", 1, 300),
+            count("taobao", "alipay", "created", "CNY", 1, 999),
+            count("taobao", "alipay", "paid", "CNY", 1, 12_800),
+            count("taobao", "alipay", "pending", "CNY", 1, 200),
+            count("taobao", "wechat-pay", "created", "HKD", 1, 700),
+            count("taobao", "wechat-pay", "pending", "CNY", 1, 5_000),
+        ]
+    );
+    // Two currencies of one merchant and wallet stay apart, never summed.
+    let wider = f.store.payment_counts(T0 - 1, T0 + HOUR + 1).await.unwrap();
+    assert_eq!(
+        wider.iter().find(
+            |c| (c.merchant.as_str(), c.wallet.as_str(), c.state.as_str())
+                == ("taobao", "alipay", "created")
+        ),
+        Some(&count("taobao", "alipay", "created", "CNY", 3, 1_001))
+    );
+    assert_eq!(wider.iter().map(|c| c.orders).sum::<i64>(), 9);
+    // An empty, a reversed, and an unvisited span count nothing.
+    for (from, to) in [(T0, T0), (T0 + HOUR, T0), (T0 + 3 * HOUR, T0 + 4 * HOUR)] {
+        let none = f.store.payment_counts(from, to).await.unwrap();
+        assert!(none.is_empty(), "{from} {to}: {none:?}");
+    }
+    // A sum past i64 is refused, not wrapped into a wrong figure.
+    for i in 0..2 {
+        let o = new_order(buyer.id, i64::MAX, T0 + 5 * HOUR);
+        f.store
+            .create_order(o, key(&format!("max{i}")))
+            .await
+            .unwrap();
+    }
+    let overflow = f.store.payment_counts(T0 + 5 * HOUR, T0 + 6 * HOUR).await;
+    assert!(overflow.is_err(), "{overflow:?}");
+}
+
 on_every_backend!(
     the_last_paid_wallet_is_the_buyers_latest_paid_order,
+    orders_counted_by_merchant_wallet_state_and_currency,
     a_wallets_transactions_over_a_span_oldest_first,
     same_key_same_parameters_returns_the_first_order,
     same_key_other_parameters_is_refused,

@@ -117,6 +117,11 @@ async fn groups_open_at_the_scheduled_instant_and_the_figures_show_it() {
         .map(|v| v["version"].as_i64().unwrap())
         .collect();
     assert_eq!(versions, [0, version]);
+    // Payments: no order on this server, and the picker's order in force
+    // (the default); the payments e2e checks a populated section.
+    assert_eq!(report["payments"]["picker_order"], "neutral");
+    assert_eq!(report["payments"]["rows"], json!([]));
+    assert_eq!(report["payments"]["wallets"], json!([]));
 
     // Replay the opening over the log: exactly the 3 inert group links change.
     let replay = admin
@@ -498,5 +503,99 @@ fn the_lint_passes_the_default_and_catches_the_planted_rule() {
     assert_eq!(
         String::from_utf8_lossy(&out.stderr).trim().lines().count(),
         1
+    );
+}
+
+/// The report's payments section read through the server and the CLI:
+/// orders written into the database (the checkout itself is the payments
+/// e2e's), counted by merchant, wallet and outcome, both wallets' totals side
+/// by side, and the picker order the settings put in force, not the default.
+#[tokio::test]
+async fn the_report_counts_orders_per_wallet_and_names_the_picker_order() {
+    let server = TestServer::start_with(&[
+        ("KAIFANG_DATABASE__URL", ""),
+        ("KAIFANG_PAYMENTS__PICKER_ORDER", "alphabetical"),
+    ]);
+    let admin = user(&server, "operator").await;
+    let now = time::OffsetDateTime::now_utc().unix_timestamp() * 1000;
+    {
+        let db = rusqlite::Connection::open(server.data.join("kaifang.db")).unwrap();
+        db.busy_timeout(Duration::from_secs(10)).unwrap();
+        let buyer: i64 = db
+            .query_row("SELECT id FROM users WHERE handle = 'operator'", [], |r| {
+                r.get(0)
+            })
+            .unwrap();
+        // (merchant, wallet, amount, state, created how long ago)
+        let orders = [
+            ("taobao", "alipay", 12_800, "paid", 60_000),
+            ("taobao", "alipay", 12_800, "paid", 120_000),
+            ("taobao", "wechat-pay", 500, "failed", 60_000),
+            ("jd", "wechat-pay", 9_900, "refunded", 60_000),
+            // Before the range asked for below: not counted.
+            ("taobao", "alipay", 1, "paid", 2 * 86_400_000),
+        ];
+        for (merchant, wallet, amount, state, ago) in orders {
+            db.execute(
+                "INSERT INTO orders (buyer_id, merchant, wallet, amount_minor, currency, state, \
+                 created_at, updated_at) VALUES (?1, ?2, ?3, ?4, 'CNY', ?5, ?6, ?6)",
+                rusqlite::params![buyer, merchant, wallet, amount, state, now - ago],
+            )
+            .unwrap();
+        }
+    }
+    let from = rfc3339_in(-86_400_000);
+    let report = admin
+        .raw(
+            Method::GET,
+            &format!(
+                "/api/v1/admin/reports/links?from={}",
+                crate::urlencode(&from)
+            ),
+            None,
+        )
+        .await
+        .unwrap();
+    let payments = &report["payments"];
+    assert_eq!(payments["picker_order"], "alphabetical");
+    assert_eq!(
+        payments["rows"],
+        json!([
+            {"merchant": "jd", "wallet": "wechat-pay", "outcome": "refunded", "orders": 1, "amount_minor": 9_900, "currency": "CNY"},
+            {"merchant": "taobao", "wallet": "alipay", "outcome": "paid", "orders": 2, "amount_minor": 25_600, "currency": "CNY"},
+            {"merchant": "taobao", "wallet": "wechat-pay", "outcome": "failed", "orders": 1, "amount_minor": 500, "currency": "CNY"},
+        ])
+    );
+    assert_eq!(
+        payments["wallets"],
+        json!([
+            {"wallet": "alipay", "currency": "CNY", "orders": 2, "amount_minor": 25_600, "paid_orders": 2, "paid_amount_minor": 25_600},
+            {"wallet": "wechat-pay", "currency": "CNY", "orders": 2, "amount_minor": 10_400, "paid_orders": 1, "paid_amount_minor": 9_900},
+        ])
+    );
+    // The CLI's table, in yuan, with the picker order.
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_kaifang"))
+        .args(["--server", &server.url])
+        .args(["report", "links", "--since", "1d", "--format", "table"])
+        .env("KAIFANG_TOKEN", admin.token().unwrap())
+        .output()
+        .unwrap();
+    let table = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        table.contains("taobao    alipay      paid           2  256.00 CNY"),
+        "{table}"
+    );
+    assert!(
+        table.contains("wechat-pay       2  104.00 CNY     1    99.00 CNY"),
+        "{table}"
+    );
+    assert!(
+        table.ends_with("wallet picker order: alphabetical\n"),
+        "{table}"
     );
 }

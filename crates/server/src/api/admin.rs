@@ -206,7 +206,9 @@ fn report_response(report: Report, format: Option<&str>) -> ApiResult<Response> 
 }
 
 /// The transparency report: counts and shares per owner, platform,
-/// conversation kind and treatment, and the versions in force.
+/// conversation kind and treatment, the versions in force, moderation's
+/// figures, and payments by merchant, wallet and outcome with the wallet
+/// picker's order in force.
 #[utoipa::path(get, path = "/api/v1/admin/reports/links", tag = "admin", params(RangeQuery),
     responses((status = 200, description = "the report; `format=csv`: the rows as CSV",
                 content((Report = "application/json"), (String = "text/csv"))),

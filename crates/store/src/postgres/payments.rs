@@ -11,7 +11,7 @@ use super::read::{corrupt, execute, query, query_one, query_opt};
 use crate::payments::check_balanced;
 use crate::{
     Balance, Error, IdempotencyKey, LedgerEntry, LedgerTransaction, NewOrder, NewTransaction,
-    Order, OrderTotals, Payments, Timestamp, TransactionKind, asset_limited,
+    Order, OrderTotals, PaymentCount, Payments, Timestamp, TransactionKind, asset_limited,
 };
 
 const ORDER_COLUMNS: &str = "id, buyer_id, conversation_id, message_id, link_index, merchant, \
@@ -331,6 +331,38 @@ impl Payments for PgStore {
                     amount_minor: r.try_get(5)?,
                     currency: r.try_get(6)?,
                     created_at: r.try_get(7)?,
+                })
+            })
+            .collect()
+    }
+
+    async fn payment_counts(
+        &self,
+        from: Timestamp,
+        to: Timestamp,
+    ) -> Result<Vec<PaymentCount>, Error> {
+        // SUM of BIGINT is NUMERIC: the cast back fails ("bigint out of
+        // range") rather than wrap. COLLATE "C" sorts by bytes, as SQLite
+        // does, whatever the database's locale.
+        let rows = query(
+            &self.client().await?,
+            "SELECT merchant, wallet, state, currency, COUNT(*), SUM(amount_minor)::BIGINT \
+             FROM orders WHERE created_at >= $1 AND created_at < $2 \
+             GROUP BY merchant, wallet, state, currency \
+             ORDER BY merchant COLLATE \"C\", wallet COLLATE \"C\", state COLLATE \"C\", \
+                      currency COLLATE \"C\"",
+            &[&from, &to],
+        )
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(PaymentCount {
+                    merchant: r.try_get(0)?,
+                    wallet: r.try_get(1)?,
+                    state: r.try_get(2)?,
+                    currency: r.try_get(3)?,
+                    orders: r.try_get(4)?,
+                    amount_minor: r.try_get(5)?,
                 })
             })
             .collect()

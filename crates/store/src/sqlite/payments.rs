@@ -9,7 +9,7 @@ use super::SqliteStore;
 use crate::payments::check_balanced;
 use crate::{
     Balance, Error, IdempotencyKey, LedgerEntry, LedgerTransaction, NewOrder, NewTransaction,
-    Order, OrderTotals, Payments, Timestamp, TransactionKind, asset_limited,
+    Order, OrderTotals, PaymentCount, Payments, Timestamp, TransactionKind, asset_limited,
 };
 
 const ORDER_COLUMNS: &str = "id, buyer_id, conversation_id, message_id, link_index, merchant, \
@@ -335,6 +335,35 @@ impl Payments for SqliteStore {
                 });
             }
             Ok(out)
+        })
+        .await
+    }
+
+    async fn payment_counts(
+        &self,
+        from: Timestamp,
+        to: Timestamp,
+    ) -> Result<Vec<PaymentCount>, Error> {
+        self.read(move |c| {
+            // SQLite's SUM of integers fails with "integer overflow" rather
+            // than wrap, so a figure is exact or absent.
+            let mut stmt = c.prepare_cached(
+                "SELECT merchant, wallet, state, currency, COUNT(*), SUM(amount_minor) \
+                 FROM orders WHERE created_at >= ?1 AND created_at < ?2 \
+                 GROUP BY merchant, wallet, state, currency \
+                 ORDER BY merchant, wallet, state, currency",
+            )?;
+            let rows = stmt.query_map(params![from, to], |r| {
+                Ok(PaymentCount {
+                    merchant: r.get(0)?,
+                    wallet: r.get(1)?,
+                    state: r.get(2)?,
+                    currency: r.get(3)?,
+                    orders: r.get(4)?,
+                    amount_minor: r.get(5)?,
+                })
+            })?;
+            Ok(rows.collect::<Result<_, _>>()?)
         })
         .await
     }

@@ -3,10 +3,12 @@
 //! other jobs each have a module: [`diff`] between versions, the
 //! [`scheduler`] that switches at the scheduled instant (this process polls
 //! the database, so a version scheduled through another process sharing the
-//! file is picked up too), the transparency [`report`], [`replay`] of a
+//! file is picked up too), the transparency [`report`] (its payments
+//! section in [`payment_report`]), [`replay`] of a
 //! candidate policy over the link-share log, and the [`audit`] log.
 mod audit;
 mod diff;
+mod payment_report;
 mod replay;
 mod report;
 mod scheduler;
@@ -16,7 +18,7 @@ use std::sync::Arc;
 use kaifang_policy::{
     FairnessReport, FairnessSettings, PlatformFacts, PolicyEngine, check_non_discrimination_with,
 };
-use kaifang_store::{Activation, Governance, Moderation, PolicyVersion, Store, UserId};
+use kaifang_store::{Activation, Governance, Moderation, Payments, PolicyVersion, Store, UserId};
 use serde::Serialize;
 use serde_json::json;
 use utoipa::ToSchema;
@@ -107,6 +109,8 @@ pub struct GovernanceService {
     users: Arc<dyn Store>,
     /// Complaints and penalties, for the report's moderation sections.
     moderation: Arc<dyn Moderation>,
+    /// Orders, for the report's payments section.
+    payments: Arc<dyn Payments>,
     links: Arc<Links>,
     settings: GovernanceSettings,
     startup: (String, Arc<PolicyEngine>),
@@ -120,6 +124,7 @@ impl GovernanceService {
         store: Arc<dyn Governance>,
         users: Arc<dyn Store>,
         moderation: Arc<dyn Moderation>,
+        payments: Arc<dyn Payments>,
         links: Arc<Links>,
         settings: GovernanceSettings,
     ) -> Self {
@@ -128,6 +133,7 @@ impl GovernanceService {
             store,
             users,
             moderation,
+            payments,
             startup: (active.text.clone(), active.engine.clone()),
             links,
             settings,
@@ -136,7 +142,8 @@ impl GovernanceService {
         }
     }
 
-    /// The wallet picker's order (`payments.picker_order`), shown in the fairness report.
+    /// The wallet picker's order (`payments.picker_order`), shown in the
+    /// fairness check and the transparency report's payments section.
     pub fn with_picker(mut self, picker: kaifang_pay::PickerOrder) -> Self {
         self.fairness.picker = picker;
         self

@@ -2,13 +2,15 @@
 //! platform, conversation kind and treatment, with the versions in force and
 //! a time series; and moderation's figures: complaints by outcome, penalties,
 //! and how often rivals' and the house's domains were struck per thousand
-//! shares, category by category and reason by reason.
+//! shares, category by category and reason by reason; and payments: orders
+//! by merchant, wallet and outcome with the picker's order in force.
 use std::collections::{BTreeMap, BTreeSet};
 
 use kaifang_store::{CaseState, ComplaintCount, ShareCount, Timestamp};
 use serde::Serialize;
 use utoipa::ToSchema;
 
+use super::payment_report::{PaymentsSection, payments_section};
 use super::{GovernanceService, in_force};
 use crate::service::accounts::Caller;
 use crate::service::error::{Error, Result};
@@ -137,6 +139,9 @@ pub struct Report {
     /// Strikes per thousand shares, rivals beside the house, per category
     /// and reason (categories where the operator has a platform).
     pub strike_rates: Vec<StrikeRate>,
+    /// Orders created in the range by merchant × wallet × outcome, each
+    /// wallet's totals, and the wallet picker's order in force.
+    pub payments: PaymentsSection,
 }
 
 /// Strikes per thousand shares, rivals beside the house. Only categories in
@@ -342,6 +347,10 @@ impl GovernanceService {
                 },
             )
             .collect();
+        let payments = payments_section(
+            self.fairness.picker,
+            self.payments.payment_counts(from, to).await?,
+        )?;
         Ok(Report {
             from,
             to,
@@ -353,6 +362,7 @@ impl GovernanceService {
             complaints,
             penalties,
             strike_rates,
+            payments,
         })
     }
 }
