@@ -282,3 +282,40 @@ test('a second tab pays with WeChat Pay; the first hears of it live, and says it
   assert.equal(merchant?.balance_minor, 59700);
   assert.deepEqual(bob.errors, []);
 });
+
+test('on a server without payments, Buy says so in words and the buttons go', async () => {
+  // The same shop and policy, no [payments]: the quote answers 404 turned-off.
+  const config = `[links]
+policy = ${JSON.stringify(path.join(repo, 'policies/examples/groups-open.cedar'))}
+
+[preview]
+allow_addresses = ["127.0.0.1:${shop.port}"]
+
+[preview.resolve]
+"${SHOP_HOST}" = "127.0.0.1"
+`;
+  const plain = await Server.start({ config });
+  const ctxs = [];
+  try {
+    const carol = await person(browser, plain);
+    const dave = await person(browser, plain);
+    ctxs.push(carol.context, dave.context);
+    const D = handle('dave');
+    await signUp(carol.page, handle('carol'));
+    await signUp(dave.page, D);
+    await startGroup(carol.page, 'Window shopping', [D]);
+    await send(carol.page, `看看 ${link()}`);
+    await openConv(dave.page, 'Window shopping');
+    const buy = dave.page.locator('#msg-list button.buy');
+    await buy.waitFor({ timeout: 20000 });
+    await buy.click();
+    await dave.page.locator('#toasts .toast', { hasText: 'Payments are off on this server' }).waitFor();
+    await buy.waitFor({ state: 'detached' });
+    assert.equal(await dave.page.locator('#msg-list .card .card-price').textContent(), 'CNY 199.00', 'the card stays, with its price');
+    assert.equal(await dave.page.locator('dialog.picker').count(), 0, 'no picker opened');
+    assert.deepEqual(dave.errors, []);
+  } finally {
+    for (const c of ctxs) await c.close();
+    await plain.close();
+  }
+});
