@@ -173,6 +173,12 @@ function openPicker({ conversationId, seq, linkIndex, quote, returnFocus }) {
     h('button.cancel', { type: 'button', onclick: closePicker }, t('cancel')),
   );
   dialog.addEventListener('close', () => picker?.dialog === dialog && closePicker());
+  // Esc closes the picker only, not the panels behind it as well (keys.js skips handled keys).
+  dialog.addEventListener('keydown', (e) => {
+    if (e.key !== 'Escape') return;
+    e.preventDefault();
+    closePicker();
+  });
   picker = { dialog, returnFocus };
   document.body.append(dialog);
   showTotal();

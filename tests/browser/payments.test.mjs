@@ -254,6 +254,13 @@ test('a second tab pays with WeChat Pay; the first hears of it live, and says it
     await tab.goto(`/#/c/${group}`);
     await tab.locator('#chat-title', { hasText: 'Shoppers' }).waitFor();
     await tab.locator(`#msg-list li.msg[data-seq="${seq}"] .card`).waitFor();
+    // Esc closes the picker and gives the focus back to Buy.
+    const buy = tab.locator(`#msg-list li.msg[data-seq="${seq}"] button.buy`);
+    await buy.click();
+    await tab.locator('dialog.picker[open]').waitFor();
+    await tab.keyboard.press('Escape');
+    await tab.locator('dialog.picker').waitFor({ state: 'detached' });
+    assert.ok(await buy.evaluate((b) => b === document.activeElement), 'the focus is back on Buy');
     const ids = await pickWallet(tab, 1, 'wechat-pay');
     assert.equal(ids.length, 2);
     await payAt(tab, `http://${wechat.addr}`);
