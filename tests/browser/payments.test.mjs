@@ -30,6 +30,8 @@ const PLATFORM_SERIAL = 'PUB_KEY_ID_0119000001092025';
 const API_V3_KEY = 'kaifang-test-apiv3-key-32-bytes!';
 /** How long the simulator binary may take to say it listens (a loaded machine). */
 const SIM_START_MS = 30000;
+/** `payments.provider_timeout_ms` for the server. */
+const PROVIDER_TIMEOUT_MS = 3000;
 /** How long a page may take to reach the provider's page and back. */
 const TRIP_MS = 20000;
 
@@ -119,6 +121,8 @@ before(async () => {
     '--merchant-serial', MERCHANT_SERIAL, '--merchant-public-key', merchantPub,
     '--platform-serial', PLATFORM_SERIAL, '--platform-private-key', providerKey,
     '--api-v3-key-file', apiV3,
+    // Under the timeout fault, longer than the server waits.
+    '--timeout-hold-ms', String(PROVIDER_TIMEOUT_MS * 2),
   ]);
   alipay = await startSim('alipay', ['--app-id', ALIPAY_APP, '--merchant-public-key', merchantPub, '--alipay-private-key', providerKey]);
   const config = `[links]
@@ -131,7 +135,8 @@ allow_addresses = ["127.0.0.1:${shop.port}"]
 "${SHOP_HOST}" = "127.0.0.1"
 
 [payments]
-provider_timeout_ms = 5000
+# Short, so the timeout test is quick; the simulators on loopback answer in milliseconds.
+provider_timeout_ms = ${PROVIDER_TIMEOUT_MS}
 
 [payments.wechat]
 base_url = "http://${wechat.addr}"
@@ -287,6 +292,35 @@ test('a second tab pays with WeChat Pay; the first hears of it live, and says it
   assert.equal(ledger.json.balanced, true);
   const merchant = ledger.json.accounts.find((a) => a.account === 'merchant:taobao');
   assert.equal(merchant?.balance_minor, 59700);
+  assert.deepEqual(bob.errors, []);
+});
+
+test('the wallet does not answer in time: the order waits in the chat, and Check again asks', async () => {
+  const faults = (timeout) =>
+    fetch(`http://${wechat.addr}/_sim/faults`, {
+      method: 'PUT',
+      headers: { 'Content-Type': 'application/json' },
+      body: JSON.stringify({ timeout }),
+      signal: AbortSignal.timeout(5000),
+    }).then((r) => assert.equal(r.status, 200, 'the simulator takes the fault'));
+  await faults(true);
+  try {
+    await pickWallet(bob.page, 1, 'wechat-pay');
+    await bob.page.locator('#toasts .toast', { hasText: 'The wallet did not answer in time' }).waitFor({ timeout: PROVIDER_TIMEOUT_MS + TRIP_MS });
+  } finally {
+    await faults(false);
+  }
+  assert.equal(await bob.page.locator('dialog.picker').count(), 0, 'the picker closed');
+  assert.equal(new URL(bob.page.url()).origin, server.url, 'still in the chat: there is no page to pay on');
+  const waiting = orderLines(bob.page).and(bob.page.locator('[data-state="pending"]'));
+  await waiting.waitFor();
+  assert.match(await waiting.textContent(), /^Order \d+: waiting for payment of 199\.00 CNY with WeChat Pay\.Check again$/);
+  // The provider has the trade, unpaid: the server asks it and the order stays pending.
+  const asked = bob.page.waitForResponse((r) => /\/api\/v1\/orders\/\d+\/query$/.test(r.url()) && r.request().method() === 'POST');
+  await waiting.locator('button.order-check').click();
+  assert.equal((await asked).status(), 200);
+  await waiting.locator('button.order-check:enabled').waitFor();
+  assert.equal(await orderLines(bob.page).count(), 3);
   assert.deepEqual(bob.errors, []);
 });
 
