@@ -267,8 +267,9 @@ export async function returnedFromProvider() {
   const raw = new URLSearchParams(location.search).get('order');
   if (raw === null) return;
   const id = /^\d{1,18}$/.test(raw) ? Number(raw) : NaN;
-  history.replaceState(null, '', `/${location.hash}`);
+  const done = () => history.replaceState(null, '', `/${location.hash}`);
   if (!Number.isSafeInteger(id)) {
+    done();
     hooks.toast(t('orderBadReturn'));
     return;
   }
@@ -276,16 +277,19 @@ export async function returnedFromProvider() {
   try {
     order = await api('POST', `/orders/${id}/query`);
   } catch (e) {
+    // Signed out meanwhile: the parameter stays for after the next sign-in.
     if (e instanceof ApiError && e.status === 401) return;
     // The provider may be slow; what the server already knows is still worth showing.
     try {
       order = await api('GET', `/orders/${id}`);
     } catch (e2) {
+      done();
       hooks.error(e2);
       return;
     }
     hooks.toast(t('orderQueryFailed', { detail: e.message }));
   }
+  done();
   showOrder(order);
   if (Number.isInteger(order.conversation_id) && state.convs.has(order.conversation_id)) hooks.open(order.conversation_id);
   else hooks.toast(orderText(order));

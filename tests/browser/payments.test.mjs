@@ -14,7 +14,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { Server, launchBrowser, person, handle, signUp, startGroup, openConv, send, token } from './lib.mjs';
+import { Server, launchBrowser, person, handle, signUp, signIn, startGroup, openConv, send, token } from './lib.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const repo = path.resolve(here, '../..');
@@ -175,6 +175,7 @@ after(async () => {
 const link = () => `http://${SHOP_HOST}:${shop.port}/item.htm?id=678`;
 let group;
 let seq;
+let alipayOrder;
 
 /** The order lines the page shows in the open conversation. */
 const orderLines = (page) => page.locator('#order-status .order');
@@ -243,6 +244,7 @@ test('bob buys two from the card in a group with Alipay and sees them paid in th
   assert.match(await line.textContent(), /^Paid 398\.00 CNY with Alipay \(order \d+\)\.$/);
   assert.equal(new URL(bob.page.url()).search, '', 'the ?order parameter is gone');
   const id = Number(await line.getAttribute('data-order'));
+  alipayOrder = id;
   const order = await server.api('GET', `/orders/${id}`, undefined, await token(bob.page));
   assert.equal(order.json.state, 'paid');
   assert.deepEqual(order.json.amount, { amount_minor: 39800, currency: 'CNY', display: '398.00 CNY' });
@@ -322,6 +324,23 @@ test('the wallet does not answer in time: the order waits in the chat, and Check
   await waiting.locator('button.order-check:enabled').waitFor();
   assert.equal(await orderLines(bob.page).count(), 3);
   assert.deepEqual(bob.errors, []);
+});
+
+test('coming back signed out: the order is shown once signed in again', async () => {
+  // A browser without Bob's session, as after an expired one, opens the return address.
+  const again = await person(browser, server);
+  try {
+    await again.page.goto(`/?order=${alipayOrder}`);
+    await signIn(again.page, B);
+    await again.page.locator('#chat-title', { hasText: 'Shoppers' }).waitFor();
+    const line = orderLines(again.page).and(again.page.locator(`[data-order="${alipayOrder}"]`));
+    await line.waitFor();
+    assert.match(await line.textContent(), /^Paid 398\.00 CNY with Alipay \(order \d+\)\.$/);
+    assert.equal(new URL(again.page.url()).search, '', 'the ?order parameter is gone');
+    assert.deepEqual(again.errors, []);
+  } finally {
+    await again.context.close();
+  }
 });
 
 test('on a server without payments, Buy says so in words and the buttons go', async () => {
