@@ -6,7 +6,8 @@
 #   scripts/browser-tests.sh chat       # only tests/browser/chat.test.mjs
 #
 # Installs Chromium with apt if it is missing, runs `npm ci`, builds the
-# binary (honouring CARGO_TARGET_DIR), then runs `node --test`. Each test
+# binaries (`kaifang`, and `kaifang-paysim` for the payments test; honouring
+# CARGO_TARGET_DIR), then runs `node --test`. Each test
 # file starts its own server on a free loopback port with a temporary data
 # folder (so that the reconnect test can stop it and start it again on the
 # same port and data) and stops it at the end. Exits non-zero on failure.
@@ -27,11 +28,13 @@ fi
 echo "== npm ci (tests/browser)"
 (cd tests/browser && timeout 600 npm ci --no-audit --no-fund --loglevel=error)
 
-echo "== cargo build -p kaifang"
-cargo build -p kaifang
+echo "== cargo build -p kaifang -p kaifang-paysim"
+cargo build -p kaifang -p kaifang-paysim
 target=${CARGO_TARGET_DIR:-$repo/target}
 case "$target" in /*) ;; *) target="$repo/$target" ;; esac
 export KAIFANG_BIN="$target/debug/kaifang"
+# The wallet simulators payments.test.mjs runs (docs/payments.md, "Running a simulator").
+export KAIFANG_PAYSIM_BIN="$target/debug/kaifang-paysim"
 export CHROMIUM="$chromium"
 
 echo "== node --test (tests/browser)"

@@ -28,11 +28,12 @@ export function setUnauthorizedHandler(fn) {
 
 /**
  * Calls `/api/v1{path}` with `body` as JSON, or as raw bytes when it is a
- * Blob (a chosen file). Network failures raise ApiError with status 0.
+ * Blob (a chosen file); `headers` adds request headers (an Idempotency-Key).
+ * Network failures raise ApiError with status 0.
  */
-export async function api(method, path, body, { signal, quiet401 = false } = {}) {
+export async function api(method, path, body, { signal, quiet401 = false, headers: extra = {} } = {}) {
   // The UI's language, so the server's problem titles match it.
-  const headers = { Accept: 'application/json, application/problem+json', 'Accept-Language': currentLang().startsWith('zh') ? 'zh-CN, zh;q=0.9, en;q=0.5' : 'en' };
+  const headers = { ...extra, Accept: 'application/json, application/problem+json', 'Accept-Language': currentLang().startsWith('zh') ? 'zh-CN, zh;q=0.9, en;q=0.5' : 'en' };
   const raw = body instanceof Blob;
   if (body !== undefined) headers['Content-Type'] = raw ? 'application/octet-stream' : 'application/json';
   if (token) headers.Authorization = `Bearer ${token}`;

@@ -19,6 +19,7 @@ import { forgetPictures } from './avatars.js';
 import { setupAdmin, renderAdmin } from './admin.js';
 import { outcomeText } from './moderation.js';
 import { initChatState, loadSettings, notifyMessage, applyStateEvent, renderTyping } from './chatstate.js';
+import { initPayments, resetPayments, paymentEvent, renderOrders, returnedFromProvider } from './payments.js';
 
 const TOAST_MS = 6000;
 let stream = null;
@@ -115,6 +116,7 @@ function leaveApp() {
   toggleProfile(false);
   clearImageCache();
   forgetPictures();
+  resetPayments();
   resetState();
   setToken(null);
   session.clear();
@@ -199,6 +201,8 @@ async function enterApp() {
   stream.start();
   const fromHash = Number(location.hash.match(/^#\/c\/(\d+)$/)?.[1]);
   if (fromHash && state.convs.has(fromHash)) open(fromHash);
+  // Back from a wallet provider's page: opens the order's conversation.
+  await returnedFromProvider();
 }
 
 /** Operator pages in place of the chat, and back. */
@@ -218,6 +222,7 @@ function open(id) {
   // Opening a conversation is to write in it (keyboard users start there).
   $('#composer-input').focus();
   renderTyping();
+  renderOrders();
   setView('chat');
   renderList(open);
   renderMembers();
@@ -306,6 +311,10 @@ async function handleEvent(event) {
       // Only the reporter receives it: what became of their report.
       toast(outcomeText(event));
       return;
+    case 'payment':
+      // Only the buyer receives it: their order's new state.
+      paymentEvent(event);
+      return;
     case 'previews_hidden':
       applyPreviewsHidden(id, event.message_id);
       break;
@@ -366,6 +375,7 @@ function wire() {
       setConn($('#conn').dataset.state || 'connecting');
       renderList(open);
       rerenderChat();
+      renderOrders();
       renderMembers();
     }
   });
@@ -436,6 +446,7 @@ function wire() {
   initMembers({ changed: afterChange, error: showError, left });
   initPeople();
   initChatState({ changed: afterChange, error: showError });
+  initPayments({ rerender: rerenderChat, toast, error: showError, open });
   setUnauthorizedHandler(onUnauthorized);
 }
 

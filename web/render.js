@@ -5,6 +5,7 @@ import { h } from './dom.js';
 import { t, currentLang } from './i18n.js';
 import { httpUrl, localPath, splitBidi, titleCase } from './util.js';
 import { proxiedImage } from './api.js';
+import { buyButton } from './payments.js';
 
 const REL = 'noopener noreferrer nofollow';
 
@@ -207,8 +208,14 @@ export function renderBody(message, kind) {
         break;
       case 'live': {
         text.append(liveAnchor(link, slice));
-        const c = link.preview !== false && !message.previews_hidden ? card(link, previewFor(message, link)) : null;
-        if (c) extras.push(c);
+        const preview = link.preview !== false && !message.previews_hidden ? previewFor(message, link) : null;
+        const c = card(link, preview);
+        if (c) {
+          extras.push(c);
+          // Beside the card, not inside it: the card is a link, and a button in a link is not allowed.
+          const buy = buyButton(message, link, preview);
+          if (buy) extras.push(buy);
+        }
         const f = flagNote(link);
         if (f) extras.push(f);
         break;
