@@ -5,7 +5,9 @@ use kaifang_pay::alipay::AppSigner;
 use kaifang_pay::keys::PrivateKey;
 use serde_json::{Value, json};
 
-use crate::payments::{call, order_reaches, pay_at_provider, set_faults, share_card, sims};
+use crate::payments::{
+    balance, get, order_reaches, pay_at_provider, post, set_faults, share_card, sims,
+};
 use crate::previews::shop;
 use crate::{TestServer, id, user};
 
@@ -78,15 +80,6 @@ async fn deliver(server: &TestServer, wallet: &str, body: String) -> (u16, Strin
     (r.status().as_u16(), r.text().await.unwrap())
 }
 
-fn balance(ledger: &Value, account: &str) -> i64 {
-    ledger["accounts"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|a| a["account"] == account)
-        .map_or(0, |a| a["balance_minor"].as_i64().unwrap())
-}
-
 /// A shop's card in a group, a server with both providers, an administrator and a buyer.
 struct Shop {
     server: TestServer,
@@ -132,16 +125,9 @@ impl Shop {
     }
 
     async fn ledger(&self) -> Value {
-        call(
-            &self.server,
-            &self.root,
-            reqwest::Method::GET,
-            "/admin/payments/ledger",
-            None,
-            None,
-        )
-        .await
-        .1
+        get(&self.server, &self.root, "/admin/payments/ledger")
+            .await
+            .1
     }
 }
 
@@ -150,30 +136,14 @@ async fn forged_late_unknown_mismatched_or_replayed_notifications_change_nothing
     let shop = Shop::new().await;
     let mut body = shop.order.clone();
     body["wallet"] = json!("alipay");
-    let (status, placed) = call(
-        &shop.server,
-        &shop.bob,
-        reqwest::Method::POST,
-        "/orders",
-        Some("b-1"),
-        Some(body),
-    )
-    .await;
+    let (status, placed) = post(&shop.server, &shop.bob, "/orders", Some("b-1"), Some(body)).await;
     assert_eq!(status, 201, "{placed}");
     let order = placed["order"]["id"].as_i64().unwrap();
     let trade = format!("kaifang-{order:08}");
     let alipay = key("TEST_ONLY_rsa2048_key.pem");
     let forger = key("TEST_ONLY_wechatpay_go_signer_key.pem");
     let pending = || async {
-        let (_, o) = call(
-            &shop.server,
-            &shop.bob,
-            reqwest::Method::GET,
-            &format!("/orders/{order}"),
-            None,
-            None,
-        )
-        .await;
+        let (_, o) = get(&shop.server, &shop.bob, &format!("/orders/{order}")).await;
         o["state"].as_str().unwrap().to_owned()
     };
 
@@ -240,41 +210,17 @@ async fn a_provider_timeout_leaves_the_order_pending_until_it_is_asked_again() {
     set_faults(&sims.wechat.addr, json!({"timeout": true})).await;
     let mut body = order.clone();
     body["wallet"] = json!("wechat-pay");
-    let (status, placed) = call(
-        &server,
-        &bob,
-        reqwest::Method::POST,
-        "/orders",
-        Some("t-1"),
-        Some(body.clone()),
-    )
-    .await;
+    let (status, placed) = post(&server, &bob, "/orders", Some("t-1"), Some(body.clone())).await;
     assert_eq!(status, 202, "{placed}");
     assert_eq!(placed["pay_url"], Value::Null);
     assert_eq!(placed["order"]["state"], "pending");
     let id = placed["order"]["id"].as_i64().unwrap();
     set_faults(&sims.wechat.addr, json!({})).await;
     // The query finds the trade unpaid: still pending.
-    let (status, o) = call(
-        &server,
-        &bob,
-        reqwest::Method::POST,
-        &format!("/orders/{id}/query"),
-        None,
-        None,
-    )
-    .await;
+    let (status, o) = post(&server, &bob, &format!("/orders/{id}/query"), None, None).await;
     assert_eq!((status, o["state"].as_str()), (200, Some("pending")), "{o}");
     // The buyer retries with the same key: the same order, now with the provider's page.
-    let (status, again) = call(
-        &server,
-        &bob,
-        reqwest::Method::POST,
-        "/orders",
-        Some("t-1"),
-        Some(body),
-    )
-    .await;
+    let (status, again) = post(&server, &bob, "/orders", Some("t-1"), Some(body)).await;
     assert_eq!(status, 200, "{again}");
     assert_eq!(again["order"]["id"].as_i64(), Some(id));
     pay_at_provider(again["pay_url"].as_str().unwrap()).await;
@@ -286,15 +232,7 @@ async fn kill_9_between_the_providers_acceptance_and_its_notification_loses_noth
     let (mut server, _sims, root, bob, order) = open_shop().await;
     let mut body = order.clone();
     body["wallet"] = json!("alipay");
-    let (status, placed) = call(
-        &server,
-        &bob,
-        reqwest::Method::POST,
-        "/orders",
-        Some("k-1"),
-        Some(body),
-    )
-    .await;
+    let (status, placed) = post(&server, &bob, "/orders", Some("k-1"), Some(body)).await;
     assert_eq!(status, 201, "{placed}");
     let id = placed["order"]["id"].as_i64().unwrap();
     // The provider has accepted; the server dies before any notification.
@@ -302,46 +240,14 @@ async fn kill_9_between_the_providers_acceptance_and_its_notification_loses_noth
     pay_at_provider(placed["pay_url"].as_str().unwrap()).await;
     server.restart();
     // The order survived, pending; the buyer's query finds it paid at the provider.
-    let (status, o) = call(
-        &server,
-        &bob,
-        reqwest::Method::GET,
-        &format!("/orders/{id}"),
-        None,
-        None,
-    )
-    .await;
+    let (status, o) = get(&server, &bob, &format!("/orders/{id}")).await;
     assert_eq!((status, o["state"].as_str()), (200, Some("pending")), "{o}");
-    let (status, o) = call(
-        &server,
-        &bob,
-        reqwest::Method::POST,
-        &format!("/orders/{id}/query"),
-        None,
-        None,
-    )
-    .await;
+    let (status, o) = post(&server, &bob, &format!("/orders/{id}/query"), None, None).await;
     assert_eq!((status, o["state"].as_str()), (200, Some("paid")), "{o}");
     // Asking again charges nothing twice.
-    let (status, _) = call(
-        &server,
-        &bob,
-        reqwest::Method::POST,
-        &format!("/orders/{id}/query"),
-        None,
-        None,
-    )
-    .await;
+    let (status, _) = post(&server, &bob, &format!("/orders/{id}/query"), None, None).await;
     assert_eq!(status, 200);
-    let (_, ledger) = call(
-        &server,
-        &root,
-        reqwest::Method::GET,
-        "/admin/payments/ledger",
-        None,
-        None,
-    )
-    .await;
+    let (_, ledger) = get(&server, &root, "/admin/payments/ledger").await;
     assert_eq!(balance(&ledger, "provider:alipay"), -19_900);
     assert_eq!(ledger["balanced"], true);
 }

@@ -140,6 +140,32 @@ pub(crate) async fn call(
     (status, r.json().await.unwrap_or(Value::Null))
 }
 
+/// `GET` as `who`.
+pub(crate) async fn get(server: &TestServer, who: &Client, path: &str) -> (u16, Value) {
+    call(server, who, reqwest::Method::GET, path, None, None).await
+}
+
+/// `POST` as `who`, with an `Idempotency-Key` and a JSON body when given.
+pub(crate) async fn post(
+    server: &TestServer,
+    who: &Client,
+    path: &str,
+    key: Option<&str>,
+    body: Option<Value>,
+) -> (u16, Value) {
+    call(server, who, reqwest::Method::POST, path, key, body).await
+}
+
+/// An account's balance in a ledger answer (0 when it has none).
+pub(crate) fn balance(ledger: &Value, account: &str) -> i64 {
+    ledger["accounts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["account"] == account)
+        .map_or(0, |a| a["balance_minor"].as_i64().unwrap())
+}
+
 /// The buyer on the provider's page: opens it and submits its form with the Pay button, as a
 /// browser would (hidden fields included).
 pub(crate) async fn pay_at_provider(pay_url: &str) {
@@ -184,15 +210,7 @@ pub(crate) async fn order_reaches(
 ) -> Value {
     let deadline = tokio::time::Instant::now() + WAIT;
     loop {
-        let (status, o) = call(
-            server,
-            who,
-            reqwest::Method::GET,
-            &format!("/orders/{order}"),
-            None,
-            None,
-        )
-        .await;
+        let (status, o) = get(server, who, &format!("/orders/{order}")).await;
         assert_eq!(status, 200, "{o}");
         if o["state"] == state {
             return o;
@@ -255,7 +273,7 @@ async fn a_product_in_a_group_is_bought_with_two_wallets_paid_refunded_and_balan
     let card = format!("/orders/quote?conversation_id={group}&seq={seq}&link_index=0");
 
     // The card's price and the wallets Taobao accepts, both configured.
-    let (status, quote) = call(&server, &bob, reqwest::Method::GET, &card, None, None).await;
+    let (status, quote) = get(&server, &bob, &card).await;
     assert_eq!(status, 200, "{quote}");
     assert_eq!(quote["merchant"], "taobao");
     assert_eq!(
@@ -272,19 +290,13 @@ async fn a_product_in_a_group_is_bought_with_two_wallets_paid_refunded_and_balan
     assert_eq!(offered, ["alipay", "wechat-pay"]);
     assert_eq!(quote["picker_order"], "neutral");
     // A non-member learns nothing.
-    assert_eq!(
-        call(&server, &outsider, reqwest::Method::GET, &card, None, None)
-            .await
-            .0,
-        404
-    );
+    assert_eq!(get(&server, &outsider, &card).await.0, 404);
 
     let order_body = |wallet: &str, quantity: u32| json!({"conversation_id": group, "seq": seq, "link_index": 0, "quantity": quantity, "wallet": wallet});
     // Bob pays with Alipay.
-    let (status, placed) = call(
+    let (status, placed) = post(
         &server,
         &bob,
-        reqwest::Method::POST,
         "/orders",
         Some("bob-1"),
         Some(order_body("alipay", 2)),
@@ -295,10 +307,9 @@ async fn a_product_in_a_group_is_bought_with_two_wallets_paid_refunded_and_balan
     assert_eq!(placed["order"]["state"], "pending");
     let bob_order = placed["order"]["id"].as_i64().unwrap();
     // The same key and parameters: the same order; other parameters: refused.
-    let (status, again) = call(
+    let (status, again) = post(
         &server,
         &bob,
-        reqwest::Method::POST,
         "/orders",
         Some("bob-1"),
         Some(order_body("alipay", 2)),
@@ -309,10 +320,9 @@ async fn a_product_in_a_group_is_bought_with_two_wallets_paid_refunded_and_balan
         (200, Some(bob_order)),
         "{again}"
     );
-    let (status, reused) = call(
+    let (status, reused) = post(
         &server,
         &bob,
-        reqwest::Method::POST,
         "/orders",
         Some("bob-1"),
         Some(order_body("alipay", 3)),
@@ -321,10 +331,9 @@ async fn a_product_in_a_group_is_bought_with_two_wallets_paid_refunded_and_balan
     assert_eq!(status, 422, "{reused}");
     // No key: refused.
     assert_eq!(
-        call(
+        post(
             &server,
             &bob,
-            reqwest::Method::POST,
             "/orders",
             None,
             Some(order_body("alipay", 1))
@@ -337,10 +346,9 @@ async fn a_product_in_a_group_is_bought_with_two_wallets_paid_refunded_and_balan
     order_reaches(&server, &bob, bob_order, "paid").await;
 
     // Carol pays with WeChat Pay.
-    let (status, placed) = call(
+    let (status, placed) = post(
         &server,
         &carol,
-        reqwest::Method::POST,
         "/orders",
         Some("carol-1"),
         Some(order_body("wechat-pay", 1)),
@@ -352,68 +360,32 @@ async fn a_product_in_a_group_is_bought_with_two_wallets_paid_refunded_and_balan
     order_reaches(&server, &carol, carol_order, "paid").await;
     // The picker puts each buyer's last paid wallet first.
     let first_offered = |q: &Value| q["wallets"][0]["id"].as_str().unwrap().to_owned();
-    let (_, q) = call(&server, &bob, reqwest::Method::GET, &card, None, None).await;
+    let (_, q) = get(&server, &bob, &card).await;
     assert_eq!(first_offered(&q), "alipay", "{q}");
-    let (_, q) = call(&server, &carol, reqwest::Method::GET, &card, None, None).await;
+    let (_, q) = get(&server, &carol, &card).await;
     assert_eq!(first_offered(&q), "wechat-pay", "{q}");
     // Nobody else reads an order.
     assert_eq!(
-        call(
-            &server,
-            &carol,
-            reqwest::Method::GET,
-            &format!("/orders/{bob_order}"),
-            None,
-            None
-        )
-        .await
-        .0,
+        get(&server, &carol, &format!("/orders/{bob_order}"))
+            .await
+            .0,
         404
     );
 
     // The ledger: every yuan that came in through a wallet is the merchant's, and it balances.
-    let (status, ledger) = call(
-        &server,
-        &root,
-        reqwest::Method::GET,
-        "/admin/payments/ledger",
-        None,
-        None,
-    )
-    .await;
+    let (status, ledger) = get(&server, &root, "/admin/payments/ledger").await;
     assert_eq!(status, 200, "{ledger}");
     assert_eq!(ledger["balanced"], true);
-    let balance = |ledger: &Value, account: &str| {
-        ledger["accounts"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|a| a["account"] == account)
-            .map_or(0, |a| a["balance_minor"].as_i64().unwrap())
-    };
     assert_eq!(balance(&ledger, "provider:alipay"), -39_800);
     assert_eq!(balance(&ledger, "provider:wechat-pay"), -19_900);
     assert_eq!(balance(&ledger, "merchant:taobao"), 59_700);
-    assert_eq!(
-        call(
-            &server,
-            &bob,
-            reqwest::Method::GET,
-            "/admin/payments/ledger",
-            None,
-            None
-        )
-        .await
-        .0,
-        404
-    );
+    assert_eq!(get(&server, &bob, "/admin/payments/ledger").await.0, 404);
 
     // Refunds: part, then more than is left (refused), then the rest.
     let refunds = format!("/orders/{bob_order}/refunds");
-    let (status, o) = call(
+    let (status, o) = post(
         &server,
         &root,
-        reqwest::Method::POST,
         &refunds,
         Some("r1"),
         Some(json!({"amount_minor": 10_000})),
@@ -424,10 +396,9 @@ async fn a_product_in_a_group_is_bought_with_two_wallets_paid_refunded_and_balan
         (200, Some("partially_refunded")),
         "{o}"
     );
-    let (status, too_much) = call(
+    let (status, too_much) = post(
         &server,
         &root,
-        reqwest::Method::POST,
         &refunds,
         Some("r2"),
         Some(json!({"amount_minor": 29_801})),
@@ -436,10 +407,9 @@ async fn a_product_in_a_group_is_bought_with_two_wallets_paid_refunded_and_balan
     assert_eq!(status, 422, "{too_much}");
     // Only an administrator refunds.
     assert_eq!(
-        call(
+        post(
             &server,
             &bob,
-            reqwest::Method::POST,
             &refunds,
             Some("r3"),
             Some(json!({"amount_minor": 1}))
@@ -448,10 +418,9 @@ async fn a_product_in_a_group_is_bought_with_two_wallets_paid_refunded_and_balan
         .0,
         404
     );
-    let (status, o) = call(
+    let (status, o) = post(
         &server,
         &root,
-        reqwest::Method::POST,
         &refunds,
         Some("r4"),
         Some(json!({"amount_minor": 29_800})),
@@ -462,15 +431,7 @@ async fn a_product_in_a_group_is_bought_with_two_wallets_paid_refunded_and_balan
         (200, Some("refunded")),
         "{o}"
     );
-    let (_, ledger) = call(
-        &server,
-        &root,
-        reqwest::Method::GET,
-        "/admin/payments/ledger",
-        None,
-        None,
-    )
-    .await;
+    let (_, ledger) = get(&server, &root, "/admin/payments/ledger").await;
     assert_eq!(ledger["balanced"], true);
     assert_eq!(balance(&ledger, "provider:alipay"), 0);
     assert_eq!(balance(&ledger, "merchant:taobao"), 19_900);
@@ -481,7 +442,7 @@ async fn a_product_in_a_group_is_bought_with_two_wallets_paid_refunded_and_balan
         format!("{:04}-{:02}-{:02}", d.year(), u8::from(d.month()), d.day())
     };
     let reconcile = format!("/admin/payments/reconcile?date={today}");
-    let (status, r) = call(&server, &root, reqwest::Method::GET, &reconcile, None, None).await;
+    let (status, r) = get(&server, &root, &reconcile).await;
     assert_eq!(status, 200, "{r}");
     for w in r["wallets"].as_array().unwrap() {
         assert_eq!(w["differences"], json!([]), "{w}");
@@ -526,10 +487,9 @@ async fn a_product_in_a_group_is_bought_with_two_wallets_paid_refunded_and_balan
     // A planted difference: the provider holds its notification (out-of-order fault), so it has
     // a payment the ledger lacks.
     set_faults(&sims.wechat.addr, json!({"out_of_order": true})).await;
-    let (status, placed) = call(
+    let (status, placed) = post(
         &server,
         &carol,
-        reqwest::Method::POST,
         "/orders",
         Some("carol-2"),
         Some(order_body("wechat-pay", 1)),
@@ -538,7 +498,7 @@ async fn a_product_in_a_group_is_bought_with_two_wallets_paid_refunded_and_balan
     assert_eq!(status, 201, "{placed}");
     let held = placed["order"]["id"].as_i64().unwrap();
     pay_at_provider(placed["pay_url"].as_str().unwrap()).await;
-    let (_, r) = call(&server, &root, reqwest::Method::GET, &reconcile, None, None).await;
+    let (_, r) = get(&server, &root, &reconcile).await;
     let w = r["wallets"]
         .as_array()
         .unwrap()
@@ -555,17 +515,16 @@ async fn a_product_in_a_group_is_bought_with_two_wallets_paid_refunded_and_balan
     assert_eq!(out.status.code(), Some(1), "a difference exits 1");
     assert!(String::from_utf8_lossy(&out.stdout).contains("missing from the ledger"));
     // No notification came: the buyer's query asks the provider, and the ledger catches up.
-    let (status, o) = call(
+    let (status, o) = post(
         &server,
         &carol,
-        reqwest::Method::POST,
         &format!("/orders/{held}/query"),
         None,
         None,
     )
     .await;
     assert_eq!((status, o["state"].as_str()), (200, Some("paid")), "{o}");
-    let (_, r) = call(&server, &root, reqwest::Method::GET, &reconcile, None, None).await;
+    let (_, r) = get(&server, &root, &reconcile).await;
     for w in r["wallets"].as_array().unwrap() {
         assert_eq!(w["differences"], json!([]), "{w}");
     }
