@@ -164,9 +164,8 @@ fn idempotency_key(headers: &HeaderMap) -> Result<String, Error> {
     responses((status = 200, body = QuoteView),
               (status = 400, description = "no link at that index"),
               (status = 401, description = "no valid token"),
-              (status = 404, description = "no such message for the caller"),
-              (status = 422, description = "not a shop, or no price on the card"),
-              (status = 503, description = "payments are off")),
+              (status = 404, description = "no such message for the caller, or payments are off (problem type turned-off)"),
+              (status = 422, description = "not a shop, or no price on the card")),
     security(("bearer" = [])))]
 pub async fn quote(
     State(payments): State<Arc<PaymentService>>,
@@ -205,9 +204,9 @@ pub async fn quote(
               (status = 202, body = Placed, description = "the provider did not answer in time: pending"),
               (status = 400, description = "no key, bad quantity, no link at that index"),
               (status = 401, description = "no valid token"),
-              (status = 404, description = "no such message for the caller"),
+              (status = 404, description = "no such message for the caller, or payments are off (problem type turned-off)"),
               (status = 422, description = "key reused with other parameters, not a shop, no price, wallet not offered, provider refused"),
-              (status = 503, description = "payments are off, or the provider is unreachable")),
+              (status = 503, description = "the provider is unreachable")),
     security(("bearer" = [])))]
 pub async fn place(
     State(payments): State<Arc<PaymentService>>,
