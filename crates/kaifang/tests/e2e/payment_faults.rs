@@ -251,3 +251,26 @@ async fn kill_9_between_the_providers_acceptance_and_its_notification_loses_noth
     assert_eq!(balance(&ledger, "provider:alipay"), -19_900);
     assert_eq!(ledger["balanced"], true);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_retry_refused_because_the_trade_is_paid_keeps_the_order_for_its_payment() {
+    let (server, sims, _root, bob, order) = open_shop().await;
+    let mut body = order.clone();
+    body["wallet"] = json!("wechat-pay");
+    let (status, placed) = post(&server, &bob, "/orders", Some("p-1"), Some(body.clone())).await;
+    assert_eq!(status, 201, "{placed}");
+    let id = placed["order"]["id"].as_i64().unwrap();
+    // The provider holds its notification; the buyer pays, then retries the same attempt.
+    set_faults(&sims.wechat.addr, json!({"out_of_order": true})).await;
+    pay_at_provider(placed["pay_url"].as_str().unwrap()).await;
+    let (status, refused) = post(&server, &bob, "/orders", Some("p-1"), Some(body)).await;
+    assert_eq!(
+        status, 422,
+        "WeChat Pay refuses to open a paid trade again: {refused}"
+    );
+    // The order is not cancelled: it was paid, and a query says so.
+    let (_, o) = get(&server, &bob, &format!("/orders/{id}")).await;
+    assert_eq!(o["state"], "pending", "{o}");
+    let (status, o) = post(&server, &bob, &format!("/orders/{id}/query"), None, None).await;
+    assert_eq!((status, o["state"].as_str()), (200, Some("paid")), "{o}");
+}

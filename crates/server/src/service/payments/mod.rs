@@ -383,8 +383,13 @@ impl PaymentService {
                 })
             }
             Err(e) => {
-                // No trade was made: close the order so that nothing waits on it.
-                self.advance(&order, OrderEvent::Cancel, None).await?;
+                // Asked for the first time and refused: no trade was made, so close the order and
+                // nothing waits on it. A pending order was accepted before (a retry may be
+                // refused because it is paid already, WeChat Pay's ORDERPAID): it stays pending
+                // for its notification or a query.
+                if state == OrderState::Created {
+                    self.advance(&order, OrderEvent::Cancel, None).await?;
+                }
                 Err(adapter_error(e))
             }
         }
