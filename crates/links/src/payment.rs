@@ -162,6 +162,15 @@ impl PaymentMatcher {
             return out;
         }
         let bytes = text.as_bytes();
+        // Every link form holds `://` (the registry refuses a prefix without one) and every
+        // payload starts `000201`. Most messages hold neither, and two SIMD substring searches
+        // cost a fraction of the case-insensitive automaton over the whole text: the ≤ 100 ns
+        // budget of a message without links depends on it.
+        if memchr::memmem::find(bytes, b"://").is_none()
+            && memchr::memmem::find(bytes, b"000201").is_none()
+        {
+            return out;
+        }
         let mut last_end = 0;
         let mut url_at = 0;
         let mut counter = Counter::default();
