@@ -93,6 +93,10 @@ pub(crate) struct PaymentMatcher {
     ids: Vec<(String, usize)>,
     /// Primitive merchant account tag → platform.
     tags: Vec<(u8, usize)>,
+    /// `://`, which every link form holds, and `000201`, which starts every payload: searchers
+    /// built once, since building one costs more than searching a message.
+    link_mark: memchr::memmem::Finder<'static>,
+    emvco_mark: memchr::memmem::Finder<'static>,
 }
 
 /// Bytes a link may contain (RFC 3986 unreserved, reserved and `%`).
@@ -145,6 +149,8 @@ impl PaymentMatcher {
             formats: all,
             ids,
             tags,
+            link_mark: memchr::memmem::Finder::new(b"://").into_owned(),
+            emvco_mark: memchr::memmem::Finder::new(b"000201").into_owned(),
         })
     }
 
@@ -166,9 +172,7 @@ impl PaymentMatcher {
         // payload starts `000201`. Most messages hold neither, and two SIMD substring searches
         // cost a fraction of the case-insensitive automaton over the whole text: the ≤ 100 ns
         // budget of a message without links depends on it.
-        if memchr::memmem::find(bytes, b"://").is_none()
-            && memchr::memmem::find(bytes, b"000201").is_none()
-        {
+        if self.link_mark.find(bytes).is_none() && self.emvco_mark.find(bytes).is_none() {
             return out;
         }
         let mut last_end = 0;
