@@ -93,10 +93,17 @@ pub(crate) struct PaymentMatcher {
     ids: Vec<(String, usize)>,
     /// Primitive merchant account tag → platform.
     tags: Vec<(u8, usize)>,
-    /// `://`, which every link form holds, and `000201`, which starts every payload: searchers
-    /// built once, since building one costs more than searching a message.
-    link_mark: memchr::memmem::Finder<'static>,
-    emvco_mark: memchr::memmem::Finder<'static>,
+}
+
+/// Whether `bytes` holds `://`, which every link form holds (the registry refuses a prefix
+/// without one), or `000201`, which starts every EMVCo payload. Most messages hold neither, and
+/// one vectorised pass for their first bytes costs a fraction of the case-insensitive automaton
+/// (and of two substring searches): the ≤ 100 ns budget of a message without links depends on it.
+pub(crate) fn may_hold_payment(bytes: &[u8]) -> bool {
+    memchr::memchr2_iter(b':', b'0', bytes).any(|at| match bytes.get(at) {
+        Some(b':') => bytes.get(at + 1..at + 3) == Some(b"//".as_slice()),
+        _ => bytes.get(at..at + 6) == Some(b"000201".as_slice()),
+    })
 }
 
 /// Bytes a link may contain (RFC 3986 unreserved, reserved and `%`).
@@ -149,8 +156,6 @@ impl PaymentMatcher {
             formats: all,
             ids,
             tags,
-            link_mark: memchr::memmem::Finder::new(b"://").into_owned(),
-            emvco_mark: memchr::memmem::Finder::new(b"000201").into_owned(),
         })
     }
 
@@ -168,11 +173,7 @@ impl PaymentMatcher {
             return out;
         }
         let bytes = text.as_bytes();
-        // Every link form holds `://` (the registry refuses a prefix without one) and every
-        // payload starts `000201`. Most messages hold neither, and two SIMD substring searches
-        // cost a fraction of the case-insensitive automaton over the whole text: the ≤ 100 ns
-        // budget of a message without links depends on it.
-        if self.link_mark.find(bytes).is_none() && self.emvco_mark.find(bytes).is_none() {
+        if !may_hold_payment(bytes) {
             return out;
         }
         let mut last_end = 0;
@@ -424,4 +425,39 @@ pub fn crc16_ccitt_false(data: &[u8]) -> u16 {
         }
     }
     crc
+}
+
+#[cfg(test)]
+mod tests {
+    use super::may_hold_payment;
+
+    #[test]
+    fn the_pre_check_passes_every_mark_wherever_it_stands() {
+        for text in [
+            "://",
+            "alipays://platformapi",
+            "付款 wxp://f2f0abc",
+            "000201",
+            "码 00020101021226",
+            "10:30 at 1000 then 000201",
+            "at 12:00 pay weixin://wxpay/bizpayurl?pr=abc",
+        ] {
+            assert!(may_hold_payment(text.as_bytes()), "{text}");
+        }
+    }
+
+    #[test]
+    fn the_pre_check_drops_texts_with_neither_mark() {
+        for text in [
+            "",
+            "明天下午三点见：带上合同",
+            "meet at 10:30, room 200, code 00020",
+            "http:/ not a link, and 0002 01 apart",
+            "ends with a colon:",
+            "ends with :/",
+            "00020",
+        ] {
+            assert!(!may_hold_payment(text.as_bytes()), "{text}");
+        }
+    }
 }
