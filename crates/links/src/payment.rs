@@ -7,12 +7,13 @@
 //! A link runs from its prefix over URL characters; a code form (`code = [min, max]`) must be one
 //! code that ends the path, so `https://qr.alipay.com/help.htm` is not a payment. A payload counts
 //! only when its TLV structure parses to a tag 63 whose CRC-16/CCITT-FALSE matches: a number that
-//! merely starts `000201` is not a payment code. Each match is parsed at most once and the scan
+//! merely starts `000201` is not a payment code. The automaton is asked, anchored, only at each
+//! `://` (from its scheme) and each `000201`; each match is parsed at most once and the scan
 //! resumes after it, and a payload is at most [`EMVCO_MAX`] characters, so the work is linear.
 
 use std::ops::Range;
 
-use aho_corasick::{AhoCorasick, MatchKind};
+use aho_corasick::{AhoCorasick, Anchored, Input, MatchKind, StartKind};
 
 use crate::share::{Counter, classes};
 
@@ -95,15 +96,34 @@ pub(crate) struct PaymentMatcher {
     tags: Vec<(u8, usize)>,
 }
 
-/// Whether `bytes` holds `://`, which every link form holds (the registry refuses a prefix
-/// without one), or `000201`, which starts every EMVCo payload. Most messages hold neither, and
-/// one vectorised pass for their first bytes costs a fraction of the case-insensitive automaton
-/// (and of two substring searches): the ≤ 100 ns budget of a message without links depends on it.
-pub(crate) fn may_hold_payment(bytes: &[u8]) -> bool {
-    memchr::memchr2_iter(b':', b'0', bytes).any(|at| match bytes.get(at) {
-        Some(b':') => bytes.get(at + 1..at + 3) == Some(b"//".as_slice()),
-        _ => bytes.get(at..at + 6) == Some(b"000201".as_slice()),
+/// Where a payment link or payload may start in `bytes`, in order: the scheme before each `://`,
+/// which every link form holds (the registry refuses a prefix without one), and each `000201`,
+/// which starts every EMVCo payload. One vectorised pass for `:` and `0` finds them; most messages
+/// hold neither mark, and the ≤ 100 ns budget of a message without links depends on skipping the
+/// automaton then.
+fn candidates(bytes: &[u8]) -> impl Iterator<Item = usize> + '_ {
+    memchr::memchr2_iter(b':', b'0', bytes).filter_map(|at| match bytes.get(at) {
+        Some(b':') if bytes.get(at + 1..at + 3) == Some(b"//".as_slice()) => {
+            Some(scheme_start(bytes, at))
+        }
+        Some(b'0') if bytes.get(at..at + 6) == Some(b"000201".as_slice()) => Some(at),
+        _ => None,
     })
+}
+
+/// Where the scheme ending at the `:` at `colon` starts: the run of scheme characters (RFC 3986:
+/// letters, digits, `+`, `-`, `.`) before it. A prefix found anywhere later in that run would follow
+/// a scheme character, so it is some other scheme (`xalipays://`) and not a payment link.
+fn scheme_start(bytes: &[u8], colon: usize) -> usize {
+    let mut start = colon;
+    while start > 0
+        && bytes
+            .get(start - 1)
+            .is_some_and(|&b| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'-' | b'.'))
+    {
+        start -= 1;
+    }
+    start
 }
 
 /// Bytes a link may contain (RFC 3986 unreserved, reserved and `%`).
@@ -148,6 +168,7 @@ impl PaymentMatcher {
         let starts = AhoCorasick::builder()
             .match_kind(MatchKind::LeftmostLongest)
             .ascii_case_insensitive(true)
+            .start_kind(StartKind::Anchored)
             .build(&texts)
             .ok()?;
         Some(Self {
@@ -173,17 +194,19 @@ impl PaymentMatcher {
             return out;
         }
         let bytes = text.as_bytes();
-        if !may_hold_payment(bytes) {
-            return out;
-        }
         let mut last_end = 0;
         let mut url_at = 0;
         let mut counter = Counter::default();
-        for m in self.starts.find_iter(text) {
-            let start = m.start();
+        // The automaton is asked only where a link or payload may start, anchored there, instead
+        // of over the whole text: a case-insensitive automaton has no fast prefilter.
+        for start in candidates(bytes) {
             if start < last_end {
                 continue;
             }
+            let input = Input::new(text).range(start..).anchored(Anchored::Yes);
+            let Ok(Some(m)) = self.starts.try_find(input) else {
+                continue;
+            };
             while urls.get(url_at).is_some_and(|r| r.end <= start) {
                 url_at += 1;
             }
@@ -429,25 +452,27 @@ pub fn crc16_ccitt_false(data: &[u8]) -> u16 {
 
 #[cfg(test)]
 mod tests {
-    use super::may_hold_payment;
+    use super::candidates;
 
-    #[test]
-    fn the_pre_check_passes_every_mark_wherever_it_stands() {
-        for text in [
-            "://",
-            "alipays://platformapi",
-            "付款 wxp://f2f0abc",
-            "000201",
-            "码 00020101021226",
-            "10:30 at 1000 then 000201",
-            "at 12:00 pay weixin://wxpay/bizpayurl?pr=abc",
-        ] {
-            assert!(may_hold_payment(text.as_bytes()), "{text}");
-        }
+    fn starts(text: &str) -> Vec<usize> {
+        candidates(text.as_bytes()).collect()
     }
 
     #[test]
-    fn the_pre_check_drops_texts_with_neither_mark() {
+    fn a_link_may_start_at_each_scheme_and_a_payload_at_each_000201() {
+        assert_eq!(starts("://"), [0]);
+        assert_eq!(starts("alipays://platformapi"), [0]);
+        assert_eq!(starts("付款 wxp://f2f0abc"), [7]);
+        assert_eq!(starts("000201"), [0]);
+        assert_eq!(starts("码 0000201010212"), [5]);
+        assert_eq!(starts("10:30, 1000, then 000201"), [18]);
+        // The scheme runs back over letters, digits, `+`, `-` and `.`, and no further.
+        assert_eq!(starts("(x-y+z.1://a) https://b"), [1, 14]);
+        assert_eq!(starts("a://b://c"), [0, 4]);
+    }
+
+    #[test]
+    fn texts_with_neither_mark_have_no_candidate() {
         for text in [
             "",
             "明天下午三点见：带上合同",
@@ -457,7 +482,7 @@ mod tests {
             "ends with :/",
             "00020",
         ] {
-            assert!(!may_hold_payment(text.as_bytes()), "{text}");
+            assert_eq!(starts(text), Vec::<usize>::new(), "{text}");
         }
     }
 }
