@@ -41,20 +41,21 @@ impl OrderState {
         }
     }
 
+    /// Every state, in the order an order usually meets them.
+    pub const ALL: [OrderState; 8] = [
+        OrderState::Created,
+        OrderState::Pending,
+        OrderState::Paid,
+        OrderState::PartiallyRefunded,
+        OrderState::Refunded,
+        OrderState::Failed,
+        OrderState::Cancelled,
+        OrderState::Expired,
+    ];
+
     /// The state named `name` (as [`OrderState::as_str`] writes it), if any.
     pub fn parse(name: &str) -> Option<OrderState> {
-        [
-            OrderState::Created,
-            OrderState::Pending,
-            OrderState::Paid,
-            OrderState::PartiallyRefunded,
-            OrderState::Refunded,
-            OrderState::Failed,
-            OrderState::Cancelled,
-            OrderState::Expired,
-        ]
-        .into_iter()
-        .find(|s| s.as_str() == name)
+        OrderState::ALL.into_iter().find(|s| s.as_str() == name)
     }
 
     /// No event changes a terminal state any more (a duplicate `paid` on `refunded` is still
@@ -176,6 +177,28 @@ pub fn refundable(paid: Money, refunded_so_far: Money, amount: Money) -> Result<
 
 #[cfg(test)]
 mod tests {
+    use super::*;
+    use crate::Currency;
+
+    const ALL: [OrderState; 8] = OrderState::ALL;
+
+    #[test]
+    fn all_lists_every_state_once() {
+        // Exhaustive: a new state does not compile here until it has a place in `ALL`.
+        let place = |s: OrderState| match s {
+            OrderState::Created => 0,
+            OrderState::Pending => 1,
+            OrderState::Paid => 2,
+            OrderState::PartiallyRefunded => 3,
+            OrderState::Refunded => 4,
+            OrderState::Failed => 5,
+            OrderState::Cancelled => 6,
+            OrderState::Expired => 7,
+        };
+        for (i, s) in ALL.into_iter().enumerate() {
+            assert_eq!(place(s), i, "{s}");
+        }
+    }
 
     #[test]
     fn states_parse_back_from_their_names() {
@@ -186,19 +209,6 @@ mod tests {
             assert_eq!(OrderState::parse(bad), None, "{bad:?}");
         }
     }
-    use super::*;
-    use crate::Currency;
-
-    const ALL: [OrderState; 8] = [
-        OrderState::Created,
-        OrderState::Pending,
-        OrderState::Paid,
-        OrderState::PartiallyRefunded,
-        OrderState::Refunded,
-        OrderState::Failed,
-        OrderState::Cancelled,
-        OrderState::Expired,
-    ];
 
     fn cny(s: &str) -> Money {
         Money::parse(s, Currency::CNY).unwrap()
