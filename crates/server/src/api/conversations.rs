@@ -41,7 +41,8 @@ pub struct ListedConversation<'a> {
     /// The conversation.
     #[serde(flatten)]
     pub conversation: ConversationView<'a>,
-    /// Its newest message, if any.
+    /// Its newest message, if any. It may be older than `last_seq` when a message landed
+    /// while the list was read; that message's event follows on the stream.
     pub last_message: Option<MessageView<'a>>,
     /// The newest message `seq` the caller has read (their read marker).
     pub read_seq: i64,
@@ -126,8 +127,16 @@ pub async fn list(
             // A conversation joined between the two reads has no marker
             // yet: nothing read, and everything in it unread.
             let m = markers.get(&s.conversation.id);
+            let mut conversation = ConversationView::of(&s.conversation);
+            // The marker was read after the conversation, its unread count and `last_seq` in
+            // one statement. A message that landed between the two reads is in that count, so
+            // `last_seq` must say so too: a client counts only messages after `last_seq` as
+            // new unread ones, and would count that one twice.
+            if let Some(m) = m {
+                conversation.last_seq = conversation.last_seq.max(m.last_seq);
+            }
             ListedConversation {
-                conversation: ConversationView::of(&s.conversation),
+                conversation,
                 last_message: s.last_message.as_ref().map(MessageView::of),
                 read_seq: m.map_or(0, |m| m.read_seq),
                 unread: m.map_or(s.conversation.last_seq, |m| m.unread),
