@@ -261,12 +261,27 @@ pub struct Server {
 }
 
 impl Server {
-    /// Opens the database, starts the fan-out and binds the listener.
+    /// Binds the listeners, opens the database and starts the fan-out.
     pub async fn build(settings: Settings) -> Result<Self, StartError> {
         let clustered = !settings.bus.url.is_empty();
         if clustered && settings.database.url.is_empty() {
             return Err(StartError::BusWithoutPostgres);
         }
+        // Both listeners are bound before anything runs in the background: an address that
+        // cannot be bound stops the start with its one line, before a task can log about the
+        // teardown.
+        let addr = settings.listen;
+        let listener = TcpListener::bind(addr)
+            .await
+            .map_err(|source| StartError::Bind { addr, source })?;
+        let metrics_listener = match settings.metrics.listen {
+            Some(addr) => Some(
+                TcpListener::bind(addr)
+                    .await
+                    .map_err(|source| StartError::Bind { addr, source })?,
+            ),
+            None => None,
+        };
         let (sink, events) = tokio::sync::mpsc::unbounded_channel();
         let (stop, stopping) = listener::Stopping::new();
         let Stores {
@@ -428,10 +443,6 @@ impl Server {
         // Penalties in force before serving anyone, then kept in step.
         moderation.refresh().await;
         tokio::spawn(moderation.clone().run());
-        let addr = settings.listen;
-        let listener = TcpListener::bind(addr)
-            .await
-            .map_err(|source| StartError::Bind { addr, source })?;
         let payments = Arc::new(payments_service(
             &settings,
             listener
@@ -483,15 +494,7 @@ impl Server {
             settings: Arc::new(settings),
             stopping,
         };
-        let metrics = match state.settings.metrics.listen {
-            Some(addr) => {
-                let listener = TcpListener::bind(addr)
-                    .await
-                    .map_err(|source| StartError::Bind { addr, source })?;
-                Some((listener, api::metrics_routes(state.clone())))
-            }
-            None => None,
-        };
+        let metrics = metrics_listener.map(|l| (l, api::metrics_routes(state.clone())));
         Ok(Self {
             listener,
             metrics,
