@@ -38,7 +38,7 @@ export KAIFANG_PAYSIM_BIN="$target/debug/kaifang-paysim"
 export CHROMIUM="$chromium"
 
 # Flush what earlier steps wrote first. A release build leaves gigabytes of dirty pages, and an
-# fsync in a test's server (SQLite's checkpoint) can then wait behind their writeback for tens of
+# fsync in a test's server (most likely SQLite's checkpoint; not verified) can wait behind their writeback for tens of
 # seconds, so a test waiting for a live event times out. Seen on a fresh machine, where CI's
 # release build came just before these tests; reproduced by writing 6 GB with dd beside them.
 echo "== sync (earlier steps' writes reach the disk before the timed tests)"
