@@ -5,11 +5,12 @@
 //! All positions here are indices into the word's characters: `char`s, or bytes when the word is
 //! ASCII (the same code serves both, through [`Ch`]).
 
+use super::chars::may_follow_tld;
 use super::chars::{
     Ch, is_ascii_domain_char, is_domain_char, is_label_char, is_path_char, is_path_ending_char,
     is_query_char, is_query_ending_char, is_valid_preceding,
 };
-use super::tld::tld_end;
+use super::tld::{is_listed_tld, tld_end};
 
 const NONE: u32 = u32::MAX;
 /// twitter-text `MAX_TCO_SLUG_LENGTH`.
@@ -281,10 +282,71 @@ fn valid_url<T: Ch>(
         }
         puny_len += label_len + usize::from(i > 0);
     }
-    let utf16 = |s: &[T]| s.iter().map(|x| x.ch().len_utf16()).sum::<usize>();
-    let url_len = utf16(&c[url.0..url.1]);
+    let url_len = utf16_len(&c[url.0..url.1]);
     let total = proto + url_len + puny_len;
-    total.saturating_sub(utf16(dom)) <= max_len
+    total.saturating_sub(utf16_len(dom)) <= max_len
+}
+
+fn utf16_len<T: Ch>(s: &[T]) -> usize {
+    s.iter().map(|x| x.ch().len_utf16()).sum()
+}
+
+/// The common host, decided without the tables: at `d` (right after `http://` or `https://`), two
+/// or more plain labels (ASCII letters, digits and inner hyphens, 1–63 characters, none hyphenated
+/// at positions 3–4, so never `xn--`), the last a listed TLD of letters and digits, followed by the
+/// end of the word or by an ASCII character that ends a label run and may follow a TLD (`/`, `?`,
+/// `:`, `#`, `,`…). Returns the host's end, or `None` to ask the tables.
+///
+/// Why the tables would give the same end: within a plain label only its end can satisfy the TLD
+/// look-ahead, so the last label is a TLD exactly when it is listed; the label before it is then a
+/// `validDomainName` ending there (its own run does not reach a dot after the host); and each
+/// label before that is a `validSubdomain` whose greedy match takes the rest. `valid_url`'s label
+/// checks are the ones made here, and a plain host is its own punycode.
+fn plain_host_end<T: Ch>(c: &[T], d: usize) -> Option<usize> {
+    let mut k = d;
+    let mut label = d;
+    let mut labels = 0usize;
+    let end = loop {
+        match c.get(k).map(|x| x.ch()) {
+            Some('a'..='z' | 'A'..='Z' | '0'..='9' | '-') => {}
+            Some('.') => {
+                plain_label(c, label, k)?;
+                labels += 1;
+                label = k + 1;
+            }
+            next => {
+                if let Some(x) = next
+                    && !(x.is_ascii() && !is_label_char(x) && may_follow_tld(next))
+                {
+                    return None;
+                }
+                break k;
+            }
+        }
+        k += 1;
+    };
+    plain_label(c, label, end)?;
+    let tld = &c[label..end];
+    if labels == 0 || !tld.iter().all(|x| x.ch().is_ascii_alphanumeric()) {
+        return None;
+    }
+    let mut buf = [0u8; 64];
+    for (b, x) in buf.iter_mut().zip(tld) {
+        *b = x.ch().to_ascii_lowercase() as u8;
+    }
+    let name = std::str::from_utf8(buf.get(..tld.len())?).ok()?;
+    is_listed_tld(name).then_some(end)
+}
+
+/// `c[from..to]` is a plain label: 1–63 characters, not starting or ending with `-`, no `--` at
+/// positions 3–4. (Its characters were checked by the caller.)
+fn plain_label<T: Ch>(c: &[T], from: usize, to: usize) -> Option<()> {
+    let l = c.get(from..to)?;
+    let ok = (1..=MAX_LABEL_LEN).contains(&l.len())
+        && l.first().is_some_and(|x| x.ch() != '-')
+        && l.last().is_some_and(|x| x.ch() != '-')
+        && !(l.len() >= 4 && l[2].ch() == '-' && l[3].ch() == '-');
+    ok.then_some(())
 }
 
 /// `validTcoUrl` applied to a schemed URL: `Some(None)` = not t.co, `Some(Some(end))` = cut at `end`,
@@ -353,13 +415,32 @@ pub(crate) fn scan<T: Ch>(
     tables: &mut Vec<Cell>,
     out: &mut Vec<Span>,
 ) {
+    scan_with(c, max_urls, max_url_len, tables, out, Shortcut::Plain);
+}
+
+/// Whether [`scan`] may decide a plain host without the tables ([`plain_host_end`]). Only the
+/// tests turn it off, to check the shortcut against the tables.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Shortcut {
+    Plain,
+    #[cfg(test)]
+    Off,
+}
+
+fn scan_with<T: Ch>(
+    c: &[T],
+    max_urls: usize,
+    max_url_len: usize,
+    tables: &mut Vec<Cell>,
+    out: &mut Vec<Span>,
+    shortcut: Shortcut,
+) {
     let n = c.len();
-    if out.len() >= max_urls || !c.iter().any(|x| matches!(x.ch(), '.' | '[')) {
+    if out.len() >= max_urls {
         return;
     }
+    // Filled on first use: a word whose only URL has a plain host never needs them.
     tables.clear();
-    tables.resize(n, EMPTY);
-    let t = &mut tables[..];
     // `validUrlPrecedingChars` consumes one character, so a match cannot start right after the previous one.
     let mut avail = 0usize;
     let mut i = 0usize;
@@ -370,10 +451,19 @@ pub(crate) fn scan<T: Ch>(
         }
         let proto = protocol_len(c, i);
         let d = i + proto.unwrap_or(0);
-        let host_end = match domain_end_at(c, t, d) {
-            NONE => None,
-            end => Some(end as usize),
+        let plain = match proto {
+            Some(_) if shortcut == Shortcut::Plain => plain_host_end(c, d),
+            _ => None,
         };
+        let host_end = plain.or_else(|| {
+            if tables.len() != n {
+                tables.resize(n, EMPTY);
+            }
+            match domain_end_at(c, tables, d) {
+                NONE => None,
+                end => Some(end as usize),
+            }
+        });
         let host_end = match host_end {
             Some(end) => Some(end),
             // Beyond twitter-text: IP literals, only after an explicit scheme (so `1.2.3.4` and
@@ -406,7 +496,12 @@ pub(crate) fn scan<T: Ch>(
         avail = m;
         i = m;
         // twitter-text counts the default protocol ("https://") for scheme-less URLs.
-        if !valid_url(c, (start, m), (d, dend), proto.unwrap_or(8), max_url_len) {
+        let valid = match (plain, proto) {
+            // A plain host is its own punycode, with labels already checked: only the length is left.
+            (Some(_), Some(p)) => p + utf16_len(&c[start..m]) <= max_url_len,
+            _ => valid_url(c, (start, m), (d, dend), proto.unwrap_or(8), max_url_len),
+        };
+        if !valid {
             continue;
         }
         match proto {
@@ -440,6 +535,89 @@ pub(crate) fn scan<T: Ch>(
                     });
                 }
             }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    fn spans<T: Ch>(c: &[T], shortcut: Shortcut) -> Vec<Span> {
+        let mut out = Vec::new();
+        scan_with(c, 100, 4096, &mut Vec::new(), &mut out, shortcut);
+        out
+    }
+
+    /// The shortcut and the tables agree on `word`, scanned as bytes (when ASCII) and as chars.
+    fn agree(word: &str) -> Result<(), TestCaseError> {
+        let chars: Vec<char> = word.chars().collect();
+        prop_assert_eq!(
+            spans(&chars, Shortcut::Plain),
+            spans(&chars, Shortcut::Off),
+            "{}",
+            word
+        );
+        if word.is_ascii() {
+            let plain = spans(word.as_bytes(), Shortcut::Plain);
+            prop_assert_eq!(&plain, &spans(word.as_bytes(), Shortcut::Off), "{}", word);
+            prop_assert_eq!(plain, spans(&chars, Shortcut::Off), "{}", word);
+        }
+        Ok(())
+    }
+
+    #[test]
+    fn the_shortcut_takes_common_hosts_and_agrees_on_them() {
+        for word in [
+            "https://item.taobao.com/item.htm?id=123&spm=a21",
+            "HTTP://WWW.JD.COM",
+            "https://m.shop12.com.cn:8443/x",
+            "https://a-b.example.org#frag",
+            "https://t.co/abc123?x=1",
+            "看看https://b23.tv/abc，好",
+        ] {
+            let chars: Vec<char> = word.chars().collect();
+            let at = word.find("://").map(|p| word[..p + 3].chars().count());
+            assert!(
+                at.and_then(|d| plain_host_end(&chars, d)).is_some(),
+                "{word}"
+            );
+            agree(word).unwrap();
+        }
+        // What the shortcut leaves to the tables.
+        for host in [
+            "localhost/",
+            "a.notatld/",
+            "xn--80ak6aa92e.com/",
+            "a_b.com/",
+            "-a.com/",
+            "a..com/",
+            "a.com./",
+            "a.com_x",
+            "a.com@b",
+            "a.com+",
+            "a.com中",
+            "a.c-om/",
+        ] {
+            assert_eq!(plain_host_end(host.as_bytes(), 0), None, "{host}");
+        }
+        let long = format!("https://{}.com/", "a".repeat(64));
+        agree(&long).unwrap();
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(2048))]
+
+        #[test]
+        fn the_shortcut_agrees_with_the_tables(
+            words in prop::collection::vec(
+                "[a-z中(@.]{0,2}(https?://|HTTPS://|)([a-zA-Z0-9_-]{0,4}\\.){0,3}(com|cn|Com|co|zz|xn--p1ai|中国|bz2|[a-z]{0,3})[/?:#.@+,)\"`_中-]?[a-z0-9/?=&.:()-]{0,8}",
+                1..4,
+            )
+        ) {
+            agree(&words.concat())?;
         }
     }
 }

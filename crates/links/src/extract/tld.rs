@@ -71,6 +71,11 @@ pub fn is_known_tld(name: &str) -> bool {
     tlds().contains(&name.to_lowercase())
 }
 
+/// Is the lower-case `name` a known top-level domain?
+pub(crate) fn is_listed_tld(name: &str) -> bool {
+    tlds().contains(name)
+}
+
 /// Where a TLD starting at `q` ends (exclusive), looking no further than `limit` (the look-ahead treats
 /// `limit` as end of text). Mirrors `(?:validGTLD|validCCTLD|validPunycode)`: the longest listed TLD
 /// followed by a character that may follow one, else `xn--` plus a run of `[-0-9a-z]`.
