@@ -558,6 +558,12 @@ pub struct StorageSettings {
     pub max_batch: usize,
     /// Read connections kept open (default 4).
     pub readers: usize,
+    /// Most messages added to the search index in one transaction; a
+    /// backlog this long is indexed between two batches of writes (default 256).
+    pub search_index_chunk: usize,
+    /// A shorter backlog is indexed once no write has come for this long
+    /// (ms, default 50); until then search finds it by a scan.
+    pub search_index_idle_ms: u64,
 }
 
 impl Default for StorageSettings {
@@ -567,6 +573,8 @@ impl Default for StorageSettings {
             sync_full: false,
             max_batch: 512,
             readers: 4,
+            search_index_chunk: 256,
+            search_index_idle_ms: 50,
         }
     }
 }

@@ -144,6 +144,8 @@ async fn open_store(
         sqlite.sync_full = settings.storage.sync_full;
         sqlite.max_batch = settings.storage.max_batch;
         sqlite.readers = settings.storage.readers;
+        sqlite.search_index_chunk = settings.storage.search_index_chunk;
+        sqlite.search_index_idle_ms = settings.storage.search_index_idle_ms;
         let store = Arc::new(SqliteStore::open(sqlite, sink)?);
         return Ok(Stores {
             store: store.clone(),

@@ -101,6 +101,11 @@ pub(super) const MIGRATIONS: &[Migration] = &[
         "ledger_by_wallet",
         include_str!("../../migrations/sqlite/0016_ledger_by_wallet.sql"),
     ),
+    m(
+        17,
+        "search_off_the_send_path",
+        include_str!("../../migrations/sqlite/0017_search_off_the_send_path.sql"),
+    ),
 ];
 
 /// Versions up to this one were recorded only in `user_version`: a

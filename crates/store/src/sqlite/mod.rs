@@ -5,6 +5,7 @@ mod attachments;
 mod chat;
 mod error;
 mod governance;
+mod indexer;
 pub mod maintenance;
 mod migrate;
 mod moderation;
@@ -45,6 +46,13 @@ pub struct SqliteConfig {
     pub sync_full: bool,
     /// How long a connection waits for a lock held by another process (ms).
     pub busy_timeout_ms: u64,
+    /// Most messages added to the search index in one transaction; a
+    /// backlog this long is indexed at once, between two batches of
+    /// writes (default 256).
+    pub search_index_chunk: usize,
+    /// A shorter backlog is indexed once no write has come for this long
+    /// (ms, default 50). Until then search finds those messages by a scan.
+    pub search_index_idle_ms: u64,
 }
 
 impl SqliteConfig {
@@ -56,6 +64,8 @@ impl SqliteConfig {
             max_batch: 512,
             sync_full: false,
             busy_timeout_ms: 5_000,
+            search_index_chunk: 256,
+            search_index_idle_ms: 50,
         }
     }
 }
@@ -97,7 +107,11 @@ impl SqliteStore {
         }
         let mut conn = open_connection(&config, false)?;
         migrate::apply(&mut conn)?;
-        let writer = Writer::start(conn, config.max_batch, sink)?;
+        let pace = indexer::IndexPace {
+            chunk: config.search_index_chunk,
+            idle: std::time::Duration::from_millis(config.search_index_idle_ms),
+        };
+        let writer = Writer::start(conn, config.max_batch, pace, sink)?;
         let readers = Arc::new(ReadPool {
             idle: Mutex::new(Vec::new()),
             config,

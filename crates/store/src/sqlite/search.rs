@@ -1,6 +1,7 @@
 //! [`Search`] for the SQLite backend: an FTS5 trigram index
-//! (`messages_search`, kept in step with `messages.body` by triggers), and
-//! a bounded scan for queries too short for it.
+//! (`messages_search`, filled between sends by `indexer.rs`, and moved by
+//! triggers when indexed text changes), and a bounded scan for queries too
+//! short for it.
 use async_trait::async_trait;
 use rusqlite::{Connection, params};
 
@@ -32,21 +33,53 @@ fn collect(conn: &Connection, sql: &str, p: impl rusqlite::Params) -> Result<Vec
 }
 
 /// Three characters or more: the trigram index, read newest first, so
-/// that the query stops at `limit` hits however common the text is.
+/// that the query stops at `limit` hits however common the text is. The
+/// newest messages, not indexed yet (`indexer.rs`), come first, by a scan;
+/// one read transaction serves both, so a chunk indexed in between is
+/// neither missed nor found twice.
 fn indexed_search(conn: &Connection, q: &SearchQuery) -> Result<SearchPage, Error> {
-    let sql = format!(
-        "SELECT {MESSAGE_COLUMNS} FROM messages_search \
-         JOIN messages m ON m.id = messages_search.rowid JOIN users u ON u.id = m.sender_id \
-         WHERE messages_search MATCH ?4 AND messages_search.rowid < ?3 AND {} \
-         AND m.removed_at IS NULL ORDER BY messages_search.rowid DESC LIMIT ?5",
+    let tx = conn.unchecked_transaction()?;
+    let through: i64 = conn
+        .prepare_cached("SELECT indexed_through FROM search_state")?
+        .query_row([], |r| r.get(0))?;
+    let before = q.before.unwrap_or(i64::MAX);
+    let tail = format!(
+        "SELECT {MESSAGE_COLUMNS} FROM messages m JOIN users u ON u.id = m.sender_id \
+         WHERE m.id > ?3 AND m.id < ?4 AND {} AND m.body LIKE ?5 ESCAPE '\\' \
+         AND m.removed_at IS NULL ORDER BY m.id DESC LIMIT ?6",
         scope(q)
     );
-    let before = q.before.unwrap_or(i64::MAX);
-    let hits = collect(
+    let mut hits = collect(
         conn,
-        &sql,
-        params![q.user, q.conversation, before, fts_phrase(&q.text), q.limit],
+        &tail,
+        params![
+            q.user,
+            q.conversation,
+            through,
+            before,
+            like_pattern(&q.text),
+            q.limit
+        ],
     )?;
+    let left = q
+        .limit
+        .saturating_sub(u32::try_from(hits.len()).unwrap_or(u32::MAX));
+    if left > 0 {
+        let indexed = format!(
+            "SELECT {MESSAGE_COLUMNS} FROM messages_search \
+             JOIN messages m ON m.id = messages_search.rowid JOIN users u ON u.id = m.sender_id \
+             WHERE messages_search MATCH ?4 AND messages_search.rowid < ?3 AND {} \
+             AND m.removed_at IS NULL ORDER BY messages_search.rowid DESC LIMIT ?5",
+            scope(q)
+        );
+        let below = before.min(through.saturating_add(1));
+        hits.extend(collect(
+            conn,
+            &indexed,
+            params![q.user, q.conversation, below, fts_phrase(&q.text), left],
+        )?);
+    }
+    tx.finish()?;
     let next_before = full_page_next(&hits, q.limit);
     Ok(SearchPage { hits, next_before })
 }

@@ -2,9 +2,12 @@
 //! together are committed in one transaction (each inside its own savepoint,
 //! so one failing write does not undo the others). A caller hears back only
 //! after the commit, and committed events reach the sink in id order.
-use rusqlite::{Connection, OptionalExtension, params};
-use tokio::sync::{mpsc, oneshot};
+use std::sync::mpsc;
 
+use rusqlite::{Connection, OptionalExtension, params};
+use tokio::sync::oneshot;
+
+use super::indexer::{IndexPace, Indexer};
 use super::{now_ms, read};
 use crate::{
     AdminGrant, Conversation, ConversationKind, Error, Event, EventBody, EventSink, MemberChange,
@@ -65,19 +68,23 @@ fn savepoint<T>(
 }
 
 pub(super) struct Writer {
-    jobs: mpsc::UnboundedSender<Box<dyn Job>>,
+    // A std channel: the writer thread waits on it with a timeout (to index
+    // when idle), and sending never blocks, so async callers may use it.
+    jobs: mpsc::Sender<Box<dyn Job>>,
 }
 
 impl Writer {
     pub(super) fn start(
         conn: Connection,
         max_batch: usize,
+        pace: IndexPace,
         sink: EventSink,
     ) -> Result<Self, Error> {
-        let (jobs, rx) = mpsc::unbounded_channel();
+        let indexer = Indexer::load(&conn, pace)?;
+        let (jobs, rx) = mpsc::channel();
         std::thread::Builder::new()
             .name("kaifang-writer".into())
-            .spawn(move || writer_loop(conn, rx, max_batch.max(1), sink))?;
+            .spawn(move || writer_loop(conn, rx, max_batch.max(1), indexer, sink))?;
         Ok(Self { jobs })
     }
 
@@ -97,14 +104,33 @@ impl Writer {
     }
 }
 
+/// The next job; while none comes, the search index catches up.
+fn next_job(
+    conn: &Connection,
+    rx: &mpsc::Receiver<Box<dyn Job>>,
+    indexer: &mut Indexer,
+) -> Option<Box<dyn Job>> {
+    loop {
+        let Some(idle) = indexer.wait() else {
+            return rx.recv().ok();
+        };
+        match rx.recv_timeout(idle) {
+            Ok(job) => return Some(job),
+            Err(mpsc::RecvTimeoutError::Timeout) => indexer.step(conn),
+            Err(mpsc::RecvTimeoutError::Disconnected) => return None,
+        }
+    }
+}
+
 fn writer_loop(
     conn: Connection,
-    mut rx: mpsc::UnboundedReceiver<Box<dyn Job>>,
+    rx: mpsc::Receiver<Box<dyn Job>>,
     max_batch: usize,
+    mut indexer: Indexer,
     sink: EventSink,
 ) {
     let mut batch: Vec<Box<dyn Job>> = Vec::with_capacity(max_batch);
-    while let Some(first) = rx.blocking_recv() {
+    while let Some(first) = next_job(&conn, &rx, &mut indexer) {
         batch.push(first);
         while batch.len() < max_batch {
             match rx.try_recv() {
@@ -138,6 +164,16 @@ fn writer_loop(
         }
         for job in batch.drain(..) {
             job.finish(committed);
+        }
+        // After the callers have their answers: a full chunk is indexed
+        // now, busy or not, so that the unindexed tail search scans stays
+        // short; a shorter one waits for a pause.
+        if committed {
+            match indexer.note_writes(&conn) {
+                Ok(()) if indexer.full() => indexer.step(&conn),
+                Ok(()) => {}
+                Err(e) => tracing::error!(error = %e, "could not read the search backlog"),
+            }
         }
     }
 }
