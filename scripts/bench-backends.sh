@@ -14,9 +14,12 @@
 # appended to the server's database URL (e.g.
 # 'options=-c%20synchronous_commit%3Doff'); BACKENDS (default
 # "sqlite postgres") and E_CONNECTIONS=0 (no E) narrow the run.
+# KAIFANG_CLIENT_BIN (default: the server's binary) runs `kaifang bench`, so
+# that two servers can be compared with one client.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bin=${KAIFANG_BIN:-${CARGO_TARGET_DIR:-target}/release/kaifang}
+client=${KAIFANG_CLIENT_BIN:-$bin}
 admin=${KAIFANG_BENCH_POSTGRES:-postgres://postgres@127.0.0.1:5432/postgres}
 runs=${RUNS:-3}
 e_connections=${E_CONNECTIONS:-19500}
@@ -59,12 +62,12 @@ start() {
 for round in $(seq 1 "$runs"); do
   for backend in ${BACKENDS:-sqlite postgres}; do
     start "$backend"
-    echo "$backend round $round $(date -u +%H:%M:%S) load $(cut -d' ' -f1 /proc/loadavg): $("$bin" --server "$server" bench --scenarios abcd)"
+    echo "$backend round $round $(date -u +%H:%M:%S) load $(cut -d' ' -f1 /proc/loadavg): $("$client" --server "$server" bench --scenarios abcd)"
     cleanup
   done
 done
 [ "$e_connections" -gt 0 ] || exit 0
 start sqlite
 echo "server $(grep 'Max open files' "/proc/$pid/limits")"
-echo "sqlite E $(date -u +%H:%M:%S) load $(cut -d' ' -f1 /proc/loadavg): $("$bin" --server "$server" bench --scenarios e --e-connections "$e_connections")"
+echo "sqlite E $(date -u +%H:%M:%S) load $(cut -d' ' -f1 /proc/loadavg): $("$client" --server "$server" bench --scenarios e --e-connections "$e_connections")"
 cleanup
