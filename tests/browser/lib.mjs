@@ -97,6 +97,8 @@ export class Server {
       proc.stderr.on('data', (chunk) => {
         err += chunk;
         if (err.length > 100000) err = err.slice(-50000);
+        // Kept for a failing test to quote (`stderrTail`).
+        this.stderr = err;
       });
       proc.on('exit', (code) => {
         if (this.proc === proc) this.proc = null;
@@ -126,6 +128,11 @@ export class Server {
   async close() {
     await this.stop();
     if (this.ownsDir) rmSync(this.dataDir, { recursive: true, force: true });
+  }
+
+  /** The end of what the server wrote to stderr, for a failing test's message. */
+  stderrTail(chars = 3000) {
+    return (this.stderr || '').slice(-chars);
   }
 
   /** Calls the API from the test itself (as a given token). */

@@ -207,7 +207,11 @@ test('bob buys two from the card in a group with Alipay and sees them paid in th
   await openConv(bob.page, 'Shoppers');
   const msg = bob.page.locator('#msg-list li.msg', { has: bob.page.locator('.card') });
   const card = msg.locator('.card');
-  await card.waitFor({ timeout: 20000 });
+  // This wait once timed out in CI and never again locally: if it does, say what the server had.
+  await card.waitFor({ timeout: 20000 }).catch(async (e) => {
+    const history = await server.api('GET', `/conversations/${group}/messages?limit=20`, undefined, await token(bob.page));
+    throw new Error(`${e.message}\nthe group's messages: ${JSON.stringify(history.json)}\nserver stderr: ${server.stderrTail()}`);
+  });
   assert.equal(await card.locator('.card-title').textContent(), '不锈钢保温杯 500ml');
   assert.equal(await card.locator('.card-price').textContent(), 'CNY 199.00');
   seq = Number(await msg.getAttribute('data-seq'));
