@@ -25,6 +25,9 @@ runs=${RUNS:-3}
 e_connections=${E_CONNECTIONS:-19500}
 port=${PORT:-18097}
 server="http://127.0.0.1:$port"
+# Set only when E runs, so that a server from before the setting still starts.
+max_connections=""
+[ "$e_connections" -gt 0 ] && max_connections=$((e_connections + 1000))
 
 pid=""
 db=""
@@ -44,11 +47,14 @@ start() {
     psql "$admin" -qc "CREATE DATABASE $db" >/dev/null
     url="${admin%/*}/$db${PG_QUERY:+?$PG_QUERY}"
   fi
-  KAIFANG_LISTEN=127.0.0.1:$port KAIFANG_DATA_DIR=$data KAIFANG_LOG=warn \
-    KAIFANG_DATABASE__URL=$url \
+  # The script's own KAIFANG_* variables are not the server's settings (an
+  # older server refuses unknown ones).
+  env -u KAIFANG_BIN -u KAIFANG_CLIENT_BIN -u KAIFANG_BENCH_POSTGRES \
+    KAIFANG_LISTEN=127.0.0.1:$port KAIFANG_DATA_DIR=$data KAIFANG_LOG=warn \
+    ${url:+KAIFANG_DATABASE__URL=$url} \
     KAIFANG_AUTH__ARGON2_MEMORY_KIB=1024 KAIFANG_AUTH__ARGON2_ITERATIONS=1 \
     KAIFANG_AUTH__SIGNUPS_PER_ADDRESS_PER_HOUR=100000 KAIFANG_PREVIEW__SYSTEM_DNS=false \
-    KAIFANG_STREAM__MAX_CONNECTIONS=$((e_connections + 1000)) \
+    ${max_connections:+KAIFANG_STREAM__MAX_CONNECTIONS=$max_connections} \
     "$bin" serve > "$data/stdout" 2> "$data/stderr" &
   pid=$!
   for _ in $(seq 1 300); do
