@@ -461,9 +461,9 @@ fn scan_with<T: Ch>(
     // `validUrlPrecedingChars` consumes one character, so a match cannot start right after the previous one.
     let mut avail = 0usize;
     let mut i = match shortcut {
-        Shortcut::Plain => first_possible_start(c),
-        #[cfg(test)]
-        Shortcut::Off => 0,
+        // A word that starts with its scheme (the common case) has nothing to skip.
+        Shortcut::Plain if !c.is_empty() && protocol_len(c, 0).is_none() => first_possible_start(c),
+        _ => 0,
     };
     while i < n && out.len() < max_urls {
         if i > 0 && (i - 1 < avail || !is_valid_preceding(c[i - 1].ch())) {
