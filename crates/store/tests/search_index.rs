@@ -214,3 +214,28 @@ async fn a_short_backlog_is_indexed_when_the_writer_is_idle_and_after_a_restart(
     db.wait_indexed(m.id).await;
     assert_eq!(db.found("behind").await, ["left behind"]);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sends_go_on_while_indexing_fails_and_indexing_resumes_by_itself() {
+    let db = open(1, 20).await;
+    let first = db.post("before the failure").await;
+    db.wait_indexed(first.id).await;
+    // The index's table disappears (a broken file, an operator's mistake):
+    // every indexing step now fails.
+    db.raw("DROP TABLE messages_search");
+    let during = db.post("sent while indexing fails").await;
+    let after = db.post("sent after that").await;
+    assert!(after.id > during.id, "sends are acknowledged as usual");
+    // Still found by the scan, which fills this one-hit page without
+    // asking the index (gone, so any page that reached it would fail).
+    let page = db.search("indexing fails", 1, None).await;
+    assert_eq!(page.hits[0].body, "sent while indexing fails");
+    assert_eq!(db.indexed_through(), first.id);
+    // The table comes back (empty): the writer's next try indexes the rest.
+    db.raw(
+        "CREATE VIRTUAL TABLE messages_search USING fts5(\
+         body, content = 'messages', content_rowid = 'id', tokenize = 'trigram')",
+    );
+    db.wait_indexed(after.id).await;
+    assert_eq!(db.found("sent after").await, ["sent after that"]);
+}

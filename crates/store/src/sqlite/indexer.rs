@@ -16,7 +16,7 @@
 //! 0017), and a deletion lowers the watermark to the largest id left, so an
 //! id SQLite hands out again is above it; edits of unindexed messages need
 //! nothing, as the chunk reads the text as it is then.
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use rusqlite::{Connection, params};
 
@@ -38,7 +38,14 @@ pub(super) struct Indexer {
     through: i64,
     /// The last message id written, as far as the writer has looked.
     written: i64,
+    /// Failed steps in a row, and when to try again: a failure that lasts
+    /// (a full disk) is retried with a growing pause, not every `idle`.
+    failures: u32,
+    retry_at: Option<Instant>,
 }
+
+/// The longest pause between two tries after failures.
+const MAX_RETRY_PAUSE: Duration = Duration::from_secs(60);
 
 impl Indexer {
     pub(super) fn load(conn: &Connection, pace: IndexPace) -> Result<Self, Error> {
@@ -49,6 +56,8 @@ impl Indexer {
             },
             through: 0,
             written: 0,
+            failures: 0,
+            retry_at: None,
         };
         indexer.note_writes(conn)?;
         Ok(indexer)
@@ -73,20 +82,39 @@ impl Indexer {
     /// How long the writer may wait for a write before indexing: `None`
     /// when there is nothing to index.
     pub(super) fn wait(&self) -> Option<Duration> {
-        (self.backlog() > 0).then_some(self.pace.idle)
+        let pause = self.retry_at.map_or(Duration::ZERO, |at| {
+            at.saturating_duration_since(Instant::now())
+        });
+        (self.backlog() > 0).then(|| pause.max(self.pace.idle))
     }
 
     /// Is the backlog a full chunk, to index now?
     pub(super) fn full(&self) -> bool {
-        self.backlog() >= self.pace.chunk
+        self.backlog() >= self.pace.chunk && self.retry_at.is_none_or(|at| Instant::now() >= at)
     }
 
     /// Indexes the next chunk in its own transaction. On failure nothing
     /// changes: the messages stay unindexed, and search still finds them.
     pub(super) fn step(&mut self, conn: &Connection) {
-        if let Err(e) = self.try_step(conn) {
-            let _ = conn.execute_batch("ROLLBACK");
-            tracing::error!(error = %e, "indexing messages for search failed; will retry");
+        match self.try_step(conn) {
+            Ok(()) => {
+                self.failures = 0;
+                self.retry_at = None;
+            }
+            Err(e) => {
+                let _ = conn.execute_batch("ROLLBACK");
+                self.failures = self.failures.saturating_add(1);
+                let pause = (self.pace.idle.max(Duration::from_millis(100)))
+                    .saturating_mul(1 << self.failures.min(10))
+                    .min(MAX_RETRY_PAUSE);
+                self.retry_at = Some(Instant::now() + pause);
+                tracing::error!(
+                    error = %e,
+                    failures = self.failures,
+                    retry_in_ms = pause.as_millis() as u64,
+                    "indexing messages for search failed; they are still found by a scan"
+                );
+            }
         }
     }
 
