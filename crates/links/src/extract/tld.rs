@@ -68,7 +68,7 @@ fn tlds() -> &'static TldSet {
 
 /// Is `name` (any case) a known top-level domain?
 pub fn is_known_tld(name: &str) -> bool {
-    tlds().contains(&name.to_lowercase())
+    is_listed_tld(&name.to_lowercase())
 }
 
 /// Is the lower-case `name` a known top-level domain?

@@ -138,8 +138,8 @@ impl Indexer {
         conn.prepare_cached("UPDATE search_state SET indexed_through = ?1")?
             .execute(params![upto])?;
         conn.execute_batch("COMMIT")?;
+        // `written` was read in this transaction, so it is at least `upto`.
         self.through = upto;
-        self.written = self.written.max(upto);
         Ok(())
     }
 }
