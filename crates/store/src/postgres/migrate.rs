@@ -62,6 +62,10 @@ const MIGRATIONS: &[(u32, &str)] = &[
         16,
         include_str!("../../migrations/postgres/0016_ledger_by_wallet.sql"),
     ),
+    (
+        17,
+        include_str!("../../migrations/postgres/0017_append_message.sql"),
+    ),
 ];
 
 /// The advisory-lock key that guards migrations (any constant distinct from

@@ -26,6 +26,7 @@ mod preview_rules;
 mod read;
 mod read_state;
 mod search;
+mod send;
 mod write;
 mod writer;
 
@@ -305,8 +306,7 @@ impl Store for PgStore {
     }
 
     async fn append_message(&self, message: NewMessage) -> Result<(Message, bool), Error> {
-        self.write(move |tx, events| Box::pin(write::append_message(tx, events, message)))
-            .await
+        self.writer.send(message).await
     }
 
     async fn log_refused_shares(&self, shares: Vec<LinkShare>) -> Result<(), Error> {

@@ -9,7 +9,7 @@ use super::now_ms;
 use super::read::{self, execute, query_one, query_opt};
 use crate::{
     AdminGrant, Conversation, ConversationKind, Error, Event, EventBody, LinkShare, MemberChange,
-    MemberEvent, Message, NewMessage, Role, User, UserId, check_member_change,
+    MemberEvent, Role, User, UserId, check_member_change,
 };
 
 pub(super) type Events = Vec<Event>;
@@ -391,101 +391,6 @@ pub(super) async fn change_members<C: GenericClient>(
                 .await
         }
     }
-}
-
-pub(super) async fn append_message<C: GenericClient>(
-    c: &C,
-    events: &mut Events,
-    new: NewMessage,
-) -> Result<(Message, bool), Error> {
-    // Membership and the sender's handle in one look-up.
-    let sender = query_opt(
-        c,
-        "SELECT u.handle FROM memberships m JOIN users u ON u.id = m.user_id \
-         WHERE m.conversation_id = $1 AND m.user_id = $2 AND m.left_event IS NULL",
-        &[&new.conversation_id, &new.sender_id],
-    )
-    .await?;
-    let sender: String = sender.ok_or(Error::NotFound("conversation"))?.try_get(0)?;
-    if let Some(txn) = &new.client_txn_id {
-        let original = query_opt(
-            c,
-            "SELECT id FROM messages \
-             WHERE conversation_id = $1 AND sender_id = $2 AND client_txn_id = $3",
-            &[&new.conversation_id, &new.sender_id, txn],
-        )
-        .await?;
-        if let Some(row) = original {
-            let message = read::message(c, row.try_get(0)?)
-                .await?
-                .ok_or(Error::NotFound("message"))?;
-            return Ok((message, false));
-        }
-    }
-    // The row lock this UPDATE takes also orders concurrent sends to one
-    // conversation, so seq has no gaps and no duplicates.
-    let seq: i64 = query_one(
-        c,
-        "UPDATE conversations SET last_seq = last_seq + 1 WHERE id = $1 RETURNING last_seq",
-        &[&new.conversation_id],
-    )
-    .await?
-    .try_get(0)?;
-    let created_at = now_ms();
-    let id: i64 = query_one(
-        c,
-        "INSERT INTO messages (conversation_id, seq, sender_id, body, client_txn_id, links, created_at, \
-         mentions, reply_to) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id",
-        &[
-            &new.conversation_id,
-            &seq,
-            &new.sender_id,
-            &new.body,
-            &new.client_txn_id,
-            &new.links,
-            &created_at,
-            &new.mentions,
-            &new.reply_to,
-        ],
-    )
-    .await?
-    .try_get(0)?;
-    let attachments =
-        super::attachments::bind(c, id, new.conversation_id, new.sender_id, &new.attachments)
-            .await?;
-    for share in &new.shares {
-        log_share(c, share, Some(id)).await?;
-    }
-    let event_id = log_event(c, new.conversation_id, "message", Some(id), None).await?;
-    let mut message = Message {
-        id,
-        conversation_id: new.conversation_id,
-        seq,
-        sender_id: new.sender_id,
-        sender,
-        body: new.body,
-        created_at,
-        client_txn_id: new.client_txn_id,
-        links: new.links,
-        previews: None,
-        removed_at: None,
-        mentions: new.mentions,
-        attachments,
-        edited_at: None,
-        recalled_at: None,
-        recalled_by: None,
-        reply_to: new.reply_to,
-        previews_hidden_at: None,
-        reply: None,
-        reactions: Vec::new(),
-    };
-    super::chat::decorate(c, &mut message, false).await?;
-    events.push(Event {
-        id: event_id,
-        conversation_id: message.conversation_id,
-        body: EventBody::Message(message.clone()),
-    });
-    Ok((message, true))
 }
 
 pub(super) async fn attach_preview<C: GenericClient>(

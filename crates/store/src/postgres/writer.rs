@@ -9,6 +9,12 @@
 //! caller. Nobody hears back before the commit: then the batch's events go
 //! to the sink in id order, and every caller gets its result. A failed
 //! commit answers every write of the batch with that failure.
+//!
+//! Sends ([`Writer::send`]) are the exception: the sends next to each other
+//! in a batch are stored by one statement (`send.rs`), which takes the write
+//! lock itself and reports refusals as outcomes, so they need no savepoint.
+//! A batch of sends only, none quoting another message, is that one
+//! statement alone, its own transaction: one round trip, commit included.
 use std::future::Future;
 use std::panic::AssertUnwindSafe;
 use std::pin::Pin;
@@ -21,8 +27,9 @@ use futures_util::FutureExt;
 use tokio::sync::{mpsc, oneshot};
 
 use super::WRITE_LOCK;
+use super::send;
 use super::write::Events;
-use crate::{Error, EventSink};
+use crate::{Error, EventSink, Message, NewMessage};
 
 pub(super) type WriteFuture<'c, T> = Pin<Box<dyn Future<Output = Result<T, Error>> + Send + 'c>>;
 
@@ -35,6 +42,17 @@ const GIVEN_UP: u8 = 2;
 trait Job: Send {
     /// Claims the write for a batch; false when its caller stopped waiting.
     fn take(&self) -> bool;
+    /// The message, when the write is a send (see the module's
+    /// documentation).
+    fn message(&self) -> Option<&NewMessage> {
+        None
+    }
+    /// Takes a send's message for its batch's statement.
+    fn take_message(&mut self) -> Option<NewMessage> {
+        None
+    }
+    /// Keeps a send's result.
+    fn sent(&mut self, _result: Result<(Message, bool), Error>) {}
     /// Runs the write in `tx`, keeping its result; true when it succeeded.
     fn run<'c>(
         &'c mut self,
@@ -92,6 +110,70 @@ where
     }
 }
 
+/// A queued send: its message until its batch takes it, then its result.
+struct SendCall {
+    message: Option<NewMessage>,
+    result: Option<Result<(Message, bool), Error>>,
+    reply: oneshot::Sender<Result<(Message, bool), Error>>,
+    state: Arc<AtomicU8>,
+}
+
+impl Job for SendCall {
+    fn take(&self) -> bool {
+        self.state
+            .compare_exchange(QUEUED, TAKEN, Ordering::SeqCst, Ordering::SeqCst)
+            .is_ok()
+    }
+
+    fn message(&self) -> Option<&NewMessage> {
+        self.message.as_ref()
+    }
+
+    fn take_message(&mut self) -> Option<NewMessage> {
+        self.message.take()
+    }
+
+    fn sent(&mut self, result: Result<(Message, bool), Error>) {
+        self.result = Some(result);
+    }
+
+    /// Run like any write: a send with attachments, whose binding can fail
+    /// after the message is stored, runs in a savepoint of its own.
+    fn run<'c>(
+        &'c mut self,
+        tx: &'c Transaction<'c>,
+        events: &'c mut Events,
+    ) -> Pin<Box<dyn Future<Output = bool> + Send + 'c>> {
+        Box::pin(async move {
+            let Some(message) = self.message.take() else {
+                return false;
+            };
+            let result = match send::append_messages(
+                tx,
+                vec![message],
+                std::slice::from_mut(events),
+            )
+            .await
+            {
+                Ok(mut results) => results.pop().unwrap_or(Err(Error::WriterGone)),
+                Err(e) => Err(e),
+            };
+            let ok = result.is_ok();
+            self.result = Some(result);
+            ok
+        })
+    }
+
+    fn answer(self: Box<Self>, failure: Option<Error>) {
+        let result = match (failure, self.result) {
+            (Some(e), _) => Err(e),
+            (None, Some(result)) => result,
+            (None, None) => Err(Error::WriterGone),
+        };
+        let _ = self.reply.send(result);
+    }
+}
+
 /// The write was not taken into a transaction within the acquire timeout.
 #[derive(Debug, thiserror::Error)]
 #[error("no turn to write within {0} ms: earlier writes are waiting for the database")]
@@ -134,16 +216,36 @@ impl Writer {
             + 'static,
     {
         let state = Arc::new(AtomicU8::new(QUEUED));
-        let (reply, mut answer) = oneshot::channel();
+        let (reply, answer) = oneshot::channel();
         let call = Call {
             work: Some(work),
             result: None,
             reply,
             state: state.clone(),
         };
-        self.jobs
-            .send(Box::new(call))
-            .map_err(|_| Error::WriterGone)?;
+        self.wait(Box::new(call), state, answer).await
+    }
+
+    /// Queues a send and waits for its result, as [`Writer::run`] does.
+    pub(super) async fn send(&self, message: NewMessage) -> Result<(Message, bool), Error> {
+        let state = Arc::new(AtomicU8::new(QUEUED));
+        let (reply, answer) = oneshot::channel();
+        let call = SendCall {
+            message: Some(message),
+            result: None,
+            reply,
+            state: state.clone(),
+        };
+        self.wait(Box::new(call), state, answer).await
+    }
+
+    async fn wait<T>(
+        &self,
+        job: Box<dyn Job>,
+        state: Arc<AtomicU8>,
+        mut answer: oneshot::Receiver<Result<T, Error>>,
+    ) -> Result<T, Error> {
+        self.jobs.send(job).map_err(|_| Error::WriterGone)?;
         match tokio::time::timeout(self.acquire_timeout, &mut answer).await {
             Ok(answered) => answered.map_err(|_| Error::WriterGone)?,
             Err(_) => {
@@ -185,6 +287,10 @@ async fn writer_loop(
         let mut events: Vec<Events> = batch.iter().map(|_| Vec::new()).collect();
         match commit_on_a_connection(&pool, &mut batch, &mut events).await {
             Ok(()) => {
+                // Sends may have been stored in another order than the
+                // batch's (those of one statement before the others); the
+                // sink hears the events in id order.
+                events.sort_by_key(|e| e.first().map(|e| e.id));
                 for job_events in events {
                     if !job_events.is_empty() {
                         // The fan-out may be gone during shutdown; the data is safe anyway.
@@ -230,10 +336,21 @@ async fn commit(
     batch: &mut [Box<dyn Job>],
     events: &mut [Events],
 ) -> Result<(), Error> {
+    let plain_sends = batch.iter().all(|job| {
+        job.message()
+            .is_some_and(|m| m.reply_to.is_none() && m.attachments.is_empty())
+    });
+    if plain_sends {
+        // One statement, its own transaction. Nothing after it can fail:
+        // no quote to read, no attachment to bind (a retry's read of its
+        // original fails that send alone).
+        return send_all(&*client, batch, events).await;
+    }
     let mut tx = client.transaction().await?;
-    tx.execute("SELECT pg_advisory_xact_lock($1)", &[&WRITE_LOCK])
-        .await?;
-    if let ([job], [job_events]) = (&mut *batch, &mut *events) {
+    if let ([job], [job_events]) = (&mut *batch, &mut *events)
+        && job.message().is_none()
+    {
+        lock(&tx).await?;
         // Alone: no savepoint needed; its failure undoes the transaction.
         if !guarded(job.run(&tx, job_events)).await {
             job_events.clear();
@@ -242,18 +359,61 @@ async fn commit(
             let _ = tx.rollback().await;
             return Ok(());
         }
-    } else {
-        for (job, job_events) in batch.iter_mut().zip(events.iter_mut()) {
-            let savepoint = tx.transaction().await?;
-            if guarded(job.run(&savepoint, job_events)).await {
-                savepoint.commit().await?;
-            } else {
-                job_events.clear();
-                savepoint.rollback().await?;
-            }
+        tx.commit().await?;
+        return Ok(());
+    }
+    let mut locked = false;
+    let mut start = 0;
+    while start < batch.len() {
+        let sends = batch[start..]
+            .iter()
+            .take_while(|job| job.message().is_some_and(|m| m.attachments.is_empty()))
+            .count();
+        if sends > 0 {
+            let end = start + sends;
+            send_all(&tx, &mut batch[start..end], &mut events[start..end]).await?;
+            start = end;
+            continue;
         }
+        if !locked {
+            lock(&tx).await?;
+            locked = true;
+        }
+        let (job, job_events) = (&mut batch[start], &mut events[start]);
+        let savepoint = tx.transaction().await?;
+        if guarded(job.run(&savepoint, job_events)).await {
+            savepoint.commit().await?;
+        } else {
+            job_events.clear();
+            savepoint.rollback().await?;
+        }
+        start += 1;
     }
     tx.commit().await?;
+    Ok(())
+}
+
+/// Takes the write lock for the rest of the transaction.
+async fn lock(tx: &Transaction<'_>) -> Result<(), Error> {
+    super::read::execute(tx, "SELECT pg_advisory_xact_lock($1)", &[&WRITE_LOCK]).await?;
+    Ok(())
+}
+
+/// Stores the sends `batch` holds with one statement; their results stay
+/// in their jobs. An error means the statement failed, and the batch with it.
+async fn send_all<C: deadpool_postgres::GenericClient>(
+    c: &C,
+    batch: &mut [Box<dyn Job>],
+    events: &mut [Events],
+) -> Result<(), Error> {
+    let messages = batch
+        .iter_mut()
+        .filter_map(|job| job.take_message())
+        .collect();
+    let results = send::append_messages(c, messages, events).await?;
+    for (job, result) in batch.iter_mut().zip(results) {
+        job.sent(result);
+    }
     Ok(())
 }
 
