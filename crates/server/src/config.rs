@@ -599,6 +599,9 @@ pub struct DatabaseSettings {
     /// Most writes committed in one transaction (default 64): writes that
     /// arrive while one commits share the next commit (group commit).
     pub max_batch: usize,
+    /// Most batches of sends on their way to the database at once (default
+    /// 2): the next batch's statement leaves while the one before it runs.
+    pub pipeline_depth: usize,
 }
 
 impl Default for DatabaseSettings {
@@ -609,6 +612,7 @@ impl Default for DatabaseSettings {
             connect_timeout_ms: 5_000,
             acquire_timeout_ms: 5_000,
             max_batch: 64,
+            pipeline_depth: 2,
         }
     }
 }

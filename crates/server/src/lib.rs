@@ -168,6 +168,7 @@ async fn open_store(
     pg.connect_timeout_ms = settings.database.connect_timeout_ms;
     pg.acquire_timeout_ms = settings.database.acquire_timeout_ms;
     pg.max_batch = settings.database.max_batch;
+    pg.pipeline_depth = settings.database.pipeline_depth;
     let store = Arc::new(PgStore::connect(pg, sink).await?);
     Ok(Stores {
         store: store.clone(),

@@ -446,11 +446,15 @@ async fn one_failing_write_in_a_batch_fails_alone() {
 async fn a_failed_batch_answers_every_write_with_the_failure() {
     let db = TestDb::create().await;
     let (sink, _events) = tokio::sync::mpsc::unbounded_channel();
-    let store = Arc::new(
-        PgStore::connect(PgConfig::new(db.url.clone()), sink)
-            .await
-            .unwrap(),
-    );
+    // One batch in flight at a time, so that the five writes queued behind
+    // the first send make one batch, whatever the timing: with two, some
+    // sends could leave early on the first send's connection, and the rest
+    // would wait for the lock the test holds until they are answered.
+    let config = PgConfig {
+        pipeline_depth: 1,
+        ..PgConfig::new(db.url.clone())
+    };
+    let store = Arc::new(PgStore::connect(config, sink).await.unwrap());
     let alice = store
         .create_user("alice", "Alice", "x", AdminGrant::No)
         .await

@@ -12,7 +12,9 @@
 //! to the commit makes ids contiguous and visible in order, and the single
 //! writer task hands the events to the sink after the commit, in id order.
 //! The same lock also decides "first account is admin" and "not the last
-//! admin" without races.
+//! admin" without races. Since every write takes turns on it, the writer
+//! keeps each turn short: a batch of sends is one statement, sent without
+//! waiting for the batch before it (`send.rs`, `writer.rs`).
 mod administration;
 mod attachments;
 mod chat;
@@ -63,6 +65,10 @@ pub struct PgConfig {
     /// Most writes committed in one transaction (default 64): writes that
     /// queue while one commits share the next commit.
     pub max_batch: usize,
+    /// Most batches of sends sent to the database before the first of them
+    /// is answered (default 2): one runs while the next waits at the
+    /// database, so no round trip separates them.
+    pub pipeline_depth: usize,
 }
 
 impl PgConfig {
@@ -74,6 +80,7 @@ impl PgConfig {
             connect_timeout_ms: 5_000,
             acquire_timeout_ms: 5_000,
             max_batch: 64,
+            pipeline_depth: 2,
         }
     }
 }
@@ -117,6 +124,7 @@ impl PgStore {
         let writer = Writer::start(
             pool.clone(),
             config.max_batch,
+            config.pipeline_depth,
             Duration::from_millis(config.acquire_timeout_ms),
             sink,
         );

@@ -18,10 +18,15 @@ use super::read::{self, query};
 use super::write::Events;
 use crate::{Error, Event, EventBody, LinkShare, Message, NewMessage};
 
-/// What `kaifang_append_message` says about one send.
+/// What `kaifang_append_messages` says about each send.
 const STORED: i32 = 0;
 const RETRIED: i32 = 1;
 const NOT_A_MEMBER: i32 = 2;
+
+/// The statement that stores a batch of sends.
+pub(super) const STATEMENT: &str = "SELECT outcome, new_id, new_seq, sender_handle, new_event \
+     FROM kaifang_append_messages($1::BIGINT[], $2::BIGINT[], $3::TEXT[], $4::TEXT[], \
+     $5::TEXT[], $6::BIGINT, $7::TEXT[], $8::BIGINT[], $9::TEXT[])";
 
 /// Stores `sends` in order and pushes each stored message's event to its
 /// own `events[i]`. The outer error is the database's: the statement, or
@@ -37,9 +42,7 @@ pub(super) async fn append_messages<C: GenericClient>(
     let columns = Columns::of(sends)?;
     let rows = query(
         c,
-        "SELECT outcome, new_id, new_seq, sender_handle, new_event \
-         FROM kaifang_append_messages($1::BIGINT[], $2::BIGINT[], $3::TEXT[], $4::TEXT[], \
-         $5::TEXT[], $6::BIGINT, $7::TEXT[], $8::BIGINT[], $9::TEXT[])",
+        STATEMENT,
         &[
             &columns.conversations,
             &columns.senders,

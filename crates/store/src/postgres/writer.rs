@@ -22,8 +22,11 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU8, Ordering};
 use std::time::Duration;
 
-use deadpool_postgres::{Pool, Transaction};
-use futures_util::FutureExt;
+use std::task::Poll;
+
+use deadpool_postgres::{Client, Pool, Transaction};
+use futures_util::stream::FuturesOrdered;
+use futures_util::{FutureExt, StreamExt};
 use tokio::sync::{mpsc, oneshot};
 
 use super::WRITE_LOCK;
@@ -194,11 +197,18 @@ impl Writer {
     pub(super) fn start(
         pool: Pool,
         max_batch: usize,
+        depth: usize,
         acquire_timeout: Duration,
         sink: EventSink,
     ) -> Self {
         let (jobs, queue) = mpsc::unbounded_channel();
-        tokio::spawn(writer_loop(pool, queue, max_batch.max(1), sink));
+        tokio::spawn(writer_loop(
+            pool,
+            queue,
+            max_batch.max(1),
+            depth.max(1),
+            sink,
+        ));
         Self {
             jobs,
             acquire_timeout,
@@ -264,28 +274,162 @@ impl Writer {
     }
 }
 
+/// A batch whose commit has ended: its jobs, their events, how it went,
+/// and, for a pipelined batch, the connection it used.
+struct Done {
+    batch: Vec<Box<dyn Job>>,
+    events: Vec<Events>,
+    result: Result<(), Error>,
+    connection: Option<Arc<Client>>,
+}
+
+type InFlight = Pin<Box<dyn Future<Output = Done> + Send>>;
+
 async fn writer_loop(
     pool: Pool,
     mut queue: mpsc::UnboundedReceiver<Box<dyn Job>>,
     max_batch: usize,
+    depth: usize,
     sink: EventSink,
 ) {
-    let mut batch: Vec<Box<dyn Job>> = Vec::with_capacity(max_batch);
-    while let Some(first) = queue.recv().await {
-        let mut next = Some(first);
-        while let Some(job) = next.take() {
-            if job.take() {
-                batch.push(job);
+    let mut pipe = Pipe {
+        pool: pool.clone(),
+        connection: None,
+    };
+    // Batches of sends whose statements have left, in the order they left:
+    // the order the database runs them in, and so the order of their ids.
+    let mut in_flight: FuturesOrdered<InFlight> = FuturesOrdered::new();
+    let mut open = true;
+    loop {
+        tokio::select! {
+            biased;
+            Some(done) = in_flight.next(), if !in_flight.is_empty() => {
+                pipe.ended(done, &sink);
             }
-            if batch.len() < max_batch {
-                next = queue.try_recv().ok();
+            first = queue.recv(), if open && in_flight.len() < depth => {
+                let Some(first) = first else {
+                    open = false;
+                    continue;
+                };
+                let batch = collect(first, &mut queue, max_batch);
+                if batch.is_empty() {
+                    continue;
+                }
+                if plain_sends(&batch) {
+                    in_flight.push_back(pipe.start(batch).await);
+                    continue;
+                }
+                // A transaction of its own, after every batch in flight.
+                while let Some(done) = in_flight.next().await {
+                    pipe.ended(done, &sink);
+                }
+                let mut batch = batch;
+                let mut events: Vec<Events> = batch.iter().map(|_| Vec::new()).collect();
+                let result = commit_on_a_connection(&pool, &mut batch, &mut events).await;
+                let done = Done { batch, events, result, connection: None };
+                pipe.ended(done, &sink);
             }
+            else => break,
         }
-        if batch.is_empty() {
-            continue;
+    }
+}
+
+/// Takes the writes waiting, up to `max_batch`, leaving out those whose
+/// callers stopped waiting.
+fn collect(
+    first: Box<dyn Job>,
+    queue: &mut mpsc::UnboundedReceiver<Box<dyn Job>>,
+    max_batch: usize,
+) -> Vec<Box<dyn Job>> {
+    let mut batch = Vec::new();
+    let mut next = Some(first);
+    while let Some(job) = next.take() {
+        if job.take() {
+            batch.push(job);
         }
-        let mut events: Vec<Events> = batch.iter().map(|_| Vec::new()).collect();
-        match commit_on_a_connection(&pool, &mut batch, &mut events).await {
+        if batch.len() < max_batch {
+            next = queue.try_recv().ok();
+        }
+    }
+    batch
+}
+
+/// A batch of sends only, none quoting a message or carrying attachments:
+/// one statement, its own transaction, and nothing after it can fail (a
+/// retry's read of its original fails that send alone).
+fn plain_sends(batch: &[Box<dyn Job>]) -> bool {
+    batch.iter().all(|job| {
+        job.message()
+            .is_some_and(|m| m.reply_to.is_none() && m.attachments.is_empty())
+    })
+}
+
+/// The connection that batches of plain sends share: each batch's statement
+/// leaves without waiting for the answers to the batches before it, and
+/// one connection runs them in the order they left.
+struct Pipe {
+    pool: Pool,
+    connection: Option<Arc<Client>>,
+}
+
+impl Pipe {
+    /// Sends the batch's statement and returns the batch's end.
+    async fn start(&mut self, mut batch: Vec<Box<dyn Job>>) -> InFlight {
+        let connection = match self.connection().await {
+            Ok(c) => c,
+            Err(e) => {
+                let events = batch.iter().map(|_| Vec::new()).collect();
+                let done = Done {
+                    batch,
+                    events,
+                    result: Err(e),
+                    connection: None,
+                };
+                return Box::pin(std::future::ready(done));
+            }
+        };
+        let mut end: InFlight = Box::pin(async move {
+            let mut events: Vec<Events> = batch.iter().map(|_| Vec::new()).collect();
+            let result = send_all(&*connection, &mut batch, &mut events).await;
+            Done {
+                batch,
+                events,
+                result,
+                connection: Some(connection),
+            }
+        });
+        // The first poll sends the statement (its prepared form is cached):
+        // it leaves now, before any later batch's.
+        match futures_util::poll!(end.as_mut()) {
+            Poll::Ready(done) => Box::pin(std::future::ready(done)),
+            Poll::Pending => end,
+        }
+    }
+
+    async fn connection(&mut self) -> Result<Arc<Client>, Error> {
+        if let Some(c) = &self.connection {
+            return Ok(c.clone());
+        }
+        let client = self.pool.get().await?;
+        // Prepared before the first batch, so that no batch's statement
+        // waits for a prepare while a later one leaves.
+        client.prepare_cached(send::STATEMENT).await?;
+        let client = Arc::new(client);
+        self.connection = Some(client.clone());
+        Ok(client)
+    }
+
+    /// Hands an ended batch's events to the sink and answers its callers. A
+    /// connection the database dropped is closed, not given back to the
+    /// pool (which may not have noticed yet).
+    fn ended(&mut self, done: Done, sink: &EventSink) {
+        let Done {
+            mut batch,
+            mut events,
+            result,
+            connection,
+        } = done;
+        match result {
             Ok(()) => {
                 // Sends may have been stored in another order than the
                 // batch's (those of one statement before the others); the
@@ -302,6 +446,12 @@ async fn writer_loop(
                 }
             }
             Err(e) => {
+                if matches!(e, Error::Unavailable(_)) {
+                    self.connection = None;
+                    if let Some(Ok(client)) = connection.map(Arc::try_unwrap) {
+                        drop(deadpool_postgres::Object::take(client));
+                    }
+                }
                 tracing::warn!(error = %e, writes = batch.len(), "a write batch failed; none of it is committed");
                 let failure = Failure::from(e);
                 for job in batch.drain(..) {
@@ -336,16 +486,6 @@ async fn commit(
     batch: &mut [Box<dyn Job>],
     events: &mut [Events],
 ) -> Result<(), Error> {
-    let plain_sends = batch.iter().all(|job| {
-        job.message()
-            .is_some_and(|m| m.reply_to.is_none() && m.attachments.is_empty())
-    });
-    if plain_sends {
-        // One statement, its own transaction. Nothing after it can fail:
-        // no quote to read, no attachment to bind (a retry's read of its
-        // original fails that send alone).
-        return send_all(&*client, batch, events).await;
-    }
     let mut tx = client.transaction().await?;
     if let ([job], [job_events]) = (&mut *batch, &mut *events)
         && job.message().is_none()
