@@ -587,7 +587,8 @@ pub struct DatabaseSettings {
     /// `postgres://user@host:port/database`, or empty for SQLite (default).
     /// It may carry a password: it is never logged.
     pub url: String,
-    /// Connections kept in the pool (default 16).
+    /// Connections kept in the pool (default 16, at least 2: the writer
+    /// keeps one for sends).
     pub pool_size: usize,
     /// Longest wait to open one connection, in ms (default 5000).
     pub connect_timeout_ms: u64,

@@ -542,3 +542,65 @@ async fn a_failed_batch_answers_every_write_with_the_failure() {
     assert_eq!(store.head().await.unwrap(), head + 2);
     drop((store, outside_1, outside_2, watcher));
 }
+
+/// The writer keeps one connection for sends. When the database ends that
+/// connection between sends (a restart, an administrator), the writer
+/// takes a fresh one: the next send is refused as unavailable at worst
+/// (the writer may not have seen the end yet), the one after it is stored,
+/// and nothing is stored twice.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn sends_go_on_after_the_senders_connection_is_ended() {
+    let db = TestDb::create().await;
+    let (sink, _events) = tokio::sync::mpsc::unbounded_channel();
+    let store = PgStore::connect(PgConfig::new(db.url.clone()), sink)
+        .await
+        .unwrap();
+    let alice = store
+        .create_user("alice", "Alice", "x", AdminGrant::No)
+        .await
+        .unwrap();
+    let bob = store
+        .create_user("bob", "Bob", "x", AdminGrant::No)
+        .await
+        .unwrap();
+    let (direct, _) = store.open_direct(alice.id, bob.id).await.unwrap();
+    let send = |body: &str| NewMessage::text(direct.id, alice.id, body);
+    store.append_message(send("before")).await.unwrap();
+
+    let watcher = raw(&db.url).await;
+    let ended: Vec<bool> = watcher
+        .query(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+             WHERE datname = current_database() AND query LIKE '%kaifang_append_messages%' \
+             AND pid <> pg_backend_pid()",
+            &[],
+        )
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    assert_eq!(ended, [true], "the senders' connection was not found");
+
+    let mut stored = vec!["before".to_string()];
+    for attempt in 1..=2 {
+        let body = format!("after {attempt}");
+        match store.append_message(send(&body)).await {
+            Ok(_) => {
+                stored.push(body);
+                break;
+            }
+            Err(Error::Unavailable(_)) if attempt == 1 => {}
+            Err(e) => panic!("attempt {attempt}: {e:?}"),
+        }
+    }
+    let bodies: Vec<String> = store
+        .messages(direct.id, None, 10)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|m| m.body)
+        .collect();
+    assert_eq!(bodies, stored);
+    drop((store, watcher));
+}

@@ -54,7 +54,9 @@ pub use attachments::PgBlobStore;
 pub struct PgConfig {
     /// A libpq-style URL, e.g. `postgres://kaifang@127.0.0.1:5432/kaifang`.
     pub url: String,
-    /// Connections kept in the pool (default 16).
+    /// Connections kept in the pool (default 16, at least 2): the writer
+    /// keeps one for sends (`writer.rs`), the rest serve reads and other
+    /// writes.
     pub pool_size: usize,
     /// How long opening one connection may take (ms, default 5,000).
     pub connect_timeout_ms: u64,
@@ -111,7 +113,7 @@ impl PgStore {
             },
         );
         let pool = Pool::builder(manager)
-            .max_size(config.pool_size.max(1))
+            .max_size(config.pool_size.max(2))
             .runtime(Runtime::Tokio1)
             .wait_timeout(Some(Duration::from_millis(config.acquire_timeout_ms)))
             .create_timeout(Some(Duration::from_millis(config.connect_timeout_ms)))

@@ -388,7 +388,7 @@ impl Pipe {
                 return Box::pin(std::future::ready(done));
             }
         };
-        let mut end: InFlight = Box::pin(async move {
+        let end = AssertUnwindSafe(async move {
             let mut events: Vec<Events> = batch.iter().map(|_| Vec::new()).collect();
             let result = send_all(&*connection, &mut batch, &mut events).await;
             Done {
@@ -398,6 +398,16 @@ impl Pipe {
                 connection: Some(connection),
             }
         });
+        // A panic ends only its batch, whose callers hear that the writer
+        // is gone (their answers are dropped with it); the writer lives on.
+        let mut end: InFlight = Box::pin(end.catch_unwind().map(|ended| {
+            ended.unwrap_or_else(|_| Done {
+                batch: Vec::new(),
+                events: Vec::new(),
+                result: Err(Error::WriterGone),
+                connection: None,
+            })
+        }));
         // The first poll sends the statement (its prepared form is cached):
         // it leaves now, before any later batch's.
         match futures_util::poll!(end.as_mut()) {
@@ -408,7 +418,11 @@ impl Pipe {
 
     async fn connection(&mut self) -> Result<Arc<Client>, Error> {
         if let Some(c) = &self.connection {
-            return Ok(c.clone());
+            if !c.is_closed() {
+                return Ok(c.clone());
+            }
+            // Broken under an error that did not say so: a fresh one.
+            self.connection = None;
         }
         let client = self.pool.get().await?;
         // Prepared before the first batch, so that no batch's statement
