@@ -66,11 +66,37 @@ trait Job: Send {
     fn answer(self: Box<Self>, failure: Option<Error>);
 }
 
-struct Call<T, F> {
-    work: Option<F>,
+/// What every queued write carries: where it is, its result once run, and
+/// the way back to its caller.
+struct Reply<T> {
+    state: Arc<AtomicU8>,
     result: Option<Result<T, Error>>,
     reply: oneshot::Sender<Result<T, Error>>,
-    state: Arc<AtomicU8>,
+}
+
+impl<T> Reply<T> {
+    fn take(&self) -> bool {
+        self.state
+            .compare_exchange(QUEUED, TAKEN, Ordering::SeqCst, Ordering::SeqCst)
+            .is_ok()
+    }
+
+    fn answer(self, failure: Option<Error>) {
+        let result = match (failure, self.result) {
+            (Some(e), _) => Err(e),
+            (None, Some(result)) => result,
+            // It never finished: it panicked.
+            (None, None) => Err(Error::WriterGone),
+        };
+        // The caller may have gone away (a client disconnected): the write
+        // is committed all the same.
+        let _ = self.reply.send(result);
+    }
+}
+
+struct Call<T, F> {
+    work: Option<F>,
+    reply: Reply<T>,
 }
 
 impl<T, F> Job for Call<T, F>
@@ -79,9 +105,7 @@ where
     F: for<'c> FnOnce(&'c Transaction<'c>, &'c mut Events) -> WriteFuture<'c, T> + Send,
 {
     fn take(&self) -> bool {
-        self.state
-            .compare_exchange(QUEUED, TAKEN, Ordering::SeqCst, Ordering::SeqCst)
-            .is_ok()
+        self.reply.take()
     }
 
     fn run<'c>(
@@ -95,37 +119,25 @@ where
             };
             let result = work(tx, events).await;
             let ok = result.is_ok();
-            self.result = Some(result);
+            self.reply.result = Some(result);
             ok
         })
     }
 
     fn answer(self: Box<Self>, failure: Option<Error>) {
-        let result = match (failure, self.result) {
-            (Some(e), _) => Err(e),
-            (None, Some(result)) => result,
-            // It never finished: it panicked.
-            (None, None) => Err(Error::WriterGone),
-        };
-        // The caller may have gone away (a client disconnected): the write
-        // is committed all the same.
-        let _ = self.reply.send(result);
+        self.reply.answer(failure);
     }
 }
 
 /// A queued send: its message until its batch takes it, then its result.
 struct SendCall {
     message: Option<NewMessage>,
-    result: Option<Result<(Message, bool), Error>>,
-    reply: oneshot::Sender<Result<(Message, bool), Error>>,
-    state: Arc<AtomicU8>,
+    reply: Reply<(Message, bool)>,
 }
 
 impl Job for SendCall {
     fn take(&self) -> bool {
-        self.state
-            .compare_exchange(QUEUED, TAKEN, Ordering::SeqCst, Ordering::SeqCst)
-            .is_ok()
+        self.reply.take()
     }
 
     fn message(&self) -> Option<&NewMessage> {
@@ -137,7 +149,7 @@ impl Job for SendCall {
     }
 
     fn sent(&mut self, result: Result<(Message, bool), Error>) {
-        self.result = Some(result);
+        self.reply.result = Some(result);
     }
 
     /// Run like any write: a send with attachments, whose binding can fail
@@ -162,18 +174,13 @@ impl Job for SendCall {
                 Err(e) => Err(e),
             };
             let ok = result.is_ok();
-            self.result = Some(result);
+            self.reply.result = Some(result);
             ok
         })
     }
 
     fn answer(self: Box<Self>, failure: Option<Error>) {
-        let result = match (failure, self.result) {
-            (Some(e), _) => Err(e),
-            (None, Some(result)) => result,
-            (None, None) => Err(Error::WriterGone),
-        };
-        let _ = self.reply.send(result);
+        self.reply.answer(failure);
     }
 }
 
@@ -229,9 +236,11 @@ impl Writer {
         let (reply, answer) = oneshot::channel();
         let call = Call {
             work: Some(work),
-            result: None,
-            reply,
-            state: state.clone(),
+            reply: Reply {
+                state: state.clone(),
+                result: None,
+                reply,
+            },
         };
         self.wait(Box::new(call), state, answer).await
     }
@@ -242,9 +251,11 @@ impl Writer {
         let (reply, answer) = oneshot::channel();
         let call = SendCall {
             message: Some(message),
-            result: None,
-            reply,
-            state: state.clone(),
+            reply: Reply {
+                state: state.clone(),
+                result: None,
+                reply,
+            },
         };
         self.wait(Box::new(call), state, answer).await
     }
