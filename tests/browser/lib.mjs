@@ -73,6 +73,10 @@ export class Server {
           KAIFANG_PREVIEW__SYSTEM_DNS: 'false',
           NO_COLOR: '1',
           RUST_LOG: process.env.RUST_LOG || 'warn',
+          // The server's own filter (it reads KAIFANG_LOG, not RUST_LOG). A failed preview
+          // fetch is logged at debug: kept, so that a card that never comes can be
+          // explained from `stderrTail`.
+          KAIFANG_LOG: 'info,kaifang_server::service::previews=debug',
           ...this.env,
         },
         stdio: ['ignore', 'pipe', 'pipe'],

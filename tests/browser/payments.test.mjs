@@ -371,7 +371,10 @@ allow_addresses = ["127.0.0.1:${shop.port}"]
     await send(carol.page, `看看 ${link()}`);
     await openConv(dave.page, 'Window shopping');
     const buy = dave.page.locator('#msg-list button.buy');
-    await buy.waitFor({ timeout: 20000 });
+    // This wait timed out once in CI (2026-12-05) and never locally: if it does, say what the server logged.
+    await buy.waitFor({ timeout: 20000 }).catch((e) => {
+      throw new Error(`${e.message}\nserver stderr: ${plain.stderrTail()}`);
+    });
     await buy.click();
     await dave.page.locator('#toasts .toast', { hasText: 'Payments are off on this server' }).waitFor();
     await buy.waitFor({ state: 'detached' });

@@ -95,7 +95,10 @@ test('removed in the operator pages, the rule no longer applies', async () => {
   await openConv(page, B);
 
   await send(member.page, `allowed ${shop.url(2)}`);
-  await msgWith(member.page, 'allowed').locator('.card').waitFor({ timeout: 20000 });
+  // This wait timed out once in CI (2026-12-05) and never locally: if it does, say what the server logged.
+  await msgWith(member.page, 'allowed').locator('.card').waitFor({ timeout: 20000 }).catch((e) => {
+    throw new Error(`${e.message}\nserver stderr: ${server.stderrTail()}`);
+  });
   await msgWith(admin.page, 'allowed').locator('.card').waitFor({ timeout: 20000 });
 });
 
