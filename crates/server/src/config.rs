@@ -635,6 +635,11 @@ pub struct BusSettings {
     /// on delivery from other nodes when a bus message was lost or the bus
     /// is down.
     pub resync_interval_ms: u64,
+    /// How long a node waits for the bus to bring the events missing
+    /// before one it has, ms (default 5), before it reads them from the
+    /// database; 0 reads at once. With several nodes writing, such a gap is
+    /// most often another node's commit still on its way.
+    pub gap_wait_ms: u64,
     /// Longest wait for one attempt to reach the bus, ms (default 2,000);
     /// a node that cannot reach it starts anyway, degraded, and retries.
     pub connect_timeout_ms: u64,
@@ -656,6 +661,7 @@ impl Default for BusSettings {
             url: String::new(),
             subject_prefix: "kaifang".into(),
             resync_interval_ms: 500,
+            gap_wait_ms: 5,
             connect_timeout_ms: 2_000,
             revocation_ms: 1_000,
             publish_queue: 4_096,

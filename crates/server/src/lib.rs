@@ -388,6 +388,8 @@ impl Server {
                     pending: Default::default(),
                     page: settings.stream.catch_up_page.max(1),
                     resync: Duration::from_millis(settings.bus.resync_interval_ms),
+                    gap_wait: Duration::from_millis(settings.bus.gap_wait_ms),
+                    gap_deadline: None,
                     revocation: Duration::from_millis(settings.bus.revocation_ms),
                 };
                 tokio::spawn(cluster.run(events, inbound));
