@@ -601,7 +601,8 @@ pub struct DatabaseSettings {
     /// arrive while one commits share the next commit (group commit).
     pub max_batch: usize,
     /// Most batches of sends on their way to the database at once (default
-    /// 2): the next batch's statement leaves while the one before it runs.
+    /// 2; 0 counts as 1): the next batch's statement leaves while the one
+    /// before it runs.
     pub pipeline_depth: usize,
 }
 

@@ -64,12 +64,12 @@ pub struct PgConfig {
     /// with [`Error::Unavailable`] (ms, default 5,000): with the database
     /// gone, calls fail within this instead of queueing without end.
     pub acquire_timeout_ms: u64,
-    /// Most writes committed in one transaction (default 64): writes that
-    /// queue while one commits share the next commit.
+    /// Most writes committed in one transaction (default 64; 0 counts as
+    /// 1): writes that queue while one commits share the next commit.
     pub max_batch: usize,
     /// Most batches of sends sent to the database before the first of them
-    /// is answered (default 2): one runs while the next waits at the
-    /// database, so no round trip separates them.
+    /// is answered (default 2; 0 counts as 1): one runs while the next
+    /// waits at the database, so no round trip separates them.
     pub pipeline_depth: usize,
 }
 

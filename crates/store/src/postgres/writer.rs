@@ -13,8 +13,9 @@
 //! Sends ([`Writer::send`]) are the exception: the sends next to each other
 //! in a batch are stored by one statement (`send.rs`), which takes the write
 //! lock itself and reports refusals as outcomes, so they need no savepoint.
-//! A batch of sends only, none quoting another message, is that one
-//! statement alone, its own transaction: one round trip, commit included.
+//! A batch of sends only, none quoting another message or carrying
+//! attachments, is that one statement alone, its own transaction: one round
+//! trip, commit included.
 use std::future::Future;
 use std::panic::AssertUnwindSafe;
 use std::pin::Pin;
