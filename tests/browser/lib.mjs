@@ -262,6 +262,10 @@ export async function startDirect(page, other) {
   await page.click('#new-chat');
   await page.fill('#new-chat-handle', other);
   await page.click('#new-chat-form button[type="submit"]');
+  // The form hides when the server has answered and the new chat is open.
+  // Not `#chat-view` alone: it may still show the chat open before, and a
+  // message typed now would go there (seen as a flaky test under load).
+  await page.locator('#new-chat-form').waitFor({ state: 'hidden' });
   await page.locator('#chat-view').waitFor();
 }
 
@@ -277,7 +281,9 @@ export async function startGroup(page, title, members) {
   await page.fill('#new-group-title', title);
   await page.fill('#new-group-members', members.join(', '));
   await page.click('#new-group-form button[type="submit"]');
-  await page.locator('#chat-view').waitFor();
+  // As in startDirect: wait for the new group itself, not any open chat.
+  await page.locator('#new-group-form').waitFor({ state: 'hidden' });
+  await page.locator('#chat-title', { hasText: title }).waitFor();
 }
 
 export async function openConv(page, title) {

@@ -122,6 +122,10 @@ fn next_job(
     }
 }
 
+/// A batch that takes this long, commit (and any checkpoint) included, is
+/// logged as a warning. Not a limit: nothing is stopped.
+const SLOW_BATCH: std::time::Duration = std::time::Duration::from_secs(1);
+
 fn writer_loop(
     conn: Connection,
     rx: mpsc::Receiver<Box<dyn Job>>,
@@ -139,6 +143,7 @@ fn writer_loop(
             }
         }
         let mut events = Vec::new();
+        let started = std::time::Instant::now();
         let committed = match conn.execute_batch("BEGIN IMMEDIATE") {
             Ok(()) => {
                 for job in batch.iter_mut() {
@@ -165,6 +170,16 @@ fn writer_loop(
                 false
             }
         };
+        let took = started.elapsed();
+        if took >= SLOW_BATCH {
+            // Every write waits behind this one: an operator (or a test
+            // whose live event came late) should see why.
+            tracing::warn!(
+                ms = took.as_millis() as u64,
+                writes = batch.len(),
+                "a write batch took long to commit: the disk is slow or busy"
+            );
+        }
         if committed && !events.is_empty() {
             // The fan-out may be gone during shutdown; the data is safe anyway.
             let _ = sink.send(events);
