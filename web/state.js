@@ -94,10 +94,30 @@ export function upsertConv(c) {
   return conv;
 }
 
+/**
+ * A copy of a message made before an event changed it must not undo that
+ * event: a send's answer that arrives after the stream brought the message
+ * and its preview (seen under load: the card came, then went), or a page of
+ * history read before the preview was attached. A card, once attached, goes
+ * only for good (removal, the sender hiding the cards), so the copy keeps
+ * the cards already here, and stays without them once they went.
+ */
+function keepWhatEventsGave(old, m) {
+  if (old.removed) {
+    Object.assign(m, { removed: true, body: '', links: [], previews: {} });
+  } else if (old.previews_hidden) {
+    Object.assign(m, { previews_hidden: true, previews: {} });
+  } else if (old.previews && !m.removed && !m.previews_hidden) {
+    m.previews = { ...old.previews, ...(m.previews || {}) };
+  }
+}
+
 /** Records a message; returns true if it was new. */
 export function recordMessage(m) {
   const ms = msgState(m.conversation_id);
-  const isNew = !ms.bySeq.has(m.seq);
+  const old = ms.bySeq.get(m.seq);
+  const isNew = !old;
+  if (old && old.id === m.id) keepWhatEventsGave(old, m);
   ms.bySeq.set(m.seq, m);
   const conv = state.convs.get(m.conversation_id);
   // Newer than the list knew and from someone else: one more unread (older

@@ -63,6 +63,38 @@ test('direct chat: a Taobao link is a live anchor and its preview becomes a card
   assert.ok(await card.locator('img').evaluate((img) => img.complete && img.naturalWidth === 8));
 });
 
+test('a send answered after its card came keeps the card', async () => {
+  // The stream can bring the message and then its preview before the send's own answer
+  // arrives (a busy machine, a slow proxy): that answer, made before the preview existed,
+  // must not take the card away. The answer is held here until the card is shown.
+  const page = alice.page;
+  await openConv(page, B);
+  let release;
+  const released = new Promise((resolve) => (release = resolve));
+  const hold = async (route) => {
+    if (route.request().method() !== 'POST') return route.fallback();
+    const response = await route.fetch();
+    await released;
+    return route.fulfill({ response });
+  };
+  await page.route(/\/conversations\/\d+\/messages$/, hold);
+  try {
+    await send(page, `card first ${shop.url(43)}`);
+    const first = page.locator('#msg-list .msg', { hasText: 'card first' });
+    await first.locator('.card').waitFor({ timeout: 20000 });
+    release();
+    // Sends go out one after another, each after the one before was answered and shown:
+    // once the next is shown, the held answer has been handled.
+    await send(page, 'next in line');
+    await page.locator('#msg-list .msg', { hasText: 'next in line' }).waitFor();
+    assert.equal(await first.locator('.card').count(), 1, 'the card stays');
+    assert.equal(await first.locator('.card .card-title').textContent(), 'Celadon tea set');
+  } finally {
+    release();
+    await page.unroute(/\/conversations\/\d+\/messages$/, hold);
+  }
+});
+
 test('group chat: the same link is inert text with a note naming Taobao and the policy', async () => {
   await startGroup(alice.page, 'Shoppers', [B]);
   await send(alice.page, `团购 ${shopUrl()}`);
