@@ -47,8 +47,9 @@ test('a picture and a name set on the profile page are what the other side sees'
   await p.click('#profile-open');
   await p.locator('#profile').waitFor();
   assert.equal(await p.locator('#profile-open').getAttribute('aria-expanded'), 'true');
-  // Focus goes to the name, which starts as the handle given at sign-up.
-  assert.equal(await p.evaluate(() => document.activeElement?.id), 'profile-name');
+  // Focus goes to the name, which starts as the handle given at sign-up. The page shows at
+  // once and fills in when the profile is read: wait for that (it failed in CI read at once).
+  await p.waitForFunction(() => document.activeElement?.id === 'profile-name', null, { timeout: 10000 });
   assert.equal(await p.inputValue('#profile-name'), A);
 
   // Not an image: refused, in words, and nothing changes.
