@@ -5,7 +5,7 @@ import { t, formatTime } from './i18n.js';
 import { api, ApiError } from './api.js';
 import { renderBody, renderRefusal } from './render.js';
 import { initAttachments, renderAttachments } from './attachments.js';
-import { state, msgState, oldestSeq, pendingOf, convTitle, markRead, recordMessage } from './state.js';
+import { state, msgState, oldestSeq, pendingOf, convTitle, markRead, recordMessage, markRemoved } from './state.js';
 import { uuid, stripBidi } from './util.js';
 import { personNode } from './people.js';
 import { avatarNode } from './avatars.js';
@@ -233,7 +233,7 @@ export function showRemoval(conversationId, messageId) {
   const ms = msgState(conversationId);
   for (const m of ms.bySeq.values()) {
     if (m.id !== messageId) continue;
-    Object.assign(m, { removed: true, body: '', links: [], previews: {} });
+    markRemoved(m);
     if (conversationId === state.current) showMessage(m);
     return;
   }

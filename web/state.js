@@ -94,6 +94,11 @@ export function upsertConv(c) {
   return conv;
 }
 
+/** An administrator removed the message: what is left of it is a placeholder. */
+export function markRemoved(m) {
+  Object.assign(m, { removed: true, body: '', links: [], previews: {} });
+}
+
 /**
  * A copy of a message made before an event changed it must not undo that
  * event: a send's answer that arrives after the stream brought the message
@@ -104,7 +109,7 @@ export function upsertConv(c) {
  */
 function keepWhatEventsGave(old, m) {
   if (old.removed) {
-    Object.assign(m, { removed: true, body: '', links: [], previews: {} });
+    markRemoved(m);
   } else if (old.previews_hidden) {
     Object.assign(m, { previews_hidden: true, previews: {} });
   } else if (old.previews && !m.removed && !m.previews_hidden) {
