@@ -28,42 +28,73 @@ use crate::hub::Hub;
 use crate::metrics::Metrics;
 use crate::service::accounts::Accounts;
 
-/// The merging task's state.
-pub struct Cluster {
-    pub(crate) hub: Arc<Hub>,
-    pub(crate) store: Arc<dyn Store>,
-    /// Where this node's commits are published (`None` only in tests).
-    pub(crate) bus: Option<Arc<Bus>>,
-    pub(crate) accounts: Arc<Accounts>,
-    pub(crate) metrics: Arc<Metrics>,
-    /// The last event handed to the hub.
-    pub(crate) head: EventId,
-    /// Events seen ahead of `head + 1`, waiting for the ones before them.
-    pub(crate) pending: BTreeMap<EventId, Event>,
+/// How often and how much the merging task reads (settings under `bus`
+/// and `stream`).
+pub(crate) struct Timing {
     /// Events read per page when re-reading.
     pub(crate) page: u32,
+    /// How often the database's head is compared with ours.
     pub(crate) resync: Duration,
     /// How long a gap may last before it is read from the database; zero
     /// reads it at once.
     pub(crate) gap_wait: Duration,
-    /// When the gap seen now is read, if it has not closed by then.
-    pub(crate) gap_deadline: Option<tokio::time::Instant>,
     /// How often the sessions of open streams are checked in the database.
     pub(crate) revocation: Duration,
 }
 
+/// The merging task's state.
+pub struct Cluster {
+    hub: Arc<Hub>,
+    store: Arc<dyn Store>,
+    /// Where this node's commits are published (`None` only in tests).
+    bus: Option<Arc<Bus>>,
+    accounts: Arc<Accounts>,
+    metrics: Arc<Metrics>,
+    timing: Timing,
+    /// The last event handed to the hub.
+    head: EventId,
+    /// Events seen ahead of `head + 1`, waiting for the ones before them.
+    pending: BTreeMap<EventId, Event>,
+    /// When the gap seen now is read, if it has not closed by then.
+    gap_deadline: Option<tokio::time::Instant>,
+}
+
 impl Cluster {
+    /// A task that starts at `head`, the newest event this node has seen.
+    pub(crate) fn new(
+        hub: Arc<Hub>,
+        store: Arc<dyn Store>,
+        bus: Option<Arc<Bus>>,
+        accounts: Arc<Accounts>,
+        metrics: Arc<Metrics>,
+        head: EventId,
+        timing: Timing,
+    ) -> Self {
+        Self {
+            hub,
+            store,
+            bus,
+            accounts,
+            metrics,
+            timing,
+            head,
+            pending: BTreeMap::new(),
+            gap_deadline: None,
+        }
+    }
+
     /// Runs until this node's store closes its sink (shutdown).
     pub async fn run(
         mut self,
         mut local: mpsc::UnboundedReceiver<Vec<Event>>,
         mut inbound: mpsc::Receiver<Inbound>,
     ) {
-        let mut tick = tokio::time::interval(self.resync.max(Duration::from_millis(1)));
+        let mut tick = tokio::time::interval(self.timing.resync.max(Duration::from_millis(1)));
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         // A sign-out whose bus message was lost still closes the streams
         // here within `bus.revocation_ms`.
-        let mut sessions = tokio::time::interval(self.revocation.max(Duration::from_millis(1)));
+        let mut sessions =
+            tokio::time::interval(self.timing.revocation.max(Duration::from_millis(1)));
         sessions.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let mut bus_open = true;
         loop {
@@ -113,10 +144,10 @@ impl Cluster {
         self.drain();
         if self.pending.is_empty() {
             self.gap_deadline = None;
-        } else if self.gap_wait.is_zero() {
+        } else if self.timing.gap_wait.is_zero() {
             self.read_gap().await;
         } else if self.gap_deadline.is_none() {
-            self.gap_deadline = Some(tokio::time::Instant::now() + self.gap_wait);
+            self.gap_deadline = Some(tokio::time::Instant::now() + self.timing.gap_wait);
         }
     }
 
@@ -141,14 +172,14 @@ impl Cluster {
     /// A failed read leaves the rest for the next tick.
     async fn reread(&mut self) {
         loop {
-            let events = match self.store.events_after(self.head, self.page).await {
+            let events = match self.store.events_after(self.head, self.timing.page).await {
                 Ok(events) => events,
                 Err(e) => {
                     tracing::warn!(error = %e, "re-reading events from the database failed");
                     return;
                 }
             };
-            let full = events.len() >= self.page as usize;
+            let full = events.len() >= self.timing.page as usize;
             for event in events {
                 if event.id > self.head {
                     self.hub.dispatch(&event);
@@ -208,7 +239,7 @@ mod tests {
     use kaifang_store::{AdminGrant, Event, NewMessage, SqliteConfig, SqliteStore, Store};
     use tokio::sync::mpsc;
 
-    use super::Cluster;
+    use super::{Cluster, Timing};
     use crate::bus::Inbound;
     use crate::hub::{Frame, Hub, Subscription};
     use crate::metrics::Metrics;
@@ -275,21 +306,22 @@ mod tests {
             let accounts =
                 Accounts::new(store.clone(), sqlite, Default::default(), (100, 100), 100)
                     .expect("accounts");
-            let cluster = Cluster {
-                hub: hub.clone(),
-                store: store.clone(),
-                bus: None,
-                accounts: Arc::new(accounts),
-                metrics: metrics.clone(),
-                head: 0,
-                pending: Default::default(),
+            let timing = Timing {
                 page: 2,
                 // Run by the tests themselves, or at the task's start.
                 resync: Duration::from_secs(3600),
                 gap_wait,
-                gap_deadline: None,
                 revocation: Duration::from_millis(1000),
             };
+            let cluster = Cluster::new(
+                hub.clone(),
+                store.clone(),
+                None,
+                Arc::new(accounts),
+                metrics.clone(),
+                0,
+                timing,
+            );
             Self {
                 _dir: dir,
                 store,

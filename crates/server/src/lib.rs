@@ -378,20 +378,21 @@ impl Server {
                 None
             }
             Some((bus, inbound)) => {
-                let cluster = cluster::Cluster {
-                    hub: hub.clone(),
-                    store: store.clone(),
-                    bus: Some(bus.clone()),
-                    accounts: accounts.clone(),
-                    metrics: metrics.clone(),
-                    head,
-                    pending: Default::default(),
+                let timing = cluster::Timing {
                     page: settings.stream.catch_up_page.max(1),
                     resync: Duration::from_millis(settings.bus.resync_interval_ms),
                     gap_wait: Duration::from_millis(settings.bus.gap_wait_ms),
-                    gap_deadline: None,
                     revocation: Duration::from_millis(settings.bus.revocation_ms),
                 };
+                let cluster = cluster::Cluster::new(
+                    hub.clone(),
+                    store.clone(),
+                    Some(bus.clone()),
+                    accounts.clone(),
+                    metrics.clone(),
+                    head,
+                    timing,
+                );
                 tokio::spawn(cluster.run(events, inbound));
                 Some(bus)
             }
